@@ -1,0 +1,92 @@
+//! The backend role: tablets, writes and scans, implementing [`rigel_be_api::Backend`] over
+//! the local [`StorageEngine`].
+
+mod router;
+mod scan;
+mod sink;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::physical_plan::ExecutionPlan;
+use rigel_be_api::{Backend, Result, ScanRequest, TabletInfo, TabletMeta, TabletSink, WriteTarget};
+use rigel_common::ids::{TabletId, TxnId};
+use rigel_common::{ErrorExt, SqlError};
+use rigel_storage::StorageEngine;
+
+pub use router::{Routed, Router};
+pub use scan::ColumnIdAdapterFactory;
+
+/// Converts a storage error into the interface's error.
+pub(crate) fn storage_error(e: &rigel_storage::Error) -> SqlError {
+    SqlError::new(e.code(), e.to_string())
+}
+
+/// A backend over the storage engine of this process.
+#[derive(Debug, Clone)]
+pub struct LocalBackend {
+    engine: Arc<StorageEngine>,
+}
+
+impl LocalBackend {
+    /// Wraps a storage engine.
+    pub fn new(engine: Arc<StorageEngine>) -> Self {
+        Self { engine }
+    }
+
+    /// The storage engine.
+    pub fn engine(&self) -> &Arc<StorageEngine> {
+        &self.engine
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&StorageEngine) -> rigel_storage::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let engine = Arc::clone(&self.engine);
+        tokio::task::spawn_blocking(move || f(&engine))
+            .await
+            .map_err(|e| SqlError::internal(format!("storage task failed: {e}")))?
+            .map_err(|e| storage_error(&e))
+    }
+}
+
+#[async_trait]
+impl Backend for LocalBackend {
+    async fn create_tablets(&self, tablets: Vec<TabletMeta>) -> Result<()> {
+        self.blocking(move |e| e.create_tablets(&tablets)).await
+    }
+
+    async fn drop_tablets(&self, tablets: Vec<TabletId>) -> Result<()> {
+        self.blocking(move |e| e.drop_tablets(&tablets)).await
+    }
+
+    async fn open_sink(&self, txn: TxnId, target: Arc<WriteTarget>) -> Result<Box<dyn TabletSink>> {
+        Ok(Box::new(sink::LocalSink::try_new(
+            Arc::clone(&self.engine),
+            txn,
+            target,
+        )?))
+    }
+
+    async fn publish(&self, txn: TxnId, versions: HashMap<TabletId, u64>) -> Result<()> {
+        self.blocking(move |e| e.publish_txn(txn, &versions)).await
+    }
+
+    async fn abort(&self, txn: TxnId) -> Result<()> {
+        self.blocking(move |e| e.abort_txn(txn)).await
+    }
+
+    async fn pending_txns(&self) -> Result<Vec<TxnId>> {
+        Ok(self.engine.pending_txns())
+    }
+
+    fn scan(&self, request: ScanRequest) -> Result<Arc<dyn ExecutionPlan>> {
+        scan::build_scan(&self.engine, request)
+    }
+
+    async fn tablet_infos(&self) -> Result<Vec<TabletInfo>> {
+        Ok(self.engine.tablet_infos())
+    }
+}

@@ -1,0 +1,199 @@
+//! Tablet scans: the segment files of the requested tablet versions, read through
+//! DataFusion's Parquet source with projection, limit and statistics pruning.
+//!
+//! Segment files keep the column names they were written with and carry each column's
+//! unique id in the Arrow field metadata. [`ColumnIdAdapterFactory`] maps the table's current
+//! columns onto a file's columns by id, so renamed columns still resolve, dropped columns
+//! are ignored, columns added after the file was written read as their fill value (the
+//! default at `ADD COLUMN` time) and changed types are cast.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::common::{DFSchema, Result as DfResult, ScalarValue};
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::object_store::ObjectStoreUrl;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::execution::context::ExecutionProps;
+use datafusion::logical_expr::Expr;
+use datafusion::physical_expr::create_physical_expr;
+use datafusion::physical_expr::expressions::{CastExpr, Column, Literal, lit};
+use datafusion::physical_expr_adapter::{PhysicalExprAdapter, PhysicalExprAdapterFactory};
+use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::{ExecutionPlan, PhysicalExpr};
+use rigel_be_api::{FILL_METADATA_KEY, ScanRequest};
+use rigel_common::SqlError;
+use rigel_common::types::COLUMN_ID_METADATA_KEY;
+use rigel_storage::StorageEngine;
+
+use crate::storage_error;
+
+/// Builds the scan plan of a request.
+pub fn build_scan(
+    engine: &StorageEngine,
+    req: ScanRequest,
+) -> Result<Arc<dyn ExecutionPlan>, SqlError> {
+    let mut files = vec![];
+    for (tablet, version) in &req.tablets {
+        for rowset in engine
+            .read_view(*tablet, *version)
+            .map_err(|e| storage_error(&e))?
+        {
+            for seg in &rowset.segments {
+                let path = engine.segment_path(*tablet, &seg.name);
+                files.push((path.to_string_lossy().into_owned(), seg.bytes));
+            }
+        }
+    }
+    let projected_schema = match &req.projection {
+        Some(p) => Arc::new(req.schema.project(p).map_err(SqlError::internal)?),
+        None => Arc::clone(&req.schema),
+    };
+    if files.is_empty() {
+        return Ok(Arc::new(EmptyExec::new(projected_schema)));
+    }
+    let groups = balance(files, req.options.target_partitions.max(1));
+
+    let mut source = ParquetSource::new(Arc::clone(&req.schema))
+        .with_enable_page_index(true)
+        .with_pushdown_filters(req.options.pushdown_filters);
+    if let Some(predicate) = physical_predicate(&req.schema, &req.filters) {
+        source = source.with_predicate(predicate);
+    }
+    let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
+        .with_file_groups(groups)
+        .with_projection_indices(req.projection.clone())
+        .map_err(SqlError::internal)?
+        .with_limit(req.limit)
+        .with_expr_adapter(Some(Arc::new(ColumnIdAdapterFactory)))
+        .build();
+    Ok(DataSourceExec::from_data_source(config))
+}
+
+/// Spreads files over `n` groups, largest first onto the lightest group.
+fn balance(mut files: Vec<(String, u64)>, n: usize) -> Vec<FileGroup> {
+    files.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let n = n.min(files.len()).max(1);
+    let mut groups: Vec<(u64, Vec<PartitionedFile>)> = (0..n).map(|_| (0, vec![])).collect();
+    for (path, size) in files {
+        let lightest = groups
+            .iter_mut()
+            .min_by_key(|(bytes, _)| *bytes)
+            .expect("at least one group");
+        lightest.0 += size;
+        lightest.1.push(PartitionedFile::new(path, size));
+    }
+    groups
+        .into_iter()
+        .map(|(_, files)| FileGroup::new(files))
+        .collect()
+}
+
+/// Turns the pushed-down filters into one physical predicate; filters that cannot be
+/// converted are skipped (they only prune, DataFusion re-applies every filter).
+fn physical_predicate(schema: &SchemaRef, filters: &[Expr]) -> Option<Arc<dyn PhysicalExpr>> {
+    let df_schema = DFSchema::try_from(schema.as_ref().clone()).ok()?;
+    let props = ExecutionProps::new();
+    let exprs: Vec<Arc<dyn PhysicalExpr>> = filters
+        .iter()
+        .filter_map(|f| create_physical_expr(f, &df_schema, &props, &Default::default()).ok())
+        .collect();
+    exprs.into_iter().reduce(|a, b| {
+        Arc::new(datafusion::physical_expr::expressions::BinaryExpr::new(
+            a,
+            datafusion::logical_expr::Operator::And,
+            b,
+        ))
+    })
+}
+
+fn column_id(schema: &Schema, idx: usize) -> Option<&str> {
+    schema
+        .fields()
+        .get(idx)?
+        .metadata()
+        .get(COLUMN_ID_METADATA_KEY)
+        .map(String::as_str)
+}
+
+/// Maps table columns onto segment-file columns by column id.
+#[derive(Debug, Clone)]
+pub struct ColumnIdAdapterFactory;
+
+impl PhysicalExprAdapterFactory for ColumnIdAdapterFactory {
+    fn create(
+        &self,
+        logical_file_schema: SchemaRef,
+        physical_file_schema: SchemaRef,
+    ) -> DfResult<Arc<dyn PhysicalExprAdapter>> {
+        Ok(Arc::new(ColumnIdAdapter {
+            logical: logical_file_schema,
+            physical: physical_file_schema,
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct ColumnIdAdapter {
+    logical: SchemaRef,
+    physical: SchemaRef,
+}
+
+impl ColumnIdAdapter {
+    fn physical_index(&self, logical_idx: usize, name: &str) -> Option<usize> {
+        match column_id(&self.logical, logical_idx) {
+            Some(id) => (0..self.physical.fields().len())
+                .find(|&j| column_id(&self.physical, j) == Some(id)),
+            // Schemas without ids (never written by Rigel) match by name.
+            None => self.physical.index_of(name).ok(),
+        }
+    }
+
+    fn fill_value(&self, logical_idx: usize) -> DfResult<ScalarValue> {
+        let field = self.logical.field(logical_idx);
+        let null = ScalarValue::try_from(field.data_type())?;
+        match field.metadata().get(FILL_METADATA_KEY) {
+            Some(text) => ScalarValue::Utf8(Some(text.clone())).cast_to(field.data_type()),
+            None => Ok(null),
+        }
+    }
+}
+
+impl PhysicalExprAdapter for ColumnIdAdapter {
+    fn rewrite(&self, expr: Arc<dyn PhysicalExpr>) -> DfResult<Arc<dyn PhysicalExpr>> {
+        expr.transform(|e| {
+            let Some(col) = e.downcast_ref::<Column>() else {
+                return Ok(Transformed::no(e));
+            };
+            let logical_idx = match self.logical.index_of(col.name()) {
+                Ok(i) => i,
+                Err(_) => return Ok(Transformed::no(e)),
+            };
+            let target: &DataType = self.logical.field(logical_idx).data_type();
+            match self.physical_index(logical_idx, col.name()) {
+                Some(j) => {
+                    let pfield = self.physical.field(j);
+                    let new_col: Arc<dyn PhysicalExpr> = Arc::new(Column::new(pfield.name(), j));
+                    if pfield.data_type() == target {
+                        Ok(Transformed::yes(new_col))
+                    } else {
+                        Ok(Transformed::yes(Arc::new(CastExpr::new(
+                            new_col,
+                            target.clone(),
+                            None,
+                        ))))
+                    }
+                }
+                None => {
+                    let value = self.fill_value(logical_idx)?;
+                    let l: Arc<dyn PhysicalExpr> = lit(value);
+                    debug_assert!(l.downcast_ref::<Literal>().is_some());
+                    Ok(Transformed::yes(l))
+                }
+            }
+        })
+        .data()
+    }
+}

@@ -1,0 +1,154 @@
+//! The interface between the frontend (catalog, planning) and the backend (tablets, scans).
+//!
+//! `rigel server` calls a [`Backend`] in-process; in cluster mode the same trait is served
+//! over RPC, so everything crossing it is plain data: ids, Arrow schemas and batches,
+//! DataFusion logical expressions (serializable with datafusion-proto) and [`SqlError`]s.
+//! The frontend never touches segment files, the backend never sees SQL text.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::scalar::ScalarValue;
+use rigel_common::SqlError;
+use rigel_common::ids::{PartitionId, TableId, TabletId, TxnId};
+
+pub use rigel_storage::{SegmentCompression, TabletInfo, TabletMeta};
+
+/// Result of backend calls.
+pub type Result<T> = std::result::Result<T, SqlError>;
+
+/// Field metadata key: the text of the value rows written before a column existed read as
+/// (the column's default at `ADD COLUMN` time). Absent means NULL.
+pub const FILL_METADATA_KEY: &str = "rigel.fill";
+
+/// A partition as the write path routes to it.
+#[derive(Debug, Clone)]
+pub struct PartitionRoute {
+    /// Partition id.
+    pub partition_id: PartitionId,
+    /// Partition name, for error messages.
+    pub name: String,
+    /// Inclusive lower bound (`None` = no lower bound), one value per partition column.
+    pub lower: Option<Vec<ScalarValue>>,
+    /// Exclusive upper bound (`None` = MAXVALUE).
+    pub upper: Option<Vec<ScalarValue>>,
+    /// Tablets, indexed by bucket.
+    pub tablets: Vec<TabletId>,
+}
+
+/// How rows pick a bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BucketRouting {
+    /// CRC-32 of these columns (indexes into the write schema).
+    Hash(Vec<usize>),
+    /// Round-robin by batch.
+    Random,
+}
+
+/// Everything a backend needs to write rows of one table.
+#[derive(Debug, Clone)]
+pub struct WriteTarget {
+    /// Table.
+    pub table_id: TableId,
+    /// Table name, for messages.
+    pub table_name: String,
+    /// Schema of the batches written (the table's full schema).
+    pub schema: SchemaRef,
+    /// Partition columns (indexes into the schema); empty for unpartitioned tables.
+    pub partition_columns: Vec<usize>,
+    /// Target partitions. Unpartitioned tables have exactly one, without bounds.
+    pub partitions: Vec<PartitionRoute>,
+    /// Bucket routing.
+    pub buckets: BucketRouting,
+    /// Sort key columns (indexes into the schema).
+    pub sort_key: Vec<usize>,
+    /// Segment compression.
+    pub compression: SegmentCompression,
+    /// Columns with bloom filters.
+    pub bloom_filter_columns: Vec<String>,
+}
+
+/// What a finished sink wrote.
+#[derive(Debug, Clone, Default)]
+pub struct SinkSummary {
+    /// Rows written.
+    pub rows: u64,
+    /// Bytes written to segment files.
+    pub bytes: u64,
+    /// Tablets that received rows.
+    pub tablets: Vec<TabletId>,
+}
+
+/// Receives the rows of one transaction for one table.
+///
+/// Dropping a sink without [`TabletSink::finish`] discards everything it wrote.
+#[async_trait]
+pub trait TabletSink: Send {
+    /// Routes and buffers/writes rows. The batch has the target's schema.
+    async fn write(&mut self, batch: RecordBatch) -> Result<()>;
+
+    /// Flushes everything and durably prepares the transaction on the backend.
+    async fn finish(self: Box<Self>) -> Result<SinkSummary>;
+}
+
+/// Scan knobs the frontend passes with each scan.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Number of output partitions (parallelism).
+    pub target_partitions: usize,
+    /// Evaluate filters inside the Parquet decoder (late materialization).
+    pub pushdown_filters: bool,
+}
+
+/// A scan of some tablets of a table at fixed versions.
+#[derive(Debug, Clone)]
+pub struct ScanRequest {
+    /// Table.
+    pub table_id: TableId,
+    /// The table's current schema (field metadata carries column ids and fill values).
+    pub schema: SchemaRef,
+    /// Tablets and the version to read each at.
+    pub tablets: Vec<(TabletId, u64)>,
+    /// Columns to produce (indexes into `schema`); `None` for all.
+    pub projection: Option<Vec<usize>>,
+    /// Filters used to skip row groups and pages (and rows, when pushed down).
+    pub filters: Vec<Expr>,
+    /// Stop after this many rows.
+    pub limit: Option<usize>,
+    /// Knobs.
+    pub options: ScanOptions,
+}
+
+/// The backend role as the frontend sees it.
+#[async_trait]
+pub trait Backend: Send + Sync + Debug {
+    /// Creates tablets.
+    async fn create_tablets(&self, tablets: Vec<TabletMeta>) -> Result<()>;
+
+    /// Drops tablets and their data.
+    async fn drop_tablets(&self, tablets: Vec<TabletId>) -> Result<()>;
+
+    /// Opens a sink for the rows of transaction `txn` into one table.
+    async fn open_sink(&self, txn: TxnId, target: Arc<WriteTarget>) -> Result<Box<dyn TabletSink>>;
+
+    /// Makes a prepared transaction visible at the given tablet versions (idempotent).
+    async fn publish(&self, txn: TxnId, versions: HashMap<TabletId, u64>) -> Result<()>;
+
+    /// Discards a prepared or partly written transaction (idempotent).
+    async fn abort(&self, txn: TxnId) -> Result<()>;
+
+    /// Transactions prepared but not yet published or aborted.
+    async fn pending_txns(&self) -> Result<Vec<TxnId>>;
+
+    /// Builds the physical plan that scans the requested tablets.
+    fn scan(&self, request: ScanRequest) -> Result<Arc<dyn ExecutionPlan>>;
+
+    /// Summaries of all tablets this backend holds.
+    async fn tablet_infos(&self) -> Result<Vec<TabletInfo>>;
+}

@@ -1,0 +1,504 @@
+//! Server configuration in StarRocks' `fe.conf` / `be.conf` syntax.
+//!
+//! Every key Rigel knows is declared once in [`define_config!`] with its type, default and
+//! documentation; the reference in `docs/configuration.md` is generated from that table
+//! (`rigel config-reference`), so the two cannot drift. Files use `key = value` lines, `#`
+//! comments, optional double quotes around values, and `${NAME}` substitution from earlier
+//! keys or the environment, as StarRocks' configuration files do.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+/// A configuration error: the key and what is wrong with it.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A value that does not parse as the key's type or is out of range.
+    #[error("invalid value '{value}' for configuration key '{key}': {reason}")]
+    InvalidValue {
+        /// The key.
+        key: String,
+        /// The offending value.
+        value: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// A line that is not `key = value`.
+    #[error("{file}:{line}: expected 'key = value', found '{text}'")]
+    Syntax {
+        /// File name.
+        file: String,
+        /// 1-based line number.
+        line: usize,
+        /// The line.
+        text: String,
+    },
+    /// The file could not be read.
+    #[error("cannot read configuration file {file}: {reason}")]
+    Io {
+        /// File name.
+        file: String,
+        /// OS error.
+        reason: String,
+    },
+    /// A key that cannot be changed at run time.
+    #[error("configuration key '{0}' cannot be changed while the server runs")]
+    NotMutable(String),
+    /// A key Rigel does not know.
+    #[error("unknown configuration key '{0}'")]
+    UnknownKey(String),
+}
+
+/// How a `key = value` pair was taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetOutcome {
+    /// The value is in effect.
+    Applied,
+    /// A StarRocks key that has no meaning in Rigel; accepted and reported at start.
+    NotApplicable(&'static str),
+    /// A key nobody knows; reported as a warning at start.
+    Unknown,
+}
+
+/// Description of one configuration key, for the generated reference and `ADMIN SHOW CONFIG`.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyInfo {
+    /// Key name as in fe.conf / be.conf.
+    pub name: &'static str,
+    /// Value type, for documentation.
+    pub value_type: &'static str,
+    /// Default value text.
+    pub default: &'static str,
+    /// Whether `ADMIN SET FRONTEND CONFIG` may change it at run time.
+    pub mutable: bool,
+    /// Documentation.
+    pub doc: &'static str,
+}
+
+/// Parses configuration values.
+pub trait ConfigValue: Sized {
+    /// Parses `text`, explaining what is wrong when it fails.
+    fn parse_config(text: &str) -> Result<Self, String>;
+    /// Renders the value back to text.
+    fn render(&self) -> String;
+}
+
+macro_rules! int_config_value {
+    ($($t:ty),*) => {$(
+        impl ConfigValue for $t {
+            fn parse_config(text: &str) -> Result<Self, String> {
+                text.trim().parse::<$t>().map_err(|e| format!("expected an integer ({e})"))
+            }
+            fn render(&self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
+}
+int_config_value!(u16, u32, u64, i64, usize);
+
+impl ConfigValue for bool {
+    fn parse_config(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "on" | "yes" => Ok(true),
+            "false" | "0" | "off" | "no" => Ok(false),
+            _ => Err("expected true or false".to_string()),
+        }
+    }
+    fn render(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl ConfigValue for String {
+    fn parse_config(text: &str) -> Result<Self, String> {
+        Ok(text.to_string())
+    }
+    fn render(&self) -> String {
+        self.clone()
+    }
+}
+
+macro_rules! define_config {
+    ($(
+        $(#[doc = $doc:literal])*
+        $name:ident : $ty:ty = $default:literal $(, mutable = $mutable:literal)? ;
+    )*) => {
+        /// The server configuration. Field names are the configuration keys.
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct Config {
+            $(
+                $(#[doc = $doc])*
+                pub $name: $ty,
+            )*
+        }
+
+        impl Default for Config {
+            fn default() -> Self {
+                Self {
+                    $(
+                        $name: match <$ty as ConfigValue>::parse_config($default) {
+                            Ok(v) => v,
+                            Err(e) => panic!("default of {} is invalid: {e}", stringify!($name)),
+                        },
+                    )*
+                }
+            }
+        }
+
+        impl Config {
+            /// Every key Rigel implements.
+            pub const KEYS: &'static [KeyInfo] = &[
+                $(KeyInfo {
+                    name: stringify!($name),
+                    value_type: stringify!($ty),
+                    default: $default,
+                    mutable: define_config!(@mutable $($mutable)?),
+                    doc: concat!($($doc, "\n"),*),
+                }),*
+            ];
+
+            fn set_known(&mut self, key: &str, value: &str) -> Option<Result<(), ConfigError>> {
+                match key {
+                    $(
+                        stringify!($name) => Some(
+                            <$ty as ConfigValue>::parse_config(value)
+                                .map(|v| self.$name = v)
+                                .map_err(|reason| ConfigError::InvalidValue {
+                                    key: key.to_string(),
+                                    value: value.to_string(),
+                                    reason,
+                                }),
+                        ),
+                    )*
+                    _ => None,
+                }
+            }
+
+            /// The current value of a key, as text.
+            pub fn get(&self, key: &str) -> Option<String> {
+                match canonical_key(key) {
+                    $(stringify!($name) => Some(ConfigValue::render(&self.$name)),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+    (@mutable $m:literal) => { $m };
+    (@mutable) => { false };
+}
+
+define_config! {
+    /// MySQL protocol port of the frontend.
+    query_port: u16 = "9030";
+    /// HTTP port of the frontend (REST API, Stream Load entry, metrics).
+    http_port: u16 = "8030";
+    /// HTTP port of the backend (Stream Load, metrics). Alias: `webserver_port`.
+    be_http_port: u16 = "8040";
+    /// Address the servers listen on. The embedded default only accepts local clients;
+    /// set `0.0.0.0` (or a specific address) to accept others. Rigel extension.
+    bind_address: String = "127.0.0.1";
+    /// CIDR list (`10.0.0.0/8;192.168.0.0/16`) choosing the address this node advertises.
+    priority_networks: String = "";
+    /// Root of everything Rigel stores. `meta_dir` and `storage_root_path` default to
+    /// directories under it. Rigel extension.
+    data_dir: String = "./rigel-data";
+    /// Directory of the frontend metadata (catalog journal). Default: `<data_dir>/meta`.
+    meta_dir: String = "";
+    /// Directory of the tablet storage. Default: `<data_dir>/storage`. StarRocks'
+    /// `;`-separated list and `,medium:SSD` suffixes are accepted; the first path is used.
+    storage_root_path: String = "";
+    /// The MySQL server version reported in the handshake and by `version()`.
+    mysql_server_version: String = "8.0.33";
+    /// Maximum number of MySQL connections.
+    qe_max_connection: u32 = "4096", mutable = true;
+    /// Default `query_timeout` (seconds) of new sessions.
+    query_timeout: u32 = "300", mutable = true;
+    /// Log level: DEBUG, INFO, WARN or ERROR.
+    sys_log_level: String = "INFO", mutable = true;
+    /// Number of query execution threads; 0 means one per core.
+    pipeline_dop: u32 = "0", mutable = true;
+    /// Largest MySQL packet accepted from a client, in bytes.
+    max_allowed_packet: u64 = "67108864";
+    /// Default compression of new tables: LZ4, ZSTD, SNAPPY or NONE.
+    compression_type: String = "LZ4";
+}
+
+/// StarRocks keys that have no meaning in Rigel's single-binary design, with the reason.
+pub const NOT_APPLICABLE_KEYS: &[(&str, &str)] = &[
+    ("JAVA_OPTS", "Rigel has no JVM"),
+    ("JAVA_OPTS_FOR_JDK_9", "Rigel has no JVM"),
+    ("JAVA_OPTS_FOR_JDK_11", "Rigel has no JVM"),
+    ("JAVA_HOME", "Rigel has no JVM"),
+    ("rpc_port", "FE and BE talk in-process in `rigel server`"),
+    ("edit_log_port", "single frontend; no BDB JE replication"),
+    ("be_port", "FE and BE talk in-process in `rigel server`"),
+    (
+        "heartbeat_service_port",
+        "FE and BE talk in-process in `rigel server`",
+    ),
+    ("brpc_port", "FE and BE talk in-process in `rigel server`"),
+    ("starlet_port", "shared-data mode is not supported"),
+];
+
+/// Key aliases StarRocks accepts, mapped to the canonical key.
+const ALIASES: &[(&str, &str)] = &[("webserver_port", "be_http_port")];
+
+fn canonical_key(key: &str) -> &str {
+    ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == key)
+        .map(|(_, canonical)| *canonical)
+        .unwrap_or(key)
+}
+
+impl Config {
+    /// Sets a key from text (file, flag or `ADMIN SET CONFIG`).
+    pub fn set(&mut self, key: &str, value: &str) -> Result<SetOutcome, ConfigError> {
+        let key = canonical_key(key.trim());
+        match self.set_known(key, value.trim()) {
+            Some(result) => result.map(|()| SetOutcome::Applied),
+            None => Ok(match NOT_APPLICABLE_KEYS.iter().find(|(k, _)| *k == key) {
+                Some((_, reason)) => SetOutcome::NotApplicable(reason),
+                None => SetOutcome::Unknown,
+            }),
+        }
+    }
+
+    /// Sets a key at run time; only mutable keys may change.
+    pub fn set_runtime(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let key = canonical_key(key.trim());
+        let info = Self::KEYS
+            .iter()
+            .find(|k| k.name == key)
+            .ok_or_else(|| ConfigError::UnknownKey(key.to_string()))?;
+        if !info.mutable {
+            return Err(ConfigError::NotMutable(key.to_string()));
+        }
+        self.set(key, value).map(|_| ())
+    }
+
+    /// Applies a configuration file, returning what each key turned into (for start-up
+    /// reporting). Invalid values are errors; unknown keys are reported, not fatal.
+    pub fn apply_file(&mut self, path: &Path) -> Result<Vec<(String, SetOutcome)>, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
+            file: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        self.apply_text(&text, &path.display().to_string())
+    }
+
+    /// Applies configuration text in fe.conf syntax.
+    pub fn apply_text(
+        &mut self,
+        text: &str,
+        file: &str,
+    ) -> Result<Vec<(String, SetOutcome)>, ConfigError> {
+        let mut seen: HashMap<String, String> = HashMap::new();
+        let mut outcomes = vec![];
+        for (idx, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else {
+                return Err(ConfigError::Syntax {
+                    file: file.to_string(),
+                    line: idx + 1,
+                    text: raw.to_string(),
+                });
+            };
+            let key = key.trim();
+            if key.is_empty() || key.contains(char::is_whitespace) {
+                return Err(ConfigError::Syntax {
+                    file: file.to_string(),
+                    line: idx + 1,
+                    text: raw.to_string(),
+                });
+            }
+            let value = substitute(unquote(strip_comment(value.trim())), &seen);
+            seen.insert(key.to_string(), value.clone());
+            let outcome = self.set(key, &value)?;
+            outcomes.push((key.to_string(), outcome));
+        }
+        Ok(outcomes)
+    }
+
+    /// Directory of the frontend metadata.
+    pub fn meta_path(&self) -> PathBuf {
+        if self.meta_dir.is_empty() {
+            Path::new(&self.data_dir).join("meta")
+        } else {
+            PathBuf::from(&self.meta_dir)
+        }
+    }
+
+    /// Directory of the tablet storage (the first of `storage_root_path`).
+    pub fn storage_path(&self) -> PathBuf {
+        match parse_storage_root_path(&self.storage_root_path)
+            .into_iter()
+            .next()
+        {
+            Some(p) => p.path,
+            None => Path::new(&self.data_dir).join("storage"),
+        }
+    }
+}
+
+/// One entry of `storage_root_path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoragePath {
+    /// The directory.
+    pub path: PathBuf,
+    /// `SSD` or `HDD` when given with `,medium:`.
+    pub medium: Option<String>,
+}
+
+/// Parses StarRocks' `storage_root_path` (`/a,medium:SSD;/b,medium:HDD`).
+pub fn parse_storage_root_path(text: &str) -> Vec<StoragePath> {
+    text.split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|entry| {
+            let mut parts = entry.split(',');
+            let path = PathBuf::from(parts.next().unwrap_or_default().trim());
+            let medium = parts.find_map(|p| {
+                let (k, v) = p.split_once(':')?;
+                (k.trim().eq_ignore_ascii_case("medium")).then(|| v.trim().to_ascii_uppercase())
+            });
+            StoragePath { path, medium }
+        })
+        .collect()
+}
+
+fn strip_comment(value: &str) -> &str {
+    // A '#' starts a trailing comment unless it is inside quotes.
+    let mut in_quotes = false;
+    for (i, c) in value.char_indices() {
+        match c {
+            '"' => in_quotes = !in_quotes,
+            '#' if !in_quotes => return value[..i].trim_end(),
+            _ => {}
+        }
+    }
+    value
+}
+
+fn unquote(value: &str) -> &str {
+    if value.len() >= 2 && value.starts_with('"') && value.ends_with('"') {
+        &value[1..value.len() - 1]
+    } else {
+        value
+    }
+}
+
+fn substitute(value: &str, seen: &HashMap<String, String>) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find('}') {
+            Some(end) => {
+                let name = &after[..end];
+                let replacement = seen
+                    .get(name)
+                    .cloned()
+                    .or_else(|| std::env::var(name).ok())
+                    .unwrap_or_default();
+                out.push_str(&replacement);
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+impl fmt::Display for KeyInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({}, default '{}')",
+            self.name, self.value_type, self.default
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_starrocks() {
+        let c = Config::default();
+        assert_eq!(c.query_port, 9030);
+        assert_eq!(c.http_port, 8030);
+        assert_eq!(c.be_http_port, 8040);
+        assert_eq!(c.bind_address, "127.0.0.1");
+    }
+
+    #[test]
+    fn parses_fe_conf_syntax() {
+        let mut c = Config::default();
+        let text = r#"
+# a comment
+LOG_DIR = /var/log/sr
+query_port = 9031   # trailing comment
+http_port="8031"
+meta_dir = ${LOG_DIR}/meta
+webserver_port = 8041
+JAVA_OPTS = "-Xmx8g"
+some_future_key = 1
+"#;
+        let outcomes = c.apply_text(text, "fe.conf").unwrap();
+        assert_eq!(c.query_port, 9031);
+        assert_eq!(c.http_port, 8031);
+        assert_eq!(c.be_http_port, 8041);
+        assert_eq!(c.meta_dir, "/var/log/sr/meta");
+        assert!(
+            outcomes
+                .iter()
+                .any(|(k, o)| k == "JAVA_OPTS" && matches!(o, SetOutcome::NotApplicable(_)))
+        );
+        assert!(
+            outcomes
+                .iter()
+                .any(|(k, o)| k == "some_future_key" && *o == SetOutcome::Unknown)
+        );
+    }
+
+    #[test]
+    fn invalid_value_names_key() {
+        let mut c = Config::default();
+        let err = c.apply_text("query_port = abc", "fe.conf").unwrap_err();
+        assert!(err.to_string().contains("query_port"), "{err}");
+        let err = c.apply_text("no equals sign", "fe.conf").unwrap_err();
+        assert!(matches!(err, ConfigError::Syntax { line: 1, .. }));
+    }
+
+    #[test]
+    fn storage_root_path_with_media() {
+        let paths = parse_storage_root_path("/data1,medium:ssd;/data2,medium:HDD");
+        assert_eq!(paths.len(), 2);
+        assert_eq!(paths[0].medium.as_deref(), Some("SSD"));
+        assert_eq!(paths[1].path, PathBuf::from("/data2"));
+    }
+
+    #[test]
+    fn runtime_mutability() {
+        let mut c = Config::default();
+        assert!(c.set_runtime("qe_max_connection", "10").is_ok());
+        assert_eq!(c.qe_max_connection, 10);
+        assert_eq!(
+            c.set_runtime("query_port", "1"),
+            Err(ConfigError::NotMutable("query_port".into()))
+        );
+    }
+}

@@ -1,0 +1,298 @@
+//! Converting incoming values to a table's column types, with StarRocks' checks.
+//!
+//! Used by INSERT (values produced by a query) and by loads (text parsed from CSV/JSON).
+//! A value that does not convert, a string longer than its column, a decimal that does not
+//! fit or a NULL in a NOT NULL column makes its row *bad*: the caller either fails the
+//! statement (`enable_insert_strict`, `strict_mode`) or filters the row.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, new_null_array};
+use datafusion::arrow::compute::{CastOptions, cast_with_options};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::util::display::FormatOptions;
+use datafusion::scalar::ScalarValue;
+
+use crate::error::{ErrorCode, SqlError};
+use crate::types::ColumnType;
+
+/// A column values are converted to.
+#[derive(Debug, Clone)]
+pub struct TargetColumn {
+    /// Column name (for messages).
+    pub name: String,
+    /// StarRocks type.
+    pub ty: ColumnType,
+    /// Whether NULL is allowed.
+    pub nullable: bool,
+}
+
+/// Why a row was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    /// Row index in the batch.
+    pub row: usize,
+    /// The public code.
+    pub code: ErrorCode,
+    /// Explanation, naming the column and value.
+    pub reason: String,
+}
+
+impl RowError {
+    /// The error a strict statement fails with (1-based row number in the statement).
+    pub fn to_sql_error(&self, row_offset: usize) -> SqlError {
+        SqlError::new(
+            self.code,
+            format!("{} at row {}", self.reason, self.row + 1 + row_offset),
+        )
+    }
+}
+
+/// Converts one column. Returns the converted array and, per row, the reason it failed
+/// (converted values of failed rows are NULL).
+pub fn convert_column(
+    source: &ArrayRef,
+    target: &TargetColumn,
+    errors: &mut Vec<RowError>,
+) -> Result<ArrayRef, SqlError> {
+    let to = target.ty.to_arrow();
+    let mut out = if source.data_type() == &to {
+        Arc::clone(source)
+    } else if source.data_type() == &DataType::Null {
+        new_null_array(&to, source.len())
+    } else {
+        let source_for_cast = normalize_source(source, &target.ty)?;
+        let options = CastOptions {
+            safe: true,
+            format_options: FormatOptions::default(),
+        };
+        cast_with_options(&source_for_cast, &to, &options).map_err(|e| {
+            SqlError::new(
+                ErrorCode::ER_TRUNCATED_WRONG_VALUE,
+                format!(
+                    "cannot convert {} to {} for column '{}': {e}",
+                    source.data_type(),
+                    target.ty,
+                    target.name
+                ),
+            )
+        })?
+    };
+    // Values that did not survive the cast.
+    if out.null_count() > source.null_count() {
+        for row in 0..source.len() {
+            if out.is_null(row) && !source.is_null(row) {
+                errors.push(RowError {
+                    row,
+                    code: ErrorCode::ER_TRUNCATED_WRONG_VALUE,
+                    reason: format!(
+                        "Incorrect {} value: '{}' for column '{}'",
+                        target.ty,
+                        display_value(source, row),
+                        target.name
+                    ),
+                });
+            }
+        }
+    }
+    if let Some(limit) = target.ty.max_length() {
+        check_length(&out, limit, target, errors);
+    }
+    if target.ty == ColumnType::Json {
+        out = canonical_json(&out, target, errors)?;
+    }
+    if !target.nullable && out.null_count() > 0 {
+        for row in 0..out.len() {
+            if out.is_null(row) && source.is_null(row) {
+                errors.push(RowError {
+                    row,
+                    code: ErrorCode::ER_BAD_NULL_ERROR,
+                    reason: format!("Column '{}' cannot be null", target.name),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Strings are trimmed before numeric, date and boolean conversion, as StarRocks does.
+fn normalize_source(source: &ArrayRef, to: &ColumnType) -> Result<ArrayRef, SqlError> {
+    let is_string = matches!(
+        source.data_type(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    );
+    if !is_string || to.is_string() || *to == ColumnType::Json {
+        return Ok(Arc::clone(source));
+    }
+    let utf8 = if source.data_type() == &DataType::Utf8 {
+        Arc::clone(source)
+    } else {
+        datafusion::arrow::compute::cast(source, &DataType::Utf8)
+            .map_err(|e| SqlError::internal(e.to_string()))?
+    };
+    let strings = utf8.as_string::<i32>();
+    if !strings
+        .iter()
+        .flatten()
+        .any(|s| s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace))
+    {
+        return Ok(utf8);
+    }
+    let trimmed: datafusion::arrow::array::StringArray =
+        strings.iter().map(|s| s.map(str::trim)).collect();
+    Ok(Arc::new(trimmed))
+}
+
+fn check_length(out: &ArrayRef, limit: u32, target: &TargetColumn, errors: &mut Vec<RowError>) {
+    let limit = limit as usize;
+    let too_long = |row: usize, len: usize| RowError {
+        row,
+        code: ErrorCode::ER_DATA_TOO_LONG,
+        reason: format!(
+            "Data too long for column '{}' ({} bytes, limit {})",
+            target.name, len, limit
+        ),
+    };
+    match out.data_type() {
+        DataType::Utf8 => {
+            for (row, v) in out.as_string::<i32>().iter().enumerate() {
+                if let Some(v) = v.filter(|v| v.len() > limit) {
+                    errors.push(too_long(row, v.len()));
+                }
+            }
+        }
+        DataType::Binary => {
+            for (row, v) in out.as_binary::<i32>().iter().enumerate() {
+                if let Some(v) = v.filter(|v| v.len() > limit) {
+                    errors.push(too_long(row, v.len()));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn canonical_json(
+    out: &ArrayRef,
+    target: &TargetColumn,
+    errors: &mut Vec<RowError>,
+) -> Result<ArrayRef, SqlError> {
+    let strings = out.as_string::<i32>();
+    let mut values = Vec::with_capacity(strings.len());
+    for (row, v) in strings.iter().enumerate() {
+        match v {
+            None => values.push(None),
+            Some(text) => match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(json) => values.push(Some(json.to_string())),
+                Err(e) => {
+                    errors.push(RowError {
+                        row,
+                        code: ErrorCode::ER_INVALID_JSON_TEXT,
+                        reason: format!("Invalid JSON text for column '{}': {e}", target.name),
+                    });
+                    values.push(None);
+                }
+            },
+        }
+    }
+    Ok(Arc::new(datafusion::arrow::array::StringArray::from(
+        values,
+    )))
+}
+
+fn display_value(array: &ArrayRef, row: usize) -> String {
+    let text = ScalarValue::try_from_array(array, row)
+        .map(|v| match v {
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::LargeUtf8(Some(s))
+            | ScalarValue::Utf8View(Some(s)) => s,
+            other => other.to_string(),
+        })
+        .unwrap_or_default();
+    if text.chars().count() > 64 {
+        format!("{}...", text.chars().take(64).collect::<String>())
+    } else {
+        text
+    }
+}
+
+/// A mask keeping the rows not listed in `errors`.
+pub fn good_rows_mask(num_rows: usize, errors: &[RowError]) -> BooleanArray {
+    let mut keep = vec![true; num_rows];
+    for e in errors {
+        if let Some(k) = keep.get_mut(e.row) {
+            *k = false;
+        }
+    }
+    BooleanArray::from(keep)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int64Array, StringArray};
+
+    fn col(ty: ColumnType, nullable: bool) -> TargetColumn {
+        TargetColumn {
+            name: "c".into(),
+            ty,
+            nullable,
+        }
+    }
+
+    #[test]
+    fn bad_values_are_reported_per_row() {
+        let src: ArrayRef = Arc::new(StringArray::from(vec![
+            Some(" 12 "),
+            Some("x"),
+            None,
+            Some("99999999999"),
+        ]));
+        let mut errors = vec![];
+        let out = convert_column(&src, &col(ColumnType::Int, false), &mut errors).unwrap();
+        assert_eq!(out.len(), 4);
+        let rows: Vec<usize> = errors.iter().map(|e| e.row).collect();
+        assert_eq!(rows, vec![1, 3, 2]);
+        assert_eq!(errors[2].code, ErrorCode::ER_BAD_NULL_ERROR);
+        assert_eq!(
+            out.as_primitive::<datafusion::arrow::datatypes::Int32Type>()
+                .value(0),
+            12
+        );
+    }
+
+    #[test]
+    fn string_length_and_decimal_overflow() {
+        let src: ArrayRef = Arc::new(StringArray::from(vec!["abc", "abcdef"]));
+        let mut errors = vec![];
+        convert_column(&src, &col(ColumnType::Varchar(4), true), &mut errors).unwrap();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].code, ErrorCode::ER_DATA_TOO_LONG);
+
+        let src: ArrayRef = Arc::new(Int64Array::from(vec![1, 1000]));
+        let mut errors = vec![];
+        convert_column(
+            &src,
+            &col(
+                ColumnType::Decimal {
+                    precision: 4,
+                    scale: 2,
+                },
+                true,
+            ),
+            &mut errors,
+        )
+        .unwrap();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].row, 1);
+    }
+
+    #[test]
+    fn json_is_validated_and_canonical() {
+        let src: ArrayRef = Arc::new(StringArray::from(vec![r#"{ "a" : 1 }"#, "{bad"]));
+        let mut errors = vec![];
+        let out = convert_column(&src, &col(ColumnType::Json, true), &mut errors).unwrap();
+        assert_eq!(out.as_string::<i32>().value(0), r#"{"a":1}"#);
+        assert_eq!(errors.len(), 1);
+    }
+}

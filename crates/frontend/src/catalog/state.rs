@@ -1,0 +1,199 @@
+//! The catalog state machine: journal entries and how they apply.
+//!
+//! `apply` is deterministic — ids and times are decided before an entry is written — so
+//! replaying the journal always rebuilds the same state, and the same entries can later be
+//! replicated through Raft.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rigel_common::ids::{DbId, PartitionId, TableId, TabletId, TxnId};
+use serde::{Deserialize, Serialize};
+
+use super::model::{Database, Table, TableKind};
+
+/// How many committed transactions are remembered for publish recovery.
+const RECENT_COMMITS: usize = 100_000;
+
+/// A committed load transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitRecord {
+    /// Transaction.
+    pub txn_id: TxnId,
+    /// Database.
+    pub db_id: DbId,
+    /// Table.
+    pub table_id: TableId,
+    /// Label.
+    pub label: String,
+    /// New version of each partition written.
+    pub partitions: Vec<(PartitionId, u64)>,
+    /// Tablets written, with the version each must be published at.
+    pub tablets: Vec<(TabletId, u64)>,
+    /// Rows loaded.
+    pub rows: u64,
+    /// Commit time (ms).
+    pub commit_ms: i64,
+}
+
+/// One catalog change.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum JournalEntry {
+    /// Ids below `next` may be handed out.
+    ReserveIds {
+        /// New upper bound.
+        next: u64,
+    },
+    /// A new database.
+    CreateDatabase {
+        /// Id.
+        id: DbId,
+        /// Name.
+        name: String,
+        /// Creation time.
+        created_ms: i64,
+    },
+    /// A dropped database (and all its tables).
+    DropDatabase {
+        /// Id.
+        id: DbId,
+    },
+    /// A new table, or a new definition of an existing one (ALTER, TRUNCATE, rename).
+    PutTable {
+        /// The table.
+        table: Box<Table>,
+    },
+    /// A dropped table.
+    DropTable {
+        /// Id.
+        id: TableId,
+    },
+    /// A committed load.
+    CommitTxn(CommitRecord),
+    /// `SET GLOBAL`.
+    SetGlobalVariable {
+        /// Name.
+        name: String,
+        /// Value.
+        value: String,
+    },
+}
+
+/// Everything the catalog holds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CatalogState {
+    /// Ids below this are reserved (by the journal).
+    pub reserved_ids: u64,
+    /// Databases.
+    pub databases: BTreeMap<DbId, Database>,
+    /// Tables and views.
+    pub tables: BTreeMap<TableId, Arc<Table>>,
+    /// Global variables set with `SET GLOBAL`.
+    pub global_variables: BTreeMap<String, String>,
+    /// Recently committed transactions.
+    pub commits: BTreeMap<TxnId, CommitRecord>,
+}
+
+impl CatalogState {
+    /// Applies one entry.
+    pub fn apply(&mut self, entry: &JournalEntry) {
+        match entry {
+            JournalEntry::ReserveIds { next } => {
+                self.reserved_ids = self.reserved_ids.max(*next);
+            }
+            JournalEntry::CreateDatabase {
+                id,
+                name,
+                created_ms,
+            } => {
+                self.databases.insert(
+                    *id,
+                    Database {
+                        id: *id,
+                        name: name.clone(),
+                        tables: BTreeMap::new(),
+                        created_ms: *created_ms,
+                    },
+                );
+            }
+            JournalEntry::DropDatabase { id } => {
+                if let Some(db) = self.databases.remove(id) {
+                    for table in db.tables.values() {
+                        self.tables.remove(table);
+                    }
+                }
+            }
+            JournalEntry::PutTable { table } => {
+                let table: Arc<Table> = Arc::new((**table).clone());
+                if let Some(old) = self.tables.get(&table.id) {
+                    if let Some(db) = self.databases.get_mut(&old.db_id) {
+                        db.tables.remove(&old.name);
+                    }
+                }
+                if let Some(db) = self.databases.get_mut(&table.db_id) {
+                    db.tables.insert(table.name.clone(), table.id);
+                }
+                self.tables.insert(table.id, table);
+            }
+            JournalEntry::DropTable { id } => {
+                if let Some(old) = self.tables.remove(id) {
+                    if let Some(db) = self.databases.get_mut(&old.db_id) {
+                        db.tables.remove(&old.name);
+                    }
+                }
+            }
+            JournalEntry::CommitTxn(record) => {
+                if let Some(table) = self.tables.get_mut(&record.table_id) {
+                    let t = Arc::make_mut(table);
+                    if let TableKind::Olap(olap) = &mut t.kind {
+                        for (pid, version) in &record.partitions {
+                            if let Some(p) = olap.partitions.iter_mut().find(|p| p.id == *pid) {
+                                p.visible_version = p.visible_version.max(*version);
+                                p.visible_version_time_ms = record.commit_ms;
+                            }
+                        }
+                    }
+                }
+                self.commits.insert(record.txn_id, record.clone());
+                while self.commits.len() > RECENT_COMMITS {
+                    self.commits.pop_first();
+                }
+            }
+            JournalEntry::SetGlobalVariable { name, value } => {
+                self.global_variables.insert(name.clone(), value.clone());
+            }
+        }
+    }
+
+    /// Database by name.
+    pub fn database(&self, name: &str) -> Option<&Database> {
+        self.databases.values().find(|d| d.name == name)
+    }
+
+    /// Table by database and name.
+    pub fn table(&self, db: &str, name: &str) -> Option<Arc<Table>> {
+        let db = self.database(db)?;
+        let id = db.tables.get(name).or_else(|| {
+            // Unquoted names reach us lower-cased; fall back to a unique case-insensitive match.
+            let mut matches = db
+                .tables
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name));
+            match (matches.next(), matches.next()) {
+                (Some((_, id)), None) => Some(id),
+                _ => None,
+            }
+        })?;
+        self.tables.get(id).cloned()
+    }
+
+    /// Every tablet of every table.
+    pub fn all_tablets(&self) -> std::collections::HashSet<TabletId> {
+        self.tables
+            .values()
+            .filter_map(|t| t.olap())
+            .flat_map(|o| o.all_tablets())
+            .collect()
+    }
+}

@@ -1,0 +1,1456 @@
+//! CREATE / DROP / ALTER / TRUNCATE.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rigel_be_api::{SegmentCompression, TabletMeta};
+use rigel_common::ids::{DbId, PartitionId, TableId, TabletId};
+use rigel_common::{ColumnType, ErrorCode, SqlError};
+use rigel_mysql::QueryResult;
+use rigel_sql::{
+    AlterOp, ColumnDef, ColumnPosition, CreateTable, CreateView, DefaultValue, DistributionDesc,
+    Insert, KeysDesc, KeysType, PartitionDesc, RangePartitionDef, TableName,
+};
+
+use crate::catalog::{
+    CatalogWriter, Column, Distribution, IndexSpec, JournalEntry, OlapTable, Partition,
+    PartitionScheme, Table, TableKind, ViewDef,
+};
+use crate::error::{unknown_db, unknown_table};
+use crate::partition::{NewPartition, expand_range_partitions, parse_value};
+use crate::session::Session;
+
+/// Live backends in `rigel server`.
+const LIVE_BACKENDS: u64 = 1;
+
+fn now_ms() -> i64 {
+    crate::now_ms()
+}
+
+fn table_exists(name: &str) -> SqlError {
+    SqlError::new(
+        ErrorCode::ER_TABLE_EXISTS_ERROR,
+        format!("Table '{name}' already exists"),
+    )
+}
+
+fn ddl_error(msg: impl Into<String>) -> SqlError {
+    SqlError::new(ErrorCode::ER_WRONG_ARGUMENTS, msg)
+}
+
+fn default_buckets() -> u32 {
+    std::thread::available_parallelism()
+        .map(|n| n.get() as u32)
+        .unwrap_or(2)
+        .clamp(1, 16)
+}
+
+/// Properties StarRocks accepts on tables, and the check for each.
+fn validate_property(
+    key: &str,
+    value: &str,
+    columns: &[Column],
+) -> Result<(String, String), SqlError> {
+    let key = key.trim().to_ascii_lowercase();
+    let bad = |why: &str| {
+        ddl_error(format!(
+            "Invalid value '{value}' for property '{key}': {why}"
+        ))
+    };
+    let bool_ok = || match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "false" => Ok(()),
+        _ => Err(bad("expected true or false")),
+    };
+    match key.as_str() {
+        "replication_num" | "replication_allocation" if key == "replication_num" => {
+            let n: u32 = value
+                .trim()
+                .parse()
+                .map_err(|_| bad("expected a positive integer"))?;
+            if n == 0 || n > 32 {
+                return Err(bad("must be between 1 and 32"));
+            }
+        }
+        "storage_medium" => {
+            if !matches!(value.trim().to_ascii_uppercase().as_str(), "SSD" | "HDD") {
+                return Err(bad("expected SSD or HDD"));
+            }
+        }
+        "storage_cooldown_time" => {
+            let v = value.trim();
+            if parse_ttl(v).is_none()
+                && chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%d %H:%M:%S").is_err()
+            {
+                return Err(bad(
+                    "expected 'yyyy-MM-dd HH:mm:ss' or a duration such as '7d'",
+                ));
+            }
+        }
+        "storage_cooldown_ttl" => {
+            if parse_ttl(value.trim()).is_none() {
+                return Err(bad("expected a duration such as '7 DAY' or '7d'"));
+            }
+        }
+        "compression" => {
+            if SegmentCompression::parse(value).is_none() {
+                return Err(bad("expected LZ4, ZSTD, zstd(1..22), SNAPPY, ZLIB or NONE"));
+            }
+        }
+        "bloom_filter_columns" => {
+            for c in value.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+                let col = columns
+                    .iter()
+                    .find(|x| x.name.eq_ignore_ascii_case(c))
+                    .ok_or_else(|| bad(&format!("unknown column '{c}'")))?;
+                if !col.ty.can_be_key() {
+                    return Err(bad(&format!("column '{c}' cannot have a bloom filter")));
+                }
+            }
+        }
+        "write_quorum" => {
+            if !matches!(
+                value.trim().to_ascii_uppercase().as_str(),
+                "MAJORITY" | "ONE" | "ALL"
+            ) {
+                return Err(bad("expected MAJORITY, ONE or ALL"));
+            }
+        }
+        "replicated_storage"
+        | "fast_schema_evolution"
+        | "enable_persistent_index"
+        | "in_memory" => bool_ok()?,
+        "partition_live_number" | "bucket_size" | "primary_index_cache_expire_sec" => {
+            value
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| bad("expected an integer"))?;
+        }
+        "colocate_with"
+        | "unique_constraints"
+        | "foreign_key_constraints"
+        | "persistent_index_type"
+        | "compaction_strategy"
+        | "storage_type"
+        | "datacache.enable"
+        | "datacache.partition_duration"
+        | "enable_async_write_back"
+        | "partition_refresh_number"
+        | "labels.location"
+        | "file_bundling"
+        | "storage_volume" => {}
+        k if k.starts_with("dynamic_partition.") => {}
+        _ => {
+            return Err(ddl_error(format!("Unknown properties: {{{key}={value}}}")));
+        }
+    }
+    Ok((key, value.trim().to_string()))
+}
+
+/// `7d`, `12h`, `30m`, `45s`, `7 DAY`: a duration in seconds.
+pub fn parse_ttl(text: &str) -> Option<u64> {
+    let t = text.trim().to_ascii_lowercase();
+    let (num, unit): (String, String) = {
+        let digits: String = t.chars().take_while(|c| c.is_ascii_digit()).collect();
+        let rest = t[digits.len()..].trim().to_string();
+        (digits, rest)
+    };
+    let n: u64 = num.parse().ok()?;
+    let mult = match unit.as_str() {
+        "s" | "second" | "seconds" => 1,
+        "m" | "minute" | "minutes" => 60,
+        "h" | "hour" | "hours" => 3600,
+        "d" | "day" | "days" => 86_400,
+        "w" | "week" | "weeks" => 604_800,
+        "month" | "months" => 2_592_000,
+        "y" | "year" | "years" => 31_536_000,
+        _ => return None,
+    };
+    Some(n * mult)
+}
+
+fn column_from_def(def: &ColumnDef, uid: u32, is_key: bool) -> Result<Column, SqlError> {
+    def.ty
+        .validate()
+        .map_err(|e| ddl_error(format!("column '{}': {e}", def.name)))?;
+    if def.generated.is_some() {
+        return Err(SqlError::not_supported("Generated columns"));
+    }
+    let name = def.name.to_ascii_lowercase();
+    let nullable = def.nullable.unwrap_or(true);
+    // A literal default must convert to the column type.
+    if let Some(d) = &def.default {
+        match d {
+            DefaultValue::Literal(v) => {
+                let dt = def.ty.to_arrow();
+                let ok = datafusion::scalar::ScalarValue::Utf8(Some(v.clone()))
+                    .cast_to(&dt)
+                    .map(|x| !x.is_null())
+                    .unwrap_or(false);
+                let empty_string_ok = v.is_empty() && def.ty.is_string();
+                if !ok && !empty_string_ok {
+                    return Err(SqlError::new(
+                        ErrorCode::ER_INVALID_DEFAULT,
+                        format!("Invalid default value for '{}'", def.name),
+                    ));
+                }
+                if let Some(limit) = def.ty.max_length() {
+                    if v.len() > limit as usize {
+                        return Err(SqlError::new(
+                            ErrorCode::ER_INVALID_DEFAULT,
+                            format!("Invalid default value for '{}'", def.name),
+                        ));
+                    }
+                }
+            }
+            DefaultValue::CurrentTimestamp => {
+                if def.ty != ColumnType::Datetime {
+                    return Err(SqlError::new(
+                        ErrorCode::ER_INVALID_DEFAULT,
+                        format!(
+                            "Invalid default value for '{}': CURRENT_TIMESTAMP needs DATETIME",
+                            def.name
+                        ),
+                    ));
+                }
+            }
+            DefaultValue::Null => {
+                if def.nullable == Some(false) {
+                    return Err(SqlError::new(
+                        ErrorCode::ER_INVALID_DEFAULT,
+                        format!("Invalid default value for '{}'", def.name),
+                    ));
+                }
+            }
+            DefaultValue::Expr(_) => {}
+        }
+    }
+    Ok(Column {
+        uid,
+        name,
+        ty: def.ty.clone(),
+        nullable,
+        is_key,
+        agg: def.agg,
+        default: def.default.clone(),
+        auto_increment: def.auto_increment,
+        comment: def.comment.clone().unwrap_or_default(),
+        fill: None,
+    })
+}
+
+impl Session {
+    pub(crate) async fn create_database(
+        &mut self,
+        if_not_exists: bool,
+        name: &str,
+        properties: &[(String, String)],
+    ) -> Result<QueryResult, SqlError> {
+        validate_identifier(name, "database")?;
+        for (k, _) in properties {
+            if !k.starts_with("replication_num") && !k.starts_with("storage_volume") {
+                return Err(ddl_error(format!("Unknown properties: {{{k}}}")));
+            }
+        }
+        if name.eq_ignore_ascii_case(crate::provider::INFORMATION_SCHEMA) {
+            return Err(SqlError::new(
+                ErrorCode::ER_DB_CREATE_EXISTS,
+                format!("Can't create database '{name}'; database exists"),
+            ));
+        }
+        let mut w = self.fe.catalog().writer().await;
+        if w.read().database(name).is_some() {
+            if if_not_exists {
+                return Ok(QueryResult::ok());
+            }
+            return Err(SqlError::new(
+                ErrorCode::ER_DB_CREATE_EXISTS,
+                format!("Can't create database '{name}'; database exists"),
+            ));
+        }
+        let id = DbId(w.next_id()?);
+        w.commit(vec![JournalEntry::CreateDatabase {
+            id,
+            name: name.to_string(),
+            created_ms: now_ms(),
+        }])?;
+        Ok(QueryResult::ok())
+    }
+
+    pub(crate) async fn drop_database(
+        &mut self,
+        if_exists: bool,
+        name: &str,
+    ) -> Result<QueryResult, SqlError> {
+        let mut w = self.fe.catalog().writer().await;
+        let (id, tablets) = {
+            let state = w.read();
+            let Some(db) = state.database(name) else {
+                if if_exists {
+                    return Ok(QueryResult::ok());
+                }
+                return Err(SqlError::new(
+                    ErrorCode::ER_DB_DROP_EXISTS,
+                    format!("Can't drop database '{name}'; database doesn't exist"),
+                ));
+            };
+            let tablets: Vec<TabletId> = db
+                .tables
+                .values()
+                .filter_map(|t| state.tables.get(t))
+                .filter_map(|t| t.olap())
+                .flat_map(|o| o.all_tablets())
+                .collect();
+            (db.id, tablets)
+        };
+        w.commit(vec![JournalEntry::DropDatabase { id }])?;
+        drop(w);
+        if !tablets.is_empty() {
+            self.fe.backend().drop_tablets(tablets).await?;
+        }
+        if self.db.as_deref() == Some(name) {
+            self.db = None;
+        }
+        Ok(QueryResult::ok())
+    }
+
+    fn db_id(&self, w: &CatalogWriter<'_>, db: &str) -> Result<DbId, SqlError> {
+        w.read()
+            .database(db)
+            .map(|d| d.id)
+            .ok_or_else(|| unknown_db(db))
+    }
+
+    pub(crate) async fn create_table(&mut self, ct: CreateTable) -> Result<QueryResult, SqlError> {
+        if ct.external {
+            return Err(SqlError::not_supported("CREATE EXTERNAL TABLE"));
+        }
+        if ct.temporary {
+            return Err(SqlError::not_supported("CREATE TEMPORARY TABLE"));
+        }
+        if let Some(engine) = &ct.engine {
+            if !engine.eq_ignore_ascii_case("olap") {
+                return Err(SqlError::not_supported(format!("ENGINE = {engine}")));
+            }
+        }
+        let db = self.db_of(&ct.name.db)?;
+        validate_identifier(&ct.name.name, "table")?;
+        if ct.as_query.is_some() {
+            return self.create_table_as_select(ct, db).await;
+        }
+        {
+            let state = self.fe.catalog().read();
+            if state.database(&db).is_none() {
+                return Err(unknown_db(&db));
+            }
+            if state
+                .database(&db)
+                .is_some_and(|d| d.tables.contains_key(&ct.name.name))
+            {
+                if ct.if_not_exists {
+                    return Ok(QueryResult::ok());
+                }
+                return Err(table_exists(&ct.name.name));
+            }
+        }
+        let mut olap = self.build_olap_table(&ct)?;
+        self.create_olap_table(
+            &db,
+            &ct.name.name,
+            ct.if_not_exists,
+            ct.comment.clone(),
+            &mut olap,
+        )
+        .await?;
+        Ok(QueryResult::Ok {
+            affected_rows: 0,
+            last_insert_id: 0,
+            warnings: self.warnings.len() as u16,
+            info: String::new(),
+        })
+    }
+
+    /// Validates a CREATE TABLE and builds the table definition (without ids).
+    fn build_olap_table(&mut self, ct: &CreateTable) -> Result<OlapTable, SqlError> {
+        if ct.columns.is_empty() {
+            return Err(ddl_error("a table needs at least one column"));
+        }
+        // Columns.
+        let mut seen = std::collections::HashSet::new();
+        for c in &ct.columns {
+            if !seen.insert(c.name.to_ascii_lowercase()) {
+                return Err(SqlError::new(
+                    ErrorCode::ER_DUP_FIELDNAME,
+                    format!("Duplicate column name '{}'", c.name),
+                ));
+            }
+            validate_identifier(&c.name, "column")?;
+        }
+        // Key model.
+        let keys = match &ct.keys {
+            Some(k) => k.clone(),
+            None => {
+                // StarRocks picks up to three leading columns, stopping after a string.
+                let mut cols = vec![];
+                for c in &ct.columns {
+                    if !c.ty.can_be_key() || cols.len() == 3 {
+                        break;
+                    }
+                    cols.push(c.name.clone());
+                    if c.ty.is_string() {
+                        break;
+                    }
+                }
+                if cols.is_empty() {
+                    return Err(ddl_error(
+                        "the first column cannot be a key; declare DUPLICATE KEY(...) explicitly",
+                    ));
+                }
+                KeysDesc {
+                    kind: KeysType::Duplicate,
+                    columns: cols,
+                }
+            }
+        };
+        if keys.columns.is_empty() {
+            return Err(ddl_error("the key needs at least one column"));
+        }
+        for (i, k) in keys.columns.iter().enumerate() {
+            let Some(pos) = ct
+                .columns
+                .iter()
+                .position(|c| c.name.eq_ignore_ascii_case(k))
+            else {
+                return Err(SqlError::new(
+                    ErrorCode::ER_BAD_FIELD_ERROR,
+                    format!("Key column '{k}' does not exist"),
+                ));
+            };
+            if pos != i {
+                return Err(ddl_error(format!(
+                    "Key columns must be the first columns of the table, in order; '{k}' is not"
+                )));
+            }
+            if !ct.columns[pos].ty.can_be_key() {
+                return Err(ddl_error(format!(
+                    "Type {} of column '{k}' cannot be a key",
+                    ct.columns[pos].ty
+                )));
+            }
+        }
+        let mut columns = vec![];
+        for (i, def) in ct.columns.iter().enumerate() {
+            let is_key = i < keys.columns.len();
+            let mut def = def.clone();
+            match keys.kind {
+                KeysType::Aggregate => {
+                    if is_key && def.agg.is_some() {
+                        return Err(ddl_error(format!(
+                            "Key column '{}' must not have an aggregation type",
+                            def.name
+                        )));
+                    }
+                    if !is_key && def.agg.is_none() {
+                        return Err(ddl_error(format!(
+                            "Value column '{}' of an AGGREGATE KEY table needs an aggregation type",
+                            def.name
+                        )));
+                    }
+                }
+                _ => {
+                    if def.agg.is_some() {
+                        return Err(ddl_error(format!(
+                            "Aggregation type on column '{}' is only valid in AGGREGATE KEY tables",
+                            def.name
+                        )));
+                    }
+                }
+            }
+            if keys.kind == KeysType::Primary && is_key {
+                if def.nullable == Some(true) {
+                    return Err(ddl_error(format!(
+                        "Primary key column '{}' must be NOT NULL",
+                        def.name
+                    )));
+                }
+                def.nullable = Some(false);
+            }
+            columns.push(column_from_def(&def, i as u32, is_key)?);
+        }
+        let col_ty = |name: &str| -> Result<ColumnType, SqlError> {
+            columns
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(name))
+                .map(|c| c.ty.clone())
+                .ok_or_else(|| {
+                    SqlError::new(
+                        ErrorCode::ER_BAD_FIELD_ERROR,
+                        format!("Unknown column '{name}'"),
+                    )
+                })
+        };
+        // Partitioning.
+        let (partition_scheme, range_defs) = match &ct.partition {
+            None => (PartitionScheme::Unpartitioned, vec![]),
+            Some(PartitionDesc::Range {
+                columns: pcols,
+                partitions,
+            }) => {
+                if pcols.is_empty() {
+                    return Err(ddl_error("PARTITION BY RANGE needs a column"));
+                }
+                let mut names = vec![];
+                for c in pcols {
+                    let ty = col_ty(c)?;
+                    if !ty.can_be_range_partition() {
+                        return Err(ddl_error(format!(
+                            "Column '{c}' of type {ty} cannot be a RANGE partition column"
+                        )));
+                    }
+                    names.push(c.to_ascii_lowercase());
+                }
+                (
+                    PartitionScheme::Range { columns: names },
+                    partitions.clone(),
+                )
+            }
+            Some(PartitionDesc::List { .. }) => {
+                return Err(SqlError::not_supported("PARTITION BY LIST"));
+            }
+            Some(PartitionDesc::Expr { .. }) => {
+                return Err(SqlError::not_supported(
+                    "Expression partitioning (it arrives with the table models work)",
+                ));
+            }
+        };
+        // Distribution.
+        let distribution = match &ct.distribution {
+            Some(DistributionDesc::Hash {
+                columns: dcols,
+                buckets,
+            }) => {
+                let mut names = vec![];
+                for c in dcols {
+                    let ty = col_ty(c)?;
+                    if !ty.can_be_key() {
+                        return Err(ddl_error(format!(
+                            "Column '{c}' of type {ty} cannot be a distribution column"
+                        )));
+                    }
+                    names.push(c.to_ascii_lowercase());
+                }
+                Distribution::Hash {
+                    columns: names,
+                    buckets: buckets.unwrap_or_else(default_buckets),
+                }
+            }
+            Some(DistributionDesc::Random { buckets }) => {
+                if keys.kind != KeysType::Duplicate {
+                    return Err(ddl_error(
+                        "DISTRIBUTED BY RANDOM is only supported for DUPLICATE KEY tables",
+                    ));
+                }
+                Distribution::Random {
+                    buckets: buckets.unwrap_or_else(default_buckets),
+                }
+            }
+            None => {
+                if keys.kind == KeysType::Duplicate {
+                    Distribution::Random {
+                        buckets: default_buckets(),
+                    }
+                } else {
+                    Distribution::Hash {
+                        columns: keys
+                            .columns
+                            .iter()
+                            .map(|c| c.to_ascii_lowercase())
+                            .collect(),
+                        buckets: default_buckets(),
+                    }
+                }
+            }
+        };
+        if keys.kind == KeysType::Primary {
+            // Partition and bucket columns must be part of the primary key.
+            let key_set: Vec<String> = keys
+                .columns
+                .iter()
+                .map(|c| c.to_ascii_lowercase())
+                .collect();
+            let mut needed = vec![];
+            if let PartitionScheme::Range { columns } = &partition_scheme {
+                needed.extend(columns.clone());
+            }
+            if let Distribution::Hash { columns, .. } = &distribution {
+                needed.extend(columns.clone());
+            }
+            for c in needed {
+                if !key_set.contains(&c) {
+                    return Err(ddl_error(format!(
+                        "Partition and distribution columns must be primary key columns; '{c}' is not"
+                    )));
+                }
+            }
+        }
+        let mut order_by = vec![];
+        for c in &ct.order_by {
+            col_ty(c)?;
+            order_by.push(c.to_ascii_lowercase());
+        }
+        // Properties.
+        let mut properties = BTreeMap::new();
+        for (k, v) in &ct.properties {
+            let (k, v) = validate_property(k, v, &columns)?;
+            properties.insert(k, v);
+        }
+        let mut under_replicated = false;
+        let replication: u64 = properties
+            .get("replication_num")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        if replication > LIVE_BACKENDS {
+            under_replicated = true;
+            self.warn(
+                ErrorCode::ER_WRONG_ARGUMENTS,
+                format!(
+                    "replication_num {replication} is larger than the number of alive backends ({LIVE_BACKENDS}); the table is created with its tablets marked under-replicated"
+                ),
+            );
+        }
+        let indexes = ct.indexes.iter().map(IndexSpec::from).collect();
+        // Partitions (ids are assigned at creation).
+        let types: Vec<ColumnType> = match &partition_scheme {
+            PartitionScheme::Range { columns: pc } => {
+                pc.iter().map(|c| col_ty(c)).collect::<Result<_, _>>()?
+            }
+            PartitionScheme::Unpartitioned => vec![],
+        };
+        let new_parts = match &partition_scheme {
+            PartitionScheme::Range { .. } => expand_range_partitions(&range_defs, &types, &[])?,
+            PartitionScheme::Unpartitioned => vec![NewPartition {
+                name: ct.name.name.clone(),
+                lower: None,
+                upper: None,
+            }],
+        };
+        let next_column_uid = columns.len() as u32;
+        let partitions = new_parts
+            .into_iter()
+            .map(|p| Partition {
+                id: PartitionId(0),
+                name: p.name,
+                lower: p.lower,
+                upper: p.upper,
+                tablets: vec![],
+                visible_version: 1,
+                visible_version_time_ms: now_ms(),
+                created_ms: now_ms(),
+            })
+            .collect();
+        Ok(OlapTable {
+            columns,
+            keys_type: keys.kind,
+            partition_scheme,
+            partitions,
+            distribution,
+            order_by,
+            properties,
+            indexes,
+            next_column_uid,
+            under_replicated,
+        })
+    }
+
+    /// Assigns ids, creates the tablets and records the table.
+    async fn create_olap_table(
+        &mut self,
+        db: &str,
+        name: &str,
+        if_not_exists: bool,
+        comment: Option<String>,
+        olap: &mut OlapTable,
+    ) -> Result<Arc<Table>, SqlError> {
+        let mut w = self.fe.catalog().writer().await;
+        let db_id = self.db_id(&w, db)?;
+        if let Some(existing) = w.read().table(db, name) {
+            if existing.name == name {
+                if if_not_exists {
+                    return Ok(existing);
+                }
+                return Err(table_exists(name));
+            }
+        }
+        let table_id = TableId(w.next_id()?);
+        let buckets = olap.distribution.buckets();
+        let mut metas = vec![];
+        for p in olap.partitions.iter_mut() {
+            p.id = PartitionId(w.next_id()?);
+            p.tablets = (0..buckets)
+                .map(|_| w.next_id().map(TabletId))
+                .collect::<Result<_, _>>()?;
+            for t in &p.tablets {
+                metas.push(TabletMeta {
+                    tablet_id: *t,
+                    table_id,
+                    partition_id: p.id,
+                    created_ms: now_ms(),
+                });
+            }
+        }
+        self.fe.backend().create_tablets(metas).await?;
+        let table = Table {
+            id: table_id,
+            db_id,
+            name: name.to_string(),
+            comment: comment.unwrap_or_default(),
+            kind: TableKind::Olap(olap.clone()),
+            created_ms: now_ms(),
+            updated_ms: now_ms(),
+        };
+        w.commit(vec![JournalEntry::PutTable {
+            table: Box::new(table.clone()),
+        }])?;
+        Ok(Arc::new(table))
+    }
+
+    async fn create_table_as_select(
+        &mut self,
+        mut ct: CreateTable,
+        db: String,
+    ) -> Result<QueryResult, SqlError> {
+        let Some(query) = ct.as_query.take() else {
+            return Err(SqlError::internal("CTAS without a query"));
+        };
+        if self.fe.catalog().read().table(&db, &ct.name.name).is_some() {
+            if ct.if_not_exists {
+                return Ok(QueryResult::ok());
+            }
+            return Err(table_exists(&ct.name.name));
+        }
+        let schema = self.query_schema((*query).clone()).await?;
+        if !ct.column_names.is_empty() && ct.column_names.len() != schema.fields().len() {
+            return Err(SqlError::new(
+                ErrorCode::ER_WRONG_VALUE_COUNT,
+                "Column count of the table and the query differ",
+            ));
+        }
+        let mut columns = vec![];
+        for (i, f) in schema.fields().iter().enumerate() {
+            let name = ct
+                .column_names
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| f.name().clone());
+            let ty = ColumnType::from_field(f).ok_or_else(|| {
+                SqlError::not_supported(format!("CTAS column '{name}' of type {}", f.data_type()))
+            })?;
+            // A NULL literal in the query has no type; store it as a string.
+            columns.push(ColumnDef {
+                name,
+                ty,
+                agg: None,
+                nullable: Some(true),
+                default: None,
+                auto_increment: false,
+                generated: None,
+                comment: None,
+            });
+        }
+        ct.columns = columns;
+        if ct.keys.is_none() {
+            let first = ct
+                .columns
+                .iter()
+                .find(|c| c.ty.can_be_key())
+                .map(|c| c.name.clone())
+                .ok_or_else(|| ddl_error("CTAS needs a column usable as a key"))?;
+            if ct.columns.first().map(|c| &c.name) != Some(&first) {
+                return Err(ddl_error(
+                    "the first column of the query cannot be a key; declare DUPLICATE KEY(...)",
+                ));
+            }
+            ct.keys = Some(KeysDesc {
+                kind: KeysType::Duplicate,
+                columns: vec![first],
+            });
+        }
+        let mut olap = self.build_olap_table(&ct)?;
+        self.create_olap_table(&db, &ct.name.name, false, ct.comment.clone(), &mut olap)
+            .await?;
+        let insert = Insert {
+            overwrite: false,
+            table: TableName {
+                db: Some(db.clone()),
+                name: ct.name.name.clone(),
+            },
+            partitions: vec![],
+            label: None,
+            columns: vec![],
+            source: query,
+        };
+        match self.insert(insert, "").await {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                // The table of a failed CTAS does not stay behind.
+                let _ = self
+                    .drop_table(
+                        true,
+                        TableName {
+                            db: Some(db),
+                            name: ct.name.name.clone(),
+                        },
+                        false,
+                    )
+                    .await;
+                Err(e)
+            }
+        }
+    }
+
+    pub(crate) async fn create_table_like(
+        &mut self,
+        if_not_exists: bool,
+        name: TableName,
+        like: TableName,
+    ) -> Result<QueryResult, SqlError> {
+        let db = self.db_of(&name.db)?;
+        let src_db = self.db_of(&like.db)?;
+        let src = self
+            .fe
+            .catalog()
+            .read()
+            .table(&src_db, &like.name)
+            .ok_or_else(|| unknown_table(&src_db, &like.name))?;
+        let Some(src_olap) = src.olap() else {
+            return Err(ddl_error("CREATE TABLE LIKE needs a table, not a view"));
+        };
+        let mut olap = src_olap.clone();
+        for p in olap.partitions.iter_mut() {
+            p.visible_version = 1;
+            p.tablets.clear();
+        }
+        if let PartitionScheme::Unpartitioned = olap.partition_scheme {
+            if let Some(p) = olap.partitions.first_mut() {
+                p.name = name.name.clone();
+            }
+        }
+        self.create_olap_table(
+            &db,
+            &name.name,
+            if_not_exists,
+            Some(src.comment.clone()),
+            &mut olap,
+        )
+        .await?;
+        Ok(QueryResult::ok())
+    }
+
+    pub(crate) async fn drop_table(
+        &mut self,
+        if_exists: bool,
+        name: TableName,
+        view: bool,
+    ) -> Result<QueryResult, SqlError> {
+        let db = self.db_of(&name.db)?;
+        let mut w = self.fe.catalog().writer().await;
+        if w.read().database(&db).is_none() {
+            return Err(unknown_db(&db));
+        }
+        let Some(table) = w.read().table(&db, &name.name) else {
+            if if_exists {
+                return Ok(QueryResult::ok());
+            }
+            return Err(SqlError::new(
+                ErrorCode::ER_BAD_TABLE_ERROR,
+                format!("Unknown table '{db}.{}'", name.name),
+            ));
+        };
+        if view && !table.is_view() {
+            return Err(ddl_error(format!("'{db}.{}' is not a view", name.name)));
+        }
+        if !view && table.is_view() {
+            return Err(ddl_error(format!(
+                "'{db}.{}' is a view; use DROP VIEW",
+                name.name
+            )));
+        }
+        w.commit(vec![JournalEntry::DropTable { id: table.id }])?;
+        drop(w);
+        if let Some(o) = table.olap() {
+            let tablets = o.all_tablets();
+            if !tablets.is_empty() {
+                self.fe.backend().drop_tablets(tablets).await?;
+            }
+        }
+        Ok(QueryResult::ok())
+    }
+
+    pub(crate) async fn create_view(&mut self, v: CreateView) -> Result<QueryResult, SqlError> {
+        let db = self.db_of(&v.name.db)?;
+        validate_identifier(&v.name.name, "view")?;
+        // The query must plan (in the view's database).
+        let saved = self.db.clone();
+        self.db = Some(db.clone());
+        let planned = self.query_schema((*v.query).clone()).await;
+        self.db = saved;
+        let schema = planned?;
+        if !v.columns.is_empty() && v.columns.len() != schema.fields().len() {
+            return Err(SqlError::new(
+                ErrorCode::ER_WRONG_VALUE_COUNT,
+                "View's SELECT and view's field list have different column counts",
+            ));
+        }
+        let mut w = self.fe.catalog().writer().await;
+        let db_id = self.db_id(&w, &db)?;
+        let existing = w.read().table(&db, &v.name.name);
+        let id = match existing {
+            Some(t) if t.name == v.name.name => {
+                if v.if_not_exists {
+                    return Ok(QueryResult::ok());
+                }
+                if !v.or_replace {
+                    return Err(table_exists(&v.name.name));
+                }
+                if !t.is_view() {
+                    return Err(ddl_error(format!("'{}' is a table, not a view", t.name)));
+                }
+                t.id
+            }
+            _ => TableId(w.next_id()?),
+        };
+        let table = Table {
+            id,
+            db_id,
+            name: v.name.name.clone(),
+            comment: v.comment.clone().unwrap_or_default(),
+            kind: TableKind::View(ViewDef {
+                query: v.query.to_string(),
+                columns: v.columns.clone(),
+            }),
+            created_ms: now_ms(),
+            updated_ms: now_ms(),
+        };
+        w.commit(vec![JournalEntry::PutTable {
+            table: Box::new(table),
+        }])?;
+        Ok(QueryResult::ok())
+    }
+
+    pub(crate) async fn truncate(
+        &mut self,
+        name: TableName,
+        partitions: Vec<String>,
+    ) -> Result<QueryResult, SqlError> {
+        let db = self.db_of(&name.db)?;
+        let mut w = self.fe.catalog().writer().await;
+        let table = w
+            .read()
+            .table(&db, &name.name)
+            .ok_or_else(|| unknown_table(&db, &name.name))?;
+        let Some(olap) = table.olap() else {
+            return Err(ddl_error("TRUNCATE needs a table, not a view"));
+        };
+        for p in &partitions {
+            if olap.partition(p).is_none() {
+                return Err(SqlError::new(
+                    ErrorCode::ER_UNKNOWN_PARTITION,
+                    format!("Unknown partition '{p}' in table '{}'", table.name),
+                ));
+            }
+        }
+        let mut new_table = (*table).clone();
+        let TableKind::Olap(new_olap) = &mut new_table.kind else {
+            return Err(SqlError::internal("not an OLAP table"));
+        };
+        let mut old_tablets = vec![];
+        let mut metas = vec![];
+        for p in new_olap.partitions.iter_mut() {
+            if !partitions.is_empty() && !partitions.iter().any(|n| n.eq_ignore_ascii_case(&p.name))
+            {
+                continue;
+            }
+            old_tablets.extend(p.tablets.iter().copied());
+            let count = p.tablets.len();
+            p.tablets = (0..count)
+                .map(|_| w.next_id().map(TabletId))
+                .collect::<Result<_, _>>()?;
+            // Versions keep increasing so no reader mixes old and new tablets.
+            p.visible_version += 1;
+            for t in &p.tablets {
+                metas.push(TabletMeta {
+                    tablet_id: *t,
+                    table_id: table.id,
+                    partition_id: p.id,
+                    created_ms: now_ms(),
+                });
+            }
+        }
+        new_table.updated_ms = now_ms();
+        self.fe.backend().create_tablets(metas).await?;
+        w.commit(vec![JournalEntry::PutTable {
+            table: Box::new(new_table),
+        }])?;
+        drop(w);
+        if !old_tablets.is_empty() {
+            self.fe.backend().drop_tablets(old_tablets).await?;
+        }
+        Ok(QueryResult::ok())
+    }
+
+    pub(crate) async fn alter_table(
+        &mut self,
+        name: TableName,
+        ops: Vec<AlterOp>,
+    ) -> Result<QueryResult, SqlError> {
+        let db = self.db_of(&name.db)?;
+        let mut w = self.fe.catalog().writer().await;
+        let table = w
+            .read()
+            .table(&db, &name.name)
+            .ok_or_else(|| unknown_table(&db, &name.name))?;
+        let mut new_table = (*table).clone();
+        let mut new_tablets = vec![];
+        let mut dropped_tablets = vec![];
+        for op in ops {
+            let TableKind::Olap(olap) = &mut new_table.kind else {
+                return Err(ddl_error(
+                    "ALTER TABLE needs a table; use ALTER VIEW for views",
+                ));
+            };
+            match op {
+                AlterOp::AddPartition(def) => {
+                    let PartitionScheme::Range { columns } = &olap.partition_scheme else {
+                        return Err(ddl_error("the table is not RANGE partitioned"));
+                    };
+                    let types: Vec<ColumnType> = columns
+                        .iter()
+                        .filter_map(|c| olap.column(c).map(|c| c.ty.clone()))
+                        .collect();
+                    let if_not_exists = matches!(
+                        &def,
+                        RangePartitionDef::LessThan {
+                            if_not_exists: true,
+                            ..
+                        } | RangePartitionDef::Fixed {
+                            if_not_exists: true,
+                            ..
+                        }
+                    );
+                    let def_name = match &def {
+                        RangePartitionDef::LessThan { name, .. }
+                        | RangePartitionDef::Fixed { name, .. } => Some(name.clone()),
+                        RangePartitionDef::Batch { .. } => None,
+                    };
+                    if if_not_exists
+                        && def_name
+                            .as_ref()
+                            .is_some_and(|n| olap.partition(n).is_some())
+                    {
+                        continue;
+                    }
+                    let parts = expand_range_partitions(&[def], &types, &olap.partitions)?;
+                    let buckets = olap.distribution.buckets();
+                    for np in parts {
+                        let pid = PartitionId(w.next_id()?);
+                        let tablets: Vec<TabletId> = (0..buckets)
+                            .map(|_| w.next_id().map(TabletId))
+                            .collect::<Result<_, _>>()?;
+                        for t in &tablets {
+                            new_tablets.push(TabletMeta {
+                                tablet_id: *t,
+                                table_id: table.id,
+                                partition_id: pid,
+                                created_ms: now_ms(),
+                            });
+                        }
+                        olap.partitions.push(Partition {
+                            id: pid,
+                            name: np.name,
+                            lower: np.lower,
+                            upper: np.upper,
+                            tablets,
+                            visible_version: 1,
+                            visible_version_time_ms: now_ms(),
+                            created_ms: now_ms(),
+                        });
+                    }
+                    sort_partitions(olap, &types);
+                }
+                AlterOp::AddListPartition { .. } => {
+                    return Err(SqlError::not_supported("LIST partitions"));
+                }
+                AlterOp::DropPartition { if_exists, name } => {
+                    if matches!(olap.partition_scheme, PartitionScheme::Unpartitioned) {
+                        return Err(ddl_error("the table is not partitioned"));
+                    }
+                    match olap
+                        .partitions
+                        .iter()
+                        .position(|p| p.name.eq_ignore_ascii_case(&name))
+                    {
+                        Some(i) => {
+                            let p = olap.partitions.remove(i);
+                            dropped_tablets.extend(p.tablets);
+                        }
+                        None if if_exists => {}
+                        None => {
+                            return Err(SqlError::new(
+                                ErrorCode::ER_UNKNOWN_PARTITION,
+                                format!("Unknown partition '{name}' in table '{}'", table.name),
+                            ));
+                        }
+                    }
+                }
+                AlterOp::AddColumn { column, position } => {
+                    add_column(olap, &column, position)?;
+                }
+                AlterOp::DropColumn(col) => drop_column(olap, &col)?,
+                AlterOp::ModifyColumn { column, position } => {
+                    modify_column(olap, &column, position)?;
+                }
+                AlterOp::RenameColumn { from, to } => {
+                    validate_identifier(&to, "column")?;
+                    if olap.column(&to).is_some() {
+                        return Err(SqlError::new(
+                            ErrorCode::ER_DUP_FIELDNAME,
+                            format!("Duplicate column name '{to}'"),
+                        ));
+                    }
+                    let lower_from = from.to_ascii_lowercase();
+                    let to = to.to_ascii_lowercase();
+                    let idx = olap
+                        .column_index(&from)
+                        .ok_or_else(|| unknown_column(&from))?;
+                    olap.columns[idx].name = to.clone();
+                    rename_in(&mut olap.order_by, &lower_from, &to);
+                    if let PartitionScheme::Range { columns } = &mut olap.partition_scheme {
+                        rename_in(columns, &lower_from, &to);
+                    }
+                    if let Distribution::Hash { columns, .. } = &mut olap.distribution {
+                        rename_in(columns, &lower_from, &to);
+                    }
+                }
+                AlterOp::RenameTable(new_name) => {
+                    validate_identifier(&new_name, "table")?;
+                    if w.read()
+                        .table(&db, &new_name)
+                        .is_some_and(|t| t.name == new_name)
+                    {
+                        return Err(table_exists(&new_name));
+                    }
+                    if matches!(olap.partition_scheme, PartitionScheme::Unpartitioned) {
+                        if let Some(p) = olap.partitions.first_mut() {
+                            p.name = new_name.clone();
+                        }
+                    }
+                    new_table.name = new_name;
+                }
+                AlterOp::RenamePartition { from, to } => {
+                    if olap.partition(&to).is_some() {
+                        return Err(SqlError::new(
+                            ErrorCode::ER_SAME_NAME_PARTITION,
+                            format!("Duplicate partition name {to}"),
+                        ));
+                    }
+                    let p = olap
+                        .partitions
+                        .iter_mut()
+                        .find(|p| p.name.eq_ignore_ascii_case(&from))
+                        .ok_or_else(|| {
+                            SqlError::new(
+                                ErrorCode::ER_UNKNOWN_PARTITION,
+                                format!("Unknown partition '{from}'"),
+                            )
+                        })?;
+                    p.name = to;
+                }
+                AlterOp::SetProperties(props) => {
+                    for (k, v) in props {
+                        let (k, v) = validate_property(&k, &v, &olap.columns)?;
+                        if k == "compression" {
+                            return Err(ddl_error("property 'compression' cannot be changed"));
+                        }
+                        olap.properties.insert(k, v);
+                    }
+                }
+                AlterOp::Comment(c) => new_table.comment = c,
+            }
+        }
+        new_table.updated_ms = now_ms();
+        if !new_tablets.is_empty() {
+            self.fe.backend().create_tablets(new_tablets).await?;
+        }
+        w.commit(vec![JournalEntry::PutTable {
+            table: Box::new(new_table),
+        }])?;
+        drop(w);
+        if !dropped_tablets.is_empty() {
+            self.fe.backend().drop_tablets(dropped_tablets).await?;
+        }
+        Ok(QueryResult::ok())
+    }
+}
+
+fn rename_in(list: &mut [String], from: &str, to: &str) {
+    for c in list.iter_mut() {
+        if c.eq_ignore_ascii_case(from) {
+            *c = to.to_string();
+        }
+    }
+}
+
+fn unknown_column(name: &str) -> SqlError {
+    SqlError::new(
+        ErrorCode::ER_BAD_FIELD_ERROR,
+        format!("Unknown column '{name}'"),
+    )
+}
+
+fn sort_partitions(olap: &mut OlapTable, types: &[ColumnType]) {
+    let key = |p: &Partition| -> Option<datafusion::scalar::ScalarValue> {
+        p.lower
+            .as_ref()
+            .and_then(|l| l.first())
+            .and_then(|v| parse_value(v, &types[0]).ok())
+    };
+    olap.partitions.sort_by(|a, b| match (key(a), key(b)) {
+        (None, None) => std::cmp::Ordering::Equal,
+        (None, _) => std::cmp::Ordering::Less,
+        (_, None) => std::cmp::Ordering::Greater,
+        (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+    });
+}
+
+fn insert_at(
+    olap: &mut OlapTable,
+    col: Column,
+    position: Option<ColumnPosition>,
+) -> Result<(), SqlError> {
+    let idx = match position {
+        None => olap.columns.len(),
+        Some(ColumnPosition::First) => 0,
+        Some(ColumnPosition::After(c)) => {
+            olap.column_index(&c).ok_or_else(|| unknown_column(&c))? + 1
+        }
+    };
+    let keys = olap.columns.iter().filter(|c| c.is_key).count();
+    if col.is_key && idx > keys {
+        return Err(ddl_error(
+            "a key column must be placed among the key columns",
+        ));
+    }
+    if !col.is_key && idx < keys {
+        return Err(ddl_error(
+            "a value column cannot be placed before the key columns",
+        ));
+    }
+    olap.columns.insert(idx, col);
+    Ok(())
+}
+
+fn add_column(
+    olap: &mut OlapTable,
+    def: &ColumnDef,
+    position: Option<ColumnPosition>,
+) -> Result<(), SqlError> {
+    validate_identifier(&def.name, "column")?;
+    if olap.column(&def.name).is_some() {
+        return Err(SqlError::new(
+            ErrorCode::ER_DUP_FIELDNAME,
+            format!("Duplicate column name '{}'", def.name),
+        ));
+    }
+    let is_key = match olap.keys_type {
+        KeysType::Aggregate => def.agg.is_none(),
+        KeysType::Duplicate => {
+            // A column added among the keys (FIRST, or AFTER a key column) is a key.
+            match &position {
+                Some(ColumnPosition::First) => true,
+                Some(ColumnPosition::After(c)) => {
+                    let keys = olap.columns.iter().filter(|c| c.is_key).count();
+                    olap.column_index(c).is_some_and(|i| i + 1 < keys)
+                }
+                None => false,
+            }
+        }
+        _ => false,
+    };
+    if olap.keys_type != KeysType::Aggregate && def.agg.is_some() {
+        return Err(ddl_error(
+            "aggregation types are only valid in AGGREGATE KEY tables",
+        ));
+    }
+    if def.nullable == Some(false) && def.default.is_none() {
+        return Err(ddl_error(format!(
+            "Column '{}' is NOT NULL and needs a DEFAULT for the existing rows",
+            def.name
+        )));
+    }
+    let mut col = column_from_def(def, olap.next_column_uid, is_key)?;
+    olap.next_column_uid += 1;
+    col.fill = match &def.default {
+        Some(DefaultValue::Literal(v)) => Some(v.clone()),
+        Some(DefaultValue::CurrentTimestamp) => {
+            // Existing rows read the time of the change.
+            Some(
+                chrono::Utc::now()
+                    .naive_utc()
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string(),
+            )
+        }
+        _ => None,
+    };
+    insert_at(olap, col, position)
+}
+
+fn drop_column(olap: &mut OlapTable, name: &str) -> Result<(), SqlError> {
+    let idx = olap.column_index(name).ok_or_else(|| {
+        SqlError::new(
+            ErrorCode::ER_CANT_DROP_FIELD_OR_KEY,
+            format!("Can't DROP '{name}'; check that column/key exists"),
+        )
+    })?;
+    let col = &olap.columns[idx];
+    let lower = col.name.clone();
+    if col.is_key {
+        return Err(ddl_error(format!("Key column '{name}' cannot be dropped")));
+    }
+    let used_by_partition = matches!(&olap.partition_scheme, PartitionScheme::Range { columns } if columns.contains(&lower));
+    let used_by_distribution = matches!(&olap.distribution, Distribution::Hash { columns, .. } if columns.contains(&lower));
+    if used_by_partition || used_by_distribution || olap.order_by.contains(&lower) {
+        return Err(ddl_error(format!(
+            "Column '{name}' is a partition, distribution or sort column and cannot be dropped"
+        )));
+    }
+    if olap.columns.len() == 1 {
+        return Err(ddl_error("a table needs at least one column"));
+    }
+    olap.columns.remove(idx);
+    Ok(())
+}
+
+/// Type changes that keep every stored value readable.
+fn type_change_allowed(from: &ColumnType, to: &ColumnType) -> bool {
+    use ColumnType::*;
+    if from == to {
+        return true;
+    }
+    let rank = |t: &ColumnType| match t {
+        TinyInt => Some(1),
+        SmallInt => Some(2),
+        Int => Some(3),
+        BigInt => Some(4),
+        LargeInt => Some(5),
+        _ => None,
+    };
+    match (from, to) {
+        (a, b) if rank(a).is_some() && rank(b).is_some() => rank(a) < rank(b),
+        (TinyInt | SmallInt | Int | BigInt | LargeInt, Varchar(n)) => *n >= 40,
+        (Float, Double) => true,
+        (Char(a), Varchar(b)) | (Varchar(a), Varchar(b)) | (Char(a), Char(b)) => b >= a,
+        (
+            Decimal {
+                precision: p1,
+                scale: s1,
+            },
+            Decimal {
+                precision: p2,
+                scale: s2,
+            },
+        ) => s1 == s2 && p2 >= p1,
+        (Date, Datetime) => true,
+        _ => false,
+    }
+}
+
+fn modify_column(
+    olap: &mut OlapTable,
+    def: &ColumnDef,
+    position: Option<ColumnPosition>,
+) -> Result<(), SqlError> {
+    let idx = olap
+        .column_index(&def.name)
+        .ok_or_else(|| unknown_column(&def.name))?;
+    let old = olap.columns[idx].clone();
+    if !type_change_allowed(&old.ty, &def.ty) {
+        return Err(ddl_error(format!(
+            "Cannot change column '{}' from {} to {}",
+            def.name, old.ty, def.ty
+        )));
+    }
+    let lower = old.name.clone();
+    let is_structural = matches!(&olap.partition_scheme, PartitionScheme::Range { columns } if columns.contains(&lower))
+        || matches!(&olap.distribution, Distribution::Hash { columns, .. } if columns.contains(&lower));
+    if is_structural && old.ty != def.ty {
+        return Err(ddl_error(format!(
+            "Cannot change the type of partition or distribution column '{}'",
+            def.name
+        )));
+    }
+    if old.nullable && def.nullable == Some(false) {
+        return Err(ddl_error(format!(
+            "Cannot change column '{}' from NULL to NOT NULL",
+            def.name
+        )));
+    }
+    if olap.keys_type == KeysType::Aggregate
+        && !old.is_key
+        && def.agg != old.agg
+        && def.agg.is_some()
+    {
+        return Err(ddl_error(
+            "the aggregation type of a column cannot be changed",
+        ));
+    }
+    let mut col = column_from_def(def, old.uid, old.is_key)?;
+    col.agg = old.agg;
+    col.nullable = def.nullable.unwrap_or(old.nullable);
+    col.fill = old.fill.clone();
+    olap.columns.remove(idx);
+    match position {
+        None => olap.columns.insert(idx, col),
+        Some(p) => insert_at(olap, col, Some(p))?,
+    }
+    Ok(())
+}
+
+/// StarRocks names: letters, digits, `_`, `-`, `$`, starting with a letter or `_`; up to
+/// 1024 characters.
+fn validate_identifier(name: &str, what: &str) -> Result<(), SqlError> {
+    let ok = !name.is_empty()
+        && name.len() <= 1024
+        && !name.chars().any(|c| c.is_control() || c == '`' || c == '/');
+    if ok {
+        Ok(())
+    } else {
+        Err(SqlError::new(
+            ErrorCode::ER_WRONG_COLUMN_NAME,
+            format!("Incorrect {what} name '{name}'"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_formats() {
+        assert_eq!(parse_ttl("7d"), Some(7 * 86_400));
+        assert_eq!(parse_ttl("7 DAY"), Some(7 * 86_400));
+        assert_eq!(parse_ttl("12h"), Some(12 * 3600));
+        assert_eq!(parse_ttl("x"), None);
+        assert_eq!(parse_ttl("7 fortnights"), None);
+    }
+
+    #[test]
+    fn type_changes() {
+        use ColumnType::*;
+        assert!(type_change_allowed(&Int, &BigInt));
+        assert!(!type_change_allowed(&BigInt, &Int));
+        assert!(type_change_allowed(&Varchar(10), &Varchar(20)));
+        assert!(!type_change_allowed(&Varchar(20), &Varchar(10)));
+        assert!(!type_change_allowed(&Varchar(20), &Int));
+    }
+}

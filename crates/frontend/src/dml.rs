@@ -1,0 +1,354 @@
+//! INSERT.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use datafusion::arrow::compute::filter_record_batch;
+use datafusion::physical_plan::execute_stream;
+use datafusion::scalar::ScalarValue;
+use futures::StreamExt;
+use rigel_common::convert::{RowError, TargetColumn, convert_column, good_rows_mask};
+use rigel_common::ids::TxnId;
+use rigel_common::{ErrorCode, SqlError};
+use rigel_mysql::QueryResult;
+use rigel_sql::sqlparser::ast::{self, SetExpr};
+use rigel_sql::{DefaultValue, Insert, KeysType};
+
+use crate::catalog::{Column, OlapTable, Table};
+use crate::error::{df_error, unknown_table};
+use crate::planner::{logical_plan, physical_plan, rewrite_mysql};
+use crate::session::Session;
+use crate::txn::write_target;
+
+/// Where each table column's values come from.
+enum Source {
+    /// Column `i` of the query output.
+    Query(usize),
+    /// The column's default.
+    Default,
+}
+
+fn default_sql(col: &Column) -> ast::Expr {
+    match &col.default {
+        Some(DefaultValue::Literal(v)) => {
+            ast::Expr::Value(ast::Value::SingleQuotedString(v.clone()).into())
+        }
+        Some(DefaultValue::CurrentTimestamp) => {
+            rigel_sql::parse_expr("now()").unwrap_or(ast::Expr::Value(ast::Value::Null.into()))
+        }
+        Some(DefaultValue::Expr(e)) => {
+            rigel_sql::parse_expr(e).unwrap_or(ast::Expr::Value(ast::Value::Null.into()))
+        }
+        Some(DefaultValue::Null) | None => ast::Expr::Value(ast::Value::Null.into()),
+    }
+}
+
+fn is_default_keyword(e: &ast::Expr) -> bool {
+    matches!(e, ast::Expr::Identifier(id) if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("default"))
+}
+
+impl Session {
+    /// The value of a column's default, as an array of `rows` values.
+    async fn default_array(&mut self, col: &Column, rows: usize) -> Result<ArrayRef, SqlError> {
+        let target = col.ty.to_arrow();
+        let value = match &col.default {
+            Some(DefaultValue::Literal(v)) => ScalarValue::Utf8(Some(v.clone()))
+                .cast_to(&target)
+                .map_err(df_error)?,
+            Some(DefaultValue::CurrentTimestamp) | Some(DefaultValue::Expr(_)) => {
+                let sql = format!("SELECT {}", default_sql(col));
+                let q = match rigel_sql::parse_one(&sql)?.statement {
+                    rigel_sql::Statement::Query(q) => *q,
+                    _ => return Err(SqlError::internal("default is not an expression")),
+                };
+                let (_, batches) = self.collect_query(q).await?;
+                let batch = batches
+                    .into_iter()
+                    .find(|b| b.num_rows() > 0)
+                    .ok_or_else(|| SqlError::internal("default produced no value"))?;
+                ScalarValue::try_from_array(batch.column(0), 0)
+                    .and_then(|v| v.cast_to(&target))
+                    .map_err(df_error)?
+            }
+            Some(DefaultValue::Null) | None => {
+                if !col.nullable {
+                    return Err(SqlError::new(
+                        ErrorCode::ER_NO_DEFAULT_FOR_FIELD,
+                        format!("Field '{}' doesn't have a default value", col.name),
+                    ));
+                }
+                ScalarValue::try_from(&target).map_err(df_error)?
+            }
+        };
+        value.to_array_of_size(rows).map_err(df_error)
+    }
+
+    pub(crate) async fn insert(
+        &mut self,
+        ins: Insert,
+        text: &str,
+    ) -> Result<QueryResult, SqlError> {
+        let db = self.db_of(&ins.table.db)?;
+        let table = self
+            .fe
+            .catalog()
+            .read()
+            .table(&db, &ins.table.name)
+            .ok_or_else(|| unknown_table(&db, &ins.table.name))?;
+        let Some(olap) = table.olap() else {
+            return Err(SqlError::new(
+                ErrorCode::ER_WRONG_OBJECT,
+                format!("'{db}.{}' is a view; INSERT needs a table", table.name),
+            ));
+        };
+        if olap.keys_type != KeysType::Duplicate {
+            return Err(SqlError::not_supported(format!(
+                "Writing to a {} KEY table",
+                olap.keys_type.as_str()
+            )));
+        }
+        if ins.overwrite {
+            return Err(SqlError::not_supported("INSERT OVERWRITE"));
+        }
+        for p in &ins.partitions {
+            if olap.partition(p).is_none() {
+                return Err(SqlError::new(
+                    ErrorCode::ER_UNKNOWN_PARTITION,
+                    format!("Unknown partition '{p}' in table '{}'", table.name),
+                ));
+            }
+        }
+        // Map table columns to query output columns.
+        let target_names: Vec<String> = if ins.columns.is_empty() {
+            olap.columns.iter().map(|c| c.name.clone()).collect()
+        } else {
+            ins.columns.clone()
+        };
+        let mut positions = vec![];
+        for name in &target_names {
+            let idx = olap.column_index(name).ok_or_else(|| {
+                SqlError::new(
+                    ErrorCode::ER_BAD_FIELD_ERROR,
+                    format!("Unknown column '{name}' in '{}'", table.name),
+                )
+            })?;
+            if positions.contains(&idx) {
+                return Err(SqlError::new(
+                    ErrorCode::ER_DUP_FIELDNAME,
+                    format!("Column '{name}' specified twice"),
+                ));
+            }
+            positions.push(idx);
+        }
+        let sources: Vec<Source> = (0..olap.columns.len())
+            .map(|i| match positions.iter().position(|&p| p == i) {
+                Some(q) => Source::Query(q),
+                None => Source::Default,
+            })
+            .collect();
+
+        // DEFAULT in VALUES rows.
+        let mut query = *ins.source;
+        if let SetExpr::Values(values) = query.body.as_mut() {
+            for row in values.rows.iter_mut() {
+                if row.len() != positions.len() {
+                    return Err(SqlError::new(
+                        ErrorCode::ER_WRONG_VALUE_COUNT_ON_ROW,
+                        "Column count doesn't match value count at row 1",
+                    ));
+                }
+                for (k, e) in row.iter_mut().enumerate() {
+                    if is_default_keyword(e) {
+                        *e = default_sql(&olap.columns[positions[k]]);
+                    }
+                }
+            }
+        }
+        let mut stmt = ast::Statement::Query(Box::new(query));
+        rewrite_mysql(&mut stmt);
+        let (state, _) = self.fe.env.state(&self.view(), 0);
+        let plan = logical_plan(&state, stmt).await?;
+        if plan.schema().fields().len() != positions.len() {
+            return Err(SqlError::new(
+                ErrorCode::ER_WRONG_VALUE_COUNT_ON_ROW,
+                "Column count doesn't match value count at row 1",
+            ));
+        }
+        let physical = physical_plan(&state, &plan).await?;
+        let stream = execute_stream(physical, state.task_ctx()).map_err(df_error)?;
+        let mut stream = self.guard_stream(stream);
+
+        let strict = self.var_bool("enable_insert_strict");
+        let label = ins
+            .label
+            .clone()
+            .unwrap_or_else(|| format!("insert_{:016x}", rand_label()));
+        let txn = self.fe.begin_txn().await?;
+        let target = write_target(
+            &table,
+            olap,
+            (!ins.partitions.is_empty()).then_some(&ins.partitions[..]),
+        )?;
+        let mut sink = self
+            .fe
+            .backend()
+            .open_sink(txn, Arc::clone(&target))
+            .await?;
+        let mut total = 0usize;
+        let mut filtered = 0usize;
+        let result: Result<(), SqlError> = async {
+            while let Some(batch) = stream.next().await {
+                let batch = batch?;
+                let n = batch.num_rows();
+                if n == 0 {
+                    continue;
+                }
+                let (converted, errors) = self
+                    .convert_batch(&table, olap, &sources, &batch, &target.schema)
+                    .await?;
+                let converted = if errors.is_empty() {
+                    converted
+                } else if strict {
+                    let first = errors.iter().min_by_key(|e| e.row).cloned();
+                    return Err(first
+                        .map(|e| insert_error(&e, total))
+                        .unwrap_or_else(|| SqlError::internal("row error")));
+                } else {
+                    filtered += count_rows(&errors);
+                    let mask = good_rows_mask(n, &errors);
+                    filter_record_batch(&converted, &mask)
+                        .map_err(|e| SqlError::internal(e.to_string()))?
+                };
+                total += n;
+                if converted.num_rows() > 0 {
+                    let r = sink.write(converted).await;
+                    if let Err(e) = r {
+                        if strict || e.code != ErrorCode::ER_NO_PARTITION_FOR_GIVEN_VALUE {
+                            return Err(e);
+                        }
+                        // Non-strict: rows of no partition are filtered. Retry row by row
+                        // is not worth it; report like StarRocks does.
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            drop(sink);
+            self.fe.abort_txn(txn).await;
+            return Err(e);
+        }
+        let summary = match sink.finish().await {
+            Ok(s) => s,
+            Err(e) => {
+                self.fe.abort_txn(txn).await;
+                return Err(e);
+            }
+        };
+        if filtered > 0 {
+            self.warn(
+                ErrorCode::ER_TRUNCATED_WRONG_VALUE,
+                format!("{filtered} row(s) were filtered out because they do not fit the table"),
+            );
+        }
+        let info_status = if summary.rows == 0 {
+            self.fe.abort_txn(txn).await;
+            "VISIBLE"
+        } else {
+            self.fe
+                .commit_txn(txn, &table, label.clone(), &summary)
+                .await?
+                .as_str()
+        };
+        let _ = text;
+        Ok(QueryResult::Ok {
+            affected_rows: summary.rows,
+            last_insert_id: 0,
+            warnings: self.warnings.len() as u16,
+            info: format!(
+                "{{'label':'{label}', 'status':'{info_status}', 'txnId':'{}'}}",
+                txn_display(txn)
+            ),
+        })
+    }
+
+    /// Converts one batch of query output to the table's full row schema.
+    async fn convert_batch(
+        &mut self,
+        table: &Table,
+        olap: &OlapTable,
+        sources: &[Source],
+        batch: &RecordBatch,
+        schema: &datafusion::arrow::datatypes::SchemaRef,
+    ) -> Result<(RecordBatch, Vec<RowError>), SqlError> {
+        let n = batch.num_rows();
+        let mut columns = Vec::with_capacity(olap.columns.len());
+        let mut errors = vec![];
+        for (col, source) in olap.columns.iter().zip(sources) {
+            let array = match source {
+                Source::Query(q) => {
+                    let target = TargetColumn {
+                        name: col.name.clone(),
+                        ty: col.ty.clone(),
+                        nullable: col.nullable,
+                    };
+                    convert_column(batch.column(*q), &target, &mut errors)?
+                }
+                Source::Default => self.default_array(col, n).await?,
+            };
+            columns.push(array);
+        }
+        let _ = table;
+        let out = RecordBatch::try_new(Arc::clone(schema), columns)
+            .map_err(|e| SqlError::internal(e.to_string()))?;
+        Ok((out, errors))
+    }
+}
+
+fn count_rows(errors: &[RowError]) -> usize {
+    let mut rows: Vec<usize> = errors.iter().map(|e| e.row).collect();
+    rows.sort_unstable();
+    rows.dedup();
+    rows.len()
+}
+
+fn insert_error(e: &RowError, offset: usize) -> SqlError {
+    let base = e.to_sql_error(offset);
+    SqlError::new(
+        base.code,
+        format!("Insert has filtered data in strict mode: {}", base.message),
+    )
+}
+
+fn txn_display(txn: TxnId) -> String {
+    txn.0.to_string()
+}
+
+fn rand_label() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    // Mix in a counter so two inserts in the same nanosecond differ.
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    nanos
+        ^ COUNTER
+            .fetch_add(0x9E37_79B9_7F4A_7C15, std::sync::atomic::Ordering::Relaxed)
+            .rotate_left(17)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_keyword() {
+        let e = rigel_sql::parse_expr("DEFAULT").unwrap();
+        assert!(is_default_keyword(&e));
+        let e = rigel_sql::parse_expr("`default`").unwrap();
+        assert!(!is_default_keyword(&e));
+    }
+}

@@ -1,0 +1,309 @@
+//! The frontend role: MySQL sessions, the catalog, DDL, planning on DataFusion and load
+//! transactions.
+//!
+//! ```text
+//!  MySQL client ──► rigel-mysql ──► Session (this crate) ──► rigel-sql (parse)
+//!                                      │
+//!                                      ├─ DDL ─────► Catalog (journal) + Backend (tablets)
+//!                                      ├─ INSERT ──► Txn: Backend sink → journal commit → publish
+//!                                      └─ queries ─► DataFusion with OlapTableProvider
+//!                                                      └─► Backend::scan (tablet files)
+//! ```
+//!
+//! The frontend reaches storage only through [`rigel_be_api::Backend`], which cluster mode
+//! serves over RPC.
+
+pub mod catalog;
+mod ddl;
+mod dml;
+pub mod error;
+mod infoschema;
+pub mod partition;
+pub mod planner;
+mod provider;
+mod query;
+mod result;
+mod session;
+mod show;
+mod txn;
+pub mod variables;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use parking_lot::{Mutex, RwLock};
+use rigel_be_api::Backend;
+use rigel_common::config::Config;
+use rigel_common::{ErrorCode, SqlError};
+use rigel_http::{FrontendHttp, Health};
+use rigel_mysql::{LoginRequest, MysqlHandler};
+use tokio::sync::{Notify, watch};
+use tracing::{info, warn};
+
+use crate::catalog::Catalog;
+use crate::planner::QueryEnv;
+pub use session::Session;
+
+/// One live connection, as SHOW PROCESSLIST and KILL see it.
+#[derive(Debug)]
+pub struct Connection {
+    /// Connection id.
+    pub id: u32,
+    /// User name.
+    pub user: String,
+    /// Client address.
+    pub peer: SocketAddr,
+    /// Connected at.
+    pub connected: Instant,
+    /// Connected at (wall clock, ms).
+    pub connected_ms: i64,
+    /// Current database, current statement and when it started.
+    pub activity: Mutex<Activity>,
+    /// Bumped by KILL QUERY / KILL CONNECTION.
+    pub cancel: watch::Sender<u64>,
+    /// Set by KILL CONNECTION.
+    pub killed: AtomicBool,
+    /// Wakes the connection loop on KILL CONNECTION.
+    pub kill_notify: Notify,
+}
+
+/// What a connection is doing.
+#[derive(Debug, Default, Clone)]
+pub struct Activity {
+    /// Current database.
+    pub db: Option<String>,
+    /// Statement text while one runs.
+    pub statement: Option<String>,
+    /// When the current statement (or the idle period) started.
+    pub since: Option<Instant>,
+}
+
+/// The frontend.
+pub struct Frontend {
+    config: RwLock<Config>,
+    env: Arc<QueryEnv>,
+    /// Version string of the handshake, `@@version` and `version()`.
+    pub server_version: String,
+    version_comment: String,
+    connections: Mutex<HashMap<u32, Arc<Connection>>>,
+    started: Instant,
+}
+
+impl std::fmt::Debug for Frontend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frontend").finish_non_exhaustive()
+    }
+}
+
+impl Frontend {
+    /// Opens the catalog and reconciles it with the backend: committed transactions the
+    /// backend has not published are published, others aborted; tablets no table owns are
+    /// dropped.
+    pub async fn open(config: Config, backend: Arc<dyn Backend>) -> Result<Arc<Self>, SqlError> {
+        let catalog = Catalog::open(&config.meta_path())?;
+        let server_version = format!(
+            "{}-{}-{}",
+            config.mysql_server_version,
+            rigel_common::PRODUCT,
+            rigel_common::VERSION
+        );
+        let version_comment = format!(
+            "{} {} (StarRocks-compatible analytical database)",
+            rigel_common::PRODUCT,
+            rigel_common::VERSION
+        );
+        let env = Arc::new(QueryEnv::new(
+            Arc::clone(&catalog),
+            Arc::clone(&backend),
+            server_version.clone(),
+        ));
+        let fe = Arc::new(Self {
+            config: RwLock::new(config),
+            env,
+            server_version,
+            version_comment,
+            connections: Mutex::new(HashMap::new()),
+            started: Instant::now(),
+        });
+        fe.reconcile().await?;
+        Ok(fe)
+    }
+
+    async fn reconcile(&self) -> Result<(), SqlError> {
+        let backend = &self.env.backend;
+        let pending = backend.pending_txns().await?;
+        for txn in pending {
+            let record = self.env.catalog.read().commits.get(&txn).cloned();
+            match record {
+                Some(r) => {
+                    let versions = r.tablets.iter().copied().collect();
+                    backend.publish(txn, versions).await?;
+                    info!(%txn, "published a transaction committed before the restart");
+                }
+                None => {
+                    backend.abort(txn).await?;
+                    info!(%txn, "aborted a transaction that never committed");
+                }
+            }
+        }
+        let owned = self.env.catalog.read().all_tablets();
+        let orphans: Vec<_> = backend
+            .tablet_infos()
+            .await?
+            .into_iter()
+            .map(|t| t.meta.tablet_id)
+            .filter(|t| !owned.contains(t))
+            .collect();
+        if !orphans.is_empty() {
+            warn!(count = orphans.len(), "dropping tablets no table owns");
+            backend.drop_tablets(orphans).await?;
+        }
+        Ok(())
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.env.catalog
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.env.backend
+    }
+
+    /// The current configuration.
+    pub fn config(&self) -> Config {
+        self.config.read().clone()
+    }
+
+    /// Variable defaults for a new session.
+    fn session_defaults(&self) -> BTreeMap<&'static str, String> {
+        let config = self.config.read();
+        let globals = self.env.catalog.read().global_variables.clone();
+        variables::global_defaults(
+            &config,
+            &self.server_version,
+            &self.version_comment,
+            &globals,
+        )
+    }
+
+    fn register(&self, conn: Arc<Connection>) -> Result<(), SqlError> {
+        let max = self.config.read().qe_max_connection as usize;
+        let mut conns = self.connections.lock();
+        if conns.len() >= max {
+            return Err(SqlError::new(
+                ErrorCode::ER_CON_COUNT_ERROR,
+                "Too many connections",
+            ));
+        }
+        conns.insert(conn.id, conn);
+        Ok(())
+    }
+
+    fn unregister(&self, id: u32) {
+        self.connections.lock().remove(&id);
+    }
+
+    /// A snapshot of the live connections, ordered by id.
+    pub fn connections(&self) -> Vec<Arc<Connection>> {
+        let mut v: Vec<_> = self.connections.lock().values().cloned().collect();
+        v.sort_by_key(|c| c.id);
+        v
+    }
+
+    fn connection(&self, id: u32) -> Option<Arc<Connection>> {
+        self.connections.lock().get(&id).cloned()
+    }
+
+    /// Seconds since start.
+    pub fn uptime_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Adapter implementing the protocol crates' handler traits.
+#[derive(Debug, Clone)]
+pub struct FrontendService(pub Arc<Frontend>);
+
+#[async_trait]
+impl MysqlHandler for FrontendService {
+    type Session = Session;
+
+    async fn login(&self, request: LoginRequest) -> Result<Session, SqlError> {
+        let fe = &self.0;
+        // Accounts arrive with the security work; until then only root, without a password.
+        let password_given = !request.auth_response.is_empty();
+        if request.user != "root" || password_given {
+            return Err(SqlError::new(
+                ErrorCode::ER_ACCESS_DENIED_ERROR,
+                format!(
+                    "Access denied for user '{}'@'{}' (using password: {})",
+                    request.user,
+                    request.peer.ip(),
+                    if password_given { "YES" } else { "NO" }
+                ),
+            ));
+        }
+        if let Some(db) = &request.database {
+            if fe.catalog().read().database(db).is_none()
+                && !db.eq_ignore_ascii_case(provider::INFORMATION_SCHEMA)
+            {
+                return Err(error::unknown_db(db));
+            }
+        }
+        let (cancel, _) = watch::channel(0u64);
+        let conn = Arc::new(Connection {
+            id: request.connection_id,
+            user: request.user.clone(),
+            peer: request.peer,
+            connected: Instant::now(),
+            connected_ms: now_ms(),
+            activity: Mutex::new(Activity {
+                db: request.database.clone(),
+                statement: None,
+                since: Some(Instant::now()),
+            }),
+            cancel,
+            killed: AtomicBool::new(false),
+            kill_notify: Notify::new(),
+        });
+        fe.register(Arc::clone(&conn))?;
+        Ok(Session::new(Arc::clone(fe), conn, request.database))
+    }
+}
+
+#[async_trait]
+impl FrontendHttp for FrontendService {
+    async fn health(&self) -> Health {
+        Health {
+            total_backends: 1,
+            online_backends: 1,
+        }
+    }
+}
+
+impl Connection {
+    /// Cancels the running statement.
+    pub fn cancel_query(&self) {
+        self.cancel.send_modify(|g| *g += 1);
+    }
+
+    /// Closes the connection (and cancels its statement).
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        self.cancel_query();
+        self.kill_notify.notify_waiters();
+    }
+}

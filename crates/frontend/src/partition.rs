@@ -1,0 +1,746 @@
+//! Range partitions: building them from DDL, and pruning them (and buckets) from filters.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use chrono::{Datelike, Duration, Months, NaiveDate, NaiveDateTime};
+use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
+use datafusion::scalar::ScalarValue;
+use rigel_common::hash::{bucket_hashes, bucket_of};
+use rigel_common::{ColumnType, ErrorCode, SqlError};
+use rigel_sql::RangePartitionDef;
+
+use crate::catalog::{Distribution, OlapTable, Partition, PartitionScheme};
+
+fn partition_error(msg: impl Into<String>) -> SqlError {
+    SqlError::new(ErrorCode::ER_RANGE_NOT_INCREASING_ERROR, msg)
+}
+
+/// Parses a partition value literal for a column type.
+pub fn parse_value(text: &str, ty: &ColumnType) -> Result<ScalarValue, SqlError> {
+    let dt = ty.to_arrow();
+    let mut text = text.trim().to_string();
+    if *ty == ColumnType::Datetime && text.len() == 10 {
+        text.push_str(" 00:00:00");
+    }
+    ScalarValue::Utf8(Some(text.clone()))
+        .cast_to(&dt)
+        .ok()
+        .filter(|v| !v.is_null())
+        .ok_or_else(|| {
+            SqlError::new(
+                ErrorCode::ER_WRONG_ARGUMENTS,
+                format!("Invalid partition value '{text}' for type {ty}"),
+            )
+        })
+}
+
+/// The canonical text of a partition value (as SHOW CREATE TABLE prints it).
+pub fn format_value(v: &ScalarValue) -> String {
+    match v {
+        ScalarValue::Date32(Some(d)) => NaiveDate::from_num_days_from_ce_opt(d + 719_163)
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default(),
+        ScalarValue::TimestampMicrosecond(Some(us), _) => {
+            datafusion::arrow::temporal_conversions::timestamp_us_to_datetime(*us)
+                .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Bounds of one partition as typed values.
+#[derive(Debug, Clone)]
+pub struct TypedBounds {
+    /// Inclusive lower bound; None = unbounded.
+    pub lower: Option<Vec<ScalarValue>>,
+    /// Exclusive upper bound; None = MAXVALUE.
+    pub upper: Option<Vec<ScalarValue>>,
+}
+
+fn cmp_tuple(a: &[ScalarValue], b: &[ScalarValue]) -> Ordering {
+    for (x, y) in a.iter().zip(b) {
+        match x.partial_cmp(y) {
+            Some(Ordering::Equal) | None => continue,
+            Some(o) => return o,
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// Typed bounds of a stored partition.
+pub fn typed_bounds(p: &Partition, types: &[ColumnType]) -> Result<TypedBounds, SqlError> {
+    let conv = |vals: &Vec<String>| -> Result<Vec<ScalarValue>, SqlError> {
+        vals.iter()
+            .zip(types)
+            .map(|(v, t)| parse_value(v, t))
+            .collect()
+    };
+    Ok(TypedBounds {
+        lower: p.lower.as_ref().map(conv).transpose()?,
+        upper: p.upper.as_ref().map(conv).transpose()?,
+    })
+}
+
+/// A partition to create: name and bounds (canonical text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPartition {
+    /// Name.
+    pub name: String,
+    /// Lower bound.
+    pub lower: Option<Vec<String>>,
+    /// Upper bound.
+    pub upper: Option<Vec<String>>,
+}
+
+/// Expands DDL partition definitions into partitions, given the existing ones (for ALTER).
+/// Validates values, names and that ranges do not overlap.
+pub fn expand_range_partitions(
+    defs: &[RangePartitionDef],
+    types: &[ColumnType],
+    existing: &[Partition],
+) -> Result<Vec<NewPartition>, SqlError> {
+    let mut all: Vec<(String, TypedBounds)> = existing
+        .iter()
+        .map(|p| Ok((p.name.clone(), typed_bounds(p, types)?)))
+        .collect::<Result<_, SqlError>>()?;
+    let mut new = vec![];
+    let fmt = |v: &Vec<ScalarValue>| v.iter().map(format_value).collect::<Vec<_>>();
+    for def in defs {
+        match def {
+            RangePartitionDef::LessThan { name, upper, .. } => {
+                let upper = upper
+                    .as_ref()
+                    .map(|vals| parse_tuple(vals, types))
+                    .transpose()?;
+                // The lower bound is the highest upper bound below this one.
+                let lower = all
+                    .iter()
+                    .filter_map(|(_, b)| b.upper.clone())
+                    .filter(|u| match &upper {
+                        Some(up) => cmp_tuple(u, up) == Ordering::Less,
+                        None => true,
+                    })
+                    .max_by(|a, b| cmp_tuple(a, b));
+                if let (Some(l), Some(u)) = (&lower, &upper) {
+                    if cmp_tuple(l, u) != Ordering::Less {
+                        return Err(partition_error(format!(
+                            "The upper value of partition '{name}' must be greater than the lower value"
+                        )));
+                    }
+                }
+                let b = TypedBounds { lower, upper };
+                push_checked(&mut all, name, b.clone())?;
+                new.push(NewPartition {
+                    name: name.clone(),
+                    lower: b.lower.as_ref().map(fmt),
+                    upper: b.upper.as_ref().map(fmt),
+                });
+            }
+            RangePartitionDef::Fixed {
+                name, lower, upper, ..
+            } => {
+                let l = parse_tuple(lower, types)?;
+                let u = parse_tuple(upper, types)?;
+                if cmp_tuple(&l, &u) != Ordering::Less {
+                    return Err(partition_error(format!(
+                        "The lower value of partition '{name}' must be less than its upper value"
+                    )));
+                }
+                let b = TypedBounds {
+                    lower: Some(l),
+                    upper: Some(u),
+                };
+                push_checked(&mut all, name, b.clone())?;
+                new.push(NewPartition {
+                    name: name.clone(),
+                    lower: b.lower.as_ref().map(fmt),
+                    upper: b.upper.as_ref().map(fmt),
+                });
+            }
+            RangePartitionDef::Batch {
+                start,
+                end,
+                every,
+                unit,
+            } => {
+                if types.len() != 1 {
+                    return Err(partition_error(
+                        "START … END … EVERY needs exactly one partition column",
+                    ));
+                }
+                for (name, l, u) in batch_ranges(start, end, *every, unit.as_deref(), &types[0])? {
+                    let b = TypedBounds {
+                        lower: Some(vec![l]),
+                        upper: Some(vec![u]),
+                    };
+                    push_checked(&mut all, &name, b.clone())?;
+                    new.push(NewPartition {
+                        name,
+                        lower: b.lower.as_ref().map(fmt),
+                        upper: b.upper.as_ref().map(fmt),
+                    });
+                }
+            }
+        }
+    }
+    Ok(new)
+}
+
+fn parse_tuple(vals: &[String], types: &[ColumnType]) -> Result<Vec<ScalarValue>, SqlError> {
+    if vals.len() > types.len() || vals.is_empty() {
+        return Err(partition_error(format!(
+            "Partition value count {} does not match the {} partition column(s)",
+            vals.len(),
+            types.len()
+        )));
+    }
+    vals.iter()
+        .zip(types)
+        .map(|(v, t)| parse_value(v, t))
+        .collect()
+}
+
+fn overlaps(a: &TypedBounds, b: &TypedBounds) -> bool {
+    let a_below_b = match (&a.upper, &b.lower) {
+        (Some(au), Some(bl)) => cmp_tuple(au, bl) != Ordering::Greater,
+        _ => false,
+    };
+    let b_below_a = match (&b.upper, &a.lower) {
+        (Some(bu), Some(al)) => cmp_tuple(bu, al) != Ordering::Greater,
+        _ => false,
+    };
+    !(a_below_b || b_below_a)
+}
+
+fn push_checked(
+    all: &mut Vec<(String, TypedBounds)>,
+    name: &str,
+    b: TypedBounds,
+) -> Result<(), SqlError> {
+    if all.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+        return Err(SqlError::new(
+            ErrorCode::ER_SAME_NAME_PARTITION,
+            format!("Duplicate partition name {name}"),
+        ));
+    }
+    if let Some((other, _)) = all.iter().find(|(_, o)| overlaps(o, &b)) {
+        return Err(partition_error(format!(
+            "Range of partition '{name}' overlaps with partition '{other}'"
+        )));
+    }
+    all.push((name.to_string(), b));
+    Ok(())
+}
+
+/// The ranges of `START (s) END (e) EVERY (n [unit])`, with StarRocks' partition names.
+fn batch_ranges(
+    start: &str,
+    end: &str,
+    every: i64,
+    unit: Option<&str>,
+    ty: &ColumnType,
+) -> Result<Vec<(String, ScalarValue, ScalarValue)>, SqlError> {
+    if every <= 0 {
+        return Err(partition_error("EVERY must be positive"));
+    }
+    const MAX_PARTITIONS: usize = 4096;
+    let mut out = vec![];
+    match (ty, unit) {
+        (ColumnType::Date | ColumnType::Datetime, Some(unit)) => {
+            let parse = |s: &str| -> Result<NaiveDateTime, SqlError> {
+                let v = parse_value(s, &ColumnType::Datetime)?;
+                match v {
+                    ScalarValue::TimestampMicrosecond(Some(us), _) => {
+                        datafusion::arrow::temporal_conversions::timestamp_us_to_datetime(us)
+                            .ok_or_else(|| partition_error("invalid date"))
+                    }
+                    _ => Err(partition_error("invalid date")),
+                }
+            };
+            let (mut cur, end) = (parse(start)?, parse(end)?);
+            let step = |d: NaiveDateTime| -> Option<NaiveDateTime> {
+                match unit {
+                    "day" => d.checked_add_signed(Duration::days(every)),
+                    "week" => d.checked_add_signed(Duration::weeks(every)),
+                    "hour" => d.checked_add_signed(Duration::hours(every)),
+                    "month" => d.checked_add_months(Months::new(every as u32)),
+                    "year" => d.checked_add_months(Months::new(every as u32 * 12)),
+                    _ => None,
+                }
+            };
+            let name_of = |d: &NaiveDateTime| -> String {
+                match unit {
+                    "day" => d.format("p%Y%m%d").to_string(),
+                    "week" => format!("p{}_{:02}", d.iso_week().year(), d.iso_week().week()),
+                    "hour" => d.format("p%Y%m%d%H").to_string(),
+                    "month" => d.format("p%Y%m").to_string(),
+                    _ => d.format("p%Y").to_string(),
+                }
+            };
+            if !matches!(unit, "day" | "week" | "hour" | "month" | "year") {
+                return Err(partition_error(format!("unsupported EVERY unit '{unit}'")));
+            }
+            if unit == "hour" && *ty == ColumnType::Date {
+                return Err(partition_error(
+                    "EVERY INTERVAL n HOUR needs a DATETIME column",
+                ));
+            }
+            while cur < end {
+                let next = step(cur).ok_or_else(|| partition_error("date overflow"))?;
+                let upper = next.min(end);
+                let to_value = |d: NaiveDateTime| match ty {
+                    ColumnType::Date => {
+                        ScalarValue::Date32(Some(d.date().num_days_from_ce() - 719_163))
+                    }
+                    _ => ScalarValue::TimestampMicrosecond(
+                        Some(d.and_utc().timestamp_micros()),
+                        None,
+                    ),
+                };
+                out.push((name_of(&cur), to_value(cur), to_value(upper)));
+                if out.len() > MAX_PARTITIONS {
+                    return Err(partition_error("too many partitions"));
+                }
+                cur = next;
+            }
+        }
+        (_, None) if ty.can_be_range_partition() => {
+            let (s, e): (i128, i128) = (
+                start
+                    .trim()
+                    .parse()
+                    .map_err(|_| partition_error("invalid START"))?,
+                end.trim()
+                    .parse()
+                    .map_err(|_| partition_error("invalid END"))?,
+            );
+            let mut cur = s;
+            while cur < e {
+                let next = (cur + every as i128).min(e);
+                let v = |x: i128| {
+                    ScalarValue::Utf8(Some(x.to_string()))
+                        .cast_to(&ty.to_arrow())
+                        .map_err(|_| partition_error("value out of range"))
+                };
+                out.push((format!("p{cur}"), v(cur)?, v(next)?));
+                if out.len() > MAX_PARTITIONS {
+                    return Err(partition_error("too many partitions"));
+                }
+                cur = next;
+            }
+        }
+        _ => {
+            return Err(partition_error(
+                "EVERY needs INTERVAL for date columns and a number for integer columns",
+            ));
+        }
+    }
+    Ok(out)
+}
+
+// ---- pruning ---------------------------------------------------------------------------------
+
+/// A set of allowed values of one column: a union of intervals.
+#[derive(Debug, Clone)]
+enum Allowed {
+    /// Any value.
+    All,
+    /// `[lo, hi]` intervals (None = unbounded), with inclusive flags.
+    Ranges(Vec<Interval>),
+}
+
+#[derive(Debug, Clone)]
+struct Interval {
+    lo: Option<(ScalarValue, bool)>,
+    hi: Option<(ScalarValue, bool)>,
+}
+
+fn unwrap_cast(e: &Expr) -> &Expr {
+    match e {
+        Expr::Cast(c) => unwrap_cast(&c.expr),
+        Expr::TryCast(c) => unwrap_cast(&c.expr),
+        other => other,
+    }
+}
+
+fn column_name(e: &Expr) -> Option<&str> {
+    match unwrap_cast(e) {
+        Expr::Column(c) => Some(c.name.as_str()),
+        _ => None,
+    }
+}
+
+fn literal(e: &Expr, dt: &DataType) -> Option<ScalarValue> {
+    match unwrap_cast(e) {
+        Expr::Literal(v, _) if !v.is_null() => v.cast_to(dt).ok().filter(|v| !v.is_null()),
+        _ => None,
+    }
+}
+
+fn flip(op: Operator) -> Operator {
+    match op {
+        Operator::Lt => Operator::Gt,
+        Operator::LtEq => Operator::GtEq,
+        Operator::Gt => Operator::Lt,
+        Operator::GtEq => Operator::LtEq,
+        o => o,
+    }
+}
+
+/// What one conjunct says about column `col`.
+fn constraint(expr: &Expr, col: &str, dt: &DataType) -> Allowed {
+    match expr {
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Or,
+            right,
+        }) => match (constraint(left, col, dt), constraint(right, col, dt)) {
+            (Allowed::Ranges(mut a), Allowed::Ranges(b)) => {
+                a.extend(b);
+                Allowed::Ranges(a)
+            }
+            _ => Allowed::All,
+        },
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+            let (op, value) = if column_name(left).is_some_and(|c| c.eq_ignore_ascii_case(col)) {
+                (*op, literal(right, dt))
+            } else if column_name(right).is_some_and(|c| c.eq_ignore_ascii_case(col)) {
+                (flip(*op), literal(left, dt))
+            } else {
+                return Allowed::All;
+            };
+            let Some(v) = value else { return Allowed::All };
+            let iv = match op {
+                Operator::Eq => Interval {
+                    lo: Some((v.clone(), true)),
+                    hi: Some((v, true)),
+                },
+                Operator::Lt => Interval {
+                    lo: None,
+                    hi: Some((v, false)),
+                },
+                Operator::LtEq => Interval {
+                    lo: None,
+                    hi: Some((v, true)),
+                },
+                Operator::Gt => Interval {
+                    lo: Some((v, false)),
+                    hi: None,
+                },
+                Operator::GtEq => Interval {
+                    lo: Some((v, true)),
+                    hi: None,
+                },
+                _ => return Allowed::All,
+            };
+            Allowed::Ranges(vec![iv])
+        }
+        Expr::Between(b) if !b.negated => {
+            if !column_name(&b.expr).is_some_and(|c| c.eq_ignore_ascii_case(col)) {
+                return Allowed::All;
+            }
+            match (literal(&b.low, dt), literal(&b.high, dt)) {
+                (Some(lo), Some(hi)) => Allowed::Ranges(vec![Interval {
+                    lo: Some((lo, true)),
+                    hi: Some((hi, true)),
+                }]),
+                _ => Allowed::All,
+            }
+        }
+        Expr::InList(l) if !l.negated => {
+            if !column_name(&l.expr).is_some_and(|c| c.eq_ignore_ascii_case(col)) {
+                return Allowed::All;
+            }
+            let mut out = vec![];
+            for item in &l.list {
+                match literal(item, dt) {
+                    Some(v) => out.push(Interval {
+                        lo: Some((v.clone(), true)),
+                        hi: Some((v, true)),
+                    }),
+                    None => return Allowed::All,
+                }
+            }
+            Allowed::Ranges(out)
+        }
+        _ => Allowed::All,
+    }
+}
+
+fn split_conjunction(e: &Expr, out: &mut Vec<Expr>) {
+    match e {
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::And,
+            right,
+        }) => {
+            split_conjunction(left, out);
+            split_conjunction(right, out);
+        }
+        other => out.push(other.clone()),
+    }
+}
+
+fn interval_intersects_partition(
+    iv: &Interval,
+    lower: Option<&ScalarValue>,
+    upper: Option<&ScalarValue>,
+    upper_inclusive: bool,
+) -> bool {
+    // iv.hi below the partition's lower bound?
+    if let (Some((hi, hi_inc)), Some(lower)) = (&iv.hi, lower) {
+        match hi.partial_cmp(lower) {
+            Some(Ordering::Less) => return false,
+            Some(Ordering::Equal) if !hi_inc => return false,
+            _ => {}
+        }
+    }
+    // iv.lo at or above the partition's upper bound?
+    if let (Some((lo, lo_inc)), Some(upper)) = (&iv.lo, upper) {
+        match lo.partial_cmp(upper) {
+            Some(Ordering::Greater) => return false,
+            Some(Ordering::Equal) if !(upper_inclusive && *lo_inc) => return false,
+            _ => {}
+        }
+    }
+    true
+}
+
+/// The partitions (indexes into `olap.partitions`) the filters may select.
+pub fn prune_partitions(olap: &OlapTable, filters: &[Expr]) -> Vec<usize> {
+    let all: Vec<usize> = (0..olap.partitions.len()).collect();
+    let PartitionScheme::Range { columns } = &olap.partition_scheme else {
+        return all;
+    };
+    let Some(first) = columns.first() else {
+        return all;
+    };
+    let Some(col) = olap.column(first) else {
+        return all;
+    };
+    let dt = col.ty.to_arrow();
+    let mut conjuncts = vec![];
+    for f in filters {
+        split_conjunction(f, &mut conjuncts);
+    }
+    let constraints: Vec<Vec<Interval>> = conjuncts
+        .iter()
+        .filter_map(|c| match constraint(c, &col.name, &dt) {
+            Allowed::Ranges(r) => Some(r),
+            Allowed::All => None,
+        })
+        .collect();
+    if constraints.is_empty() {
+        return all;
+    }
+    let types = vec![col.ty.clone()];
+    let multi = columns.len() > 1;
+    all.into_iter()
+        .filter(|&i| {
+            let p = &olap.partitions[i];
+            let first_only = |v: &Vec<String>| -> Option<ScalarValue> {
+                v.first().and_then(|t| parse_value(t, &types[0]).ok())
+            };
+            let lower = p.lower.as_ref().and_then(first_only);
+            let upper = p.upper.as_ref().and_then(first_only);
+            // With several partition columns only the first is compared, so the upper
+            // bound's first value may still hold rows.
+            constraints.iter().all(|ranges| {
+                ranges.iter().any(|iv| {
+                    interval_intersects_partition(iv, lower.as_ref(), upper.as_ref(), multi)
+                })
+            })
+        })
+        .collect()
+}
+
+/// The buckets the filters may select, or None for all of them.
+pub fn prune_buckets(olap: &OlapTable, filters: &[Expr]) -> Option<Vec<u32>> {
+    let Distribution::Hash { columns, buckets } = &olap.distribution else {
+        return None;
+    };
+    let mut conjuncts = vec![];
+    for f in filters {
+        split_conjunction(f, &mut conjuncts);
+    }
+    // Every hash column needs a finite set of values.
+    let mut per_column: Vec<Vec<ScalarValue>> = vec![];
+    for name in columns {
+        let col = olap.column(name)?;
+        let dt = col.ty.to_arrow();
+        let mut values: Option<Vec<ScalarValue>> = None;
+        for c in &conjuncts {
+            if let Allowed::Ranges(r) = constraint(c, &col.name, &dt) {
+                let points: Option<Vec<ScalarValue>> = r
+                    .iter()
+                    .map(|iv| match (&iv.lo, &iv.hi) {
+                        (Some((a, true)), Some((b, true))) if a == b => Some(a.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                if let Some(p) = points {
+                    values = Some(p);
+                    break;
+                }
+            }
+        }
+        per_column.push(values?);
+    }
+    let combos: usize = per_column.iter().map(Vec::len).product();
+    if combos == 0 || combos > 256 {
+        return None;
+    }
+    let mut result = std::collections::BTreeSet::new();
+    let mut idx = vec![0usize; per_column.len()];
+    loop {
+        let arrays: Vec<ArrayRef> = per_column
+            .iter()
+            .zip(&idx)
+            .map(|(vals, &i)| vals[i].to_array())
+            .collect::<Result<_, _>>()
+            .ok()?;
+        let h = bucket_hashes(&arrays, 1).ok()?;
+        result.insert(bucket_of(h[0], *buckets));
+        // Next combination.
+        let mut k = 0;
+        loop {
+            if k == idx.len() {
+                return Some(result.into_iter().collect());
+            }
+            idx[k] += 1;
+            if idx[k] < per_column[k].len() {
+                break;
+            }
+            idx[k] = 0;
+            k += 1;
+        }
+    }
+}
+
+/// Typed bounds of every partition, for the write path.
+pub fn routes_bounds(olap: &OlapTable) -> Result<Vec<TypedBounds>, SqlError> {
+    let types: Vec<ColumnType> = match &olap.partition_scheme {
+        PartitionScheme::Unpartitioned => return Ok(vec![]),
+        PartitionScheme::Range { columns } => columns
+            .iter()
+            .map(|c| {
+                olap.column(c)
+                    .map(|c| c.ty.clone())
+                    .ok_or_else(|| SqlError::internal(format!("partition column {c} missing")))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    olap.partitions
+        .iter()
+        .map(|p| typed_bounds(p, &types))
+        .collect()
+}
+
+/// Keeps `Arc` in scope for callers building routes.
+pub type SharedBounds = Arc<Vec<TypedBounds>>;
+
+/// Is a data type a timestamp without zone at microsecond precision?
+pub fn is_datetime(dt: &DataType) -> bool {
+    matches!(dt, DataType::Timestamp(TimeUnit::Microsecond, None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn less_than(name: &str, v: Option<&str>) -> RangePartitionDef {
+        RangePartitionDef::LessThan {
+            if_not_exists: false,
+            name: name.into(),
+            upper: v.map(|v| vec![v.to_string()]),
+            properties: vec![],
+        }
+    }
+
+    #[test]
+    fn less_than_chain() {
+        let parts = expand_range_partitions(
+            &[
+                less_than("p1", Some("2021-01-02")),
+                less_than("p2", Some("2021-01-05")),
+                less_than("pmax", None),
+            ],
+            &[ColumnType::Date],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(parts[0].lower, None);
+        assert_eq!(parts[1].lower, Some(vec!["2021-01-02".to_string()]));
+        assert_eq!(parts[2].lower, Some(vec!["2021-01-05".to_string()]));
+        assert_eq!(parts[2].upper, None);
+    }
+
+    #[test]
+    fn overlaps_and_duplicates_are_rejected() {
+        let fixed = |n: &str, a: &str, b: &str| RangePartitionDef::Fixed {
+            if_not_exists: false,
+            name: n.into(),
+            lower: vec![a.into()],
+            upper: vec![b.into()],
+            properties: vec![],
+        };
+        assert!(
+            expand_range_partitions(
+                &[fixed("a", "1", "10"), fixed("b", "5", "20")],
+                &[ColumnType::Int],
+                &[]
+            )
+            .is_err()
+        );
+        assert!(
+            expand_range_partitions(
+                &[fixed("a", "1", "10"), fixed("a", "10", "20")],
+                &[ColumnType::Int],
+                &[]
+            )
+            .is_err()
+        );
+        assert!(
+            expand_range_partitions(&[fixed("a", "10", "1")], &[ColumnType::Int], &[]).is_err()
+        );
+    }
+
+    #[test]
+    fn batch_days_and_ints() {
+        let parts = expand_range_partitions(
+            &[RangePartitionDef::Batch {
+                start: "2021-01-30".into(),
+                end: "2021-02-02".into(),
+                every: 1,
+                unit: Some("day".into()),
+            }],
+            &[ColumnType::Datetime],
+            &[],
+        )
+        .unwrap();
+        let names: Vec<_> = parts.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, vec!["p20210130", "p20210131", "p20210201"]);
+        assert_eq!(
+            parts[0].lower,
+            Some(vec!["2021-01-30 00:00:00".to_string()])
+        );
+        let parts = expand_range_partitions(
+            &[RangePartitionDef::Batch {
+                start: "1".into(),
+                end: "10".into(),
+                every: 4,
+                unit: None,
+            }],
+            &[ColumnType::BigInt],
+            &[],
+        )
+        .unwrap();
+        let names: Vec<_> = parts.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, vec!["p1", "p5", "p9"]);
+        assert_eq!(parts[2].upper, Some(vec!["10".to_string()]));
+    }
+}

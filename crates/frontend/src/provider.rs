@@ -1,0 +1,291 @@
+//! DataFusion providers over the catalog: one catalog (`default_catalog`), a schema per
+//! database plus `information_schema`, and a table provider per OLAP table or view.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{
+    CatalogProvider, CatalogProviderList, SchemaProvider, Session, TableProvider,
+};
+use datafusion::common::{DataFusionError, Result as DfResult, plan_err};
+use datafusion::datasource::{TableType, ViewTable};
+use datafusion::logical_expr::{
+    Expr, LogicalPlan, LogicalPlanBuilder, TableProviderFilterPushDown,
+};
+use datafusion::physical_plan::ExecutionPlan;
+use rigel_be_api::{ScanOptions, ScanRequest};
+use rigel_common::SqlError;
+
+use crate::catalog::{Table, TableKind};
+use crate::infoschema::InformationSchema;
+use crate::partition::{prune_buckets, prune_partitions};
+use crate::planner::{DEFAULT_CATALOG, ScanReport, StatementContext, logical_plan, rewrite_mysql};
+
+/// Name of the information schema.
+pub const INFORMATION_SCHEMA: &str = "information_schema";
+
+/// Views may nest this deep.
+const MAX_VIEW_DEPTH: usize = 32;
+
+fn external(e: SqlError) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
+
+/// The catalog list: just the internal catalog.
+#[derive(Debug)]
+pub struct RigelCatalogList {
+    catalog: Arc<RigelCatalog>,
+}
+
+impl RigelCatalogList {
+    /// For one statement.
+    pub fn new(ctx: Arc<StatementContext>) -> Self {
+        Self {
+            catalog: Arc::new(RigelCatalog { ctx }),
+        }
+    }
+}
+
+impl CatalogProviderList for RigelCatalogList {
+    fn register_catalog(
+        &self,
+        _name: String,
+        _catalog: Arc<dyn CatalogProvider>,
+    ) -> Option<Arc<dyn CatalogProvider>> {
+        None
+    }
+
+    fn catalog_names(&self) -> Vec<String> {
+        vec![DEFAULT_CATALOG.to_string()]
+    }
+
+    fn catalog(&self, name: &str) -> Option<Arc<dyn CatalogProvider>> {
+        if name.eq_ignore_ascii_case(DEFAULT_CATALOG) || name.eq_ignore_ascii_case("def") {
+            Some(Arc::clone(&self.catalog) as Arc<dyn CatalogProvider>)
+        } else {
+            None
+        }
+    }
+}
+
+/// The internal catalog.
+#[derive(Debug)]
+pub struct RigelCatalog {
+    ctx: Arc<StatementContext>,
+}
+
+impl CatalogProvider for RigelCatalog {
+    fn schema_names(&self) -> Vec<String> {
+        let state = self.ctx.env.catalog.read();
+        let mut names: Vec<String> = state.databases.values().map(|d| d.name.clone()).collect();
+        names.push(INFORMATION_SCHEMA.to_string());
+        names
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        if name.eq_ignore_ascii_case(INFORMATION_SCHEMA) {
+            return Some(Arc::new(InformationSchema::new(Arc::clone(&self.ctx))));
+        }
+        let state = self.ctx.env.catalog.read();
+        let db = state.database(name).or_else(|| {
+            let mut it = state
+                .databases
+                .values()
+                .filter(|d| d.name.eq_ignore_ascii_case(name));
+            match (it.next(), it.next()) {
+                (Some(d), None) => Some(d),
+                _ => None,
+            }
+        })?;
+        Some(Arc::new(DatabaseSchema {
+            ctx: Arc::clone(&self.ctx),
+            db: db.name.clone(),
+        }))
+    }
+}
+
+/// The tables of one database.
+#[derive(Debug)]
+pub struct DatabaseSchema {
+    ctx: Arc<StatementContext>,
+    db: String,
+}
+
+#[async_trait]
+impl SchemaProvider for DatabaseSchema {
+    fn table_names(&self) -> Vec<String> {
+        let state = self.ctx.env.catalog.read();
+        state
+            .database(&self.db)
+            .map(|d| d.tables.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        let table = self.ctx.env.catalog.read().table(&self.db, name);
+        let Some(table) = table else {
+            return Ok(None);
+        };
+        match &table.kind {
+            TableKind::Olap(_) => Ok(Some(Arc::new(OlapTableProvider::new(
+                Arc::clone(&self.ctx),
+                self.db.clone(),
+                table,
+            )))),
+            TableKind::View(_) => Ok(Some(plan_view(&self.ctx, &self.db, &table).await?)),
+        }
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.ctx.env.catalog.read().table(&self.db, name).is_some()
+    }
+}
+
+/// Plans a view's query in its own database.
+pub async fn plan_view(
+    ctx: &Arc<StatementContext>,
+    db: &str,
+    table: &Table,
+) -> DfResult<Arc<dyn TableProvider>> {
+    let TableKind::View(view) = &table.kind else {
+        return plan_err!("{} is not a view", table.name);
+    };
+    if ctx.view_depth >= MAX_VIEW_DEPTH {
+        return plan_err!(
+            "view {} nests too deeply (a view that refers to itself?)",
+            table.name
+        );
+    }
+    let mut session = ctx.session.clone();
+    session.db = Some(db.to_string());
+    let (state, _) = ctx.env.state(&session, ctx.view_depth + 1);
+    let parsed = rigel_sql::parse_one(&view.query).map_err(|e| external(e.into()))?;
+    let rigel_sql::Statement::Query(q) = parsed.statement else {
+        return plan_err!("view {} does not hold a query", table.name);
+    };
+    let mut stmt = datafusion::sql::sqlparser::ast::Statement::Query(q);
+    rewrite_mysql(&mut stmt);
+    let plan = logical_plan(&state, stmt).await.map_err(external)?;
+    let plan = if view.columns.is_empty() {
+        plan
+    } else {
+        let fields = plan.schema().fields().clone();
+        if fields.len() != view.columns.len() {
+            return plan_err!(
+                "view {} names {} columns but its query returns {}",
+                table.name,
+                view.columns.len(),
+                fields.len()
+            );
+        }
+        let exprs: Vec<Expr> = plan
+            .schema()
+            .columns()
+            .into_iter()
+            .zip(&view.columns)
+            .map(|(c, (name, _))| Expr::Column(c).alias(name))
+            .collect();
+        LogicalPlanBuilder::from(plan).project(exprs)?.build()?
+    };
+    let plan = match plan {
+        LogicalPlan::Projection(_) | LogicalPlan::SubqueryAlias(_) => plan,
+        other => other,
+    };
+    Ok(Arc::new(ViewTable::new(plan, Some(view.query.clone()))))
+}
+
+/// Scans an OLAP table through the backend, pruning partitions and buckets.
+#[derive(Debug)]
+pub struct OlapTableProvider {
+    ctx: Arc<StatementContext>,
+    db: String,
+    table: Arc<Table>,
+    schema: SchemaRef,
+}
+
+impl OlapTableProvider {
+    fn new(ctx: Arc<StatementContext>, db: String, table: Arc<Table>) -> Self {
+        let schema = table
+            .olap()
+            .map(|o| o.arrow_schema())
+            .unwrap_or_else(|| Arc::new(datafusion::arrow::datatypes::Schema::empty()));
+        Self {
+            ctx,
+            db,
+            table,
+            schema,
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for OlapTableProvider {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        // Filters prune partitions, buckets, row groups and pages; DataFusion re-applies them.
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let Some(olap) = self.table.olap() else {
+            return plan_err!("{} is not a table", self.table.name);
+        };
+        let selected = prune_partitions(olap, filters);
+        let buckets = prune_buckets(olap, filters);
+        let mut tablets = vec![];
+        let mut names = vec![];
+        for &i in &selected {
+            let p = &olap.partitions[i];
+            names.push(p.name.clone());
+            match &buckets {
+                Some(b) => {
+                    for &bucket in b {
+                        if let Some(t) = p.tablets.get(bucket as usize) {
+                            tablets.push((*t, p.visible_version));
+                        }
+                    }
+                }
+                None => tablets.extend(p.tablets.iter().map(|t| (*t, p.visible_version))),
+            }
+        }
+        self.ctx.scans.lock().push(ScanReport {
+            table: format!("{}.{}", self.db, self.table.name),
+            partitions: (selected.len(), olap.partitions.len(), names),
+            tablets: (
+                tablets.len(),
+                olap.partitions.iter().map(|p| p.tablets.len()).sum(),
+            ),
+        });
+        let options = state.config_options();
+        let request = ScanRequest {
+            table_id: self.table.id,
+            schema: Arc::clone(&self.schema),
+            tablets,
+            projection: projection.cloned(),
+            filters: filters.to_vec(),
+            limit,
+            options: ScanOptions {
+                target_partitions: options.execution.target_partitions,
+                pushdown_filters: options.execution.parquet.pushdown_filters,
+            },
+        };
+        self.ctx.env.backend.scan(request).map_err(external)
+    }
+}

@@ -1,0 +1,568 @@
+//! A client session: its database, variables and warnings, and statement dispatch.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::scalar::ScalarValue;
+use futures::StreamExt;
+use rigel_common::{ErrorCode, SqlError};
+use rigel_mysql::{BatchStream, MysqlSession, PreparedInfo, QueryResult, Value};
+use rigel_sql::sqlparser::ast;
+use rigel_sql::{ParsedStatement, SetItem, Statement, VarScope};
+use tokio::sync::watch;
+
+use crate::catalog::JournalEntry;
+use crate::error::{df_error, no_db, unknown_db};
+use crate::planner::SessionView;
+use crate::provider::INFORMATION_SCHEMA;
+use crate::variables::{self, lookup, normalize, unknown_variable};
+use crate::{Connection, Frontend};
+
+/// A warning for SHOW WARNINGS.
+#[derive(Debug, Clone)]
+pub struct Warning {
+    /// `Warning` or `Note`.
+    pub level: &'static str,
+    /// Error code.
+    pub code: u16,
+    /// Text.
+    pub message: String,
+}
+
+/// One connection's session.
+pub struct Session {
+    pub(crate) fe: Arc<Frontend>,
+    pub(crate) conn: Arc<Connection>,
+    pub(crate) db: Option<String>,
+    pub(crate) vars: BTreeMap<&'static str, String>,
+    pub(crate) user_vars: BTreeMap<String, ScalarValue>,
+    pub(crate) warnings: Vec<Warning>,
+    closed: bool,
+}
+
+impl Session {
+    pub(crate) fn new(fe: Arc<Frontend>, conn: Arc<Connection>, db: Option<String>) -> Self {
+        let vars = fe.session_defaults();
+        Self {
+            fe,
+            conn,
+            db,
+            vars,
+            user_vars: BTreeMap::new(),
+            warnings: vec![],
+            closed: false,
+        }
+    }
+
+    /// The view of this session planning needs.
+    pub(crate) fn view(&self) -> SessionView {
+        SessionView {
+            db: self.db.clone(),
+            current_user: format!("'{}'@'%'", self.conn.user),
+            user: format!("{}@{}", self.conn.user, self.conn.peer.ip()),
+            connection_id: self.conn.id as u64,
+            vars: Arc::new(self.vars.clone()),
+            user_vars: Arc::new(self.user_vars.clone()),
+        }
+    }
+
+    /// The current database, or `No database selected`.
+    pub(crate) fn current_db(&self) -> Result<String, SqlError> {
+        self.db.clone().ok_or_else(no_db)
+    }
+
+    /// Resolves an optional database qualifier.
+    pub(crate) fn db_of(&self, db: &Option<String>) -> Result<String, SqlError> {
+        match db {
+            Some(d) => Ok(d.clone()),
+            None => self.current_db(),
+        }
+    }
+
+    pub(crate) fn warn(&mut self, code: ErrorCode, message: impl Into<String>) {
+        self.warnings.push(Warning {
+            level: "Warning",
+            code: code.errno,
+            message: message.into(),
+        });
+    }
+
+    pub(crate) fn var_bool(&self, name: &str) -> bool {
+        self.vars.get(name).is_some_and(|v| v == "1")
+    }
+
+    pub(crate) fn var_u64(&self, name: &str) -> u64 {
+        self.vars
+            .get(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_default()
+    }
+
+    /// A receiver that sees KILL QUERY from now on.
+    pub(crate) fn cancel_receiver(&self) -> watch::Receiver<u64> {
+        self.conn.cancel.subscribe()
+    }
+
+    /// Wraps a result stream with KILL and `query_timeout` handling.
+    pub(crate) fn guard_stream(&self, stream: SendableRecordBatchStream) -> BatchStream {
+        let timeout = Duration::from_secs(self.var_u64("query_timeout").max(1));
+        guard(
+            stream,
+            self.cancel_receiver(),
+            Instant::now() + timeout,
+            timeout,
+        )
+    }
+
+    fn set_activity(&self, statement: Option<String>) {
+        let mut a = self.conn.activity.lock();
+        a.db = self.db.clone();
+        a.statement = statement;
+        a.since = Some(Instant::now());
+    }
+
+    async fn run(&mut self, stmt: ParsedStatement) -> Result<QueryResult, SqlError> {
+        if !matches!(stmt.statement, Statement::Show(rigel_sql::Show::Warnings))
+            && !matches!(stmt.statement, Statement::Show(rigel_sql::Show::Errors))
+        {
+            self.warnings.clear();
+        }
+        match stmt.statement {
+            Statement::Query(q) => self.run_query(*q).await,
+            Statement::Explain { kind, statement } => self.explain(&kind, *statement).await,
+            Statement::Insert(insert) => self.insert(*insert, &stmt.text).await,
+            Statement::CreateDatabase {
+                if_not_exists,
+                name,
+                properties,
+            } => {
+                self.create_database(if_not_exists, &name, &properties)
+                    .await
+            }
+            Statement::DropDatabase {
+                if_exists, name, ..
+            } => self.drop_database(if_exists, &name).await,
+            Statement::Use { catalog, db } => {
+                if let Some(c) = catalog {
+                    if !c.eq_ignore_ascii_case(crate::planner::DEFAULT_CATALOG) {
+                        return Err(SqlError::new(
+                            ErrorCode::ER_BAD_DB_ERROR,
+                            format!("Unknown catalog '{c}'"),
+                        ));
+                    }
+                }
+                self.use_db(&db)?;
+                Ok(QueryResult::ok())
+            }
+            Statement::CreateTable(ct) => self.create_table(*ct).await,
+            Statement::CreateTableLike {
+                if_not_exists,
+                name,
+                like,
+            } => self.create_table_like(if_not_exists, name, like).await,
+            Statement::DropTable {
+                if_exists, name, ..
+            } => self.drop_table(if_exists, name, false).await,
+            Statement::CreateView(v) => self.create_view(*v).await,
+            Statement::DropView { if_exists, name } => self.drop_table(if_exists, name, true).await,
+            Statement::AlterTable { name, ops } => self.alter_table(name, ops).await,
+            Statement::Truncate { name, partitions } => self.truncate(name, partitions).await,
+            Statement::Show(show) => self.show(show).await,
+            Statement::Describe { name, all } => self.describe(name, all).await,
+            Statement::Set(items) => self.set(items).await,
+            Statement::Kill { query_only, id } => self.kill(query_only, id),
+            Statement::Transaction(_) => Ok(QueryResult::ok()),
+            Statement::AdminSetConfig(pairs) => self.admin_set_config(pairs),
+            Statement::AdminShowConfig(pattern) => self.admin_show_config(pattern),
+            Statement::Unsupported(what) => Err(SqlError::not_supported(what)),
+            Statement::Other(other) => self.other(*other).await,
+        }
+    }
+
+    async fn other(&mut self, stmt: ast::Statement) -> Result<QueryResult, SqlError> {
+        match stmt {
+            ast::Statement::Delete(_) => Err(SqlError::not_supported(
+                "DELETE (it arrives with the table models work)",
+            )),
+            ast::Statement::Update { .. } => Err(SqlError::not_supported(
+                "UPDATE (it arrives with the table models work)",
+            )),
+            other => {
+                let first = other.to_string();
+                let word = first.split_whitespace().next().unwrap_or("statement");
+                Err(SqlError::not_supported(format!("{word} statement")))
+            }
+        }
+    }
+
+    pub(crate) fn use_db(&mut self, db: &str) -> Result<(), SqlError> {
+        if db.eq_ignore_ascii_case(INFORMATION_SCHEMA) {
+            self.db = Some(INFORMATION_SCHEMA.to_string());
+        } else {
+            let state = self.fe.catalog().read();
+            let found = state
+                .database(db)
+                .map(|d| d.name.clone())
+                .ok_or_else(|| unknown_db(db))?;
+            drop(state);
+            self.db = Some(found);
+        }
+        self.conn.activity.lock().db = self.db.clone();
+        Ok(())
+    }
+
+    async fn set(&mut self, items: Vec<SetItem>) -> Result<QueryResult, SqlError> {
+        for item in items {
+            match item {
+                SetItem::Names { charset, collation } => {
+                    let charset = charset.to_ascii_lowercase();
+                    for v in [
+                        "character_set_client",
+                        "character_set_connection",
+                        "character_set_results",
+                    ] {
+                        self.vars
+                            .insert(lookup(v).map(|d| d.name).unwrap_or("x"), charset.clone());
+                    }
+                    if let Some(c) = collation {
+                        self.vars
+                            .insert("collation_connection", c.to_ascii_lowercase());
+                    }
+                }
+                SetItem::Transaction => {}
+                SetItem::Variable {
+                    scope: VarScope::User,
+                    name,
+                    value,
+                } => {
+                    let v = match value {
+                        Some(e) => self.eval_constant(e).await?,
+                        None => ScalarValue::Utf8(None),
+                    };
+                    self.user_vars.insert(name, v);
+                }
+                SetItem::Variable { scope, name, value } => {
+                    let def = lookup(&name).ok_or_else(|| unknown_variable(&name))?;
+                    if def.read_only {
+                        return Err(SqlError::new(
+                            ErrorCode::ER_WRONG_VALUE_FOR_VAR,
+                            format!("Variable '{}' is a read only variable", def.name),
+                        ));
+                    }
+                    let text = match value {
+                        None => def.default.to_string(),
+                        Some(e) => match constant_text(&e) {
+                            Some(t) => t,
+                            None => scalar_text(&self.eval_constant(e).await?),
+                        },
+                    };
+                    let text = if def.name.starts_with("character_set_") && text.is_empty() {
+                        // `SET character_set_results = NULL` means "send as stored".
+                        "utf8mb4".to_string()
+                    } else {
+                        text
+                    };
+                    let value = normalize(def, &text)?;
+                    if def.name == "time_zone" {
+                        validate_time_zone(&value)?;
+                    }
+                    if scope == VarScope::Global {
+                        let mut w = self.fe.catalog().writer().await;
+                        w.commit(vec![JournalEntry::SetGlobalVariable {
+                            name: def.name.to_string(),
+                            value: value.clone(),
+                        }])?;
+                    }
+                    self.vars.insert(def.name, value);
+                }
+            }
+        }
+        Ok(QueryResult::ok())
+    }
+
+    /// Evaluates a constant expression (`SET @x = 1 + 2`).
+    async fn eval_constant(&mut self, expr: ast::Expr) -> Result<ScalarValue, SqlError> {
+        let sql = format!("SELECT {expr}");
+        let parsed = rigel_sql::parse_one(&sql)?;
+        let Statement::Query(q) = parsed.statement else {
+            return Err(SqlError::internal("constant is not a query"));
+        };
+        let (schema, batches) = self.collect_query(*q).await?;
+        let _ = schema;
+        let batch = batches
+            .into_iter()
+            .find(|b| b.num_rows() > 0)
+            .ok_or_else(|| SqlError::internal("constant produced no row"))?;
+        ScalarValue::try_from_array(batch.column(0), 0).map_err(df_error)
+    }
+
+    fn kill(&mut self, query_only: bool, id: u64) -> Result<QueryResult, SqlError> {
+        let target = u32::try_from(id)
+            .ok()
+            .and_then(|id| self.fe.connection(id))
+            .ok_or_else(|| {
+                SqlError::new(
+                    ErrorCode::ER_NO_SUCH_THREAD,
+                    format!("Unknown thread id: {id}"),
+                )
+            })?;
+        if target.user != self.conn.user && self.conn.user != "root" {
+            return Err(SqlError::new(
+                ErrorCode::ER_SPECIFIC_ACCESS_DENIED_ERROR,
+                format!("You are not owner of thread {id}"),
+            ));
+        }
+        if query_only {
+            target.cancel_query();
+        } else {
+            target.kill();
+        }
+        Ok(QueryResult::ok())
+    }
+
+    fn admin_set_config(&mut self, pairs: Vec<(String, String)>) -> Result<QueryResult, SqlError> {
+        let mut config = self.fe.config.write();
+        for (k, v) in pairs {
+            config
+                .set_runtime(&k, &v)
+                .map_err(|e| SqlError::new(ErrorCode::ER_WRONG_ARGUMENTS, e.to_string()))?;
+        }
+        Ok(QueryResult::ok())
+    }
+
+    fn admin_show_config(&mut self, pattern: Option<String>) -> Result<QueryResult, SqlError> {
+        let config = self.fe.config.read();
+        let mut b = crate::result::ResultBuilder::text(&[
+            "Key",
+            "AliasNames",
+            "Value",
+            "Type",
+            "IsMutable",
+            "Comment",
+        ]);
+        for k in rigel_common::config::Config::KEYS {
+            if pattern
+                .as_deref()
+                .is_some_and(|p| !variables::like_match(p, k.name))
+            {
+                continue;
+            }
+            use crate::result::s;
+            b.row(vec![
+                s(k.name),
+                s("[]"),
+                s(config.get(k.name).unwrap_or_default()),
+                s(k.value_type),
+                s(k.mutable.to_string()),
+                s(k.doc.trim()),
+            ]);
+        }
+        b.into_result()
+    }
+}
+
+fn validate_time_zone(tz: &str) -> Result<(), SqlError> {
+    use std::str::FromStr;
+    let normalized = crate::planner::normalize_tz(tz);
+    datafusion::arrow::array::timezone::Tz::from_str(&normalized)
+        .map(|_| ())
+        .map_err(|_| {
+            SqlError::new(
+                ErrorCode::ER_WRONG_VALUE_FOR_VAR,
+                format!("Unknown or incorrect time zone: '{tz}'"),
+            )
+        })
+}
+
+/// The text of a literal or bare word, without planning.
+fn constant_text(e: &ast::Expr) -> Option<String> {
+    match e {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => {
+                Some(s.clone())
+            }
+            ast::Value::Number(n, _) => Some(n.clone()),
+            ast::Value::Boolean(b) => Some(if *b { "1" } else { "0" }.to_string()),
+            ast::Value::Null => Some(String::new()),
+            _ => None,
+        },
+        ast::Expr::Identifier(id) => Some(id.value.clone()),
+        ast::Expr::UnaryOp {
+            op: ast::UnaryOperator::Minus,
+            expr,
+        } => constant_text(expr).map(|t| format!("-{t}")),
+        _ => None,
+    }
+}
+
+fn scalar_text(v: &ScalarValue) -> String {
+    if v.is_null() {
+        return String::new();
+    }
+    match v {
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => s.clone(),
+        ScalarValue::Boolean(Some(b)) => if *b { "1" } else { "0" }.to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn interrupted() -> SqlError {
+    SqlError::new(
+        ErrorCode::ER_QUERY_INTERRUPTED,
+        "Query execution was interrupted",
+    )
+}
+
+fn timed_out(limit: Duration) -> SqlError {
+    SqlError::new(
+        ErrorCode::ER_QUERY_TIMEOUT,
+        format!(
+            "Query exceeded time limit of {} seconds (query_timeout)",
+            limit.as_secs()
+        ),
+    )
+}
+
+/// A result stream that stops on KILL QUERY or when the deadline passes.
+fn guard(
+    stream: SendableRecordBatchStream,
+    cancel: watch::Receiver<u64>,
+    deadline: Instant,
+    limit: Duration,
+) -> BatchStream {
+    struct State {
+        stream: SendableRecordBatchStream,
+        cancel: watch::Receiver<u64>,
+        deadline: tokio::time::Instant,
+        limit: Duration,
+        done: bool,
+    }
+    let state = State {
+        stream,
+        cancel,
+        deadline: tokio::time::Instant::from_std(deadline),
+        limit,
+        done: false,
+    };
+    Box::pin(futures::stream::unfold(state, |mut st| async move {
+        if st.done {
+            return None;
+        }
+        let item = tokio::select! {
+            biased;
+            _ = st.cancel.changed() => Some(Err(interrupted())),
+            _ = tokio::time::sleep_until(st.deadline) => Some(Err(timed_out(st.limit))),
+            next = st.stream.next() => next.map(|r| r.map_err(df_error)),
+        };
+        match item {
+            None => None,
+            Some(Err(e)) => {
+                st.done = true;
+                Some((Err(e), st))
+            }
+            Some(Ok(b)) => Some((Ok(b), st)),
+        }
+    }))
+}
+
+#[async_trait]
+impl MysqlSession for Session {
+    type Statement = ParsedStatement;
+
+    fn parse(&mut self, sql: &str) -> Result<Vec<ParsedStatement>, SqlError> {
+        Ok(rigel_sql::parse_statements(sql)?)
+    }
+
+    async fn execute(&mut self, statement: ParsedStatement) -> Result<QueryResult, SqlError> {
+        self.set_activity(Some(statement.text.clone()));
+        let result = self.run(statement).await;
+        self.set_activity(None);
+        result
+    }
+
+    async fn prepare(&mut self, sql: &str) -> Result<PreparedInfo, SqlError> {
+        let params = crate::query::count_placeholders(sql)?;
+        Ok(PreparedInfo {
+            params,
+            columns: None,
+        })
+    }
+
+    async fn execute_prepared(
+        &mut self,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> Result<QueryResult, SqlError> {
+        let text = crate::query::bind_placeholders(sql, &params)?;
+        let mut statements = rigel_sql::parse_statements(&text)?;
+        if statements.len() != 1 {
+            return Err(SqlError::syntax(
+                "a prepared statement must hold one statement",
+            ));
+        }
+        let stmt = statements.remove(0);
+        self.execute(stmt).await
+    }
+
+    async fn use_database(&mut self, db: &str) -> Result<(), SqlError> {
+        self.use_db(db)
+    }
+
+    async fn field_list(&mut self, table: &str) -> Result<SchemaRef, SqlError> {
+        let db = self.current_db()?;
+        let t = self
+            .fe
+            .catalog()
+            .read()
+            .table(&db, table)
+            .ok_or_else(|| crate::error::unknown_table(&db, table))?;
+        match t.olap() {
+            Some(o) => Ok(o.arrow_schema()),
+            None => Ok(Arc::new(datafusion::arrow::datatypes::Schema::empty())),
+        }
+    }
+
+    fn reset(&mut self) {
+        self.vars = self.fe.session_defaults();
+        self.user_vars.clear();
+        self.warnings.clear();
+    }
+
+    fn statistics(&self) -> String {
+        format!(
+            "Uptime: {}  Threads: {}  Questions: 0  Slow queries: 0  Opens: 0  Flush tables: 0  Open tables: 0  Queries per second avg: 0.000",
+            self.fe.uptime_secs(),
+            self.fe.connections().len()
+        )
+    }
+
+    fn close(&mut self) {
+        if !self.closed {
+            self.closed = true;
+            self.fe.unregister(self.conn.id);
+        }
+    }
+
+    async fn killed(&self) {
+        loop {
+            let notified = self.conn.kill_notify.notified();
+            if self.conn.killed.load(Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        MysqlSession::close(self);
+    }
+}

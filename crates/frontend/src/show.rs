@@ -1,0 +1,982 @@
+//! SHOW statements and DESC.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::datasource::MemTable;
+use datafusion::physical_plan::collect;
+use datafusion::scalar::ScalarValue;
+use futures::stream;
+use rigel_common::ids::{PartitionId, TableId};
+use rigel_common::{ColumnType, ErrorCode, SqlError};
+use rigel_mysql::QueryResult;
+use rigel_sql::sqlparser::ast;
+use rigel_sql::{DefaultValue, KeysType, Show, ShowFilter, TableName};
+
+use crate::catalog::{Column, Distribution, OlapTable, PartitionScheme, Table, TableKind};
+use crate::error::{df_error, unknown_db, unknown_table};
+use crate::provider::INFORMATION_SCHEMA;
+use crate::result::{ResultBuilder, i, null_i, opt, s};
+use crate::session::Session;
+use crate::variables::{self, like_match};
+
+fn quote(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+fn dq(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The type as DESC shows it (without display widths).
+fn desc_type(ty: &ColumnType) -> String {
+    match ty {
+        ColumnType::TinyInt => "tinyint".into(),
+        ColumnType::SmallInt => "smallint".into(),
+        ColumnType::Int => "int".into(),
+        ColumnType::BigInt => "bigint".into(),
+        ColumnType::LargeInt => "largeint".into(),
+        ColumnType::Decimal { precision, scale } => format!("decimal({precision},{scale})"),
+        other => other.to_string(),
+    }
+}
+
+fn default_display(c: &Column) -> ScalarValue {
+    match &c.default {
+        None | Some(DefaultValue::Null) => ScalarValue::Utf8(None),
+        Some(DefaultValue::Literal(v)) => s(v.clone()),
+        Some(DefaultValue::CurrentTimestamp) => s("CURRENT_TIMESTAMP"),
+        Some(DefaultValue::Expr(e)) => s(e.clone()),
+    }
+}
+
+fn column_ddl(c: &Column) -> String {
+    let mut out = format!("  {} {}", quote(&c.name), c.ty);
+    if let Some(agg) = c.agg {
+        let _ = write!(out, " {}", agg.as_str());
+    }
+    out.push_str(if c.nullable { " NULL" } else { " NOT NULL" });
+    if c.auto_increment {
+        out.push_str(" AUTO_INCREMENT");
+    }
+    match &c.default {
+        None => {}
+        Some(DefaultValue::Null) => out.push_str(" DEFAULT NULL"),
+        Some(DefaultValue::Literal(v)) => {
+            let _ = write!(out, " DEFAULT {}", dq(v));
+        }
+        Some(DefaultValue::CurrentTimestamp) => out.push_str(" DEFAULT CURRENT_TIMESTAMP"),
+        Some(DefaultValue::Expr(e)) => {
+            let _ = write!(out, " DEFAULT ({e})");
+        }
+    }
+    let _ = write!(out, " COMMENT {}", dq(&c.comment));
+    out
+}
+
+fn values_ddl(vals: &[String]) -> String {
+    vals.iter().map(|v| dq(v)).collect::<Vec<_>>().join(", ")
+}
+
+/// SHOW CREATE TABLE text; feeding it back creates an identical table.
+pub fn create_table_ddl(table: &Table) -> String {
+    match &table.kind {
+        TableKind::View(v) => {
+            let mut out = format!("CREATE VIEW {}", quote(&table.name));
+            if !v.columns.is_empty() {
+                let cols: Vec<String> = v
+                    .columns
+                    .iter()
+                    .map(|(n, c)| match c {
+                        Some(c) => format!("{} COMMENT {}", quote(n), dq(c)),
+                        None => quote(n),
+                    })
+                    .collect();
+                let _ = write!(out, " ({})", cols.join(", "));
+            }
+            if !table.comment.is_empty() {
+                let _ = write!(out, " COMMENT {}", dq(&table.comment));
+            }
+            let _ = write!(out, " AS {};", v.query);
+            out
+        }
+        TableKind::Olap(o) => olap_ddl(table, o),
+    }
+}
+
+fn olap_ddl(table: &Table, o: &OlapTable) -> String {
+    let mut out = format!("CREATE TABLE {} (\n", quote(&table.name));
+    let mut elements: Vec<String> = o.columns.iter().map(column_ddl).collect();
+    for idx in &o.indexes {
+        let cols: Vec<String> = idx.columns.iter().map(|c| quote(c)).collect();
+        let mut e = format!("  INDEX {} ({})", quote(&idx.name), cols.join(", "));
+        if let Some(u) = &idx.using {
+            let _ = write!(e, " USING {u}");
+        }
+        if let Some(c) = &idx.comment {
+            let _ = write!(e, " COMMENT {}", dq(c));
+        }
+        elements.push(e);
+    }
+    out.push_str(&elements.join(",\n"));
+    out.push_str("\n) ENGINE=OLAP\n");
+    let keys: Vec<String> = o.key_columns().iter().map(|c| quote(c)).collect();
+    let _ = writeln!(out, "{} KEY({})", o.keys_type.as_str(), keys.join(", "));
+    if !table.comment.is_empty() {
+        let _ = writeln!(out, "COMMENT {}", dq(&table.comment));
+    }
+    if let PartitionScheme::Range { columns } = &o.partition_scheme {
+        let cols: Vec<String> = columns.iter().map(|c| quote(c)).collect();
+        let _ = writeln!(out, "PARTITION BY RANGE({})", cols.join(", "));
+        let parts: Vec<String> = o
+            .partitions
+            .iter()
+            .map(|p| match (&p.lower, &p.upper) {
+                (None, Some(u)) => format!(
+                    "PARTITION {} VALUES LESS THAN ({})",
+                    quote(&p.name),
+                    values_ddl(u)
+                ),
+                (_, None) => format!("PARTITION {} VALUES LESS THAN (MAXVALUE)", quote(&p.name)),
+                (Some(l), Some(u)) => format!(
+                    "PARTITION {} VALUES [({}), ({}))",
+                    quote(&p.name),
+                    values_ddl(l),
+                    values_ddl(u)
+                ),
+            })
+            .collect();
+        let _ = writeln!(out, "({})", parts.join(",\n"));
+    }
+    match &o.distribution {
+        Distribution::Hash { columns, buckets } => {
+            let cols: Vec<String> = columns.iter().map(|c| quote(c)).collect();
+            let _ = writeln!(
+                out,
+                "DISTRIBUTED BY HASH({}) BUCKETS {buckets}",
+                cols.join(", ")
+            );
+        }
+        Distribution::Random { buckets } => {
+            let _ = writeln!(out, "DISTRIBUTED BY RANDOM BUCKETS {buckets}");
+        }
+    }
+    if !o.order_by.is_empty() {
+        let cols: Vec<String> = o.order_by.iter().map(|c| quote(c)).collect();
+        let _ = writeln!(out, "ORDER BY({})", cols.join(", "));
+    }
+    if !o.properties.is_empty() {
+        let props: Vec<String> = o
+            .properties
+            .iter()
+            .map(|(k, v)| format!("{} = {}", dq(k), dq(v)))
+            .collect();
+        let _ = write!(out, "PROPERTIES (\n{}\n)", props.join(",\n"));
+    } else {
+        out.pop();
+    }
+    out.push(';');
+    out
+}
+
+impl Session {
+    fn table_of(&self, name: &TableName) -> Result<(String, Arc<Table>), SqlError> {
+        let db = self.db_of(&name.db)?;
+        let state = self.fe.catalog().read();
+        if state.database(&db).is_none() {
+            return Err(unknown_db(&db));
+        }
+        let t = state
+            .table(&db, &name.name)
+            .ok_or_else(|| unknown_table(&db, &name.name))?;
+        Ok((db, t))
+    }
+
+    async fn tablet_stats(&self) -> HashMap<PartitionId, (u64, u64)> {
+        let mut out: HashMap<PartitionId, (u64, u64)> = HashMap::new();
+        if let Ok(infos) = self.fe.backend().tablet_infos().await {
+            for t in infos {
+                let e = out.entry(t.meta.partition_id).or_default();
+                e.0 += t.rows;
+                e.1 += t.bytes;
+            }
+        }
+        out
+    }
+
+    async fn table_stats(&self) -> HashMap<TableId, (u64, u64)> {
+        let mut out: HashMap<TableId, (u64, u64)> = HashMap::new();
+        if let Ok(infos) = self.fe.backend().tablet_infos().await {
+            for t in infos {
+                let e = out.entry(t.meta.table_id).or_default();
+                e.0 += t.rows;
+                e.1 += t.bytes;
+            }
+        }
+        out
+    }
+
+    /// Applies `LIKE` (on column `like_col`) or `WHERE` to a SHOW result.
+    async fn filtered(
+        &mut self,
+        mut b: ResultBuilder,
+        filter: Option<ShowFilter>,
+        like_col: usize,
+    ) -> Result<QueryResult, SqlError> {
+        match filter {
+            None => b.into_result(),
+            Some(ShowFilter::Like(p)) => {
+                b.retain(|row| match &row[like_col] {
+                    ScalarValue::Utf8(Some(v)) => like_match(&p, v),
+                    _ => false,
+                });
+                b.into_result()
+            }
+            Some(ShowFilter::Where(expr)) => self.where_filter(b, expr).await,
+        }
+    }
+
+    async fn where_filter(
+        &mut self,
+        b: ResultBuilder,
+        expr: ast::Expr,
+    ) -> Result<QueryResult, SqlError> {
+        let schema = b.schema();
+        let batch = b.finish()?;
+        let (state, _) = self.fe.env.state(&self.view(), 0);
+        let ctx = datafusion::prelude::SessionContext::new_with_state(state);
+        let table = MemTable::try_new(Arc::clone(&schema), vec![vec![batch]]).map_err(df_error)?;
+        ctx.register_table("__show", Arc::new(table))
+            .map_err(df_error)?;
+        // Column names in SHOW output are capitalized; match them case-insensitively.
+        let mut expr = expr;
+        let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        let _ = ast::visit_expressions_mut(&mut expr, |e| {
+            if let ast::Expr::Identifier(id) = e {
+                if let Some(n) = names.iter().find(|n| n.eq_ignore_ascii_case(&id.value)) {
+                    *id = ast::Ident::with_quote('"', n.clone());
+                }
+            }
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+        let sql = format!("SELECT * FROM __show WHERE {expr}");
+        let sql = sql.replace('"', "`");
+        let df = ctx.sql(&sql).await.map_err(df_error)?;
+        let plan = df.create_physical_plan().await.map_err(df_error)?;
+        let batches = collect(plan, ctx.task_ctx()).await.map_err(df_error)?;
+        Ok(QueryResult::Rows {
+            schema,
+            stream: Box::pin(stream::iter(batches.into_iter().map(Ok))),
+        })
+    }
+
+    pub(crate) async fn show(&mut self, show: Show) -> Result<QueryResult, SqlError> {
+        match show {
+            Show::Databases(filter) => {
+                let mut b = ResultBuilder::text(&["Database"]);
+                let mut names: Vec<String> = self
+                    .fe
+                    .catalog()
+                    .read()
+                    .databases
+                    .values()
+                    .map(|d| d.name.clone())
+                    .collect();
+                names.push(INFORMATION_SCHEMA.to_string());
+                names.sort();
+                for n in names {
+                    b.row(vec![s(n)]);
+                }
+                self.filtered(b, filter, 0).await
+            }
+            Show::Tables { full, db, filter } => {
+                let db = self.db_of(&db)?;
+                let header = format!("Tables_in_{db}");
+                let mut b = if full {
+                    ResultBuilder::text(&[&header, "Table_type"])
+                } else {
+                    ResultBuilder::text(&[&header])
+                };
+                if db.eq_ignore_ascii_case(INFORMATION_SCHEMA) {
+                    for t in crate::infoschema::TABLES {
+                        let mut row = vec![s(*t)];
+                        if full {
+                            row.push(s("SYSTEM VIEW"));
+                        }
+                        b.row(row);
+                    }
+                } else {
+                    let state = self.fe.catalog().read();
+                    let d = state.database(&db).ok_or_else(|| unknown_db(&db))?;
+                    for (name, id) in &d.tables {
+                        let mut row = vec![s(name.clone())];
+                        if full {
+                            let view = state.tables.get(id).is_some_and(|t| t.is_view());
+                            row.push(s(if view { "VIEW" } else { "BASE TABLE" }));
+                        }
+                        b.row(row);
+                    }
+                }
+                self.filtered(b, filter, 0).await
+            }
+            Show::Columns {
+                full,
+                table,
+                filter,
+            } => {
+                let (_, t) = self.table_of(&table)?;
+                let cols = self.columns_of(&t).await?;
+                let mut b = if full {
+                    ResultBuilder::text(&[
+                        "Field",
+                        "Type",
+                        "Collation",
+                        "Null",
+                        "Key",
+                        "Default",
+                        "Extra",
+                        "Privileges",
+                        "Comment",
+                    ])
+                } else {
+                    ResultBuilder::text(&["Field", "Type", "Null", "Key", "Default", "Extra"])
+                };
+                for c in cols {
+                    let null = s(if c.nullable { "YES" } else { "NO" });
+                    let key = s(if c.is_key { "YES" } else { "" });
+                    let extra = s(c.agg.map(|a| a.as_str()).unwrap_or(""));
+                    if full {
+                        b.row(vec![
+                            s(c.name.clone()),
+                            s(desc_type(&c.ty)),
+                            if c.ty.is_string() {
+                                s("utf8mb4_general_ci")
+                            } else {
+                                ScalarValue::Utf8(None)
+                            },
+                            null,
+                            key,
+                            default_display(&c),
+                            extra,
+                            s("select,insert,update,references"),
+                            s(c.comment.clone()),
+                        ]);
+                    } else {
+                        b.row(vec![
+                            s(c.name.clone()),
+                            s(desc_type(&c.ty)),
+                            null,
+                            key,
+                            default_display(&c),
+                            extra,
+                        ]);
+                    }
+                }
+                self.filtered(b, filter, 0).await
+            }
+            Show::CreateTable(name) => {
+                let (_, t) = self.table_of(&name)?;
+                if t.is_view() {
+                    let mut b = ResultBuilder::text(&[
+                        "View",
+                        "Create View",
+                        "character_set_client",
+                        "collation_connection",
+                    ]);
+                    b.row(vec![
+                        s(t.name.clone()),
+                        s(create_table_ddl(&t)),
+                        s("utf8mb4"),
+                        s("utf8mb4_general_ci"),
+                    ]);
+                    b.into_result()
+                } else {
+                    let mut b = ResultBuilder::text(&["Table", "Create Table"]);
+                    b.row(vec![s(t.name.clone()), s(create_table_ddl(&t))]);
+                    b.into_result()
+                }
+            }
+            Show::CreateDatabase(db) => {
+                if self.fe.catalog().read().database(&db).is_none() {
+                    return Err(unknown_db(&db));
+                }
+                let mut b = ResultBuilder::text(&["Database", "Create Database"]);
+                b.row(vec![
+                    s(db.clone()),
+                    s(format!("CREATE DATABASE {}", quote(&db))),
+                ]);
+                b.into_result()
+            }
+            Show::Partitions { table, temporary } => {
+                let (_, t) = self.table_of(&table)?;
+                let olap = t
+                    .olap()
+                    .ok_or_else(|| SqlError::new(ErrorCode::ER_WRONG_OBJECT, "not a table"))?;
+                let stats = self.tablet_stats().await;
+                let mut b = ResultBuilder::new(&[
+                    ("PartitionId", DataType::Int64),
+                    ("PartitionName", DataType::Utf8),
+                    ("VisibleVersion", DataType::Int64),
+                    ("VisibleVersionTime", DataType::Utf8),
+                    ("VisibleVersionHash", DataType::Int64),
+                    ("State", DataType::Utf8),
+                    ("PartitionKey", DataType::Utf8),
+                    ("Range", DataType::Utf8),
+                    ("DistributionKey", DataType::Utf8),
+                    ("Buckets", DataType::Int64),
+                    ("ReplicationNum", DataType::Int64),
+                    ("StorageMedium", DataType::Utf8),
+                    ("CooldownTime", DataType::Utf8),
+                    ("LastConsistencyCheckTime", DataType::Utf8),
+                    ("DataSize", DataType::Utf8),
+                    ("IsInMemory", DataType::Utf8),
+                    ("RowCount", DataType::Int64),
+                ]);
+                if !temporary {
+                    let part_key = match &olap.partition_scheme {
+                        PartitionScheme::Range { columns } => columns.join(", "),
+                        PartitionScheme::Unpartitioned => String::new(),
+                    };
+                    let dist_key = match &olap.distribution {
+                        Distribution::Hash { columns, .. } => columns.join(", "),
+                        Distribution::Random { .. } => "ALL KEY".to_string(),
+                    };
+                    for p in &olap.partitions {
+                        let (rows, bytes) = stats.get(&p.id).copied().unwrap_or_default();
+                        let range = match &olap.partition_scheme {
+                            PartitionScheme::Unpartitioned => String::new(),
+                            PartitionScheme::Range { .. } => format!(
+                                "[{}, {})",
+                                p.lower
+                                    .as_ref()
+                                    .map(|v| v.join(", "))
+                                    .unwrap_or_else(|| "MIN".into()),
+                                p.upper
+                                    .as_ref()
+                                    .map(|v| v.join(", "))
+                                    .unwrap_or_else(|| "MAX".into())
+                            ),
+                        };
+                        b.row(vec![
+                            i(p.id.0),
+                            s(p.name.clone()),
+                            i(p.visible_version),
+                            s(ms_text(p.visible_version_time_ms)),
+                            i(0),
+                            s("NORMAL"),
+                            s(part_key.clone()),
+                            s(range),
+                            s(dist_key.clone()),
+                            i(p.tablets.len()),
+                            i(olap
+                                .properties
+                                .get("replication_num")
+                                .and_then(|v| v.parse::<i64>().ok())
+                                .unwrap_or(1)),
+                            s(olap
+                                .properties
+                                .get("storage_medium")
+                                .cloned()
+                                .unwrap_or_else(|| "HDD".into())),
+                            s(olap
+                                .properties
+                                .get("storage_cooldown_time")
+                                .cloned()
+                                .unwrap_or_else(|| "9999-12-31 23:59:59".into())),
+                            ScalarValue::Utf8(None),
+                            s(human_bytes(bytes)),
+                            s("false"),
+                            i(rows),
+                        ]);
+                    }
+                }
+                b.into_result()
+            }
+            Show::Variables { global, filter } => {
+                let values = if global {
+                    self.fe.session_defaults()
+                } else {
+                    self.vars.clone()
+                };
+                let mut b = ResultBuilder::text(&["Variable_name", "Value"]);
+                for def in variables::VARIABLES {
+                    let v = values.get(def.name).cloned().unwrap_or_default();
+                    b.row(vec![s(def.name), s(variables::display(def, &v))]);
+                }
+                self.filtered(b, filter, 0).await
+            }
+            Show::Status(filter) => {
+                let mut b = ResultBuilder::text(&["Variable_name", "Value"]);
+                b.row(vec![
+                    s("Threads_connected"),
+                    s(self.fe.connections().len().to_string()),
+                ]);
+                b.row(vec![s("Uptime"), s(self.fe.uptime_secs().to_string())]);
+                self.filtered(b, filter, 0).await
+            }
+            Show::Warnings | Show::Errors => {
+                let errors_only = matches!(show, Show::Errors);
+                let mut b = ResultBuilder::new(&[
+                    ("Level", DataType::Utf8),
+                    ("Code", DataType::Int64),
+                    ("Message", DataType::Utf8),
+                ]);
+                for w in &self.warnings {
+                    if errors_only && w.level != "Error" {
+                        continue;
+                    }
+                    b.row(vec![s(w.level), i(w.code), s(w.message.clone())]);
+                }
+                b.into_result()
+            }
+            Show::Processlist { full } => {
+                let mut b = ResultBuilder::new(&[
+                    ("Id", DataType::Int64),
+                    ("User", DataType::Utf8),
+                    ("Host", DataType::Utf8),
+                    ("Db", DataType::Utf8),
+                    ("Command", DataType::Utf8),
+                    ("ConnectionStartTime", DataType::Utf8),
+                    ("Time", DataType::Int64),
+                    ("State", DataType::Utf8),
+                    ("Info", DataType::Utf8),
+                    ("IsPending", DataType::Utf8),
+                ]);
+                for c in self.fe.connections() {
+                    if self.conn.user != "root" && c.user != self.conn.user {
+                        continue;
+                    }
+                    let a = c.activity.lock().clone();
+                    let (command, state) = if a.statement.is_some() {
+                        ("Query", "OK")
+                    } else {
+                        ("Sleep", "")
+                    };
+                    let info = a.statement.map(|t| {
+                        if full || t.chars().count() <= 100 {
+                            t
+                        } else {
+                            t.chars().take(100).collect()
+                        }
+                    });
+                    b.row(vec![
+                        i(c.id),
+                        s(c.user.clone()),
+                        s(c.peer.to_string()),
+                        opt(a.db),
+                        s(command),
+                        s(ms_text(c.connected_ms)),
+                        i(a.since.map(|t| t.elapsed().as_secs()).unwrap_or(0)),
+                        s(state),
+                        opt(info),
+                        s("false"),
+                    ]);
+                }
+                b.into_result()
+            }
+            Show::Engines => {
+                let mut b = ResultBuilder::text(&[
+                    "Engine",
+                    "Support",
+                    "Comment",
+                    "Transactions",
+                    "XA",
+                    "Savepoints",
+                ]);
+                b.row(vec![
+                    s("OLAP"),
+                    s("DEFAULT"),
+                    s("Rigel columnar storage (StarRocks-compatible)"),
+                    s("YES"),
+                    s("NO"),
+                    s("NO"),
+                ]);
+                b.into_result()
+            }
+            Show::Charset(filter) => {
+                let mut b = ResultBuilder::new(&[
+                    ("Charset", DataType::Utf8),
+                    ("Description", DataType::Utf8),
+                    ("Default collation", DataType::Utf8),
+                    ("Maxlen", DataType::Int64),
+                ]);
+                b.row(vec![
+                    s("utf8mb4"),
+                    s("UTF-8 Unicode"),
+                    s("utf8mb4_general_ci"),
+                    i(4),
+                ]);
+                b.row(vec![
+                    s("utf8"),
+                    s("UTF-8 Unicode"),
+                    s("utf8_general_ci"),
+                    i(3),
+                ]);
+                b.row(vec![
+                    s("binary"),
+                    s("Binary pseudo charset"),
+                    s("binary"),
+                    i(1),
+                ]);
+                self.filtered(b, filter, 0).await
+            }
+            Show::Collation(filter) => {
+                let mut b = ResultBuilder::new(&[
+                    ("Collation", DataType::Utf8),
+                    ("Charset", DataType::Utf8),
+                    ("Id", DataType::Int64),
+                    ("Default", DataType::Utf8),
+                    ("Compiled", DataType::Utf8),
+                    ("Sortlen", DataType::Int64),
+                ]);
+                b.row(vec![
+                    s("utf8mb4_general_ci"),
+                    s("utf8mb4"),
+                    i(45),
+                    s("Yes"),
+                    s("Yes"),
+                    i(1),
+                ]);
+                b.row(vec![
+                    s("utf8_general_ci"),
+                    s("utf8"),
+                    i(33),
+                    s("Yes"),
+                    s("Yes"),
+                    i(1),
+                ]);
+                b.row(vec![
+                    s("binary"),
+                    s("binary"),
+                    i(63),
+                    s("Yes"),
+                    s("Yes"),
+                    i(1),
+                ]);
+                self.filtered(b, filter, 0).await
+            }
+            Show::TableStatus { db, filter } => {
+                let db = self.db_of(&db)?;
+                let stats = self.table_stats().await;
+                let mut b = ResultBuilder::new(&[
+                    ("Name", DataType::Utf8),
+                    ("Engine", DataType::Utf8),
+                    ("Version", DataType::Int64),
+                    ("Row_format", DataType::Utf8),
+                    ("Rows", DataType::Int64),
+                    ("Avg_row_length", DataType::Int64),
+                    ("Data_length", DataType::Int64),
+                    ("Max_data_length", DataType::Int64),
+                    ("Index_length", DataType::Int64),
+                    ("Data_free", DataType::Int64),
+                    ("Auto_increment", DataType::Int64),
+                    ("Create_time", DataType::Utf8),
+                    ("Update_time", DataType::Utf8),
+                    ("Check_time", DataType::Utf8),
+                    ("Collation", DataType::Utf8),
+                    ("Checksum", DataType::Int64),
+                    ("Create_options", DataType::Utf8),
+                    ("Comment", DataType::Utf8),
+                ]);
+                {
+                    let state = self.fe.catalog().read();
+                    let d = state.database(&db).ok_or_else(|| unknown_db(&db))?;
+                    for id in d.tables.values() {
+                        let Some(t) = state.tables.get(id) else {
+                            continue;
+                        };
+                        let (rows, bytes) = stats.get(id).copied().unwrap_or_default();
+                        let view = t.is_view();
+                        b.row(vec![
+                            s(t.name.clone()),
+                            if view {
+                                ScalarValue::Utf8(None)
+                            } else {
+                                s("StarRocks")
+                            },
+                            null_i(),
+                            ScalarValue::Utf8(None),
+                            i(rows),
+                            i(if rows == 0 { 0 } else { bytes / rows }),
+                            i(bytes),
+                            null_i(),
+                            null_i(),
+                            null_i(),
+                            null_i(),
+                            s(ms_text(t.created_ms)),
+                            s(ms_text(t.updated_ms)),
+                            ScalarValue::Utf8(None),
+                            s("utf8mb4_general_ci"),
+                            null_i(),
+                            s(""),
+                            s(if view {
+                                "VIEW".to_string()
+                            } else {
+                                t.comment.clone()
+                            }),
+                        ]);
+                    }
+                }
+                self.filtered(b, filter, 0).await
+            }
+            Show::Index(name) => {
+                let (_, t) = self.table_of(&name)?;
+                let mut b = ResultBuilder::new(&[
+                    ("Table", DataType::Utf8),
+                    ("Non_unique", DataType::Int64),
+                    ("Key_name", DataType::Utf8),
+                    ("Seq_in_index", DataType::Int64),
+                    ("Column_name", DataType::Utf8),
+                    ("Collation", DataType::Utf8),
+                    ("Cardinality", DataType::Int64),
+                    ("Sub_part", DataType::Int64),
+                    ("Packed", DataType::Utf8),
+                    ("Null", DataType::Utf8),
+                    ("Index_type", DataType::Utf8),
+                    ("Comment", DataType::Utf8),
+                ]);
+                if let Some(o) = t.olap() {
+                    for idx in &o.indexes {
+                        for (k, c) in idx.columns.iter().enumerate() {
+                            b.row(vec![
+                                s(t.name.clone()),
+                                i(1),
+                                s(idx.name.clone()),
+                                i(k + 1),
+                                s(c.clone()),
+                                ScalarValue::Utf8(None),
+                                null_i(),
+                                null_i(),
+                                ScalarValue::Utf8(None),
+                                s("YES"),
+                                s(idx.using.clone().unwrap_or_default()),
+                                s(idx.comment.clone().unwrap_or_default()),
+                            ]);
+                        }
+                    }
+                }
+                b.into_result()
+            }
+            Show::Plugins => {
+                let b = ResultBuilder::text(&["Name", "Status", "Type", "Library", "License"]);
+                b.into_result()
+            }
+            Show::Tablets(name) => {
+                let (_, t) = self.table_of(&name)?;
+                let o = t
+                    .olap()
+                    .ok_or_else(|| SqlError::new(ErrorCode::ER_WRONG_OBJECT, "not a table"))?;
+                let infos: HashMap<_, _> = self
+                    .fe
+                    .backend()
+                    .tablet_infos()
+                    .await?
+                    .into_iter()
+                    .map(|i| (i.meta.tablet_id, i))
+                    .collect();
+                let mut b = ResultBuilder::new(&[
+                    ("TabletId", DataType::Int64),
+                    ("PartitionName", DataType::Utf8),
+                    ("Bucket", DataType::Int64),
+                    ("Version", DataType::Int64),
+                    ("RowCount", DataType::Int64),
+                    ("DataSize", DataType::Int64),
+                    ("RowsetCount", DataType::Int64),
+                    ("State", DataType::Utf8),
+                ]);
+                for p in &o.partitions {
+                    for (bucket, tid) in p.tablets.iter().enumerate() {
+                        let info = infos.get(tid);
+                        b.row(vec![
+                            i(tid.0),
+                            s(p.name.clone()),
+                            i(bucket),
+                            i(p.visible_version),
+                            i(info.map(|x| x.rows).unwrap_or(0)),
+                            i(info.map(|x| x.bytes).unwrap_or(0)),
+                            i(info.map(|x| x.rowsets).unwrap_or(0)),
+                            s(if info.is_some() { "NORMAL" } else { "MISSING" }),
+                        ]);
+                    }
+                }
+                b.into_result()
+            }
+            Show::Data(table) => {
+                let db = self.current_db()?;
+                let stats = self.table_stats().await;
+                let mut b = ResultBuilder::new(&[
+                    ("TableName", DataType::Utf8),
+                    ("Size", DataType::Utf8),
+                    ("ReplicaCount", DataType::Int64),
+                    ("RowCount", DataType::Int64),
+                ]);
+                let state = self.fe.catalog().read();
+                let d = state.database(&db).ok_or_else(|| unknown_db(&db))?;
+                let mut total = 0u64;
+                for (name, id) in &d.tables {
+                    if table
+                        .as_ref()
+                        .is_some_and(|t| !t.name.eq_ignore_ascii_case(name))
+                    {
+                        continue;
+                    }
+                    let Some(t) = state.tables.get(id) else {
+                        continue;
+                    };
+                    let Some(o) = t.olap() else { continue };
+                    let (rows, bytes) = stats.get(id).copied().unwrap_or_default();
+                    total += bytes;
+                    b.row(vec![
+                        s(name.clone()),
+                        s(human_bytes(bytes)),
+                        i(o.all_tablets().len()),
+                        i(rows),
+                    ]);
+                }
+                if table.is_none() {
+                    b.row(vec![s("Total"), s(human_bytes(total)), null_i(), null_i()]);
+                }
+                drop(state);
+                b.into_result()
+            }
+            Show::Catalogs => {
+                let mut b = ResultBuilder::text(&["Catalog", "Type", "Comment"]);
+                b.row(vec![
+                    s(crate::planner::DEFAULT_CATALOG),
+                    s("Internal"),
+                    s("An internal catalog contains this cluster's self-managed tables."),
+                ]);
+                b.into_result()
+            }
+        }
+    }
+
+    /// Columns of a table, or of a view's query.
+    async fn columns_of(&mut self, t: &Table) -> Result<Vec<Column>, SqlError> {
+        match &t.kind {
+            TableKind::Olap(o) => Ok(o.columns.clone()),
+            TableKind::View(v) => {
+                let parsed = rigel_sql::parse_one(&v.query)?;
+                let rigel_sql::Statement::Query(q) = parsed.statement else {
+                    return Err(SqlError::internal("view does not hold a query"));
+                };
+                let db = self
+                    .fe
+                    .catalog()
+                    .read()
+                    .databases
+                    .get(&t.db_id)
+                    .map(|d| d.name.clone());
+                let saved = self.db.clone();
+                self.db = db;
+                let schema = self.query_schema(*q).await;
+                self.db = saved;
+                let schema = schema?;
+                Ok(schema
+                    .fields()
+                    .iter()
+                    .enumerate()
+                    .map(|(k, f)| Column {
+                        uid: k as u32,
+                        name: v
+                            .columns
+                            .get(k)
+                            .map(|(n, _)| n.clone())
+                            .unwrap_or_else(|| f.name().clone()),
+                        ty: ColumnType::from_field(f).unwrap_or(ColumnType::Varchar(65533)),
+                        nullable: true,
+                        is_key: false,
+                        agg: None,
+                        default: None,
+                        auto_increment: false,
+                        comment: String::new(),
+                        fill: None,
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    pub(crate) async fn describe(
+        &mut self,
+        name: TableName,
+        all: bool,
+    ) -> Result<QueryResult, SqlError> {
+        let (_, t) = self.table_of(&name)?;
+        let cols = self.columns_of(&t).await?;
+        let mut b = if all {
+            ResultBuilder::text(&[
+                "IndexName",
+                "IndexKeysType",
+                "Field",
+                "Type",
+                "Null",
+                "Key",
+                "Default",
+                "Extra",
+            ])
+        } else {
+            ResultBuilder::text(&["Field", "Type", "Null", "Key", "Default", "Extra"])
+        };
+        let keys_type = t.olap().map(|o| o.keys_type).unwrap_or(KeysType::Duplicate);
+        for (k, c) in cols.iter().enumerate() {
+            let mut row = vec![];
+            if all {
+                row.push(s(if k == 0 {
+                    t.name.clone()
+                } else {
+                    String::new()
+                }));
+                row.push(s(if k == 0 {
+                    format!("{}_KEYS", keys_type.as_str())
+                } else {
+                    String::new()
+                }));
+            }
+            row.extend([
+                s(c.name.clone()),
+                s(desc_type(&c.ty)),
+                s(if c.nullable { "YES" } else { "NO" }),
+                s(if c.is_key { "true" } else { "false" }),
+                default_display(c),
+                s(c.agg.map(|a| a.as_str()).unwrap_or("")),
+            ]);
+            b.row(row);
+        }
+        b.into_result()
+    }
+}
+
+fn ms_text(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.naive_utc().format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b}B")
+    } else {
+        format!("{v:.3}{}", UNITS[u])
+    }
+}

@@ -1,0 +1,194 @@
+//! Load transactions: id allocation, the write target of a table, commit and publish.
+//!
+//! Commit protocol: the backend has durably *prepared* the rowsets (sink finished); the
+//! commit record (new partition versions) is appended to the journal — the transaction is
+//! now committed and survives a crash; then the backend publishes it. A crash between the
+//! two is repaired at start ([`crate::Frontend::open`] publishes committed transactions).
+
+use std::sync::Arc;
+
+use rigel_be_api::{BucketRouting, PartitionRoute, SegmentCompression, SinkSummary, WriteTarget};
+use rigel_common::ids::{TabletId, TxnId};
+use rigel_common::{ErrorCode, SqlError};
+use tracing::{error, warn};
+
+use crate::Frontend;
+use crate::catalog::{CommitRecord, Distribution, JournalEntry, OlapTable, PartitionScheme, Table};
+use crate::partition::routes_bounds;
+
+/// How a commit ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnStatus {
+    /// Committed and published: readers see it.
+    Visible,
+    /// Committed durably; publishing failed and is retried at the next start.
+    Committed,
+}
+
+impl TxnStatus {
+    /// StarRocks' name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TxnStatus::Visible => "VISIBLE",
+            TxnStatus::Committed => "COMMITTED",
+        }
+    }
+}
+
+impl Frontend {
+    /// Allocates a transaction id.
+    pub(crate) async fn begin_txn(&self) -> Result<TxnId, SqlError> {
+        let mut w = self.catalog().writer().await;
+        Ok(TxnId(w.next_id()?))
+    }
+
+    /// Discards a transaction's data on the backend.
+    pub(crate) async fn abort_txn(&self, txn: TxnId) {
+        if let Err(e) = self.backend().abort(txn).await {
+            warn!(%txn, "abort failed (files are removed at the next start): {e}");
+        }
+    }
+
+    /// Commits a prepared transaction on one table and publishes it.
+    pub(crate) async fn commit_txn(
+        &self,
+        txn: TxnId,
+        table: &Table,
+        label: String,
+        summary: &SinkSummary,
+    ) -> Result<TxnStatus, SqlError> {
+        let mut w = self.catalog().writer().await;
+        let current = w.read().tables.get(&table.id).cloned();
+        let Some(current) = current else {
+            drop(w);
+            self.abort_txn(txn).await;
+            return Err(SqlError::new(
+                ErrorCode::ER_NO_SUCH_TABLE,
+                format!("Table '{}' was dropped while loading", table.name),
+            ));
+        };
+        let Some(olap) = current.olap() else {
+            return Err(SqlError::internal("loaded table is not an OLAP table"));
+        };
+        let mut partitions = vec![];
+        let mut tablets = vec![];
+        for p in &olap.partitions {
+            let written: Vec<TabletId> = p
+                .tablets
+                .iter()
+                .filter(|t| summary.tablets.contains(t))
+                .copied()
+                .collect();
+            if written.is_empty() {
+                continue;
+            }
+            let version = p.visible_version + 1;
+            partitions.push((p.id, version));
+            tablets.extend(written.into_iter().map(|t| (t, version)));
+        }
+        if tablets.len() != summary.tablets.len() {
+            drop(w);
+            self.abort_txn(txn).await;
+            return Err(SqlError::new(
+                ErrorCode::ER_UNKNOWN_ERROR,
+                format!(
+                    "Partitions of table '{}' changed while loading; the load was rolled back",
+                    table.name
+                ),
+            ));
+        }
+        let db_id = current.db_id;
+        let record = CommitRecord {
+            txn_id: txn,
+            db_id,
+            table_id: table.id,
+            label,
+            partitions,
+            tablets: tablets.clone(),
+            rows: summary.rows,
+            commit_ms: crate::now_ms(),
+        };
+        w.commit(vec![JournalEntry::CommitTxn(record)])?;
+        match self
+            .backend()
+            .publish(txn, tablets.into_iter().collect())
+            .await
+        {
+            Ok(()) => Ok(TxnStatus::Visible),
+            Err(e) => {
+                error!(%txn, "publish failed; it is retried at the next start: {e}");
+                Ok(TxnStatus::Committed)
+            }
+        }
+    }
+}
+
+/// The write target of a table; `only` limits the partitions rows may go to.
+pub(crate) fn write_target(
+    table: &Table,
+    olap: &OlapTable,
+    only: Option<&[String]>,
+) -> Result<Arc<WriteTarget>, SqlError> {
+    let schema = olap.arrow_schema();
+    let bounds = routes_bounds(olap)?;
+    let partition_columns: Vec<usize> = match &olap.partition_scheme {
+        PartitionScheme::Unpartitioned => vec![],
+        PartitionScheme::Range { columns } => columns
+            .iter()
+            .filter_map(|c| olap.column_index(c))
+            .collect(),
+    };
+    let mut partitions = vec![];
+    for (i, p) in olap.partitions.iter().enumerate() {
+        let selected =
+            only.is_none_or(|names| names.iter().any(|n| n.eq_ignore_ascii_case(&p.name)));
+        let (lower, upper) = match bounds.get(i) {
+            Some(b) => (b.lower.clone(), b.upper.clone()),
+            None => (None, None),
+        };
+        partitions.push(PartitionRoute {
+            partition_id: p.id,
+            name: p.name.clone(),
+            lower,
+            upper,
+            // Rows routed to a partition outside `only` are rejected like rows of no
+            // partition.
+            tablets: if selected { p.tablets.clone() } else { vec![] },
+        });
+    }
+    let buckets = match &olap.distribution {
+        Distribution::Hash { columns, .. } => BucketRouting::Hash(
+            columns
+                .iter()
+                .filter_map(|c| olap.column_index(c))
+                .collect(),
+        ),
+        Distribution::Random { .. } => BucketRouting::Random,
+    };
+    let compression = olap
+        .properties
+        .get("compression")
+        .and_then(|c| SegmentCompression::parse(c))
+        .unwrap_or(SegmentCompression::Lz4);
+    let bloom_filter_columns = olap
+        .properties
+        .get("bloom_filter_columns")
+        .map(|v| {
+            v.split(',')
+                .map(|c| c.trim().to_ascii_lowercase())
+                .filter(|c| !c.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Arc::new(WriteTarget {
+        table_id: table.id,
+        table_name: table.name.clone(),
+        schema,
+        partition_columns,
+        partitions,
+        buckets,
+        sort_key: olap.sort_key(),
+        compression,
+        bloom_filter_columns,
+    }))
+}

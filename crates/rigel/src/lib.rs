@@ -1,0 +1,167 @@
+//! Wiring of `rigel server`: storage engine, backend, frontend and the protocol servers in
+//! one process.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rigel_backend::LocalBackend;
+use rigel_common::SqlError;
+use rigel_common::config::Config;
+use rigel_frontend::{Frontend, FrontendService};
+use rigel_http::BackendHttp;
+use rigel_mysql::{MysqlServer, ServerOptions};
+use rigel_storage::{StorageEngine, StorageOptions};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::info;
+
+/// A start-up failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A directory could not be created or resolved.
+    #[error("cannot use directory {0}: {1}")]
+    Dir(PathBuf, std::io::Error),
+    /// A port could not be bound.
+    #[error("cannot listen on {0}: {1}")]
+    Bind(String, std::io::Error),
+    /// Storage failed to open.
+    #[error("cannot open the tablet store: {0}")]
+    Storage(#[from] rigel_storage::Error),
+    /// The frontend failed to open.
+    #[error("cannot open the catalog: {0}")]
+    Frontend(SqlError),
+}
+
+/// A running server.
+pub struct ServerHandle {
+    /// MySQL protocol address.
+    pub mysql_addr: SocketAddr,
+    /// Frontend HTTP address.
+    pub http_addr: SocketAddr,
+    /// Backend HTTP address.
+    pub be_http_addr: SocketAddr,
+    /// The frontend (for in-process tests and tools).
+    pub frontend: Arc<Frontend>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl ServerHandle {
+    /// Stops accepting, closes connections and waits for the servers to finish.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        info!("server stopped");
+    }
+
+    /// Waits until the servers stop (they stop only on shutdown).
+    pub async fn wait(&mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+#[derive(Debug)]
+struct BackendStatus;
+
+#[async_trait::async_trait]
+impl BackendHttp for BackendStatus {
+    async fn healthy(&self) -> bool {
+        true
+    }
+}
+
+fn absolute(path: &Path) -> Result<PathBuf, StartError> {
+    std::fs::create_dir_all(path).map_err(|e| StartError::Dir(path.to_path_buf(), e))?;
+    path.canonicalize()
+        .map_err(|e| StartError::Dir(path.to_path_buf(), e))
+}
+
+async fn bind(address: &str, port: u16) -> Result<TcpListener, StartError> {
+    let addr = format!("{address}:{port}");
+    TcpListener::bind(&addr)
+        .await
+        .map_err(|e| StartError::Bind(addr, e))
+}
+
+/// Starts `rigel server`: both roles in this process.
+pub async fn start(mut config: Config) -> Result<ServerHandle, StartError> {
+    let meta = absolute(&config.meta_path())?;
+    let storage = absolute(&config.storage_path())?;
+    config.meta_dir = meta.to_string_lossy().into_owned();
+    config.storage_root_path = storage.to_string_lossy().into_owned();
+
+    let engine = {
+        let dir = storage.clone();
+        tokio::task::spawn_blocking(move || StorageEngine::open(&dir, StorageOptions::default()))
+            .await
+            .map_err(|e| StartError::Dir(storage.clone(), std::io::Error::other(e.to_string())))??
+    };
+    let backend = Arc::new(LocalBackend::new(Arc::new(engine)));
+    let frontend = Frontend::open(config.clone(), backend)
+        .await
+        .map_err(StartError::Frontend)?;
+    let service = Arc::new(FrontendService(Arc::clone(&frontend)));
+
+    let mysql_listener = bind(&config.bind_address, config.query_port).await?;
+    let http_listener = bind(&config.bind_address, config.http_port).await?;
+    let be_http_listener = bind(&config.bind_address, config.be_http_port).await?;
+    let local = |l: &TcpListener| {
+        l.local_addr()
+            .map_err(|e| StartError::Bind("local address".into(), e))
+    };
+    let mysql_addr = local(&mysql_listener)?;
+    let http_addr = local(&http_listener)?;
+    let be_http_addr = local(&be_http_listener)?;
+
+    let (shutdown, rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        while !*rx.borrow() {
+            if rx.changed().await.is_err() {
+                break;
+            }
+        }
+    };
+    let mut tasks = JoinSet::new();
+    let mysql = Arc::new(MysqlServer::new(
+        Arc::clone(&service),
+        ServerOptions {
+            server_version: frontend.server_version.clone(),
+            max_allowed_packet: config.max_allowed_packet as usize,
+        },
+    ));
+    tasks.spawn(mysql.serve(mysql_listener, stopped(rx.clone())));
+    let fe_router = rigel_http::frontend_router(Arc::clone(&service));
+    let fe_stop = stopped(rx.clone());
+    tasks.spawn(async move {
+        if let Err(e) = rigel_http::serve("frontend", http_listener, fe_router, fe_stop).await {
+            tracing::error!("frontend HTTP server failed: {e}");
+        }
+    });
+    let be_router = rigel_http::backend_router(Arc::new(BackendStatus));
+    let be_stop = stopped(rx.clone());
+    tasks.spawn(async move {
+        if let Err(e) = rigel_http::serve("backend", be_http_listener, be_router, be_stop).await {
+            tracing::error!("backend HTTP server failed: {e}");
+        }
+    });
+    info!(
+        query_port = mysql_addr.port(),
+        http_port = http_addr.port(),
+        be_http_port = be_http_addr.port(),
+        data = %config.data_dir,
+        "Rigel {} is ready: mysql -h {} -P {} -u root",
+        rigel_common::VERSION,
+        mysql_addr.ip(),
+        mysql_addr.port()
+    );
+    Ok(ServerHandle {
+        mysql_addr,
+        http_addr,
+        be_http_addr,
+        frontend,
+        shutdown,
+        tasks,
+    })
+}

@@ -1,0 +1,1141 @@
+//! CREATE / DROP / ALTER in StarRocks' grammar.
+
+use datafusion::sql::sqlparser::ast;
+use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::tokenizer::Token;
+use rigel_common::ColumnType;
+use rigel_common::types::STRING_LENGTH;
+
+use crate::ast::*;
+use crate::parser::{PResult, StarRocksParser};
+
+impl StarRocksParser<'_> {
+    pub(crate) fn parse_create(&mut self) -> PResult<Statement> {
+        self.expect_word("CREATE")?;
+        if self.eat_word("DATABASE") || self.eat_word("SCHEMA") {
+            let if_not_exists = self.eat_words(&["IF", "NOT", "EXISTS"]);
+            let name = self.db_name()?;
+            let properties = if self.eat_word("PROPERTIES") {
+                self.property_list()?
+            } else {
+                vec![]
+            };
+            return Ok(Statement::CreateDatabase {
+                if_not_exists,
+                name,
+                properties,
+            });
+        }
+        let or_replace = self.eat_words(&["OR", "REPLACE"]);
+        if self.eat_word("VIEW") {
+            return self.parse_create_view(or_replace);
+        }
+        if or_replace {
+            return self.error("OR REPLACE is only supported for views");
+        }
+        let external = self.eat_word("EXTERNAL");
+        let temporary = self.eat_word("TEMPORARY");
+        if self.eat_word("TABLE") {
+            return self.parse_create_table(external, temporary);
+        }
+        let what = self.peek_word().unwrap_or_default();
+        match what.as_str() {
+            "MATERIALIZED" | "USER" | "ROLE" | "REPOSITORY" | "RESOURCE" | "CATALOG"
+            | "FUNCTION" | "INDEX" | "ROUTINE" | "ANALYZE" | "FILE" | "PIPE" | "EXTERNAL" => {
+                Ok(self.unsupported(format!("CREATE {what}")))
+            }
+            _ => self.parser.expected(
+                "DATABASE, TABLE or VIEW after CREATE",
+                self.parser.peek_token(),
+            ),
+        }
+    }
+
+    fn db_name(&mut self) -> PResult<String> {
+        let first = self.ident()?;
+        // `catalog.db` is accepted; Rigel has the one internal catalog.
+        if self.parser.consume_token(&Token::Period) {
+            return self.ident();
+        }
+        Ok(first)
+    }
+
+    fn parse_create_view(&mut self, or_replace: bool) -> PResult<Statement> {
+        let if_not_exists = self.eat_words(&["IF", "NOT", "EXISTS"]);
+        let name = self.table_name()?;
+        let mut columns = vec![];
+        if self.parser.consume_token(&Token::LParen) {
+            loop {
+                let col = self.ident()?;
+                let comment = if self.eat_word("COMMENT") {
+                    Some(self.string_lit()?)
+                } else {
+                    None
+                };
+                columns.push((col, comment));
+                if self.parser.consume_token(&Token::Comma) {
+                    continue;
+                }
+                self.expect_token(&Token::RParen)?;
+                break;
+            }
+        }
+        let comment = if self.eat_word("COMMENT") {
+            Some(self.string_lit()?)
+        } else {
+            None
+        };
+        self.expect_word("AS")?;
+        let query = self.parser.parse_query()?;
+        Ok(Statement::CreateView(Box::new(CreateView {
+            or_replace,
+            if_not_exists,
+            name,
+            columns,
+            comment,
+            query,
+        })))
+    }
+
+    fn parse_create_table(&mut self, external: bool, temporary: bool) -> PResult<Statement> {
+        let if_not_exists = self.eat_words(&["IF", "NOT", "EXISTS"]);
+        let name = self.table_name()?;
+        if self.eat_word("LIKE") {
+            let like = self.table_name()?;
+            return Ok(Statement::CreateTableLike {
+                if_not_exists,
+                name,
+                like,
+            });
+        }
+        let mut ct = CreateTable {
+            if_not_exists,
+            external,
+            temporary,
+            name,
+            columns: vec![],
+            column_names: vec![],
+            indexes: vec![],
+            engine: None,
+            keys: None,
+            comment: None,
+            partition: None,
+            distribution: None,
+            order_by: vec![],
+            properties: vec![],
+            as_query: None,
+        };
+        if self.parser.consume_token(&Token::LParen) {
+            self.parse_table_elements(&mut ct)?;
+        }
+        loop {
+            let Some(word) = self.peek_word() else { break };
+            match word.as_str() {
+                "ENGINE" => {
+                    self.parser.next_token();
+                    let _ = self.parser.consume_token(&Token::Eq);
+                    ct.engine = Some(self.ident()?);
+                }
+                "DUPLICATE" | "AGGREGATE" | "UNIQUE" | "PRIMARY" => {
+                    self.parser.next_token();
+                    self.expect_word("KEY")?;
+                    let kind = match word.as_str() {
+                        "DUPLICATE" => KeysType::Duplicate,
+                        "AGGREGATE" => KeysType::Aggregate,
+                        "UNIQUE" => KeysType::Unique,
+                        _ => KeysType::Primary,
+                    };
+                    let columns = self.ident_list()?;
+                    ct.keys = Some(KeysDesc { kind, columns });
+                }
+                "COMMENT" => {
+                    self.parser.next_token();
+                    let _ = self.parser.consume_token(&Token::Eq);
+                    ct.comment = Some(self.string_lit()?);
+                }
+                "PARTITION" => {
+                    self.parser.next_token();
+                    self.expect_word("BY")?;
+                    ct.partition = Some(self.parse_partition_desc()?);
+                }
+                "DISTRIBUTED" => {
+                    self.parser.next_token();
+                    self.expect_word("BY")?;
+                    ct.distribution = Some(self.parse_distribution()?);
+                }
+                "ORDER" => {
+                    self.parser.next_token();
+                    self.expect_word("BY")?;
+                    ct.order_by = self.ident_list()?;
+                }
+                "PROPERTIES" => {
+                    self.parser.next_token();
+                    ct.properties = self.property_list()?;
+                }
+                "ROLLUP" => return self.error("ROLLUP is not supported yet"),
+                "AS" => {
+                    self.parser.next_token();
+                    ct.as_query = Some(self.parser.parse_query()?);
+                    break;
+                }
+                _ => break,
+            }
+        }
+        if ct.columns.is_empty() && ct.as_query.is_none() {
+            return self.error("CREATE TABLE needs a column list or AS SELECT");
+        }
+        if !ct.column_names.is_empty() && ct.as_query.is_none() {
+            return self.error("a column list without types is only valid with AS SELECT");
+        }
+        Ok(Statement::CreateTable(Box::new(ct)))
+    }
+
+    fn parse_table_elements(&mut self, ct: &mut CreateTable) -> PResult<()> {
+        loop {
+            if self.peek_word().as_deref() == Some("INDEX") {
+                self.parser.next_token();
+                let name = self.ident()?;
+                let columns = self.ident_list()?;
+                let using = if self.parser.parse_keyword(Keyword::USING) {
+                    Some(self.ident()?.to_ascii_uppercase())
+                } else {
+                    None
+                };
+                let comment = if self.eat_word("COMMENT") {
+                    Some(self.string_lit()?)
+                } else {
+                    None
+                };
+                ct.indexes.push(IndexDef {
+                    name,
+                    columns,
+                    using,
+                    comment,
+                });
+            } else {
+                let name = self.ident()?;
+                if matches!(self.parser.peek_token().token, Token::Comma | Token::RParen) {
+                    ct.column_names.push(name);
+                } else {
+                    let col = self.parse_column_def_after_name(name)?;
+                    ct.columns.push(col);
+                }
+            }
+            if self.parser.consume_token(&Token::Comma) {
+                continue;
+            }
+            self.expect_token(&Token::RParen)?;
+            break;
+        }
+        if !ct.columns.is_empty() && !ct.column_names.is_empty() {
+            return self.error("mixing typed and untyped columns");
+        }
+        Ok(())
+    }
+
+    pub(crate) fn parse_column_def(&mut self) -> PResult<ColumnDef> {
+        let name = self.ident()?;
+        self.parse_column_def_after_name(name)
+    }
+
+    fn parse_column_def_after_name(&mut self, name: String) -> PResult<ColumnDef> {
+        let ty = self.parse_column_type()?;
+        let mut col = ColumnDef {
+            name,
+            ty,
+            agg: None,
+            nullable: None,
+            default: None,
+            auto_increment: false,
+            generated: None,
+            comment: None,
+        };
+        loop {
+            let Some(word) = self.peek_word() else { break };
+            if let Some(agg) = AggType::parse(&word) {
+                if col.agg.is_some() {
+                    return self.error("duplicate aggregation type");
+                }
+                self.parser.next_token();
+                col.agg = Some(agg);
+                continue;
+            }
+            match word.as_str() {
+                "NULL" => {
+                    self.parser.next_token();
+                    col.nullable = Some(true);
+                }
+                "NOT" => {
+                    self.parser.next_token();
+                    self.expect_word("NULL")?;
+                    col.nullable = Some(false);
+                }
+                "DEFAULT" => {
+                    self.parser.next_token();
+                    col.default = Some(self.parse_default()?);
+                }
+                "AUTO_INCREMENT" => {
+                    self.parser.next_token();
+                    col.auto_increment = true;
+                }
+                "AS" => {
+                    self.parser.next_token();
+                    col.generated = Some(self.parser.parse_expr()?.to_string());
+                }
+                "COMMENT" => {
+                    self.parser.next_token();
+                    col.comment = Some(self.string_lit()?);
+                }
+                "KEY" => {
+                    // MySQL-style inline `PRIMARY KEY`/`KEY` is not StarRocks syntax.
+                    return self.error("inline KEY is not supported; use PRIMARY KEY(col)");
+                }
+                _ => break,
+            }
+        }
+        Ok(col)
+    }
+
+    fn parse_default(&mut self) -> PResult<DefaultValue> {
+        let tok = self.parser.peek_token();
+        match &tok.token {
+            Token::SingleQuotedString(s) | Token::DoubleQuotedString(s) => {
+                let s = s.clone();
+                self.parser.next_token();
+                Ok(DefaultValue::Literal(s))
+            }
+            Token::Number(_, _) | Token::Minus => Ok(DefaultValue::Literal(self.value_text()?)),
+            Token::LParen => {
+                self.parser.next_token();
+                let e = self.parser.parse_expr()?;
+                self.expect_token(&Token::RParen)?;
+                Ok(DefaultValue::Expr(e.to_string()))
+            }
+            Token::Word(w) => {
+                let upper = w.value.to_ascii_uppercase();
+                match upper.as_str() {
+                    "NULL" => {
+                        self.parser.next_token();
+                        Ok(DefaultValue::Null)
+                    }
+                    "CURRENT_TIMESTAMP" | "NOW" | "LOCALTIMESTAMP" => {
+                        self.parser.next_token();
+                        if self.parser.consume_token(&Token::LParen) {
+                            self.expect_token(&Token::RParen)?;
+                        }
+                        Ok(DefaultValue::CurrentTimestamp)
+                    }
+                    "TRUE" | "FALSE" => {
+                        self.parser.next_token();
+                        Ok(DefaultValue::Literal(
+                            if upper == "TRUE" { "1" } else { "0" }.to_string(),
+                        ))
+                    }
+                    _ => {
+                        // A function call such as uuid() or a bare expression.
+                        let e = self.parser.parse_expr()?;
+                        Ok(DefaultValue::Expr(e.to_string()))
+                    }
+                }
+            }
+            _ => self.parser.expected("a default value", tok),
+        }
+    }
+
+    /// Parses a StarRocks type from tokens.
+    pub(crate) fn parse_column_type(&mut self) -> PResult<ColumnType> {
+        let mut pending_gt = 0usize;
+        let ty = self.parse_type_inner(&mut pending_gt)?;
+        if pending_gt > 0 {
+            return self.error("unbalanced '>' in type");
+        }
+        Ok(ty)
+    }
+
+    fn type_args(&mut self) -> PResult<Vec<u64>> {
+        let mut args = vec![];
+        if self.parser.consume_token(&Token::LParen) {
+            loop {
+                args.push(self.uint()?);
+                if self.parser.consume_token(&Token::Comma) {
+                    continue;
+                }
+                self.expect_token(&Token::RParen)?;
+                break;
+            }
+        }
+        Ok(args)
+    }
+
+    fn expect_lt(&mut self) -> PResult<()> {
+        self.expect_token(&Token::Lt)
+    }
+
+    /// Expects a `>`, splitting a `>>` token across two nested closes.
+    fn expect_gt(&mut self, pending_gt: &mut usize) -> PResult<()> {
+        if *pending_gt > 0 {
+            *pending_gt -= 1;
+            return Ok(());
+        }
+        let tok = self.parser.next_token();
+        match tok.token {
+            Token::Gt => Ok(()),
+            Token::ShiftRight => {
+                *pending_gt += 1;
+                Ok(())
+            }
+            _ => self.parser.expected("'>'", tok),
+        }
+    }
+
+    fn parse_type_inner(&mut self, pending_gt: &mut usize) -> PResult<ColumnType> {
+        let tok = self.parser.next_token();
+        let name = match &tok.token {
+            Token::Word(w) => w.value.to_ascii_uppercase(),
+            _ => return self.parser.expected("a data type", tok),
+        };
+        let arg_len = |args: &[u64], default: u32| -> u32 {
+            args.first()
+                .map(|&n| n.min(u32::MAX as u64) as u32)
+                .unwrap_or(default)
+        };
+        let ty = match name.as_str() {
+            "BOOLEAN" | "BOOL" => ColumnType::Boolean,
+            "TINYINT" => {
+                self.type_args()?;
+                ColumnType::TinyInt
+            }
+            "SMALLINT" => {
+                self.type_args()?;
+                ColumnType::SmallInt
+            }
+            "INT" | "INTEGER" => {
+                self.type_args()?;
+                ColumnType::Int
+            }
+            "BIGINT" => {
+                self.type_args()?;
+                ColumnType::BigInt
+            }
+            "LARGEINT" => {
+                self.type_args()?;
+                ColumnType::LargeInt
+            }
+            "FLOAT" => {
+                self.type_args()?;
+                ColumnType::Float
+            }
+            "DOUBLE" => {
+                self.type_args()?;
+                ColumnType::Double
+            }
+            "DECIMAL" | "DECIMALV2" | "DECIMAL32" | "DECIMAL64" | "DECIMAL128" | "NUMERIC" => {
+                let args = self.type_args()?;
+                let precision = args.first().copied().unwrap_or(10);
+                let scale = args.get(1).copied().unwrap_or(0);
+                if precision > 255 || scale > 255 {
+                    return self.error("DECIMAL precision is out of range");
+                }
+                ColumnType::Decimal {
+                    precision: precision as u8,
+                    scale: scale as u8,
+                }
+            }
+            "CHAR" => ColumnType::Char(arg_len(&self.type_args()?, 1)),
+            "VARCHAR" => ColumnType::Varchar(arg_len(&self.type_args()?, 1)),
+            "STRING" | "TEXT" => ColumnType::Varchar(STRING_LENGTH),
+            "BINARY" | "VARBINARY" => {
+                ColumnType::Varbinary(arg_len(&self.type_args()?, STRING_LENGTH))
+            }
+            "DATE" => ColumnType::Date,
+            "DATETIME" | "TIMESTAMP" => {
+                self.type_args()?;
+                ColumnType::Datetime
+            }
+            "JSON" => ColumnType::Json,
+            "HLL" => {
+                self.type_args()?;
+                ColumnType::Hll
+            }
+            "BITMAP" => ColumnType::Bitmap,
+            "ARRAY" => {
+                self.expect_lt()?;
+                let inner = self.parse_type_inner(pending_gt)?;
+                self.expect_gt(pending_gt)?;
+                ColumnType::Array(Box::new(inner))
+            }
+            "MAP" => {
+                self.expect_lt()?;
+                let k = self.parse_type_inner(pending_gt)?;
+                self.expect_token(&Token::Comma)?;
+                let v = self.parse_type_inner(pending_gt)?;
+                self.expect_gt(pending_gt)?;
+                ColumnType::Map(Box::new(k), Box::new(v))
+            }
+            "STRUCT" => {
+                self.expect_lt()?;
+                let mut fields = vec![];
+                loop {
+                    let fname = self.ident()?;
+                    let _ = self.parser.consume_token(&Token::Colon);
+                    let fty = self.parse_type_inner(pending_gt)?;
+                    fields.push((fname, fty));
+                    if *pending_gt == 0 && self.parser.consume_token(&Token::Comma) {
+                        continue;
+                    }
+                    self.expect_gt(pending_gt)?;
+                    break;
+                }
+                ColumnType::Struct(fields)
+            }
+            _ => {
+                return Err(
+                    datafusion::sql::sqlparser::parser::ParserError::ParserError(format!(
+                        "unknown data type '{}' at Line: {}, Column: {}",
+                        name, tok.span.start.line, tok.span.start.column
+                    )),
+                );
+            }
+        };
+        Ok(ty)
+    }
+
+    fn parse_partition_desc(&mut self) -> PResult<PartitionDesc> {
+        if self.eat_word("RANGE") {
+            let columns = self.ident_list()?;
+            let partitions = self.parse_range_partition_list()?;
+            return Ok(PartitionDesc::Range {
+                columns,
+                partitions,
+            });
+        }
+        if self.eat_word("LIST") {
+            let columns = self.ident_list()?;
+            self.expect_token(&Token::LParen)?;
+            let mut partitions = vec![];
+            if !self.parser.consume_token(&Token::RParen) {
+                loop {
+                    self.expect_word("PARTITION")?;
+                    self.eat_words(&["IF", "NOT", "EXISTS"]);
+                    let name = self.ident()?;
+                    self.expect_word("VALUES")?;
+                    self.expect_word("IN")?;
+                    partitions.push((name, self.parse_list_values()?));
+                    if self.parser.consume_token(&Token::Comma) {
+                        continue;
+                    }
+                    self.expect_token(&Token::RParen)?;
+                    break;
+                }
+            }
+            return Ok(PartitionDesc::List {
+                columns,
+                partitions,
+            });
+        }
+        // Expression partitioning.
+        if self.peek_is(&Token::LParen) {
+            let args = self.ident_list()?;
+            return Ok(PartitionDesc::Expr {
+                function: None,
+                args,
+            });
+        }
+        let expr = self.parser.parse_expr()?;
+        match expr {
+            ast::Expr::Function(f) => {
+                let args = match &f.args {
+                    ast::FunctionArguments::List(list) => {
+                        list.args.iter().map(|a| a.to_string()).collect()
+                    }
+                    _ => vec![],
+                };
+                Ok(PartitionDesc::Expr {
+                    function: Some(f.name.to_string().to_ascii_lowercase()),
+                    args,
+                })
+            }
+            ast::Expr::Identifier(ident) => Ok(PartitionDesc::Expr {
+                function: None,
+                args: vec![ident.value],
+            }),
+            other => self.error(format!("unsupported partition expression {other}")),
+        }
+    }
+
+    /// `( ("a", "b"), ("c", "d") )` or `("a", "b")`: value tuples of a LIST partition.
+    fn parse_list_values(&mut self) -> PResult<Vec<Vec<String>>> {
+        self.expect_token(&Token::LParen)?;
+        let mut out = vec![];
+        loop {
+            if self.parser.consume_token(&Token::LParen) {
+                let mut tuple = vec![];
+                loop {
+                    tuple.push(self.value_text()?);
+                    if self.parser.consume_token(&Token::Comma) {
+                        continue;
+                    }
+                    self.expect_token(&Token::RParen)?;
+                    break;
+                }
+                out.push(tuple);
+            } else {
+                out.push(vec![self.value_text()?]);
+            }
+            if self.parser.consume_token(&Token::Comma) {
+                continue;
+            }
+            self.expect_token(&Token::RParen)?;
+            break;
+        }
+        Ok(out)
+    }
+
+    fn parse_range_partition_list(&mut self) -> PResult<Vec<RangePartitionDef>> {
+        self.expect_token(&Token::LParen)?;
+        let mut out = vec![];
+        if self.parser.consume_token(&Token::RParen) {
+            return Ok(out);
+        }
+        loop {
+            out.push(self.parse_range_partition_def()?);
+            if self.parser.consume_token(&Token::Comma) {
+                continue;
+            }
+            self.expect_token(&Token::RParen)?;
+            break;
+        }
+        Ok(out)
+    }
+
+    /// `PARTITION p VALUES …` or `START (…) END (…) EVERY (…)`.
+    pub(crate) fn parse_range_partition_def(&mut self) -> PResult<RangePartitionDef> {
+        if self.eat_word("START") {
+            self.expect_token(&Token::LParen)?;
+            let start = self.value_text()?;
+            self.expect_token(&Token::RParen)?;
+            self.expect_word("END")?;
+            self.expect_token(&Token::LParen)?;
+            let end = self.value_text()?;
+            self.expect_token(&Token::RParen)?;
+            self.expect_word("EVERY")?;
+            self.expect_token(&Token::LParen)?;
+            let (every, unit) = if self.eat_word("INTERVAL") {
+                let n = self.value_text()?;
+                let n = n
+                    .parse::<i64>()
+                    .or_else(|_| self.error(format!("invalid EVERY step '{n}'")))?;
+                let unit = self.ident()?.to_ascii_lowercase();
+                (n, Some(unit))
+            } else {
+                let n = self.value_text()?;
+                let n = n
+                    .parse::<i64>()
+                    .or_else(|_| self.error(format!("invalid EVERY step '{n}'")))?;
+                (n, None)
+            };
+            self.expect_token(&Token::RParen)?;
+            return Ok(RangePartitionDef::Batch {
+                start,
+                end,
+                every,
+                unit,
+            });
+        }
+        self.expect_word("PARTITION")?;
+        let if_not_exists = self.eat_words(&["IF", "NOT", "EXISTS"]);
+        let name = self.ident()?;
+        self.expect_word("VALUES")?;
+        if self.eat_words(&["LESS", "THAN"]) {
+            let upper = if self.eat_word("MAXVALUE") {
+                None
+            } else {
+                self.expect_token(&Token::LParen)?;
+                if self.eat_word("MAXVALUE") {
+                    self.expect_token(&Token::RParen)?;
+                    None
+                } else {
+                    let mut values = vec![];
+                    loop {
+                        values.push(self.value_text()?);
+                        if self.parser.consume_token(&Token::Comma) {
+                            continue;
+                        }
+                        self.expect_token(&Token::RParen)?;
+                        break;
+                    }
+                    Some(values)
+                }
+            };
+            let properties = self.optional_partition_properties()?;
+            return Ok(RangePartitionDef::LessThan {
+                if_not_exists,
+                name,
+                upper,
+                properties,
+            });
+        }
+        // Fixed range: [("a"), ("b"))
+        self.expect_token(&Token::LBracket)?;
+        let lower = self.value_tuple()?;
+        self.expect_token(&Token::Comma)?;
+        let upper = self.value_tuple()?;
+        self.expect_token(&Token::RParen)?;
+        let properties = self.optional_partition_properties()?;
+        Ok(RangePartitionDef::Fixed {
+            if_not_exists,
+            name,
+            lower,
+            upper,
+            properties,
+        })
+    }
+
+    fn value_tuple(&mut self) -> PResult<Vec<String>> {
+        self.expect_token(&Token::LParen)?;
+        let mut values = vec![];
+        loop {
+            values.push(self.value_text()?);
+            if self.parser.consume_token(&Token::Comma) {
+                continue;
+            }
+            self.expect_token(&Token::RParen)?;
+            break;
+        }
+        Ok(values)
+    }
+
+    fn optional_partition_properties(&mut self) -> PResult<Vec<(String, String)>> {
+        // `("k" = "v")` directly after a partition definition.
+        if self.peek_is(&Token::LParen)
+            && matches!(
+                self.parser.peek_nth_token(1).token,
+                Token::SingleQuotedString(_) | Token::DoubleQuotedString(_)
+            )
+        {
+            return self.property_list();
+        }
+        Ok(vec![])
+    }
+
+    fn parse_distribution(&mut self) -> PResult<DistributionDesc> {
+        let dist = if self.eat_word("HASH") {
+            let columns = self.ident_list()?;
+            if columns.is_empty() {
+                return self.error("DISTRIBUTED BY HASH needs at least one column");
+            }
+            DistributionDesc::Hash {
+                columns,
+                buckets: None,
+            }
+        } else if self.eat_word("RANDOM") {
+            DistributionDesc::Random { buckets: None }
+        } else {
+            return self
+                .parser
+                .expected("HASH or RANDOM", self.parser.peek_token());
+        };
+        let buckets = if self.eat_word("BUCKETS") {
+            if self.eat_word("AUTO") {
+                None
+            } else {
+                let n = self.uint()?;
+                if n == 0 || n > 1024 * 1024 {
+                    return self.error(format!("BUCKETS {n} is out of range [1, 1048576]"));
+                }
+                Some(n as u32)
+            }
+        } else {
+            None
+        };
+        Ok(match dist {
+            DistributionDesc::Hash { columns, .. } => DistributionDesc::Hash { columns, buckets },
+            DistributionDesc::Random { .. } => DistributionDesc::Random { buckets },
+        })
+    }
+
+    pub(crate) fn parse_drop(&mut self) -> PResult<Statement> {
+        self.expect_word("DROP")?;
+        if self.eat_word("DATABASE") || self.eat_word("SCHEMA") {
+            let if_exists = self.eat_words(&["IF", "EXISTS"]);
+            let name = self.db_name()?;
+            let force = self.eat_word("FORCE");
+            return Ok(Statement::DropDatabase {
+                if_exists,
+                name,
+                force,
+            });
+        }
+        self.eat_word("TEMPORARY");
+        if self.eat_word("TABLE") {
+            let if_exists = self.eat_words(&["IF", "EXISTS"]);
+            let name = self.table_name()?;
+            let force = self.eat_word("FORCE");
+            return Ok(Statement::DropTable {
+                if_exists,
+                name,
+                force,
+            });
+        }
+        if self.eat_word("VIEW") {
+            let if_exists = self.eat_words(&["IF", "EXISTS"]);
+            let name = self.table_name()?;
+            return Ok(Statement::DropView { if_exists, name });
+        }
+        let what = self.peek_word().unwrap_or_default();
+        Ok(self.unsupported(format!("DROP {what}")))
+    }
+
+    pub(crate) fn parse_alter(&mut self) -> PResult<Statement> {
+        self.expect_word("ALTER")?;
+        if self.eat_word("VIEW") {
+            let name = self.table_name()?;
+            let mut columns = vec![];
+            if self.peek_is(&Token::LParen) {
+                columns = self.ident_list()?.into_iter().map(|c| (c, None)).collect();
+            }
+            self.expect_word("AS")?;
+            let query = self.parser.parse_query()?;
+            return Ok(Statement::CreateView(Box::new(CreateView {
+                or_replace: true,
+                if_not_exists: false,
+                name,
+                columns,
+                comment: None,
+                query,
+            })));
+        }
+        if !self.eat_word("TABLE") {
+            let what = self.peek_word().unwrap_or_default();
+            return Ok(self.unsupported(format!("ALTER {what}")));
+        }
+        let name = self.table_name()?;
+        let mut ops = vec![];
+        loop {
+            ops.extend(self.parse_alter_op()?);
+            if !self.parser.consume_token(&Token::Comma) {
+                break;
+            }
+        }
+        Ok(Statement::AlterTable { name, ops })
+    }
+
+    fn column_position(&mut self) -> PResult<Option<ColumnPosition>> {
+        if self.eat_word("FIRST") {
+            Ok(Some(ColumnPosition::First))
+        } else if self.eat_word("AFTER") {
+            Ok(Some(ColumnPosition::After(self.ident()?)))
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn skip_rollup_clause(&mut self) -> PResult<()> {
+        if self.eat_word("TO") || self.eat_word("IN") || self.eat_word("FROM") {
+            let rollup = self.ident()?;
+            return self.error(format!("ROLLUP '{rollup}' is not supported yet"));
+        }
+        if self.eat_word("PROPERTIES") {
+            self.property_list()?;
+        }
+        Ok(())
+    }
+
+    fn parse_alter_op(&mut self) -> PResult<Vec<AlterOp>> {
+        let word = self.peek_word().unwrap_or_default();
+        match word.as_str() {
+            "ADD" => {
+                self.parser.next_token();
+                if self.peek_word().as_deref() == Some("PARTITION")
+                    || self.peek_word().as_deref() == Some("PARTITIONS")
+                {
+                    let is_batch = self.peek_word().as_deref() == Some("PARTITIONS");
+                    if is_batch {
+                        self.parser.next_token();
+                    }
+                    // Detect LIST partitions: PARTITION p VALUES IN (…)
+                    let is_list = !is_batch
+                        && self.peek_nth_word(2).as_deref() == Some("VALUES")
+                        && self.peek_nth_word(3).as_deref() == Some("IN");
+                    if is_list {
+                        self.parser.next_token();
+                        let name = self.ident()?;
+                        self.expect_word("VALUES")?;
+                        self.expect_word("IN")?;
+                        let values = self.parse_list_values()?;
+                        return Ok(vec![AlterOp::AddListPartition { name, values }]);
+                    }
+                    let def = self.parse_range_partition_def()?;
+                    if self.eat_word("DISTRIBUTED") {
+                        self.expect_word("BY")?;
+                        self.parse_distribution()?;
+                    }
+                    return Ok(vec![AlterOp::AddPartition(def)]);
+                }
+                self.eat_word("COLUMN");
+                if self.parser.consume_token(&Token::LParen) {
+                    let mut ops = vec![];
+                    loop {
+                        let column = self.parse_column_def()?;
+                        ops.push(AlterOp::AddColumn {
+                            column,
+                            position: None,
+                        });
+                        if self.parser.consume_token(&Token::Comma) {
+                            continue;
+                        }
+                        self.expect_token(&Token::RParen)?;
+                        break;
+                    }
+                    self.skip_rollup_clause()?;
+                    return Ok(ops);
+                }
+                let column = self.parse_column_def()?;
+                let position = self.column_position()?;
+                self.skip_rollup_clause()?;
+                Ok(vec![AlterOp::AddColumn { column, position }])
+            }
+            "DROP" => {
+                self.parser.next_token();
+                if self.eat_word("PARTITION") {
+                    let if_exists = self.eat_words(&["IF", "EXISTS"]);
+                    let name = self.ident()?;
+                    self.eat_word("FORCE");
+                    return Ok(vec![AlterOp::DropPartition { if_exists, name }]);
+                }
+                self.eat_word("COLUMN");
+                let name = self.ident()?;
+                self.skip_rollup_clause()?;
+                Ok(vec![AlterOp::DropColumn(name)])
+            }
+            "MODIFY" => {
+                self.parser.next_token();
+                if self.eat_word("COMMENT") {
+                    return Ok(vec![AlterOp::Comment(self.string_lit()?)]);
+                }
+                self.eat_word("COLUMN");
+                let column = self.parse_column_def()?;
+                let position = self.column_position()?;
+                self.skip_rollup_clause()?;
+                Ok(vec![AlterOp::ModifyColumn { column, position }])
+            }
+            "RENAME" => {
+                self.parser.next_token();
+                if self.eat_word("COLUMN") {
+                    let from = self.ident()?;
+                    self.eat_word("TO");
+                    let to = self.ident()?;
+                    return Ok(vec![AlterOp::RenameColumn { from, to }]);
+                }
+                if self.eat_word("PARTITION") {
+                    let from = self.ident()?;
+                    let to = self.ident()?;
+                    return Ok(vec![AlterOp::RenamePartition { from, to }]);
+                }
+                if self.eat_word("ROLLUP") {
+                    return self.error("ROLLUP is not supported yet");
+                }
+                self.eat_word("TO");
+                Ok(vec![AlterOp::RenameTable(self.ident()?)])
+            }
+            "SET" => {
+                self.parser.next_token();
+                Ok(vec![AlterOp::SetProperties(self.property_list()?)])
+            }
+            "COMMENT" => {
+                self.parser.next_token();
+                let _ = self.parser.consume_token(&Token::Eq);
+                Ok(vec![AlterOp::Comment(self.string_lit()?)])
+            }
+            _ => self.parser.expected(
+                "ADD, DROP, MODIFY, RENAME, SET or COMMENT",
+                self.parser.peek_token(),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ast::*;
+    use crate::parser::parse_one;
+    use rigel_common::ColumnType;
+
+    fn create(sql: &str) -> CreateTable {
+        match parse_one(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .statement
+        {
+            Statement::CreateTable(ct) => *ct,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn guide_hot_data_table() {
+        let ct = create(
+            r#"CREATE TABLE hot_data (id BIGINT, data_time DATETIME, content STRING) ENGINE=OLAP DUPLICATE KEY(id)
+   PARTITION BY RANGE(data_time) () DISTRIBUTED BY HASH(id) BUCKETS 32
+   PROPERTIES ("replication_num" = "3", "storage_medium" = "SSD", "storage_cooldown_time" = "7d")"#,
+        );
+        assert_eq!(ct.columns.len(), 3);
+        assert_eq!(ct.columns[2].ty, ColumnType::Varchar(65533));
+        assert_eq!(ct.engine.as_deref(), Some("OLAP"));
+        assert_eq!(ct.keys.unwrap().kind, KeysType::Duplicate);
+        assert_eq!(
+            ct.partition,
+            Some(PartitionDesc::Range {
+                columns: vec!["data_time".into()],
+                partitions: vec![]
+            })
+        );
+        assert_eq!(
+            ct.distribution,
+            Some(DistributionDesc::Hash {
+                columns: vec!["id".into()],
+                buckets: Some(32)
+            })
+        );
+        assert_eq!(ct.properties.len(), 3);
+    }
+
+    #[test]
+    fn aggregate_table_from_docs() {
+        let ct = create(
+            "CREATE TABLE site_access (event_day DATE, site_id INT DEFAULT '10', city_code VARCHAR(100),
+  user_name VARCHAR(32) DEFAULT '', pv BIGINT SUM DEFAULT '0')
+AGGREGATE KEY(event_day, site_id, city_code, user_name)
+PARTITION BY date_trunc('day', event_day)
+DISTRIBUTED BY HASH(event_day, site_id) BUCKETS 8
+PROPERTIES (\"replication_num\" = \"3\")",
+        );
+        assert_eq!(ct.columns[4].agg, Some(AggType::Sum));
+        assert_eq!(
+            ct.columns[1].default,
+            Some(DefaultValue::Literal("10".into()))
+        );
+        assert!(
+            matches!(ct.partition, Some(PartitionDesc::Expr { function: Some(f), .. }) if f == "date_trunc")
+        );
+    }
+
+    #[test]
+    fn range_partitions_all_forms() {
+        let ct = create(
+            "CREATE TABLE t (k DATE, v INT) DUPLICATE KEY(k) PARTITION BY RANGE(k) (
+                PARTITION p1 VALUES LESS THAN ('2021-01-02'),
+                PARTITION p2 VALUES [('2021-01-02'), ('2021-01-03')),
+                START ('2021-01-03') END ('2021-01-06') EVERY (INTERVAL 1 DAY),
+                PARTITION pmax VALUES LESS THAN MAXVALUE
+            ) DISTRIBUTED BY RANDOM BUCKETS 2",
+        );
+        let Some(PartitionDesc::Range { partitions, .. }) = ct.partition else {
+            panic!()
+        };
+        assert_eq!(partitions.len(), 4);
+        assert!(
+            matches!(&partitions[2], RangePartitionDef::Batch { every: 1, unit: Some(u), .. } if u == "day")
+        );
+        assert!(matches!(
+            &partitions[3],
+            RangePartitionDef::LessThan { upper: None, .. }
+        ));
+        assert_eq!(
+            ct.distribution,
+            Some(DistributionDesc::Random { buckets: Some(2) })
+        );
+    }
+
+    #[test]
+    fn nested_types_and_options() {
+        let ct = create(
+            "create table t (a ARRAY<ARRAY<INT>> NOT NULL COMMENT 'x', m MAP<VARCHAR(10), DECIMAL(10, 2)>,
+              s STRUCT<a INT, b ARRAY<STRING>>, j JSON, l LARGEINT, d DECIMAL(38, 10) NULL DEFAULT '1.5',
+              ts DATETIME DEFAULT CURRENT_TIMESTAMP)
+             PRIMARY KEY(a) ORDER BY (a, l) COMMENT 'tbl'",
+        );
+        assert_eq!(
+            ct.columns[0].ty,
+            ColumnType::Array(Box::new(ColumnType::Array(Box::new(ColumnType::Int))))
+        );
+        assert_eq!(ct.columns[0].nullable, Some(false));
+        assert!(matches!(ct.columns[2].ty, ColumnType::Struct(ref f) if f.len() == 2));
+        assert_eq!(ct.columns[6].default, Some(DefaultValue::CurrentTimestamp));
+        assert_eq!(ct.order_by, vec!["a", "l"]);
+        assert_eq!(ct.comment.as_deref(), Some("tbl"));
+    }
+
+    #[test]
+    fn ctas_and_like() {
+        let ct = create("CREATE TABLE t2 (x, y) DISTRIBUTED BY HASH(x) AS SELECT a, b FROM t");
+        assert_eq!(ct.column_names, vec!["x", "y"]);
+        assert!(ct.as_query.is_some());
+        let ct = create("CREATE TABLE t2 AS SELECT 1 AS a");
+        assert!(ct.as_query.is_some());
+        assert!(matches!(
+            parse_one("CREATE TABLE IF NOT EXISTS a.b LIKE c")
+                .unwrap()
+                .statement,
+            Statement::CreateTableLike {
+                if_not_exists: true,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn alter_table_ops() {
+        let stmt = parse_one(
+            "ALTER TABLE t ADD PARTITION p3 VALUES LESS THAN ('2022-01-01'), DROP PARTITION IF EXISTS p1,
+             ADD COLUMN c INT DEFAULT '0' AFTER b, DROP COLUMN d, MODIFY COLUMN e BIGINT NULL,
+             RENAME COLUMN f TO g, SET (\"replication_num\" = \"1\")",
+        )
+        .unwrap()
+        .statement;
+        let Statement::AlterTable { ops, .. } = stmt else {
+            panic!()
+        };
+        assert_eq!(ops.len(), 7);
+        assert!(
+            matches!(&ops[2], AlterOp::AddColumn { position: Some(ColumnPosition::After(a)), .. } if a == "b")
+        );
+        assert!(matches!(
+            parse_one("ALTER TABLE t RENAME t2").unwrap().statement,
+            Statement::AlterTable { ops, .. } if ops == vec![AlterOp::RenameTable("t2".into())]
+        ));
+    }
+
+    #[test]
+    fn bad_ddl_is_a_syntax_error() {
+        assert!(parse_one("CREATE TABLE t (a FOO)").is_err());
+        assert!(parse_one("CREATE TABLE t (a INT) DISTRIBUTED BY HASH() BUCKETS 3").is_err());
+        assert!(parse_one("CREATE TABLE t (a INT) DISTRIBUTED BY HASH(a) BUCKETS 0").is_err());
+        assert!(parse_one("CREATE TABLE t").is_err());
+        assert!(parse_one("CREATE TABLE t (a ARRAY<INT)").is_err());
+    }
+
+    #[test]
+    fn views_and_drops() {
+        assert!(matches!(
+            parse_one("CREATE OR REPLACE VIEW v (a COMMENT 'x') COMMENT 'v' AS SELECT 1").unwrap().statement,
+            Statement::CreateView(v) if v.or_replace && v.columns.len() == 1
+        ));
+        assert!(matches!(
+            parse_one("DROP TABLE IF EXISTS db.t FORCE")
+                .unwrap()
+                .statement,
+            Statement::DropTable {
+                if_exists: true,
+                force: true,
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse_one("drop database if exists d").unwrap().statement,
+            Statement::DropDatabase {
+                if_exists: true,
+                ..
+            }
+        ));
+    }
+}

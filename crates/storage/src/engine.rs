@@ -1,0 +1,568 @@
+//! The storage engine: tablets, their rowsets and versions, and crash recovery.
+//!
+//! # Write protocol
+//!
+//! 1. A [`RowsetWriter`] writes segment files (`.tmp`, fsync, rename, fsync dir).
+//! 2. [`StorageEngine::prepare_txn`] records the transaction's rowsets as *pending* in
+//!    `be_meta.redb` (one durable commit).
+//! 3. The frontend commits the transaction in its journal and assigns versions.
+//! 4. [`StorageEngine::publish_txn`] makes the rowsets visible at their versions (one durable
+//!    commit, idempotent).
+//!
+//! Readers only see published rowsets at or below the version they ask for. At start, files
+//! no rowset refers to are deleted (writes that never prepared), and the frontend either
+//! publishes or aborts each pending transaction.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use datafusion::arrow::datatypes::SchemaRef;
+use parking_lot::RwLock;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use rigel_common::ids::{RowsetId, TabletId, TxnId};
+use tracing::{info, warn};
+
+use crate::meta::{RowsetMeta, TabletMeta, decode, encode};
+use crate::segment::{RowsetWriter, SegmentOptions, now_ms, sync_dir};
+use crate::{Error, Result};
+
+const TABLETS: TableDefinition<u64, &[u8]> = TableDefinition::new("tablets");
+const ROWSETS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("rowsets");
+
+/// Engine options.
+#[derive(Debug, Clone)]
+pub struct StorageOptions {
+    /// Writes fail when a tablet would have more visible rowsets than this.
+    pub tablet_max_versions: usize,
+}
+
+impl Default for StorageOptions {
+    fn default() -> Self {
+        Self {
+            tablet_max_versions: 1000,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct TabletState {
+    meta: TabletMeta,
+    /// Visible rowsets, ordered by version.
+    rowsets: Vec<Arc<RowsetMeta>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    tablets: HashMap<TabletId, TabletState>,
+    pending: HashMap<TxnId, Vec<RowsetMeta>>,
+}
+
+/// Summary of one tablet, for system views.
+#[derive(Debug, Clone)]
+pub struct TabletInfo {
+    /// Metadata.
+    pub meta: TabletMeta,
+    /// Visible rowset count.
+    pub rowsets: usize,
+    /// Visible rows.
+    pub rows: u64,
+    /// Bytes on disk.
+    pub bytes: u64,
+    /// Highest visible version.
+    pub max_version: u64,
+}
+
+/// The tablet store of one backend.
+pub struct StorageEngine {
+    root: PathBuf,
+    db: Database,
+    state: RwLock<State>,
+    next_rowset: AtomicU64,
+    options: StorageOptions,
+}
+
+impl std::fmt::Debug for StorageEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageEngine")
+            .field("root", &self.root)
+            .finish()
+    }
+}
+
+impl StorageEngine {
+    /// Opens (or creates) the store under `root`, removing files of writes that never
+    /// prepared.
+    pub fn open(root: &Path, options: StorageOptions) -> Result<Self> {
+        for dir in [root.to_path_buf(), root.join("data"), root.join("trash")] {
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
+        let db_path = root.join("be_meta.redb");
+        let db = Database::create(&db_path)?;
+        {
+            let w = db.begin_write()?;
+            w.open_table(TABLETS)?;
+            w.open_table(ROWSETS)?;
+            w.commit()?;
+        }
+        let mut state = State::default();
+        let mut max_rowset = 0u64;
+        {
+            let r = db.begin_read()?;
+            let tablets = r.open_table(TABLETS)?;
+            for entry in tablets.iter()? {
+                let (_, v) = entry?;
+                let meta: TabletMeta = decode(v.value())?;
+                state.tablets.insert(
+                    meta.tablet_id,
+                    TabletState {
+                        meta,
+                        rowsets: vec![],
+                    },
+                );
+            }
+            let rowsets = r.open_table(ROWSETS)?;
+            for entry in rowsets.iter()? {
+                let (_, v) = entry?;
+                let rs: RowsetMeta = decode(v.value())?;
+                max_rowset = max_rowset.max(rs.rowset_id.0);
+                match rs.version {
+                    Some(_) => match state.tablets.get_mut(&rs.tablet_id) {
+                        Some(t) => t.rowsets.push(Arc::new(rs)),
+                        None => warn!(tablet = %rs.tablet_id, "rowset of unknown tablet ignored"),
+                    },
+                    None => state.pending.entry(rs.txn_id).or_default().push(rs),
+                }
+            }
+        }
+        for t in state.tablets.values_mut() {
+            t.rowsets.sort_by_key(|r| r.version);
+        }
+        let engine = Self {
+            root: root.to_path_buf(),
+            db,
+            state: RwLock::new(state),
+            next_rowset: AtomicU64::new(max_rowset + 1),
+            options,
+        };
+        engine.remove_orphan_files()?;
+        Ok(engine)
+    }
+
+    /// The storage root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn tablet_dir(&self, tablet: TabletId) -> PathBuf {
+        self.root
+            .join("data")
+            .join((tablet.0 % 256).to_string())
+            .join(tablet.0.to_string())
+    }
+
+    /// Path of a segment file.
+    pub fn segment_path(&self, tablet: TabletId, segment: &str) -> PathBuf {
+        self.tablet_dir(tablet).join(segment)
+    }
+
+    /// Deletes segment files no rowset refers to, and leftovers of interrupted writes.
+    fn remove_orphan_files(&self) -> Result<()> {
+        let state = self.state.read();
+        let mut known: HashSet<PathBuf> = HashSet::new();
+        let all_rowsets = state
+            .tablets
+            .values()
+            .flat_map(|t| t.rowsets.iter().map(|r| r.as_ref()))
+            .chain(state.pending.values().flatten());
+        for rs in all_rowsets {
+            for s in &rs.segments {
+                known.insert(self.segment_path(rs.tablet_id, &s.name));
+            }
+        }
+        let data = self.root.join("data");
+        let mut removed = 0usize;
+        for shard in read_dir(&data)? {
+            if !shard.is_dir() {
+                continue;
+            }
+            for tablet_dir in read_dir(&shard)? {
+                if !tablet_dir.is_dir() {
+                    continue;
+                }
+                for file in read_dir(&tablet_dir)? {
+                    if !known.contains(&file) {
+                        std::fs::remove_file(&file).map_err(|e| Error::io(&file, e))?;
+                        removed += 1;
+                    }
+                }
+            }
+        }
+        if removed > 0 {
+            info!(files = removed, "removed files of unfinished writes");
+        }
+        Ok(())
+    }
+
+    /// Creates tablets (idempotent).
+    pub fn create_tablets(&self, metas: &[TabletMeta]) -> Result<()> {
+        let w = self.db.begin_write()?;
+        {
+            let mut t = w.open_table(TABLETS)?;
+            for m in metas {
+                t.insert(m.tablet_id.0, encode(m).as_slice())?;
+            }
+        }
+        w.commit()?;
+        let mut state = self.state.write();
+        for m in metas {
+            state
+                .tablets
+                .entry(m.tablet_id)
+                .or_insert_with(|| TabletState {
+                    meta: m.clone(),
+                    rowsets: vec![],
+                });
+        }
+        Ok(())
+    }
+
+    /// Drops tablets and their data (idempotent). Files move to the trash directory.
+    pub fn drop_tablets(&self, ids: &[TabletId]) -> Result<()> {
+        let w = self.db.begin_write()?;
+        {
+            let mut tablets = w.open_table(TABLETS)?;
+            let mut rowsets = w.open_table(ROWSETS)?;
+            for id in ids {
+                tablets.remove(id.0)?;
+                let keys: Vec<(u64, u64)> = rowsets
+                    .range((id.0, 0)..=(id.0, u64::MAX))?
+                    .map(|e| e.map(|(k, _)| k.value()))
+                    .collect::<std::result::Result<_, _>>()?;
+                for k in keys {
+                    rowsets.remove(k)?;
+                }
+            }
+        }
+        w.commit()?;
+        {
+            let mut state = self.state.write();
+            for id in ids {
+                state.tablets.remove(id);
+            }
+            for rowsets in state.pending.values_mut() {
+                rowsets.retain(|r| !ids.contains(&r.tablet_id));
+            }
+            state.pending.retain(|_, v| !v.is_empty());
+        }
+        let stamp = now_ms();
+        for id in ids {
+            let dir = self.tablet_dir(*id);
+            if dir.exists() {
+                let dest = self.root.join("trash").join(format!("{stamp}_{}", id.0));
+                std::fs::rename(&dir, &dest).map_err(|e| Error::io(&dir, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Does the tablet exist?
+    pub fn has_tablet(&self, id: TabletId) -> bool {
+        self.state.read().tablets.contains_key(&id)
+    }
+
+    /// Starts writing the rows of transaction `txn` into `tablet`.
+    pub fn rowset_writer(
+        &self,
+        txn: TxnId,
+        tablet: TabletId,
+        schema: SchemaRef,
+        options: SegmentOptions,
+    ) -> Result<RowsetWriter> {
+        if !self.has_tablet(tablet) {
+            return Err(Error::TabletNotFound(tablet));
+        }
+        let rowset_id = RowsetId(self.next_rowset.fetch_add(1, Ordering::Relaxed));
+        Ok(RowsetWriter::new(
+            self.tablet_dir(tablet),
+            txn,
+            tablet,
+            rowset_id,
+            schema,
+            options,
+        ))
+    }
+
+    /// Durably records the finished rowsets of a transaction as pending.
+    pub fn prepare_txn(&self, txn: TxnId, rowsets: Vec<RowsetMeta>) -> Result<()> {
+        {
+            let state = self.state.read();
+            for rs in &rowsets {
+                let tablet = state
+                    .tablets
+                    .get(&rs.tablet_id)
+                    .ok_or(Error::TabletNotFound(rs.tablet_id))?;
+                if tablet.rowsets.len() >= self.options.tablet_max_versions {
+                    return Err(Error::TooManyVersions {
+                        tablet: rs.tablet_id,
+                        versions: tablet.rowsets.len(),
+                        limit: self.options.tablet_max_versions,
+                    });
+                }
+            }
+        }
+        let w = self.db.begin_write()?;
+        {
+            let mut t = w.open_table(ROWSETS)?;
+            for rs in &rowsets {
+                t.insert((rs.tablet_id.0, rs.rowset_id.0), encode(rs).as_slice())?;
+            }
+        }
+        w.commit()?;
+        self.state
+            .write()
+            .pending
+            .entry(txn)
+            .or_default()
+            .extend(rowsets);
+        Ok(())
+    }
+
+    /// Makes a pending transaction's rowsets visible at the given per-tablet versions.
+    /// Publishing a transaction that is already visible is a no-op.
+    pub fn publish_txn(&self, txn: TxnId, versions: &HashMap<TabletId, u64>) -> Result<()> {
+        let pending = match self.state.read().pending.get(&txn) {
+            Some(p) => p.clone(),
+            None => return Ok(()),
+        };
+        let mut published = Vec::with_capacity(pending.len());
+        let w = self.db.begin_write()?;
+        {
+            let mut t = w.open_table(ROWSETS)?;
+            for mut rs in pending {
+                let Some(&version) = versions.get(&rs.tablet_id) else {
+                    return Err(Error::Corrupt(format!(
+                        "no version for tablet {} when publishing transaction {txn}",
+                        rs.tablet_id
+                    )));
+                };
+                rs.version = Some(version);
+                t.insert((rs.tablet_id.0, rs.rowset_id.0), encode(&rs).as_slice())?;
+                published.push(rs);
+            }
+        }
+        w.commit()?;
+        let mut state = self.state.write();
+        state.pending.remove(&txn);
+        for rs in published {
+            if let Some(t) = state.tablets.get_mut(&rs.tablet_id) {
+                let pos = t.rowsets.partition_point(|r| r.version <= rs.version);
+                t.rowsets.insert(pos, Arc::new(rs));
+            }
+        }
+        Ok(())
+    }
+
+    /// Discards a pending transaction and its files (idempotent).
+    pub fn abort_txn(&self, txn: TxnId) -> Result<()> {
+        let Some(pending) = self.state.read().pending.get(&txn).cloned() else {
+            return Ok(());
+        };
+        let w = self.db.begin_write()?;
+        {
+            let mut t = w.open_table(ROWSETS)?;
+            for rs in &pending {
+                t.remove((rs.tablet_id.0, rs.rowset_id.0))?;
+            }
+        }
+        w.commit()?;
+        self.state.write().pending.remove(&txn);
+        for rs in &pending {
+            for s in &rs.segments {
+                let _ = std::fs::remove_file(self.segment_path(rs.tablet_id, &s.name));
+            }
+        }
+        Ok(())
+    }
+
+    /// Transactions with pending (prepared, unpublished) data.
+    pub fn pending_txns(&self) -> Vec<TxnId> {
+        let mut v: Vec<_> = self.state.read().pending.keys().copied().collect();
+        v.sort();
+        v
+    }
+
+    /// The tablets a pending transaction wrote.
+    pub fn pending_tablets(&self, txn: TxnId) -> Vec<TabletId> {
+        self.state
+            .read()
+            .pending
+            .get(&txn)
+            .map(|v| v.iter().map(|r| r.tablet_id).collect())
+            .unwrap_or_default()
+    }
+
+    /// The rowsets a reader at `version` sees in `tablet`.
+    pub fn read_view(&self, tablet: TabletId, version: u64) -> Result<Vec<Arc<RowsetMeta>>> {
+        let state = self.state.read();
+        let t = state
+            .tablets
+            .get(&tablet)
+            .ok_or(Error::TabletNotFound(tablet))?;
+        Ok(t.rowsets
+            .iter()
+            .filter(|r| r.version.is_some_and(|v| v <= version))
+            .cloned()
+            .collect())
+    }
+
+    /// Summaries of every tablet, ordered by id.
+    pub fn tablet_infos(&self) -> Vec<TabletInfo> {
+        let state = self.state.read();
+        let sorted: BTreeMap<_, _> = state.tablets.iter().collect();
+        sorted
+            .into_values()
+            .map(|t| TabletInfo {
+                meta: t.meta.clone(),
+                rowsets: t.rowsets.len(),
+                rows: t.rowsets.iter().map(|r| r.rows).sum(),
+                bytes: t.rowsets.iter().map(|r| r.bytes).sum(),
+                max_version: t.rowsets.last().and_then(|r| r.version).unwrap_or(0),
+            })
+            .collect()
+    }
+
+    /// Flushes the metadata store's directory entry (after creating the store).
+    pub fn sync(&self) -> Result<()> {
+        sync_dir(&self.root)
+    }
+}
+
+fn read_dir(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = vec![];
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        out.push(entry.path());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int64Array, RecordBatch};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use rigel_common::ids::{PartitionId, TableId};
+
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![Field::new("k", DataType::Int64, true)]))
+    }
+
+    fn batch(values: Vec<i64>) -> RecordBatch {
+        RecordBatch::try_new(schema(), vec![Arc::new(Int64Array::from(values))]).unwrap()
+    }
+
+    fn tablet(id: u64) -> TabletMeta {
+        TabletMeta {
+            tablet_id: TabletId(id),
+            table_id: TableId(1),
+            partition_id: PartitionId(1),
+            created_ms: 0,
+        }
+    }
+
+    fn write(engine: &StorageEngine, txn: u64, tablet: u64, values: Vec<i64>) -> RowsetMeta {
+        let mut w = engine
+            .rowset_writer(
+                TxnId(txn),
+                TabletId(tablet),
+                schema(),
+                SegmentOptions::default(),
+            )
+            .unwrap();
+        w.write(batch(values)).unwrap();
+        w.finish().unwrap().unwrap()
+    }
+
+    #[test]
+    fn prepare_publish_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = StorageEngine::open(dir.path(), StorageOptions::default()).unwrap();
+        engine.create_tablets(&[tablet(1), tablet(2)]).unwrap();
+        let r1 = write(&engine, 10, 1, vec![1, 2]);
+        let r2 = write(&engine, 10, 2, vec![3]);
+        engine.prepare_txn(TxnId(10), vec![r1, r2]).unwrap();
+        assert!(engine.read_view(TabletId(1), 100).unwrap().is_empty());
+        engine
+            .publish_txn(
+                TxnId(10),
+                &HashMap::from([(TabletId(1), 2), (TabletId(2), 2)]),
+            )
+            .unwrap();
+        assert_eq!(engine.read_view(TabletId(1), 2).unwrap().len(), 1);
+        assert!(engine.read_view(TabletId(1), 1).unwrap().is_empty());
+        // Publishing again is a no-op.
+        engine.publish_txn(TxnId(10), &HashMap::new()).unwrap();
+    }
+
+    #[test]
+    fn restart_keeps_published_and_pending_and_drops_orphans() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let engine = StorageEngine::open(dir.path(), StorageOptions::default()).unwrap();
+            engine.create_tablets(&[tablet(1)]).unwrap();
+            let r1 = write(&engine, 1, 1, vec![1]);
+            engine.prepare_txn(TxnId(1), vec![r1]).unwrap();
+            engine
+                .publish_txn(TxnId(1), &HashMap::from([(TabletId(1), 2)]))
+                .unwrap();
+            let r2 = write(&engine, 2, 1, vec![2]);
+            engine.prepare_txn(TxnId(2), vec![r2]).unwrap();
+            // A write that never prepared: its file must disappear at restart.
+            let orphan = write(&engine, 3, 1, vec![3]);
+            assert!(
+                engine
+                    .segment_path(TabletId(1), &orphan.segments[0].name)
+                    .exists()
+            );
+            std::mem::forget(orphan);
+        }
+        let engine = StorageEngine::open(dir.path(), StorageOptions::default()).unwrap();
+        assert_eq!(engine.read_view(TabletId(1), 10).unwrap().len(), 1);
+        assert_eq!(engine.pending_txns(), vec![TxnId(2)]);
+        let files = std::fs::read_dir(engine.tablet_dir(TabletId(1)))
+            .unwrap()
+            .count();
+        assert_eq!(files, 2);
+        engine.abort_txn(TxnId(2)).unwrap();
+        assert!(engine.pending_txns().is_empty());
+        let files = std::fs::read_dir(engine.tablet_dir(TabletId(1)))
+            .unwrap()
+            .count();
+        assert_eq!(files, 1);
+    }
+
+    #[test]
+    fn version_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = StorageEngine::open(
+            dir.path(),
+            StorageOptions {
+                tablet_max_versions: 1,
+            },
+        )
+        .unwrap();
+        engine.create_tablets(&[tablet(1)]).unwrap();
+        let r1 = write(&engine, 1, 1, vec![1]);
+        engine.prepare_txn(TxnId(1), vec![r1]).unwrap();
+        engine
+            .publish_txn(TxnId(1), &HashMap::from([(TabletId(1), 2)]))
+            .unwrap();
+        let r2 = write(&engine, 2, 1, vec![2]);
+        assert!(matches!(
+            engine.prepare_txn(TxnId(2), vec![r2]),
+            Err(Error::TooManyVersions { .. })
+        ));
+    }
+}

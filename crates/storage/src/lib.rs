@@ -1,0 +1,19 @@
+//! Rigel's tablet storage.
+//!
+//! A tablet (one bucket of one partition) holds rowsets; a rowset is the set of Parquet
+//! segment files one transaction wrote into the tablet, and becomes visible at a version when
+//! the transaction is published. Metadata lives in a redb database beside the data. The
+//! on-disk layout and the crash-safety protocol are described in `docs/storage-format.md`.
+//!
+//! This crate knows nothing of SQL: it stores Arrow record batches and hands out the segment
+//! files a reader at a given version must scan.
+
+mod engine;
+mod error;
+pub mod meta;
+pub mod segment;
+
+pub use engine::{StorageEngine, StorageOptions, TabletInfo};
+pub use error::{Error, Result};
+pub use meta::{RowsetMeta, SegmentMeta, TabletMeta};
+pub use segment::{RowsetWriter, SegmentCompression, SegmentOptions};

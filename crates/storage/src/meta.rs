@@ -1,0 +1,60 @@
+//! Tablet and rowset metadata, persisted in `be_meta.redb`.
+
+use rigel_common::ids::{PartitionId, RowsetId, TableId, TabletId, TxnId};
+use serde::{Deserialize, Serialize};
+
+/// A tablet: one bucket of one partition of one table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TabletMeta {
+    /// Tablet id.
+    pub tablet_id: TabletId,
+    /// Owning table.
+    pub table_id: TableId,
+    /// Owning partition.
+    pub partition_id: PartitionId,
+    /// Creation time, milliseconds since the epoch.
+    pub created_ms: i64,
+}
+
+/// One Parquet segment file of a rowset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentMeta {
+    /// File name inside the tablet directory.
+    pub name: String,
+    /// Row count.
+    pub rows: u64,
+    /// File size in bytes.
+    pub bytes: u64,
+    /// CRC-32 of the whole file.
+    pub crc32: u32,
+}
+
+/// The files one transaction (or compaction) added to one tablet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowsetMeta {
+    /// Rowset id, unique per backend.
+    pub rowset_id: RowsetId,
+    /// Tablet.
+    pub tablet_id: TabletId,
+    /// Transaction that wrote it.
+    pub txn_id: TxnId,
+    /// Version at which it became visible; `None` while the transaction is pending.
+    pub version: Option<u64>,
+    /// Segment files.
+    pub segments: Vec<SegmentMeta>,
+    /// Total rows.
+    pub rows: u64,
+    /// Total bytes on disk.
+    pub bytes: u64,
+    /// Creation time, milliseconds since the epoch.
+    pub created_ms: i64,
+}
+
+pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    // Serializing plain structs of integers and strings cannot fail.
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> crate::Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| crate::Error::Corrupt(e.to_string()))
+}

@@ -1,0 +1,396 @@
+//! Writing rowsets: batches in, fsynced Parquet segment files out.
+//!
+//! A [`RowsetWriter`] buffers the rows of one tablet, sorts each segment by the table's sort
+//! key, and writes it as a Parquet file (`<rowset_id>_<n>.parquet`, through a `.tmp` name that
+//! is renamed only after the file is fsynced). Nothing a writer produces is visible until the
+//! rowset is prepared and published by the [`StorageEngine`](crate::StorageEngine).
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::{
+    SortColumn, concat_batches, lexsort_to_indices, take_record_batch,
+};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::metadata::KeyValue;
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::parquet::schema::types::ColumnPath;
+use rigel_common::ids::{RowsetId, TabletId, TxnId};
+
+use crate::meta::{RowsetMeta, SegmentMeta};
+use crate::{Error, Result};
+
+/// Compression of segment files (table property `compression`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegmentCompression {
+    /// No compression.
+    None,
+    /// LZ4 (StarRocks' default).
+    Lz4,
+    /// Zstandard at the given level.
+    Zstd(i32),
+    /// Snappy.
+    Snappy,
+    /// zlib/gzip.
+    Zlib,
+}
+
+impl SegmentCompression {
+    /// Parses the table property value: `LZ4`, `ZSTD`, `zstd(3)`, `SNAPPY`, `ZLIB`, `NONE`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let t = text.trim().to_ascii_lowercase();
+        if let Some(level) = t.strip_prefix("zstd(").and_then(|r| r.strip_suffix(')')) {
+            let level: i32 = level.trim().parse().ok()?;
+            return (1..=22)
+                .contains(&level)
+                .then_some(SegmentCompression::Zstd(level));
+        }
+        Some(match t.as_str() {
+            "none" | "no_compression" => SegmentCompression::None,
+            "lz4" | "lz4_frame" | "default_compression" => SegmentCompression::Lz4,
+            "zstd" => SegmentCompression::Zstd(3),
+            "snappy" => SegmentCompression::Snappy,
+            "zlib" | "gzip" => SegmentCompression::Zlib,
+            _ => return None,
+        })
+    }
+
+    /// The canonical property text.
+    pub fn as_str(&self) -> String {
+        match self {
+            SegmentCompression::None => "NONE".to_string(),
+            SegmentCompression::Lz4 => "LZ4".to_string(),
+            SegmentCompression::Zstd(3) => "ZSTD".to_string(),
+            SegmentCompression::Zstd(l) => format!("ZSTD({l})"),
+            SegmentCompression::Snappy => "SNAPPY".to_string(),
+            SegmentCompression::Zlib => "ZLIB".to_string(),
+        }
+    }
+
+    fn to_parquet(self) -> Compression {
+        match self {
+            SegmentCompression::None => Compression::UNCOMPRESSED,
+            SegmentCompression::Lz4 => Compression::LZ4_RAW,
+            SegmentCompression::Zstd(l) => {
+                Compression::ZSTD(ZstdLevel::try_new(l).unwrap_or_default())
+            }
+            SegmentCompression::Snappy => Compression::SNAPPY,
+            SegmentCompression::Zlib => Compression::GZIP(Default::default()),
+        }
+    }
+}
+
+/// How segments are written.
+#[derive(Debug, Clone)]
+pub struct SegmentOptions {
+    /// Compression codec.
+    pub compression: SegmentCompression,
+    /// Column indexes (into the write schema) of the sort key; rows of a segment are sorted
+    /// by them.
+    pub sort_key: Vec<usize>,
+    /// Column names with Parquet bloom filters.
+    pub bloom_filter_columns: Vec<String>,
+    /// Roll to a new segment after this many buffered rows.
+    pub max_segment_rows: usize,
+    /// Roll to a new segment after this many buffered bytes (in memory).
+    pub max_segment_bytes: usize,
+    /// Rows per Parquet row group.
+    pub row_group_rows: usize,
+}
+
+impl Default for SegmentOptions {
+    fn default() -> Self {
+        Self {
+            compression: SegmentCompression::Lz4,
+            sort_key: vec![],
+            bloom_filter_columns: vec![],
+            max_segment_rows: 1 << 20,
+            max_segment_bytes: 256 << 20,
+            row_group_rows: 128 * 1024,
+        }
+    }
+}
+
+/// A `Write` that computes the CRC-32 and size of everything written through it.
+struct CrcWriter {
+    file: File,
+    hasher: crc32fast::Hasher,
+    bytes: u64,
+}
+
+impl Write for CrcWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Writes the rows of one transaction into one tablet.
+pub struct RowsetWriter {
+    dir: PathBuf,
+    txn_id: TxnId,
+    tablet_id: TabletId,
+    rowset_id: RowsetId,
+    schema: SchemaRef,
+    options: SegmentOptions,
+    buffered: Vec<RecordBatch>,
+    buffered_rows: usize,
+    buffered_bytes: usize,
+    segments: Vec<SegmentMeta>,
+    finished: bool,
+}
+
+impl RowsetWriter {
+    pub(crate) fn new(
+        dir: PathBuf,
+        txn_id: TxnId,
+        tablet_id: TabletId,
+        rowset_id: RowsetId,
+        schema: SchemaRef,
+        options: SegmentOptions,
+    ) -> Self {
+        Self {
+            dir,
+            txn_id,
+            tablet_id,
+            rowset_id,
+            schema,
+            options,
+            buffered: vec![],
+            buffered_rows: 0,
+            buffered_bytes: 0,
+            segments: vec![],
+            finished: false,
+        }
+    }
+
+    /// The tablet written.
+    pub fn tablet_id(&self) -> TabletId {
+        self.tablet_id
+    }
+
+    /// Bytes of row data buffered in memory, not yet in a segment file.
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffered_bytes
+    }
+
+    /// Rows written so far (buffered or flushed).
+    pub fn rows(&self) -> u64 {
+        self.buffered_rows as u64 + self.segments.iter().map(|s| s.rows).sum::<u64>()
+    }
+
+    /// Adds rows. The batch must have the writer's schema.
+    pub fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        if batch.schema().fields() != self.schema.fields() {
+            return Err(Error::Corrupt(format!(
+                "batch schema {:?} does not match rowset schema {:?}",
+                batch.schema(),
+                self.schema
+            )));
+        }
+        self.buffered_rows += batch.num_rows();
+        self.buffered_bytes += batch.get_array_memory_size();
+        self.buffered.push(batch);
+        if self.buffered_rows >= self.options.max_segment_rows
+            || self.buffered_bytes >= self.options.max_segment_bytes
+        {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the buffered rows as one segment file.
+    pub fn flush(&mut self) -> Result<()> {
+        if self.buffered.is_empty() {
+            return Ok(());
+        }
+        let batches = std::mem::take(&mut self.buffered);
+        self.buffered_rows = 0;
+        self.buffered_bytes = 0;
+        let batch = concat_batches(&self.schema, &batches)?;
+        drop(batches);
+        let batch = sort_batch(batch, &self.options.sort_key)?;
+        let segment = self.write_segment(&batch)?;
+        self.segments.push(segment);
+        Ok(())
+    }
+
+    fn write_segment(&self, batch: &RecordBatch) -> Result<SegmentMeta> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        let name = format!("{}_{}.parquet", self.rowset_id, self.segments.len());
+        let final_path = self.dir.join(&name);
+        let tmp_path = self.dir.join(format!("{name}.tmp"));
+        let file = File::create(&tmp_path).map_err(|e| Error::io(&tmp_path, e))?;
+        let writer = CrcWriter {
+            file,
+            hasher: crc32fast::Hasher::new(),
+            bytes: 0,
+        };
+        let mut props = WriterProperties::builder()
+            .set_compression(self.options.compression.to_parquet())
+            .set_statistics_enabled(EnabledStatistics::Page)
+            .set_max_row_group_row_count(Some(self.options.row_group_rows))
+            .set_key_value_metadata(Some(vec![
+                KeyValue::new("rigel.tablet_id".to_string(), self.tablet_id.to_string()),
+                KeyValue::new("rigel.rowset_id".to_string(), self.rowset_id.to_string()),
+                KeyValue::new("rigel.txn_id".to_string(), self.txn_id.to_string()),
+            ]));
+        for col in &self.options.bloom_filter_columns {
+            props = props.set_column_bloom_filter_enabled(ColumnPath::from(col.as_str()), true);
+        }
+        let mut w = ArrowWriter::try_new(writer, Arc::clone(&self.schema), Some(props.build()))?;
+        w.write(batch)?;
+        // `into_inner` writes the footer.
+        let writer = w.into_inner()?;
+        writer
+            .file
+            .sync_all()
+            .map_err(|e| Error::io(&tmp_path, e))?;
+        let crc32 = writer.hasher.finalize();
+        let bytes = writer.bytes;
+        drop(writer.file);
+        std::fs::rename(&tmp_path, &final_path).map_err(|e| Error::io(&final_path, e))?;
+        Ok(SegmentMeta {
+            name,
+            rows: batch.num_rows() as u64,
+            bytes,
+            crc32,
+        })
+    }
+
+    /// Flushes the remaining rows and fsyncs the tablet directory. Returns the rowset's
+    /// metadata (still pending: no version), or `None` when no row was written.
+    pub fn finish(mut self) -> Result<Option<RowsetMeta>> {
+        self.flush()?;
+        self.finished = true;
+        if self.segments.is_empty() {
+            return Ok(None);
+        }
+        sync_dir(&self.dir)?;
+        let rows = self.segments.iter().map(|s| s.rows).sum();
+        let bytes = self.segments.iter().map(|s| s.bytes).sum();
+        Ok(Some(RowsetMeta {
+            rowset_id: self.rowset_id,
+            tablet_id: self.tablet_id,
+            txn_id: self.txn_id,
+            version: None,
+            segments: std::mem::take(&mut self.segments),
+            rows,
+            bytes,
+            created_ms: now_ms(),
+        }))
+    }
+}
+
+impl Drop for RowsetWriter {
+    fn drop(&mut self) {
+        // An abandoned writer leaves no files behind.
+        if !self.finished {
+            for s in &self.segments {
+                let _ = std::fs::remove_file(self.dir.join(&s.name));
+            }
+        }
+    }
+}
+
+/// Sorts a batch by the given key columns (ascending, nulls first), unless already sorted.
+pub fn sort_batch(batch: RecordBatch, sort_key: &[usize]) -> Result<RecordBatch> {
+    if sort_key.is_empty() || batch.num_rows() < 2 {
+        return Ok(batch);
+    }
+    let columns: Vec<SortColumn> = sort_key
+        .iter()
+        .map(|&i| SortColumn {
+            values: Arc::clone(batch.column(i)),
+            options: None,
+        })
+        .collect();
+    if is_sorted(&columns)? {
+        return Ok(batch);
+    }
+    let indices = lexsort_to_indices(&columns, None)?;
+    Ok(take_record_batch(&batch, &indices)?)
+}
+
+fn is_sorted(columns: &[SortColumn]) -> Result<bool> {
+    use datafusion::arrow::row::{RowConverter, SortField};
+    let converter = RowConverter::new(
+        columns
+            .iter()
+            .map(|c| SortField::new(c.values.data_type().clone()))
+            .collect(),
+    )?;
+    let arrays: Vec<_> = columns.iter().map(|c| Arc::clone(&c.values)).collect();
+    let rows = converter.convert_columns(&arrays)?;
+    Ok((1..rows.num_rows()).all(|i| rows.row(i - 1) <= rows.row(i)))
+}
+
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    let d = File::open(dir).map_err(|e| Error::io(dir, e))?;
+    d.sync_all().map_err(|e| Error::io(dir, e))
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    #[test]
+    fn compression_property() {
+        assert_eq!(
+            SegmentCompression::parse("LZ4"),
+            Some(SegmentCompression::Lz4)
+        );
+        assert_eq!(
+            SegmentCompression::parse("zstd(9)"),
+            Some(SegmentCompression::Zstd(9))
+        );
+        assert_eq!(SegmentCompression::parse("zstd(99)"), None);
+        assert_eq!(SegmentCompression::parse("brotli"), None);
+    }
+
+    #[test]
+    fn sorts_by_key() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, true),
+            Field::new("v", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(vec![3, 1, 2])),
+                Arc::new(StringArray::from(vec!["c", "a", "b"])),
+            ],
+        )
+        .unwrap();
+        let sorted = sort_batch(batch, &[0]).unwrap();
+        let k = sorted
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        assert_eq!(k.values(), &[1, 2, 3]);
+    }
+}
