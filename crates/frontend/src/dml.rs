@@ -2,19 +2,18 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch};
-use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::physical_plan::execute_stream;
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 use rigel_common::convert::{RowError, TargetColumn, convert_column, good_rows_mask};
 use rigel_common::ids::TxnId;
 use rigel_common::{ErrorCode, SqlError};
-use rigel_mysql::QueryResult;
+use rigel_mysql::{BatchStream, QueryResult};
 use rigel_sql::sqlparser::ast::{self, SetExpr};
 use rigel_sql::{DefaultValue, Insert, KeysType};
 
-use crate::catalog::{Column, OlapTable, Table};
+use crate::catalog::{Column, OlapTable};
 use crate::error::{df_error, unknown_table};
 use crate::planner::{logical_plan, physical_plan, rewrite_mysql};
 use crate::session::Session;
@@ -149,12 +148,16 @@ impl Session {
 
         // DEFAULT in VALUES rows.
         let mut query = *ins.source;
+        let is_plain_values = query.order_by.is_none()
+            && query.limit_clause.is_none()
+            && query.with.is_none()
+            && matches!(query.body.as_ref(), SetExpr::Values(_));
         if let SetExpr::Values(values) = query.body.as_mut() {
-            for row in values.rows.iter_mut() {
+            for (r, row) in values.rows.iter_mut().enumerate() {
                 if row.len() != positions.len() {
                     return Err(SqlError::new(
                         ErrorCode::ER_WRONG_VALUE_COUNT_ON_ROW,
-                        "Column count doesn't match value count at row 1",
+                        format!("Column count doesn't match value count at row {}", r + 1),
                     ));
                 }
                 for (k, e) in row.iter_mut().enumerate() {
@@ -164,19 +167,28 @@ impl Session {
                 }
             }
         }
-        let mut stmt = ast::Statement::Query(Box::new(query));
-        rewrite_mysql(&mut stmt);
-        let (state, _) = self.fe.env.state(&self.view(), 0);
-        let plan = logical_plan(&state, stmt).await?;
-        if plan.schema().fields().len() != positions.len() {
-            return Err(SqlError::new(
-                ErrorCode::ER_WRONG_VALUE_COUNT_ON_ROW,
-                "Column count doesn't match value count at row 1",
-            ));
-        }
-        let physical = physical_plan(&state, &plan).await?;
-        let stream = execute_stream(physical, state.task_ctx()).map_err(df_error)?;
-        let mut stream = self.guard_stream(stream);
+        let mut stream: BatchStream = if is_plain_values {
+            let SetExpr::Values(values) = query.body.as_ref() else {
+                return Err(SqlError::internal("VALUES expected"));
+            };
+            let rows: Vec<&Vec<ast::Expr>> = values.rows.iter().map(|r| &r.content).collect();
+            let batch = self.values_batch(&rows).await?;
+            Box::pin(futures::stream::iter(vec![Ok(batch)]))
+        } else {
+            let mut stmt = ast::Statement::Query(Box::new(query));
+            rewrite_mysql(&mut stmt);
+            let (state, _) = self.fe.env.state(&self.view(), 0);
+            let plan = logical_plan(&state, stmt).await?;
+            if plan.schema().fields().len() != positions.len() {
+                return Err(SqlError::new(
+                    ErrorCode::ER_WRONG_VALUE_COUNT_ON_ROW,
+                    "Column count doesn't match value count at row 1",
+                ));
+            }
+            let physical = physical_plan(&state, &plan).await?;
+            let stream = execute_stream(physical, state.task_ctx()).map_err(df_error)?;
+            self.guard_stream(stream)
+        };
 
         let strict = self.var_bool("enable_insert_strict");
         let label = ins
@@ -203,11 +215,9 @@ impl Session {
                 if n == 0 {
                     continue;
                 }
-                let (converted, errors) = self
-                    .convert_batch(&table, olap, &sources, &batch, &target.schema)
-                    .await?;
-                let converted = if errors.is_empty() {
-                    converted
+                let (columns, errors) = self.convert_batch(olap, &sources, &batch).await?;
+                let columns = if errors.is_empty() {
+                    columns
                 } else if strict {
                     let first = errors.iter().min_by_key(|e| e.row).cloned();
                     return Err(first
@@ -216,20 +226,17 @@ impl Session {
                 } else {
                     filtered += count_rows(&errors);
                     let mask = good_rows_mask(n, &errors);
-                    filter_record_batch(&converted, &mask)
+                    columns
+                        .iter()
+                        .map(|c| datafusion::arrow::compute::filter(c, &mask))
+                        .collect::<Result<Vec<_>, _>>()
                         .map_err(|e| SqlError::internal(e.to_string()))?
                 };
+                let converted = RecordBatch::try_new(Arc::clone(&target.schema), columns)
+                    .map_err(|e| SqlError::internal(e.to_string()))?;
                 total += n;
                 if converted.num_rows() > 0 {
-                    let r = sink.write(converted).await;
-                    if let Err(e) = r {
-                        if strict || e.code != ErrorCode::ER_NO_PARTITION_FOR_GIVEN_VALUE {
-                            return Err(e);
-                        }
-                        // Non-strict: rows of no partition are filtered. Retry row by row
-                        // is not worth it; report like StarRocks does.
-                        return Err(e);
-                    }
+                    sink.write(converted).await?;
                 }
             }
             Ok(())
@@ -274,15 +281,58 @@ impl Session {
         })
     }
 
-    /// Converts one batch of query output to the table's full row schema.
+    /// Builds the rows of a `VALUES` list. Columns of plain literals keep each literal's exact
+    /// text (so `1.10`, `1e300` and 38-digit decimals convert exactly to the column type);
+    /// other columns are evaluated by DataFusion.
+    async fn values_batch(&mut self, rows: &[&Vec<ast::Expr>]) -> Result<RecordBatch, SqlError> {
+        let width = rows.first().map(|r| r.len()).unwrap_or(0);
+        let mut fields = Vec::with_capacity(width);
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(width);
+        for j in 0..width {
+            let texts: Option<Vec<Option<String>>> =
+                rows.iter().map(|r| literal_text(&r[j])).collect();
+            let array: ArrayRef = match texts {
+                Some(texts) => Arc::new(StringArray::from(texts)),
+                None => {
+                    let list: Vec<String> = rows.iter().map(|r| format!("({})", r[j])).collect();
+                    let sql = format!("SELECT * FROM (VALUES {}) AS v(c)", list.join(", "));
+                    let q = match rigel_sql::parse_one(&sql)?.statement {
+                        rigel_sql::Statement::Query(q) => *q,
+                        _ => return Err(SqlError::internal("VALUES is not a query")),
+                    };
+                    let (_, batches) = self.collect_query(q).await?;
+                    let parts: Vec<ArrayRef> =
+                        batches.iter().map(|b| Arc::clone(b.column(0))).collect();
+                    let refs: Vec<&dyn datafusion::arrow::array::Array> =
+                        parts.iter().map(|a| a.as_ref()).collect();
+                    if refs.is_empty() {
+                        return Err(SqlError::internal("VALUES produced no rows"));
+                    }
+                    datafusion::arrow::compute::concat(&refs)
+                        .map_err(|e| SqlError::internal(e.to_string()))?
+                }
+            };
+            fields.push(datafusion::arrow::datatypes::Field::new(
+                format!("c{j}"),
+                array.data_type().clone(),
+                true,
+            ));
+            columns.push(array);
+        }
+        RecordBatch::try_new(
+            Arc::new(datafusion::arrow::datatypes::Schema::new(fields)),
+            columns,
+        )
+        .map_err(|e| SqlError::internal(e.to_string()))
+    }
+
+    /// Converts one batch of query output to the table's columns, reporting bad rows.
     async fn convert_batch(
         &mut self,
-        table: &Table,
         olap: &OlapTable,
         sources: &[Source],
         batch: &RecordBatch,
-        schema: &datafusion::arrow::datatypes::SchemaRef,
-    ) -> Result<(RecordBatch, Vec<RowError>), SqlError> {
+    ) -> Result<(Vec<ArrayRef>, Vec<RowError>), SqlError> {
         let n = batch.num_rows();
         let mut columns = Vec::with_capacity(olap.columns.len());
         let mut errors = vec![];
@@ -300,10 +350,33 @@ impl Session {
             };
             columns.push(array);
         }
-        let _ = table;
-        let out = RecordBatch::try_new(Arc::clone(schema), columns)
-            .map_err(|e| SqlError::internal(e.to_string()))?;
-        Ok((out, errors))
+        Ok((columns, errors))
+    }
+}
+
+/// The exact text of a plain literal (`NULL` is None), or None for anything else.
+fn literal_text(e: &ast::Expr) -> Option<Option<String>> {
+    match e {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::Number(n, _) => Some(Some(n.clone())),
+            ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => {
+                Some(Some(s.clone()))
+            }
+            ast::Value::Boolean(b) => Some(Some(if *b { "1" } else { "0" }.to_string())),
+            ast::Value::Null => Some(None),
+            _ => None,
+        },
+        ast::Expr::UnaryOp {
+            op: ast::UnaryOperator::Minus,
+            expr,
+        } => match expr.as_ref() {
+            ast::Expr::Value(v) => match &v.value {
+                ast::Value::Number(n, _) => Some(Some(format!("-{n}"))),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
     }
 }
 

@@ -125,6 +125,9 @@ fn plan_error(msg: &str) -> SqlError {
                 .strip_prefix("default_catalog.")
                 .unwrap_or(name)
                 .to_string();
+            if short.starts_with('.') {
+                return no_db();
+            }
             return SqlError::new(
                 ErrorCode::ER_NO_SUCH_TABLE,
                 format!("Table '{short}' doesn't exist"),
@@ -140,8 +143,27 @@ fn plan_error(msg: &str) -> SqlError {
     if msg.contains("Invalid function") || msg.contains("There is no function") {
         return SqlError::new(ErrorCode::ER_SP_DOES_NOT_EXIST, msg.to_string());
     }
-    if msg.starts_with("variable ") && msg.contains("not found") {
-        return SqlError::new(ErrorCode::ER_UNKNOWN_SYSTEM_VARIABLE, msg.to_string());
+    if let Some(rest) = msg.strip_prefix("variable [") {
+        // variable ["@@session", "x"] has no type information
+        let names: Vec<&str> = rest
+            .split(']')
+            .next()
+            .unwrap_or_default()
+            .split(',')
+            .map(|p| p.trim().trim_matches('"').trim_start_matches('@'))
+            .collect();
+        let name = names
+            .iter()
+            .rev()
+            .find(|n| {
+                !matches!(
+                    n.to_ascii_lowercase().as_str(),
+                    "session" | "global" | "local"
+                )
+            })
+            .copied()
+            .unwrap_or_default();
+        return crate::variables::unknown_variable(name);
     }
     SqlError::new(ErrorCode::ER_UNKNOWN_ERROR, msg.to_string())
 }

@@ -95,6 +95,7 @@ pub struct QueryEnv {
     aggregates: Vec<Arc<AggregateUDF>>,
     windows: Vec<Arc<WindowUDF>>,
     planners: Vec<Arc<dyn ExprPlanner>>,
+    table_functions: std::collections::HashMap<String, Arc<datafusion::catalog::TableFunction>>,
     cpus: usize,
 }
 
@@ -143,6 +144,10 @@ impl QueryEnv {
             aggregates: SessionStateDefaults::default_aggregate_functions(),
             windows: SessionStateDefaults::default_window_functions(),
             planners: SessionStateDefaults::default_expr_planners(),
+            table_functions: SessionStateDefaults::default_table_functions()
+                .into_iter()
+                .map(|f| (f.name().to_string(), f))
+                .collect(),
             cpus,
         }
     }
@@ -198,6 +203,7 @@ impl QueryEnv {
             .with_aggregate_functions(self.aggregates.clone())
             .with_window_functions(self.windows.clone())
             .with_expr_planners(self.planners.clone())
+            .with_table_functions(self.table_functions.clone())
             .with_catalog_list(Arc::new(RigelCatalogList::new(Arc::clone(&ctx))))
             .build();
         let props = state.execution_props_mut();
@@ -339,14 +345,56 @@ fn func_args(f: &ast::Function) -> Option<Vec<SqlExpr>> {
 /// `IF(c, a, b)` → `CASE`, `DATE_ADD(d, INTERVAL …)` → `d + INTERVAL …`,
 /// `CAST(x AS SIGNED)` → `CAST(x AS BIGINT)`.
 pub fn rewrite_mysql(stmt: &mut ast::Statement) {
+    if let ast::Statement::Query(q) = stmt {
+        remove_dual(q);
+    }
     let _ = ast::visit_expressions_mut(stmt, |expr| {
         rewrite_expr(expr);
         ControlFlow::<()>::Continue(())
     });
 }
 
+/// `SELECT … FROM DUAL` selects from nothing.
+fn remove_dual(query: &mut ast::Query) {
+    fn walk(body: &mut SetExpr) {
+        match body {
+            SetExpr::Select(select) => {
+                let is_dual = select.from.len() == 1
+                    && select.from[0].joins.is_empty()
+                    && matches!(&select.from[0].relation, ast::TableFactor::Table { name, alias: None, .. }
+                        if name.to_string().eq_ignore_ascii_case("dual"));
+                if is_dual {
+                    select.from.clear();
+                }
+            }
+            SetExpr::SetOperation { left, right, .. } => {
+                walk(left);
+                walk(right);
+            }
+            SetExpr::Query(q) => walk(q.body.as_mut()),
+            _ => {}
+        }
+    }
+    walk(query.body.as_mut());
+}
+
 fn rewrite_expr(expr: &mut SqlExpr) {
     match expr {
+        // MySQL: `1.5` is DECIMAL, `1e300` is DOUBLE (approximate-value literal).
+        SqlExpr::Value(v) => {
+            if let ast::Value::Number(n, _) = &v.value {
+                if n.contains(['e', 'E']) {
+                    let text = n.clone();
+                    *expr = SqlExpr::Cast {
+                        kind: ast::CastKind::Cast,
+                        expr: Box::new(SqlExpr::Value(ast::Value::SingleQuotedString(text).into())),
+                        data_type: ast::DataType::Double(ast::ExactNumberInfo::None),
+                        array: false,
+                        format: None,
+                    };
+                }
+            }
+        }
         SqlExpr::Function(f) => {
             let name = func_name(f);
             let Some(args) = func_args(f) else { return };

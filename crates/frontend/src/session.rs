@@ -119,6 +119,27 @@ impl Session {
         )
     }
 
+    /// `Table 'db.t' doesn't exist` becomes `Unknown database 'db'` when `db` is unknown.
+    fn refine_error(&self, e: SqlError) -> SqlError {
+        if e.code != ErrorCode::ER_NO_SUCH_TABLE {
+            return e;
+        }
+        let name = e
+            .message
+            .strip_prefix("Table '")
+            .and_then(|r| r.split('\'').next())
+            .unwrap_or_default();
+        if let Some((db, _)) = name.split_once('.') {
+            if !db.is_empty()
+                && !db.eq_ignore_ascii_case(INFORMATION_SCHEMA)
+                && self.fe.catalog().read().database(db).is_none()
+            {
+                return unknown_db(db);
+            }
+        }
+        e
+    }
+
     fn set_activity(&self, statement: Option<String>) {
         let mut a = self.conn.activity.lock();
         a.db = self.db.clone();
@@ -482,7 +503,7 @@ impl MysqlSession for Session {
 
     async fn execute(&mut self, statement: ParsedStatement) -> Result<QueryResult, SqlError> {
         self.set_activity(Some(statement.text.clone()));
-        let result = self.run(statement).await;
+        let result = self.run(statement).await.map_err(|e| self.refine_error(e));
         self.set_activity(None);
         result
     }

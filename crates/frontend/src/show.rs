@@ -256,8 +256,8 @@ impl Session {
     ) -> Result<QueryResult, SqlError> {
         let schema = b.schema();
         let batch = b.finish()?;
-        let (state, _) = self.fe.env.state(&self.view(), 0);
-        let ctx = datafusion::prelude::SessionContext::new_with_state(state);
+        // A private context: the SHOW result is its only table.
+        let ctx = datafusion::prelude::SessionContext::new();
         let table = MemTable::try_new(Arc::clone(&schema), vec![vec![batch]]).map_err(df_error)?;
         ctx.register_table("__show", Arc::new(table))
             .map_err(df_error)?;

@@ -1,0 +1,170 @@
+//! Restarts and crashes: acknowledged data survives, unacknowledged data is all-or-nothing.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mysql_async::prelude::*;
+
+use crate::common::{ServerProcess, TestServer, connect, exec};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_keeps_schema_and_data() {
+    let mut server = TestServer::start().await;
+    {
+        let mut c = server.conn().await;
+        exec(&mut c, "CREATE DATABASE r").await;
+        exec(&mut c, "USE r").await;
+        exec(
+            &mut c,
+            "CREATE TABLE t (k INT, d DATE, v STRING) DUPLICATE KEY(k)
+             PARTITION BY RANGE(d) (PARTITION p1 VALUES LESS THAN ('2024-01-01'), PARTITION p2 VALUES LESS THAN ('2025-01-01'))
+             DISTRIBUTED BY HASH(k) BUCKETS 3",
+        )
+        .await;
+        exec(
+            &mut c,
+            "INSERT INTO t VALUES (1, '2023-05-01', 'a'), (2, '2024-05-01', 'b')",
+        )
+        .await;
+        exec(&mut c, "CREATE VIEW v AS SELECT k FROM t WHERE k > 1").await;
+        exec(&mut c, "ALTER TABLE t ADD COLUMN extra INT DEFAULT '7'").await;
+        exec(&mut c, "INSERT INTO t VALUES (3, '2024-06-01', 'c', 8)").await;
+        exec(&mut c, "SET GLOBAL query_timeout = 77").await;
+    }
+    server.restart().await;
+    let mut c = server.conn_db("r").await;
+    let rows: Vec<(i32, String, String, i32)> = c
+        .query("SELECT k, CAST(d AS VARCHAR), v, extra FROM t ORDER BY k")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (1, "2023-05-01".into(), "a".into(), 7),
+            (2, "2024-05-01".into(), "b".into(), 7),
+            (3, "2024-06-01".into(), "c".into(), 8)
+        ]
+    );
+    let v: Vec<i32> = c.query("SELECT k FROM v ORDER BY k").await.unwrap();
+    assert_eq!(v, vec![2, 3]);
+    let timeout: i64 = c
+        .query_first("SELECT @@query_timeout")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(timeout, 77);
+    // Drop and truncate survive a restart too.
+    exec(&mut c, "TRUNCATE TABLE t PARTITION (p1)").await;
+    exec(&mut c, "DROP VIEW v").await;
+    drop(c);
+    server.restart().await;
+    let mut c = server.conn_db("r").await;
+    let n: i64 = c
+        .query_first("SELECT count(*) FROM t")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 2);
+    let tables: Vec<String> = c.query("SHOW TABLES").await.unwrap();
+    assert_eq!(tables, vec!["t"]);
+    server.stop().await;
+}
+
+/// Rows per INSERT; they land in different partitions and buckets.
+const ROWS_PER_INSERT: i64 = 3;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_during_concurrent_inserts() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let server = ServerProcess::spawn(dir.path());
+        let mut c = connect(server.port, None).await;
+        exec(&mut c, "CREATE DATABASE crash").await;
+        exec(
+            &mut c,
+            "CREATE TABLE crash.t (writer INT, seq INT, part INT, payload STRING) DUPLICATE KEY(writer, seq)
+             PARTITION BY RANGE(part) (PARTITION p0 VALUES LESS THAN ('1'), PARTITION p1 VALUES LESS THAN ('2'),
+                                       PARTITION p2 VALUES LESS THAN MAXVALUE)
+             DISTRIBUTED BY HASH(seq) BUCKETS 4",
+        )
+        .await;
+        drop(c);
+        server.kill9();
+    }
+    // writer -> acknowledged sequence numbers
+    let acked: Arc<Mutex<BTreeMap<i64, Vec<i64>>>> = Arc::default();
+    let mut next_seq: BTreeMap<i64, i64> = BTreeMap::new();
+    const WRITERS: i64 = 4;
+    for round in 0..10u64 {
+        let server = ServerProcess::spawn(dir.path());
+        let port = server.port;
+        let mut tasks = vec![];
+        for writer in 0..WRITERS {
+            let acked = Arc::clone(&acked);
+            let start = *next_seq.entry(writer).or_insert(0);
+            tasks.push(tokio::spawn(async move {
+                let Ok(mut c) = mysql_async::Conn::new(
+                    mysql_async::OptsBuilder::default()
+                        .ip_or_hostname("127.0.0.1")
+                        .tcp_port(port)
+                        .user(Some("root"))
+                        .db_name(Some("crash")),
+                )
+                .await
+                else {
+                    return start;
+                };
+                let mut seq = start;
+                loop {
+                    let sql = format!(
+                        "INSERT INTO t VALUES ({writer}, {seq}, 0, 'x{seq}'), ({writer}, {seq}, 1, 'y'), ({writer}, {seq}, 2, 'z')"
+                    );
+                    match c.query_drop(sql).await {
+                        Ok(()) => {
+                            acked.lock().unwrap().entry(writer).or_default().push(seq);
+                            seq += 1;
+                        }
+                        // The server was killed: the statement's fate is unknown.
+                        Err(_) => return seq + 1,
+                    }
+                }
+            }));
+        }
+        // Let the writers run a little, then pull the plug.
+        tokio::time::sleep(Duration::from_millis(300 + 137 * (round % 5))).await;
+        server.kill9();
+        for (writer, t) in tasks.into_iter().enumerate() {
+            let next = t.await.unwrap();
+            next_seq.insert(writer as i64, next);
+        }
+
+        // Restart and check: every acknowledged INSERT is whole, others are all or nothing.
+        let server = ServerProcess::spawn(dir.path());
+        let mut c = connect(server.port, Some("crash")).await;
+        let counts: Vec<(i64, i64, i64)> = c
+            .query("SELECT writer, seq, count(*) FROM t GROUP BY writer, seq")
+            .await
+            .unwrap();
+        let present: BTreeMap<(i64, i64), i64> =
+            counts.into_iter().map(|(w, s, n)| ((w, s), n)).collect();
+        for ((w, s), n) in &present {
+            assert_eq!(
+                *n, ROWS_PER_INSERT,
+                "round {round}: insert ({w}, {s}) is partly visible ({n} rows)"
+            );
+        }
+        for (w, seqs) in acked.lock().unwrap().iter() {
+            for s in seqs {
+                assert!(
+                    present.contains_key(&(*w, *s)),
+                    "round {round}: acknowledged insert ({w}, {s}) is missing"
+                );
+            }
+        }
+        drop(c);
+        server.kill9();
+    }
+    let total: usize = acked.lock().unwrap().values().map(Vec::len).sum();
+    assert!(total > 0, "no insert was acknowledged at all");
+}
