@@ -121,6 +121,72 @@ impl ConfigValue for String {
     }
 }
 
+/// A `;`-separated list of IPv4/IPv6 CIDR blocks (`priority_networks`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CidrList(pub Vec<(std::net::IpAddr, u8)>);
+
+impl CidrList {
+    /// Whether an address is in one of the blocks.
+    pub fn contains(&self, addr: std::net::IpAddr) -> bool {
+        self.0.iter().any(|(net, bits)| match (net, addr) {
+            (std::net::IpAddr::V4(n), std::net::IpAddr::V4(a)) => {
+                let mask = if *bits == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - *bits as u32)
+                };
+                (u32::from(*n) & mask) == (u32::from(a) & mask)
+            }
+            (std::net::IpAddr::V6(n), std::net::IpAddr::V6(a)) => {
+                let mask = if *bits == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - *bits as u32)
+                };
+                (u128::from(*n) & mask) == (u128::from(a) & mask)
+            }
+            _ => false,
+        })
+    }
+}
+
+impl ConfigValue for CidrList {
+    fn parse_config(text: &str) -> Result<Self, String> {
+        let mut out = vec![];
+        for part in text
+            .split([';', ','])
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            let (ip, bits) = part
+                .split_once('/')
+                .ok_or_else(|| format!("'{part}' is not a CIDR block like 10.0.0.0/24"))?;
+            let ip: std::net::IpAddr = ip
+                .trim()
+                .parse()
+                .map_err(|_| format!("'{ip}' is not an IP address"))?;
+            let bits: u8 = bits
+                .trim()
+                .parse()
+                .map_err(|_| format!("'{bits}' is not a prefix length"))?;
+            let max = if ip.is_ipv4() { 32 } else { 128 };
+            if bits > max {
+                return Err(format!("prefix length {bits} exceeds {max}"));
+            }
+            out.push((ip, bits));
+        }
+        Ok(CidrList(out))
+    }
+
+    fn render(&self) -> String {
+        self.0
+            .iter()
+            .map(|(ip, bits)| format!("{ip}/{bits}"))
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+}
+
 macro_rules! define_config {
     ($(
         $(#[doc = $doc:literal])*
@@ -200,8 +266,9 @@ define_config! {
     /// Address the servers listen on. The embedded default only accepts local clients;
     /// set `0.0.0.0` (or a specific address) to accept others. Rigel extension.
     bind_address: String = "127.0.0.1";
-    /// CIDR list (`10.0.0.0/8;192.168.0.0/16`) choosing the address this node advertises.
-    priority_networks: String = "";
+    /// CIDR list (`10.0.0.0/8;192.168.0.0/16`) choosing the address this node advertises
+    /// (for example in Stream Load redirects).
+    priority_networks: CidrList = "";
     /// Root of everything Rigel stores. `meta_dir` and `storage_root_path` default to
     /// directories under it. Rigel extension.
     data_dir: String = "./rigel-data";
@@ -489,6 +556,17 @@ some_future_key = 1
         assert_eq!(paths.len(), 2);
         assert_eq!(paths[0].medium.as_deref(), Some("SSD"));
         assert_eq!(paths[1].path, PathBuf::from("/data2"));
+    }
+
+    #[test]
+    fn priority_networks_are_validated() {
+        let mut c = Config::default();
+        c.set("priority_networks", "10.1.0.0/16; 192.168.1.0/24")
+            .unwrap();
+        assert!(c.priority_networks.contains("10.1.2.3".parse().unwrap()));
+        assert!(!c.priority_networks.contains("10.2.0.1".parse().unwrap()));
+        assert!(c.set("priority_networks", "10.0.0.0").is_err());
+        assert!(c.set("priority_networks", "10.0.0.0/33").is_err());
     }
 
     #[test]

@@ -392,8 +392,56 @@ fn flip(op: Operator) -> Operator {
 }
 
 /// What one conjunct says about column `col`.
+fn intersect(a: &Interval, b: &Interval) -> Interval {
+    fn max_lo(
+        x: &Option<(ScalarValue, bool)>,
+        y: &Option<(ScalarValue, bool)>,
+    ) -> Option<(ScalarValue, bool)> {
+        match (x, y) {
+            (None, v) | (v, None) => v.clone(),
+            (Some(a), Some(b)) => match a.0.partial_cmp(&b.0) {
+                Some(Ordering::Greater) => Some(a.clone()),
+                Some(Ordering::Less) => Some(b.clone()),
+                _ => Some((a.0.clone(), a.1 && b.1)),
+            },
+        }
+    }
+    fn min_hi(
+        x: &Option<(ScalarValue, bool)>,
+        y: &Option<(ScalarValue, bool)>,
+    ) -> Option<(ScalarValue, bool)> {
+        match (x, y) {
+            (None, v) | (v, None) => v.clone(),
+            (Some(a), Some(b)) => match a.0.partial_cmp(&b.0) {
+                Some(Ordering::Less) => Some(a.clone()),
+                Some(Ordering::Greater) => Some(b.clone()),
+                _ => Some((a.0.clone(), a.1 && b.1)),
+            },
+        }
+    }
+    Interval {
+        lo: max_lo(&a.lo, &b.lo),
+        hi: min_hi(&a.hi, &b.hi),
+    }
+}
+
 fn constraint(expr: &Expr, col: &str, dt: &DataType) -> Allowed {
     match expr {
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::And,
+            right,
+        }) => match (constraint(left, col, dt), constraint(right, col, dt)) {
+            (Allowed::Ranges(a), Allowed::Ranges(b)) => Allowed::Ranges(
+                a.iter()
+                    .flat_map(|x| b.iter().map(move |y| intersect(x, y)))
+                    .collect(),
+            ),
+            (Allowed::Ranges(a), Allowed::All) | (Allowed::All, Allowed::Ranges(a)) => {
+                Allowed::Ranges(a)
+            }
+            _ => Allowed::All,
+        },
         Expr::BinaryExpr(BinaryExpr {
             left,
             op: Operator::Or,

@@ -420,8 +420,30 @@ fn rewrite_expr(expr: &mut SqlExpr) {
                     } else {
                         ast::BinaryOperator::Plus
                     };
+                    // A string literal is a date (or datetime) in MySQL date arithmetic.
+                    let d = match d {
+                        SqlExpr::Value(v) => match &v.value {
+                            ast::Value::SingleQuotedString(s)
+                            | ast::Value::DoubleQuotedString(s) => {
+                                let ty = if s.contains(':') {
+                                    ast::DataType::Timestamp(Some(6), ast::TimezoneInfo::None)
+                                } else {
+                                    ast::DataType::Date
+                                };
+                                SqlExpr::Cast {
+                                    kind: ast::CastKind::Cast,
+                                    expr: Box::new(d.clone()),
+                                    data_type: ty,
+                                    array: false,
+                                    format: None,
+                                }
+                            }
+                            _ => d.clone(),
+                        },
+                        _ => d.clone(),
+                    };
                     *expr = SqlExpr::Nested(Box::new(SqlExpr::BinaryOp {
-                        left: Box::new(d.clone()),
+                        left: Box::new(d),
                         op,
                         right: Box::new(iv.clone()),
                     }));

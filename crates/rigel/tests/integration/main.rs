@@ -6,3 +6,15 @@ mod client;
 mod common;
 mod durability;
 mod fuzz;
+
+/// docs/configuration.md is generated from the code and must not drift.
+#[test]
+fn configuration_reference_is_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md");
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(
+        on_disk,
+        rigel::config_reference(),
+        "docs/configuration.md is stale: run `cargo run -- config-reference > docs/configuration.md`"
+    );
+}
