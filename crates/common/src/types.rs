@@ -232,10 +232,10 @@ impl ColumnType {
     /// Recovers the StarRocks type of an Arrow field: from its metadata when present,
     /// otherwise from the Arrow type alone.
     pub fn from_field(field: &Field) -> Option<ColumnType> {
-        if let Some(name) = field.metadata().get(TYPE_METADATA_KEY) {
-            if let Ok(ty) = name.parse::<ColumnType>() {
-                return Some(ty);
-            }
+        if let Some(name) = field.metadata().get(TYPE_METADATA_KEY)
+            && let Ok(ty) = name.parse::<ColumnType>()
+        {
+            return Some(ty);
         }
         Self::from_arrow(field.data_type())
     }

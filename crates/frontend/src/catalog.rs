@@ -100,11 +100,11 @@ impl CatalogWriter<'_> {
         for e in &entries {
             state.apply(e);
         }
-        if self.guard.journal.checkpoint_due() {
-            if let Err(e) = self.guard.journal.checkpoint(&state) {
-                // The journal still holds everything; a failed checkpoint only costs replay time.
-                tracing::warn!("catalog checkpoint failed: {e}");
-            }
+        if self.guard.journal.checkpoint_due()
+            && let Err(e) = self.guard.journal.checkpoint(&state)
+        {
+            // The journal still holds everything; a failed checkpoint only costs replay time.
+            tracing::warn!("catalog checkpoint failed: {e}");
         }
         Ok(())
     }

@@ -193,13 +193,13 @@ fn column_from_def(def: &ColumnDef, uid: u32, is_key: bool) -> Result<Column, Sq
                         format!("Invalid default value for '{}'", def.name),
                     ));
                 }
-                if let Some(limit) = def.ty.max_length() {
-                    if v.len() > limit as usize {
-                        return Err(SqlError::new(
-                            ErrorCode::ER_INVALID_DEFAULT,
-                            format!("Invalid default value for '{}'", def.name),
-                        ));
-                    }
+                if let Some(limit) = def.ty.max_length()
+                    && v.len() > limit as usize
+                {
+                    return Err(SqlError::new(
+                        ErrorCode::ER_INVALID_DEFAULT,
+                        format!("Invalid default value for '{}'", def.name),
+                    ));
                 }
             }
             DefaultValue::CurrentTimestamp => {
@@ -327,10 +327,10 @@ impl Session {
         if ct.temporary {
             return Err(SqlError::not_supported("CREATE TEMPORARY TABLE"));
         }
-        if let Some(engine) = &ct.engine {
-            if !engine.eq_ignore_ascii_case("olap") {
-                return Err(SqlError::not_supported(format!("ENGINE = {engine}")));
-            }
+        if let Some(engine) = &ct.engine
+            && !engine.eq_ignore_ascii_case("olap")
+        {
+            return Err(SqlError::not_supported(format!("ENGINE = {engine}")));
         }
         let db = self.db_of(&ct.name.db)?;
         validate_identifier(&ct.name.name, "table")?;
@@ -672,13 +672,13 @@ impl Session {
     ) -> Result<Arc<Table>, SqlError> {
         let mut w = self.fe.catalog().writer().await;
         let db_id = self.db_id(&w, db)?;
-        if let Some(existing) = w.read().table(db, name) {
-            if existing.name == name {
-                if if_not_exists {
-                    return Ok(existing);
-                }
-                return Err(table_exists(name));
+        if let Some(existing) = w.read().table(db, name)
+            && existing.name == name
+        {
+            if if_not_exists {
+                return Ok(existing);
             }
+            return Err(table_exists(name));
         }
         let table_id = TableId(w.next_id()?);
         let buckets = olap.distribution.buckets();
@@ -829,10 +829,10 @@ impl Session {
             p.visible_version = 1;
             p.tablets.clear();
         }
-        if let PartitionScheme::Unpartitioned = olap.partition_scheme {
-            if let Some(p) = olap.partitions.first_mut() {
-                p.name = name.name.clone();
-            }
+        if let PartitionScheme::Unpartitioned = olap.partition_scheme
+            && let Some(p) = olap.partitions.first_mut()
+        {
+            p.name = name.name.clone();
         }
         self.create_olap_table(
             &db,
@@ -1138,10 +1138,10 @@ impl Session {
                     {
                         return Err(table_exists(&new_name));
                     }
-                    if matches!(olap.partition_scheme, PartitionScheme::Unpartitioned) {
-                        if let Some(p) = olap.partitions.first_mut() {
-                            p.name = new_name.clone();
-                        }
+                    if matches!(olap.partition_scheme, PartitionScheme::Unpartitioned)
+                        && let Some(p) = olap.partitions.first_mut()
+                    {
+                        p.name = new_name.clone();
                     }
                     new_table.name = new_name;
                 }

@@ -36,10 +36,10 @@ impl From<FeError> for SqlError {
 /// Maps a DataFusion error to the MySQL error a client expects.
 pub fn df_error(e: DataFusionError) -> SqlError {
     // Our own errors travel through DataFusion wrapped as External.
-    if let DataFusionError::External(inner) = &e {
-        if let Some(sql) = inner.downcast_ref::<SqlError>() {
-            return sql.clone();
-        }
+    if let DataFusionError::External(inner) = &e
+        && let Some(sql) = inner.downcast_ref::<SqlError>()
+    {
+        return sql.clone();
     }
     let e = match e {
         DataFusionError::Context(_, inner) => return df_error(*inner),
@@ -119,20 +119,20 @@ fn strip(e: &DataFusionError) -> String {
 
 fn plan_error(msg: &str) -> SqlError {
     // "table 'default_catalog.db.t' not found"
-    if let Some(rest) = msg.strip_prefix("table '") {
-        if let Some(name) = rest.strip_suffix("' not found") {
-            let short = name
-                .strip_prefix("default_catalog.")
-                .unwrap_or(name)
-                .to_string();
-            if short.starts_with('.') {
-                return no_db();
-            }
-            return SqlError::new(
-                ErrorCode::ER_NO_SUCH_TABLE,
-                format!("Table '{short}' doesn't exist"),
-            );
+    if let Some(rest) = msg.strip_prefix("table '")
+        && let Some(name) = rest.strip_suffix("' not found")
+    {
+        let short = name
+            .strip_prefix("default_catalog.")
+            .unwrap_or(name)
+            .to_string();
+        if short.starts_with('.') {
+            return no_db();
         }
+        return SqlError::new(
+            ErrorCode::ER_NO_SUCH_TABLE,
+            format!("Table '{short}' doesn't exist"),
+        );
     }
     if let Some(rest) = msg.strip_prefix("failed to resolve schema: ") {
         return SqlError::new(

@@ -256,12 +256,11 @@ impl MysqlHandler for FrontendService {
                 ),
             ));
         }
-        if let Some(db) = &request.database {
-            if fe.catalog().read().database(db).is_none()
-                && !db.eq_ignore_ascii_case(provider::INFORMATION_SCHEMA)
-            {
-                return Err(error::unknown_db(db));
-            }
+        if let Some(db) = &request.database
+            && fe.catalog().read().database(db).is_none()
+            && !db.eq_ignore_ascii_case(provider::INFORMATION_SCHEMA)
+        {
+            return Err(error::unknown_db(db));
         }
         let (cancel, _) = watch::channel(0u64);
         let conn = Arc::new(Connection {

@@ -125,12 +125,12 @@ pub fn expand_range_partitions(
                         None => true,
                     })
                     .max_by(|a, b| cmp_tuple(a, b));
-                if let (Some(l), Some(u)) = (&lower, &upper) {
-                    if cmp_tuple(l, u) != Ordering::Less {
-                        return Err(partition_error(format!(
-                            "The upper value of partition '{name}' must be greater than the lower value"
-                        )));
-                    }
+                if let (Some(l), Some(u)) = (&lower, &upper)
+                    && cmp_tuple(l, u) != Ordering::Less
+                {
+                    return Err(partition_error(format!(
+                        "The upper value of partition '{name}' must be greater than the lower value"
+                    )));
                 }
                 let b = TypedBounds { lower, upper };
                 push_checked(&mut all, name, b.clone())?;
@@ -585,7 +585,7 @@ pub fn prune_partitions(olap: &OlapTable, filters: &[Expr]) -> Vec<usize> {
     if constraints.is_empty() {
         return all;
     }
-    let types = vec![col.ty.clone()];
+    let types = [col.ty.clone()];
     let multi = columns.len() > 1;
     all.into_iter()
         .filter(|&i| {

@@ -382,17 +382,17 @@ fn rewrite_expr(expr: &mut SqlExpr) {
     match expr {
         // MySQL: `1.5` is DECIMAL, `1e300` is DOUBLE (approximate-value literal).
         SqlExpr::Value(v) => {
-            if let ast::Value::Number(n, _) = &v.value {
-                if n.contains(['e', 'E']) {
-                    let text = n.clone();
-                    *expr = SqlExpr::Cast {
-                        kind: ast::CastKind::Cast,
-                        expr: Box::new(SqlExpr::Value(ast::Value::SingleQuotedString(text).into())),
-                        data_type: ast::DataType::Double(ast::ExactNumberInfo::None),
-                        array: false,
-                        format: None,
-                    };
-                }
+            if let ast::Value::Number(n, _) = &v.value
+                && n.contains(['e', 'E'])
+            {
+                let text = n.clone();
+                *expr = SqlExpr::Cast {
+                    kind: ast::CastKind::Cast,
+                    expr: Box::new(SqlExpr::Value(ast::Value::SingleQuotedString(text).into())),
+                    data_type: ast::DataType::Double(ast::ExactNumberInfo::None),
+                    array: false,
+                    format: None,
+                };
             }
         }
         SqlExpr::Function(f) => {

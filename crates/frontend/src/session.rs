@@ -129,13 +129,12 @@ impl Session {
             .strip_prefix("Table '")
             .and_then(|r| r.split('\'').next())
             .unwrap_or_default();
-        if let Some((db, _)) = name.split_once('.') {
-            if !db.is_empty()
-                && !db.eq_ignore_ascii_case(INFORMATION_SCHEMA)
-                && self.fe.catalog().read().database(db).is_none()
-            {
-                return unknown_db(db);
-            }
+        if let Some((db, _)) = name.split_once('.')
+            && !db.is_empty()
+            && !db.eq_ignore_ascii_case(INFORMATION_SCHEMA)
+            && self.fe.catalog().read().database(db).is_none()
+        {
+            return unknown_db(db);
         }
         e
     }
@@ -169,13 +168,13 @@ impl Session {
                 if_exists, name, ..
             } => self.drop_database(if_exists, &name).await,
             Statement::Use { catalog, db } => {
-                if let Some(c) = catalog {
-                    if !c.eq_ignore_ascii_case(crate::planner::DEFAULT_CATALOG) {
-                        return Err(SqlError::new(
-                            ErrorCode::ER_BAD_DB_ERROR,
-                            format!("Unknown catalog '{c}'"),
-                        ));
-                    }
+                if let Some(c) = catalog
+                    && !c.eq_ignore_ascii_case(crate::planner::DEFAULT_CATALOG)
+                {
+                    return Err(SqlError::new(
+                        ErrorCode::ER_BAD_DB_ERROR,
+                        format!("Unknown catalog '{c}'"),
+                    ));
                 }
                 self.use_db(&db)?;
                 Ok(QueryResult::ok())
@@ -262,7 +261,7 @@ impl Session {
                     value,
                 } => {
                     let v = match value {
-                        Some(e) => self.eval_constant(e).await?,
+                        Some(e) => self.eval_constant(*e).await?,
                         None => ScalarValue::Utf8(None),
                     };
                     self.user_vars.insert(name, v);
@@ -279,7 +278,7 @@ impl Session {
                         None => def.default.to_string(),
                         Some(e) => match constant_text(&e) {
                             Some(t) => t,
-                            None => scalar_text(&self.eval_constant(e).await?),
+                            None => scalar_text(&self.eval_constant(*e).await?),
                         },
                     };
                     let text = if def.name.starts_with("character_set_") && text.is_empty() {

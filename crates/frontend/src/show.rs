@@ -245,7 +245,7 @@ impl Session {
                 });
                 b.into_result()
             }
-            Some(ShowFilter::Where(expr)) => self.where_filter(b, expr).await,
+            Some(ShowFilter::Where(expr)) => self.where_filter(b, *expr).await,
         }
     }
 
@@ -265,10 +265,10 @@ impl Session {
         let mut expr = expr;
         let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
         let _ = ast::visit_expressions_mut(&mut expr, |e| {
-            if let ast::Expr::Identifier(id) = e {
-                if let Some(n) = names.iter().find(|n| n.eq_ignore_ascii_case(&id.value)) {
-                    *id = ast::Ident::with_quote('"', n.clone());
-                }
+            if let ast::Expr::Identifier(id) = e
+                && let Some(n) = names.iter().find(|n| n.eq_ignore_ascii_case(&id.value))
+            {
+                *id = ast::Ident::with_quote('"', n.clone());
             }
             std::ops::ControlFlow::<()>::Continue(())
         });
@@ -710,7 +710,7 @@ impl Session {
                             null_i(),
                             ScalarValue::Utf8(None),
                             i(rows),
-                            i(if rows == 0 { 0 } else { bytes / rows }),
+                            i(bytes.checked_div(rows).unwrap_or(0)),
                             i(bytes),
                             null_i(),
                             null_i(),

@@ -511,7 +511,7 @@ pub enum ShowFilter {
     /// `LIKE 'pattern'`
     Like(String),
     /// `WHERE expr`
-    Where(ast::Expr),
+    Where(Box<ast::Expr>),
 }
 
 /// `SHOW …`
@@ -612,7 +612,7 @@ pub enum SetItem {
         /// Variable name, lower case.
         name: String,
         /// Value expression; `DEFAULT` is `None`.
-        value: Option<ast::Expr>,
+        value: Option<Box<ast::Expr>>,
     },
     /// `SET NAMES charset [COLLATE c]` / `SET CHARACTER SET charset`
     Names {

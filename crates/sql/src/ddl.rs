@@ -128,8 +128,7 @@ impl StarRocksParser<'_> {
         if self.parser.consume_token(&Token::LParen) {
             self.parse_table_elements(&mut ct)?;
         }
-        loop {
-            let Some(word) = self.peek_word() else { break };
+        while let Some(word) = self.peek_word() {
             match word.as_str() {
                 "ENGINE" => {
                     self.parser.next_token();
@@ -250,8 +249,7 @@ impl StarRocksParser<'_> {
             generated: None,
             comment: None,
         };
-        loop {
-            let Some(word) = self.peek_word() else { break };
+        while let Some(word) = self.peek_word() {
             if let Some(agg) = AggType::parse(&word) {
                 if col.agg.is_some() {
                     return self.error("duplicate aggregation type");

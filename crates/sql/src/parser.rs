@@ -93,14 +93,14 @@ fn to_parse_error(e: ParserError, sql: &str) -> ParseError {
     // sqlparser appends " at Line: L, Column: C" to its messages.
     if let Some(idx) = text.rfind(" at Line: ") {
         let tail = &text[idx + " at Line: ".len()..];
-        if let Some((l, c)) = tail.split_once(", Column: ") {
-            if let (Ok(line), Ok(column)) = (l.trim().parse(), c.trim().parse()) {
-                return ParseError {
-                    line,
-                    column,
-                    detail: text[..idx].to_string(),
-                };
-            }
+        if let Some((l, c)) = tail.split_once(", Column: ")
+            && let (Ok(line), Ok(column)) = (l.trim().parse(), c.trim().parse())
+        {
+            return ParseError {
+                line,
+                column,
+                detail: text[..idx].to_string(),
+            };
         }
     }
     let _ = sql;
@@ -325,7 +325,7 @@ impl<'a> StarRocksParser<'a> {
         if self.parser.parse_keyword(Keyword::LIKE) {
             Ok(Some(ShowFilter::Like(self.string_lit()?)))
         } else if self.parser.parse_keyword(Keyword::WHERE) {
-            Ok(Some(ShowFilter::Where(self.parser.parse_expr()?)))
+            Ok(Some(ShowFilter::Where(Box::new(self.parser.parse_expr()?))))
         } else {
             Ok(None)
         }
@@ -616,11 +616,11 @@ impl<'a> StarRocksParser<'a> {
         } else if let Some(w) = self.peek_word().filter(|w| w == "ON" || w == "OFF") {
             // ON/OFF are keywords, not expressions, in the expression grammar.
             self.parser.next_token();
-            Some(ast::Expr::Value(
+            Some(Box::new(ast::Expr::Value(
                 ast::Value::SingleQuotedString(w.to_ascii_lowercase()).into(),
-            ))
+            )))
         } else {
-            Some(self.parser.parse_expr()?)
+            Some(Box::new(self.parser.parse_expr()?))
         };
         let name = if scope == VarScope::User {
             name

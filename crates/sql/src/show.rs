@@ -7,7 +7,7 @@ use crate::ast::*;
 use crate::parser::{PResult, StarRocksParser};
 
 impl StarRocksParser<'_> {
-    fn from_db(&mut self) -> PResult<Option<String>> {
+    fn db_clause(&mut self) -> PResult<Option<String>> {
         if self.parser.parse_keyword(Keyword::FROM) || self.parser.parse_keyword(Keyword::IN) {
             let first = self.ident()?;
             if self.parser.consume_token(&Token::Period) {
@@ -18,12 +18,12 @@ impl StarRocksParser<'_> {
         Ok(None)
     }
 
-    fn from_table(&mut self) -> PResult<TableName> {
+    fn table_clause(&mut self) -> PResult<TableName> {
         if !(self.parser.parse_keyword(Keyword::FROM) || self.parser.parse_keyword(Keyword::IN)) {
             return self.parser.expected("FROM", self.parser.peek_token());
         }
         let mut table = self.table_name()?;
-        if let Some(db) = self.from_db()? {
+        if let Some(db) = self.db_clause()? {
             table.db = Some(db);
         }
         Ok(table)
@@ -44,7 +44,7 @@ impl StarRocksParser<'_> {
             }
             "TABLES" => {
                 self.parser.next_token();
-                let db = self.from_db()?;
+                let db = self.db_clause()?;
                 Show::Tables {
                     full,
                     db,
@@ -53,7 +53,7 @@ impl StarRocksParser<'_> {
             }
             "COLUMNS" | "FIELDS" => {
                 self.parser.next_token();
-                let table = self.from_table()?;
+                let table = self.table_clause()?;
                 Show::Columns {
                     full,
                     table,
@@ -77,7 +77,7 @@ impl StarRocksParser<'_> {
                 if temporary {
                     self.expect_word("PARTITIONS")?;
                 }
-                let table = self.from_table()?;
+                let table = self.table_clause()?;
                 Show::Partitions { table, temporary }
             }
             "VARIABLES" => {
@@ -130,7 +130,7 @@ impl StarRocksParser<'_> {
             "TABLE" => {
                 self.parser.next_token();
                 self.expect_word("STATUS")?;
-                let db = self.from_db()?;
+                let db = self.db_clause()?;
                 Show::TableStatus {
                     db,
                     filter: self.show_filter()?,
@@ -138,7 +138,7 @@ impl StarRocksParser<'_> {
             }
             "INDEX" | "INDEXES" | "KEYS" => {
                 self.parser.next_token();
-                Show::Index(self.from_table()?)
+                Show::Index(self.table_clause()?)
             }
             "PLUGINS" => {
                 self.parser.next_token();
@@ -146,7 +146,7 @@ impl StarRocksParser<'_> {
             }
             "TABLET" | "TABLETS" => {
                 self.parser.next_token();
-                Show::Tablets(self.from_table()?)
+                Show::Tablets(self.table_clause()?)
             }
             "DATA" => {
                 self.parser.next_token();

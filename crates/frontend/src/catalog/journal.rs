@@ -80,11 +80,9 @@ impl Journal {
         let w = self.db.begin_write().map_err(meta_err)?;
         {
             let mut t = w.open_table(JOURNAL).map_err(meta_err)?;
-            let mut id = self.next_entry;
-            for e in entries {
+            for (id, e) in (self.next_entry..).zip(entries) {
                 let bytes = serde_json::to_vec(e).map_err(meta_err)?;
                 t.insert(id, bytes.as_slice()).map_err(meta_err)?;
-                id += 1;
             }
         }
         w.commit().map_err(meta_err)?;

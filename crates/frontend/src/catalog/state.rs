@@ -126,10 +126,10 @@ impl CatalogState {
             }
             JournalEntry::PutTable { table } => {
                 let table: Arc<Table> = Arc::new((**table).clone());
-                if let Some(old) = self.tables.get(&table.id) {
-                    if let Some(db) = self.databases.get_mut(&old.db_id) {
-                        db.tables.remove(&old.name);
-                    }
+                if let Some(old) = self.tables.get(&table.id)
+                    && let Some(db) = self.databases.get_mut(&old.db_id)
+                {
+                    db.tables.remove(&old.name);
                 }
                 if let Some(db) = self.databases.get_mut(&table.db_id) {
                     db.tables.insert(table.name.clone(), table.id);
@@ -137,10 +137,10 @@ impl CatalogState {
                 self.tables.insert(table.id, table);
             }
             JournalEntry::DropTable { id } => {
-                if let Some(old) = self.tables.remove(id) {
-                    if let Some(db) = self.databases.get_mut(&old.db_id) {
-                        db.tables.remove(&old.name);
-                    }
+                if let Some(old) = self.tables.remove(id)
+                    && let Some(db) = self.databases.get_mut(&old.db_id)
+                {
+                    db.tables.remove(&old.name);
                 }
             }
             JournalEntry::CommitTxn(record) => {

@@ -17,12 +17,13 @@ pub struct TestServer {
 }
 
 pub fn test_config(dir: &Path) -> Config {
-    let mut config = Config::default();
-    config.query_port = 0;
-    config.http_port = 0;
-    config.be_http_port = 0;
-    config.data_dir = dir.to_string_lossy().into_owned();
-    config
+    Config {
+        query_port: 0,
+        http_port: 0,
+        be_http_port: 0,
+        data_dir: dir.to_string_lossy().into_owned(),
+        ..Config::default()
+    }
 }
 
 impl TestServer {
