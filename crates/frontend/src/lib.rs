@@ -17,6 +17,7 @@ pub mod catalog;
 mod ddl;
 mod dml;
 pub mod error;
+mod files;
 mod infoschema;
 pub mod partition;
 pub mod planner;

@@ -147,6 +147,13 @@ impl QueryEnv {
             table_functions: SessionStateDefaults::default_table_functions()
                 .into_iter()
                 .map(|f| (f.name().to_string(), f))
+                .chain(std::iter::once((
+                    "files".to_string(),
+                    Arc::new(datafusion::catalog::TableFunction::new(
+                        "files".to_string(),
+                        Arc::new(crate::files::FilesFunction),
+                    )),
+                )))
                 .collect(),
             cpus,
         }
@@ -348,6 +355,7 @@ pub fn rewrite_mysql(stmt: &mut ast::Statement) {
     if let ast::Statement::Query(q) = stmt {
         remove_dual(q);
     }
+    crate::files::rewrite_files_args(stmt);
     let _ = ast::visit_expressions_mut(stmt, |expr| {
         rewrite_expr(expr);
         ControlFlow::<()>::Continue(())
