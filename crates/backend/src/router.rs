@@ -187,6 +187,7 @@ mod tests {
             sort_key: vec![],
             compression: SegmentCompression::Lz4,
             bloom_filter_columns: vec![],
+            memory_limit: 0,
         })
     }
 

@@ -6,14 +6,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
 use rigel_be_api::{SinkSummary, TabletSink, WriteTarget};
+use rigel_common::SqlError;
 use rigel_common::ids::{TabletId, TxnId};
-use rigel_common::{ErrorCode, SqlError};
 use rigel_storage::{RowsetWriter, SegmentOptions, StorageEngine};
 
 use crate::router::Router;
 use crate::storage_error;
 
-/// Buffered bytes across all tablets of one sink before the largest buffer is flushed.
+/// Buffered bytes across all tablets of one sink before the largest buffer is flushed,
+/// unless the target sets its own limit.
 const SINK_MEMORY_BUDGET: usize = 512 << 20;
 
 struct Inner {
@@ -26,11 +27,8 @@ struct Inner {
 }
 
 impl Inner {
-    fn write(&mut self, batch: &RecordBatch) -> Result<(), SqlError> {
+    fn write(&mut self, batch: &RecordBatch) -> Result<Vec<u32>, SqlError> {
         let routed = self.router.route(batch)?;
-        if let Some(&first) = routed.unmatched.first() {
-            return Err(self.no_partition_error(batch, first as usize));
-        }
         for (tablet, part) in routed.parts {
             let writer = match self.writers.get_mut(&tablet) {
                 Some(w) => w,
@@ -49,13 +47,18 @@ impl Inner {
             };
             writer.write(part).map_err(|e| storage_error(&e))?;
         }
-        self.enforce_budget()
+        self.enforce_budget()?;
+        Ok(routed.unmatched)
     }
 
     fn enforce_budget(&mut self) -> Result<(), SqlError> {
         loop {
             let total: usize = self.writers.values().map(|w| w.buffered_bytes()).sum();
-            if total <= SINK_MEMORY_BUDGET {
+            let budget = match self.target.memory_limit {
+                0 => SINK_MEMORY_BUDGET,
+                n => n,
+            };
+            if total <= budget {
                 return Ok(());
             }
             let Some(largest) = self.writers.values_mut().max_by_key(|w| w.buffered_bytes()) else {
@@ -63,26 +66,6 @@ impl Inner {
             };
             largest.flush().map_err(|e| storage_error(&e))?;
         }
-    }
-
-    fn no_partition_error(&self, batch: &RecordBatch, row: usize) -> SqlError {
-        if self.target.partitions.is_empty() {
-            return SqlError::new(
-                ErrorCode::ER_NO_PARTITION_FOR_GIVEN_VALUE,
-                format!(
-                    "data cannot be inserted into table with empty partition. Use `SHOW PARTITIONS FROM {}` to see the currently partitions of this table.",
-                    self.target.table_name
-                ),
-            );
-        }
-        SqlError::new(
-            ErrorCode::ER_NO_PARTITION_FOR_GIVEN_VALUE,
-            format!(
-                "the row is out of partition ranges: no partition of table '{}' holds the value ({})",
-                self.target.table_name,
-                self.router.describe_row(batch, row)
-            ),
-        )
     }
 
     fn finish(self) -> Result<SinkSummary, SqlError> {
@@ -143,7 +126,7 @@ fn closed() -> SqlError {
 
 #[async_trait]
 impl TabletSink for LocalSink {
-    async fn write(&mut self, batch: RecordBatch) -> Result<(), SqlError> {
+    async fn write(&mut self, batch: RecordBatch) -> Result<Vec<u32>, SqlError> {
         let mut inner = self.inner.take().ok_or_else(closed)?;
         // Sorting and encoding are CPU work: keep them off the async workers.
         let (inner, result) = tokio::task::spawn_blocking(move || {

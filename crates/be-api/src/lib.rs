@@ -72,6 +72,8 @@ pub struct WriteTarget {
     pub compression: SegmentCompression,
     /// Columns with bloom filters.
     pub bloom_filter_columns: Vec<String>,
+    /// Bytes the sink may buffer before flushing segments (0 = the backend's default).
+    pub memory_limit: usize,
 }
 
 /// What a finished sink wrote.
@@ -90,8 +92,9 @@ pub struct SinkSummary {
 /// Dropping a sink without [`TabletSink::finish`] discards everything it wrote.
 #[async_trait]
 pub trait TabletSink: Send {
-    /// Routes and buffers/writes rows. The batch has the target's schema.
-    async fn write(&mut self, batch: RecordBatch) -> Result<()>;
+    /// Routes and buffers/writes rows. The batch has the target's schema. Returns the indexes
+    /// of rows that belong to no (selected) partition; they are not written.
+    async fn write(&mut self, batch: RecordBatch) -> Result<Vec<u32>>;
 
     /// Flushes everything and durably prepares the transaction on the backend.
     async fn finish(self: Box<Self>) -> Result<SinkSummary>;

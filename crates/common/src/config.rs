@@ -291,6 +291,8 @@ define_config! {
     max_allowed_packet: u64 = "67108864";
     /// Default compression of new tables: LZ4, ZSTD, SNAPPY or NONE.
     compression_type: String = "LZ4";
+    /// How long the label of a finished load stays reserved, in seconds (3 days).
+    label_keep_max_second: u64 = "259200", mutable = true;
 }
 
 /// StarRocks keys that have no meaning in Rigel's single-binary design, with the reason.

@@ -196,6 +196,20 @@ impl Session {
             .clone()
             .unwrap_or_else(|| format!("insert_{:016x}", rand_label()));
         let txn = self.fe.begin_txn().await?;
+        let db_id = self
+            .fe
+            .catalog()
+            .read()
+            .database(&db)
+            .map(|d| d.id)
+            .ok_or_else(|| crate::error::unknown_db(&db))?;
+        let _label = self.fe.reserve_label(db_id, &label, txn).map_err(|_| {
+            SqlError::new(
+                ErrorCode::ER_LABEL_ALREADY_EXISTS,
+                format!("Label [{label}] has already been used."),
+            )
+        })?;
+        let started_ms = crate::now_ms();
         let target = write_target(
             &table,
             olap,
@@ -236,7 +250,18 @@ impl Session {
                     .map_err(|e| SqlError::internal(e.to_string()))?;
                 total += n;
                 if converted.num_rows() > 0 {
-                    sink.write(converted).await?;
+                    let unmatched = sink.write(converted.clone()).await?;
+                    if let Some(&first) = unmatched.first() {
+                        if strict {
+                            return Err(no_partition_error(
+                                &table.name,
+                                olap,
+                                &converted,
+                                first as usize,
+                            ));
+                        }
+                        filtered += unmatched.len();
+                    }
                 }
             }
             Ok(())
@@ -270,6 +295,22 @@ impl Session {
                 .as_str()
         };
         let _ = text;
+        self.fe.loads.record(crate::load::LoadJob {
+            txn,
+            label: label.clone(),
+            db: db.clone(),
+            table: table.name.clone(),
+            kind: "INSERT",
+            state: "FINISHED",
+            total: total as u64,
+            loaded: summary.rows,
+            filtered: filtered as u64,
+            unselected: 0,
+            error: String::new(),
+            error_url: String::new(),
+            created_ms: started_ms,
+            finished_ms: crate::now_ms(),
+        });
         Ok(QueryResult::Ok {
             affected_rows: summary.rows,
             last_insert_id: 0,
@@ -352,6 +393,42 @@ impl Session {
         }
         Ok((columns, errors))
     }
+}
+
+/// The error for a row no partition holds.
+pub(crate) fn no_partition_error(
+    table: &str,
+    olap: &OlapTable,
+    batch: &RecordBatch,
+    row: usize,
+) -> SqlError {
+    if olap.partitions.is_empty() {
+        return SqlError::new(
+            ErrorCode::ER_NO_PARTITION_FOR_GIVEN_VALUE,
+            format!(
+                "data cannot be inserted into table with empty partition. Use `SHOW PARTITIONS FROM {table}` to see the currently partitions of this table."
+            ),
+        );
+    }
+    let values: Vec<String> = match &olap.partition_scheme {
+        crate::catalog::PartitionScheme::Range { columns } => columns
+            .iter()
+            .filter_map(|c| olap.column_index(c))
+            .map(|i| {
+                ScalarValue::try_from_array(batch.column(i), row)
+                    .map(|v| v.to_string())
+                    .unwrap_or_default()
+            })
+            .collect(),
+        crate::catalog::PartitionScheme::Unpartitioned => vec![],
+    };
+    SqlError::new(
+        ErrorCode::ER_NO_PARTITION_FOR_GIVEN_VALUE,
+        format!(
+            "Insert has filtered data in strict mode: the row is out of partition ranges of table '{table}' (value: {})",
+            values.join(", ")
+        ),
+    )
 }
 
 /// The exact text of a plain literal (`NULL` is None), or None for anything else.

@@ -37,7 +37,9 @@ fn literal_text(e: &Expr) -> Option<String> {
 fn expand(path: &str, extension: &str) -> DfResult<Vec<PathBuf>> {
     let path = path.strip_prefix("file://").unwrap_or(path);
     if path.contains("://") {
-        return plan_err!("FILES() reads local paths only (got '{path}'); object stores are not supported yet");
+        return plan_err!(
+            "FILES() reads local paths only (got '{path}'); object stores are not supported yet"
+        );
     }
     let p = Path::new(path);
     let mut out = vec![];
@@ -61,7 +63,10 @@ fn expand(path: &str, extension: &str) -> DfResult<Vec<PathBuf>> {
             .flatten()
             .map(|e| e.path())
             .filter(|f| {
-                let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let name = f
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 f.is_file() && name.starts_with(prefix) && name.ends_with(suffix)
             })
             .collect();
@@ -96,11 +101,16 @@ impl TableFunctionImpl for FilesFunction {
             .get("format")
             .map(|f| f.to_ascii_lowercase())
             .unwrap_or_else(|| {
-                if path.ends_with(".csv") { "csv".to_string() } else { "parquet".to_string() }
+                if path.ends_with(".csv") {
+                    "csv".to_string()
+                } else {
+                    "parquet".to_string()
+                }
             });
         let (options, extension): (ListingOptions, &str) = match format.as_str() {
             "parquet" => (
-                ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet"),
+                ListingOptions::new(Arc::new(ParquetFormat::default()))
+                    .with_file_extension(".parquet"),
                 ".parquet",
             ),
             "csv" => {
@@ -109,8 +119,13 @@ impl TableFunctionImpl for FilesFunction {
                     .map(|s| s.as_bytes().first().copied().unwrap_or(b','))
                     .unwrap_or(b',');
                 let header = props.get("csv.skip_header").is_some_and(|v| v != "0");
-                let fmt = CsvFormat::default().with_delimiter(sep).with_has_header(header);
-                (ListingOptions::new(Arc::new(fmt)).with_file_extension(""), "")
+                let fmt = CsvFormat::default()
+                    .with_delimiter(sep)
+                    .with_has_header(header);
+                (
+                    ListingOptions::new(Arc::new(fmt)).with_file_extension(""),
+                    "",
+                )
             }
             other => return plan_err!("FILES() format '{other}' is not supported yet"),
         };
@@ -127,7 +142,11 @@ impl TableFunctionImpl for FilesFunction {
     }
 }
 
-fn infer_schema(format: &str, file: &Path, props: &BTreeMap<String, String>) -> DfResult<SchemaRef> {
+fn infer_schema(
+    format: &str,
+    file: &Path,
+    props: &BTreeMap<String, String>,
+) -> DfResult<SchemaRef> {
     let open = || {
         std::fs::File::open(file).map_err(|e| {
             datafusion::error::DataFusionError::Plan(format!("{}: {e}", file.display()))
@@ -176,13 +195,17 @@ pub fn rewrite_files_args(stmt: &mut ast::Statement) {
                 let mut flat = vec![];
                 for a in args.args.drain(..) {
                     match a {
-                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(ast::Expr::BinaryOp {
-                            left,
-                            op: ast::BinaryOperator::Eq,
-                            right,
-                        })) => {
+                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(
+                            ast::Expr::BinaryOp {
+                                left,
+                                op: ast::BinaryOperator::Eq,
+                                right,
+                            },
+                        )) => {
                             flat.push(ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(*left)));
-                            flat.push(ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(*right)));
+                            flat.push(ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(
+                                *right,
+                            )));
                         }
                         other => flat.push(other),
                     }

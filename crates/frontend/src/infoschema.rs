@@ -28,6 +28,7 @@ pub const TABLES: &[&str] = &[
     "events",
     "global_variables",
     "key_column_usage",
+    "loads",
     "partitions",
     "referential_constraints",
     "routines",
@@ -587,6 +588,58 @@ impl InformationSchema {
                             ]);
                         }
                     }
+                }
+                b
+            }
+            "loads" => {
+                let mut b = ResultBuilder::new(&[
+                    ("job_id", DataType::Int64),
+                    ("label", DataType::Utf8),
+                    ("database_name", DataType::Utf8),
+                    ("table_name", DataType::Utf8),
+                    ("state", DataType::Utf8),
+                    ("progress", DataType::Utf8),
+                    ("type", DataType::Utf8),
+                    ("priority", DataType::Utf8),
+                    ("scan_rows", DataType::Int64),
+                    ("filtered_rows", DataType::Int64),
+                    ("unselected_rows", DataType::Int64),
+                    ("sink_rows", DataType::Int64),
+                    ("create_time", DataType::Utf8),
+                    ("load_start_time", DataType::Utf8),
+                    ("load_finish_time", DataType::Utf8),
+                    ("error_msg", DataType::Utf8),
+                    ("tracking_url", DataType::Utf8),
+                ]);
+                let jobs = ctx.env.loads.jobs();
+                for j in jobs {
+                    b.row(vec![
+                        i(j.txn.0),
+                        s(j.label),
+                        s(j.db),
+                        s(j.table),
+                        s(j.state),
+                        s(if j.state == "FINISHED" { "100%" } else { "0%" }),
+                        s(j.kind),
+                        s("NORMAL"),
+                        i(j.total),
+                        i(j.filtered),
+                        i(j.unselected),
+                        i(j.loaded),
+                        date_text(j.created_ms),
+                        date_text(j.created_ms),
+                        date_text(j.finished_ms),
+                        if j.error.is_empty() {
+                            ScalarValue::Utf8(None)
+                        } else {
+                            s(j.error)
+                        },
+                        if j.error_url.is_empty() {
+                            ScalarValue::Utf8(None)
+                        } else {
+                            s(j.error_url)
+                        },
+                    ]);
                 }
                 b
             }

@@ -19,6 +19,7 @@ mod dml;
 pub mod error;
 mod files;
 mod infoschema;
+pub mod load;
 pub mod partition;
 pub mod planner;
 mod provider;
@@ -32,7 +33,7 @@ pub mod variables;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU16, Ordering};
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -92,6 +93,12 @@ pub struct Frontend {
     version_comment: String,
     connections: Mutex<HashMap<u32, Arc<Connection>>>,
     started: Instant,
+    /// Labels in use and recent load jobs.
+    pub(crate) loads: Arc<load::LoadRegistry>,
+    /// The bound backend HTTP port (Stream Load redirects point there).
+    be_http_port: AtomicU16,
+    /// When expired labels were last pruned (ms).
+    pub(crate) labels_pruned_ms: AtomicI64,
 }
 
 impl std::fmt::Debug for Frontend {
@@ -117,10 +124,12 @@ impl Frontend {
             rigel_common::PRODUCT,
             rigel_common::VERSION
         );
+        let loads = Arc::new(load::LoadRegistry::default());
         let env = Arc::new(QueryEnv::new(
             Arc::clone(&catalog),
             Arc::clone(&backend),
             server_version.clone(),
+            Arc::clone(&loads),
         ));
         let fe = Arc::new(Self {
             config: RwLock::new(config),
@@ -129,6 +138,9 @@ impl Frontend {
             version_comment,
             connections: Mutex::new(HashMap::new()),
             started: Instant::now(),
+            loads,
+            be_http_port: AtomicU16::new(0),
+            labels_pruned_ms: AtomicI64::new(now_ms()),
         });
         fe.reconcile().await?;
         Ok(fe)
@@ -221,6 +233,45 @@ impl Frontend {
         self.connections.lock().get(&id).cloned()
     }
 
+    /// Records the port the backend HTTP server is bound to.
+    pub fn set_be_http_port(&self, port: u16) {
+        self.be_http_port.store(port, Ordering::Relaxed);
+    }
+
+    /// Checks HTTP Basic credentials (Stream Load). Accounts arrive with the security
+    /// work; until then root without a password is the only user.
+    pub fn authenticate_http(
+        &self,
+        user: &str,
+        password: &str,
+        client: SocketAddr,
+    ) -> Result<(), SqlError> {
+        if user == "root" && password.is_empty() {
+            Ok(())
+        } else {
+            Err(SqlError::new(
+                ErrorCode::ER_ACCESS_DENIED_ERROR,
+                format!(
+                    "Access denied for user '{user}'@'{}' (using password: {})",
+                    client.ip(),
+                    if password.is_empty() { "NO" } else { "YES" }
+                ),
+            ))
+        }
+    }
+
+    /// The session a load's expressions are planned in.
+    pub(crate) fn load_session_view(&self) -> planner::SessionView {
+        planner::SessionView {
+            db: None,
+            current_user: "'root'@'%'".to_string(),
+            user: "root@%".to_string(),
+            connection_id: 0,
+            vars: Arc::new(self.session_defaults()),
+            user_vars: Arc::new(BTreeMap::new()),
+        }
+    }
+
     /// Seconds since start.
     pub fn uptime_secs(&self) -> u64 {
         self.started.elapsed().as_secs()
@@ -291,6 +342,26 @@ impl FrontendHttp for FrontendService {
             total_backends: 1,
             online_backends: 1,
         }
+    }
+
+    async fn authenticate(
+        &self,
+        user: &str,
+        password: &str,
+        client: SocketAddr,
+    ) -> Result<(), String> {
+        self.0
+            .authenticate_http(user, password, client)
+            .map_err(|e| e.message)
+    }
+
+    fn backend_http_address(&self, request_host: &str) -> String {
+        // The backend runs in this process: same host the client used, backend port.
+        let host = match request_host.rsplit_once(':') {
+            Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,
+            _ => request_host,
+        };
+        format!("{host}:{}", self.0.be_http_port.load(Ordering::Relaxed))
     }
 }
 

@@ -90,6 +90,8 @@ pub struct QueryEnv {
     pub backend: Arc<dyn Backend>,
     /// Rigel's version string (for `version()`).
     pub version: String,
+    /// Labels in use and recent load jobs.
+    pub loads: Arc<crate::load::LoadRegistry>,
     runtime: Arc<RuntimeEnv>,
     scalars: Vec<Arc<ScalarUDF>>,
     aggregates: Vec<Arc<AggregateUDF>>,
@@ -107,7 +109,12 @@ impl std::fmt::Debug for QueryEnv {
 
 impl QueryEnv {
     /// Builds the environment.
-    pub fn new(catalog: Arc<Catalog>, backend: Arc<dyn Backend>, version: String) -> Self {
+    pub fn new(
+        catalog: Arc<Catalog>,
+        backend: Arc<dyn Backend>,
+        version: String,
+        loads: Arc<crate::load::LoadRegistry>,
+    ) -> Self {
         let mut scalars = SessionStateDefaults::default_scalar_functions();
         // MySQL spellings of DataFusion functions.
         let by_name: BTreeMap<String, Arc<ScalarUDF>> = scalars
@@ -139,6 +146,7 @@ impl QueryEnv {
             catalog,
             backend,
             version,
+            loads,
             runtime: Arc::new(RuntimeEnv::default()),
             scalars,
             aggregates: SessionStateDefaults::default_aggregate_functions(),
@@ -358,6 +366,14 @@ pub fn rewrite_mysql(stmt: &mut ast::Statement) {
     crate::files::rewrite_files_args(stmt);
     let _ = ast::visit_expressions_mut(stmt, |expr| {
         rewrite_expr(expr);
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// The expression rewrites of [`rewrite_mysql`], for a standalone expression.
+pub fn rewrite_mysql_expr(expr: &mut SqlExpr) {
+    let _ = ast::visit_expressions_mut(expr, |e| {
+        rewrite_expr(e);
         ControlFlow::<()>::Continue(())
     });
 }

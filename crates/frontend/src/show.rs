@@ -852,6 +852,64 @@ impl Session {
                 drop(state);
                 b.into_result()
             }
+            Show::Load { db, filter } => {
+                let db = self.db_of(&db)?;
+                let mut b = ResultBuilder::new(&[
+                    ("JobId", DataType::Int64),
+                    ("Label", DataType::Utf8),
+                    ("State", DataType::Utf8),
+                    ("Progress", DataType::Utf8),
+                    ("Type", DataType::Utf8),
+                    ("Priority", DataType::Utf8),
+                    ("ScanRows", DataType::Int64),
+                    ("FilteredRows", DataType::Int64),
+                    ("UnselectedRows", DataType::Int64),
+                    ("SinkRows", DataType::Int64),
+                    ("EtlInfo", DataType::Utf8),
+                    ("TaskInfo", DataType::Utf8),
+                    ("ErrorMsg", DataType::Utf8),
+                    ("CreateTime", DataType::Utf8),
+                    ("EtlStartTime", DataType::Utf8),
+                    ("EtlFinishTime", DataType::Utf8),
+                    ("LoadStartTime", DataType::Utf8),
+                    ("LoadFinishTime", DataType::Utf8),
+                    ("URL", DataType::Utf8),
+                    ("JobDetails", DataType::Utf8),
+                ]);
+                for j in self.fe.loads.jobs().into_iter().filter(|j| j.db == db) {
+                    b.row(vec![
+                        i(j.txn.0),
+                        s(j.label.clone()),
+                        s(j.state),
+                        s(if j.state == "FINISHED" { "100%" } else { "0%" }),
+                        s(j.kind),
+                        s("NORMAL"),
+                        i(j.total),
+                        i(j.filtered),
+                        i(j.unselected),
+                        i(j.loaded),
+                        ScalarValue::Utf8(None),
+                        s(format!("table:{}", j.table)),
+                        if j.error.is_empty() {
+                            ScalarValue::Utf8(None)
+                        } else {
+                            s(j.error.clone())
+                        },
+                        s(ms_text(j.created_ms)),
+                        s(ms_text(j.created_ms)),
+                        s(ms_text(j.created_ms)),
+                        s(ms_text(j.created_ms)),
+                        s(ms_text(j.finished_ms)),
+                        if j.error_url.is_empty() {
+                            ScalarValue::Utf8(None)
+                        } else {
+                            s(j.error_url.clone())
+                        },
+                        s("{}"),
+                    ]);
+                }
+                self.filtered(b, filter, 1).await
+            }
             Show::Catalogs => {
                 let mut b = ResultBuilder::text(&["Catalog", "Type", "Comment"]);
                 b.row(vec![
@@ -960,7 +1018,7 @@ impl Session {
     }
 }
 
-fn ms_text(ms: i64) -> String {
+pub(crate) fn ms_text(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|d| d.naive_utc().format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_default()

@@ -108,7 +108,21 @@ impl Frontend {
             rows: summary.rows,
             commit_ms: crate::now_ms(),
         };
-        w.commit(vec![JournalEntry::CommitTxn(record)])?;
+        let mut entries = vec![JournalEntry::CommitTxn(record)];
+        // Once an hour, forget labels older than label_keep_max_second.
+        let now = crate::now_ms();
+        let last = self
+            .labels_pruned_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if now - last > 3_600_000 {
+            self.labels_pruned_ms
+                .store(now, std::sync::atomic::Ordering::Relaxed);
+            let keep_ms = self.config().label_keep_max_second as i64 * 1000;
+            entries.push(JournalEntry::PruneLabels {
+                before_ms: now - keep_ms,
+            });
+        }
+        w.commit(entries)?;
         match self
             .backend()
             .publish(txn, tablets.into_iter().collect())
@@ -190,5 +204,6 @@ pub(crate) fn write_target(
         sort_key: olap.sort_key(),
         compression,
         bloom_filter_columns,
+        memory_limit: 0,
     }))
 }

@@ -2,17 +2,30 @@
 //!
 //! Like the MySQL crate, this crate defines the handler traits it calls
 //! ([`FrontendHttp`], [`BackendHttp`]) and knows nothing of the catalog or storage.
+//!
+//! Stream Load follows StarRocks: `PUT /api/{db}/{table}/_stream_load` on the frontend
+//! answers `307 Temporary Redirect` to the same path on a backend (`curl --location-trusted`
+//! follows it and re-sends the credentials and the body); the backend runs the load. The
+//! frontend never reads the body, so a client sending `Expect: 100-continue` gets the
+//! redirect before it uploads anything.
 
+use std::collections::BTreeMap;
 use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use serde_json::json;
+use axum::routing::{get, put};
+use base64::Engine;
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tracing::info;
 
@@ -25,11 +38,60 @@ pub struct Health {
     pub online_backends: usize,
 }
 
+/// An HTTP reply: status and a JSON body (keys keep their insertion order).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// HTTP status code.
+    pub status: u16,
+    /// Body.
+    pub body: Value,
+}
+
+impl Reply {
+    /// 200 with a body.
+    pub fn ok(body: Value) -> Self {
+        Self { status: 200, body }
+    }
+}
+
+/// The body of a request, as a stream of chunks.
+pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
+
+/// A Stream Load request as the backend receives it.
+pub struct StreamLoadRequest {
+    /// Database.
+    pub db: String,
+    /// Table.
+    pub table: String,
+    /// HTTP Basic credentials.
+    pub credentials: Option<(String, String)>,
+    /// Request headers, with lower-cased names.
+    pub headers: BTreeMap<String, String>,
+    /// The client.
+    pub client: SocketAddr,
+    /// The address the client used to reach this server (`Host`), for URLs in replies.
+    pub host: String,
+    /// The data.
+    pub body: BodyStream,
+}
+
 /// What the frontend HTTP API needs from the frontend.
 #[async_trait]
 pub trait FrontendHttp: Send + Sync + 'static {
     /// Backend counts for `/api/health`.
     async fn health(&self) -> Health;
+
+    /// Checks HTTP Basic credentials; `Err` holds the reason to report.
+    async fn authenticate(
+        &self,
+        user: &str,
+        password: &str,
+        client: SocketAddr,
+    ) -> Result<(), String>;
+
+    /// The `host:port` of the backend HTTP server a Stream Load is sent to, given the host the
+    /// client used to reach the frontend.
+    fn backend_http_address(&self, request_host: &str) -> String;
 }
 
 /// What the backend HTTP API needs from the backend.
@@ -37,18 +99,56 @@ pub trait FrontendHttp: Send + Sync + 'static {
 pub trait BackendHttp: Send + Sync + 'static {
     /// Whether the backend can serve.
     async fn healthy(&self) -> bool;
+
+    /// Runs a Stream Load.
+    async fn stream_load(&self, request: StreamLoadRequest) -> Reply;
+
+    /// The content of a load error log, or None when it does not exist (or expired).
+    async fn load_error_log(&self, file: &str) -> Option<String>;
 }
 
-fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
-    let text = serde_json::to_string_pretty(&body).unwrap_or_else(|_| "{}".to_string());
-    (status, [("content-type", "application/json")], text).into_response()
+fn json_response(status: u16, body: &Value) -> Response {
+    let text = serde_json::to_string_pretty(body).unwrap_or_else(|_| "{}".to_string());
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [(header::CONTENT_TYPE, "application/json")], text).into_response()
+}
+
+/// Parses `Authorization: Basic …`.
+pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':').unwrap_or((&text, ""));
+    Some((user.to_string(), password.to_string()))
+}
+
+fn host_of(headers: &HeaderMap) -> String {
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1")
+        .to_string()
+}
+
+fn auth_failure(msg: &str) -> Response {
+    let mut r = json_response(401, &json!({"status": "FAILED", "msg": msg}));
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Basic realm=\"rigel\""),
+    );
+    r
 }
 
 async fn fe_health<H: FrontendHttp>(State(h): State<Arc<H>>) -> Response {
     let health = h.health().await;
     json_response(
-        StatusCode::OK,
-        json!({
+        200,
+        &json!({
             "status": "OK",
             "total_backend_num": health.total_backends,
             "online_backend_num": health.online_backends,
@@ -56,24 +156,108 @@ async fn fe_health<H: FrontendHttp>(State(h): State<Arc<H>>) -> Response {
     )
 }
 
+async fn fe_stream_load<H: FrontendHttp>(
+    State(h): State<Arc<H>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Path((db, table)): Path<(String, String)>,
+    Query(query): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let Some((user, password)) = basic_credentials(&headers) else {
+        return auth_failure(
+            "Access denied: no HTTP Basic credentials (use curl -u user:password)",
+        );
+    };
+    if let Err(reason) = h.authenticate(&user, &password, client).await {
+        return auth_failure(&reason);
+    }
+    let host = host_of(&headers);
+    let target = h.backend_http_address(&host);
+    let mut location = format!("http://{target}/api/{db}/{table}/_stream_load");
+    if !query.is_empty() {
+        let qs: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        location.push('?');
+        location.push_str(&qs.join("&"));
+    }
+    Response::builder()
+        .status(StatusCode::TEMPORARY_REDIRECT)
+        .header(header::LOCATION, location)
+        .header(header::CONNECTION, "close")
+        .body(Body::empty())
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
 async fn be_health<H: BackendHttp>(State(h): State<Arc<H>>) -> Response {
     if h.healthy().await {
-        json_response(
-            StatusCode::OK,
-            json!({"status": "OK", "msg": "To Be Added"}),
-        )
+        json_response(200, &json!({"status": "OK", "msg": "To Be Added"}))
     } else {
         json_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            json!({"status": "FAILED", "msg": "backend is not ready"}),
+            503,
+            &json!({"status": "FAILED", "msg": "backend is not ready"}),
         )
     }
+}
+
+async fn be_stream_load<H: BackendHttp>(
+    State(h): State<Arc<H>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Path((db, table)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let mut map = BTreeMap::new();
+    for (k, v) in headers.iter() {
+        if let Ok(v) = v.to_str() {
+            map.insert(k.as_str().to_ascii_lowercase(), v.to_string());
+        }
+    }
+    let request = StreamLoadRequest {
+        db,
+        table,
+        credentials: basic_credentials(&headers),
+        headers: map,
+        client,
+        host: host_of(&headers),
+        body: Box::pin(
+            body.into_data_stream()
+                .map(|r| r.map_err(|e| std::io::Error::other(e.to_string()))),
+        ),
+    };
+    let reply = h.stream_load(request).await;
+    json_response(reply.status, &reply.body)
+}
+
+async fn be_error_log<H: BackendHttp>(
+    State(h): State<Arc<H>>,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    let Some(file) = query.get("file") else {
+        return json_response(
+            400,
+            &json!({"status": "FAILED", "msg": "missing parameter 'file'"}),
+        );
+    };
+    match h.load_error_log(file).await {
+        Some(text) => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], text).into_response()
+        }
+        None => json_response(
+            404,
+            &json!({"status": "FAILED", "msg": format!("error log '{file}' does not exist")}),
+        ),
+    }
+}
+
+async fn not_found() -> Response {
+    json_response(404, &json!({"status": "FAILED", "msg": "no such API"}))
 }
 
 /// The frontend's routes.
 pub fn frontend_router<H: FrontendHttp>(handler: Arc<H>) -> Router {
     Router::new()
         .route("/api/health", get(fe_health::<H>))
+        .route("/api/{db}/{table}/_stream_load", put(fe_stream_load::<H>))
+        .fallback(not_found)
         .with_state(handler)
 }
 
@@ -81,6 +265,9 @@ pub fn frontend_router<H: FrontendHttp>(handler: Arc<H>) -> Router {
 pub fn backend_router<H: BackendHttp>(handler: Arc<H>) -> Router {
     Router::new()
         .route("/api/health", get(be_health::<H>))
+        .route("/api/{db}/{table}/_stream_load", put(be_stream_load::<H>))
+        .route("/api/_load_error_log", get(be_error_log::<H>))
+        .fallback(not_found)
         .with_state(handler)
 }
 
@@ -92,7 +279,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     info!(addr = ?listener.local_addr().ok(), "{name} HTTP server listening");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -1,6 +1,8 @@
 //! Wiring of `rigel server`: storage engine, backend, frontend and the protocol servers in
 //! one process.
 
+pub mod bench;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,7 +11,6 @@ use rigel_backend::LocalBackend;
 use rigel_common::SqlError;
 use rigel_common::config::Config;
 use rigel_frontend::{Frontend, FrontendService};
-use rigel_http::BackendHttp;
 use rigel_mysql::{MysqlServer, ServerOptions};
 use rigel_storage::{StorageEngine, StorageOptions};
 use tokio::net::TcpListener;
@@ -59,16 +60,6 @@ impl ServerHandle {
     /// Waits until the servers stop (they stop only on shutdown).
     pub async fn wait(&mut self) {
         while self.tasks.join_next().await.is_some() {}
-    }
-}
-
-#[derive(Debug)]
-struct BackendStatus;
-
-#[async_trait::async_trait]
-impl BackendHttp for BackendStatus {
-    async fn healthy(&self) -> bool {
-        true
     }
 }
 
@@ -139,7 +130,10 @@ pub async fn start(mut config: Config) -> Result<ServerHandle, StartError> {
             tracing::error!("frontend HTTP server failed: {e}");
         }
     });
-    let be_router = rigel_http::backend_router(Arc::new(BackendStatus));
+    frontend.set_be_http_port(be_http_addr.port());
+    let load_service =
+        rigel_frontend::load::LoadService::new(Arc::clone(&frontend), storage.join("error_log"));
+    let be_router = rigel_http::backend_router(Arc::new(load_service));
     let be_stop = stopped(rx.clone());
     tasks.spawn(async move {
         if let Err(e) = rigel_http::serve("backend", be_http_listener, be_router, be_stop).await {

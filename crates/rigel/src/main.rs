@@ -24,6 +24,17 @@ enum Command {
     Server(ServerArgs),
     /// Print the configuration reference (Markdown), generated from the code.
     ConfigReference,
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        which: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// TPC-H: generate, load with Stream Load, run the 22 queries, verify, report.
+    Tpch(rigel::bench::TpchArgs),
 }
 
 /// Flags are the kebab-case of StarRocks' configuration keys; they override the file.
@@ -116,6 +127,29 @@ async fn run_server(config: Config) -> Result<(), String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Bench {
+            which: BenchCommand::Tpch(args),
+        } => {
+            init_logging("WARN");
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("rigel: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(rigel::bench::run(args)) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(1),
+                Err(e) => {
+                    eprintln!("rigel bench: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::ConfigReference => {
             print!("{}", rigel::config_reference());
             ExitCode::SUCCESS

@@ -589,6 +589,13 @@ pub enum Show {
     Data(Option<TableName>),
     /// `SHOW CATALOGS`
     Catalogs,
+    /// `SHOW LOAD [FROM db] [WHERE …]`
+    Load {
+        /// `FROM db`
+        db: Option<String>,
+        /// Filter.
+        filter: Option<ShowFilter>,
+    },
 }
 
 /// Scope of a variable assignment.

@@ -160,9 +160,24 @@ impl StarRocksParser<'_> {
                 self.parser.next_token();
                 Show::Catalogs
             }
+            "LOAD" => {
+                self.parser.next_token();
+                let db = self.db_clause()?;
+                let filter = self.show_filter()?;
+                self.skip_order_limit()?;
+                Show::Load { db, filter }
+            }
             _ => return Ok(self.unsupported(format!("SHOW {word}"))),
         };
         Ok(Statement::Show(show))
+    }
+
+    fn skip_order_limit(&mut self) -> PResult<()> {
+        if self.parser.parse_keywords(&[Keyword::ORDER, Keyword::BY]) {
+            self.parser
+                .parse_comma_separated(|p| p.parse_order_by_expr())?;
+        }
+        self.skip_limit()
     }
 
     fn skip_limit(&mut self) -> PResult<()> {

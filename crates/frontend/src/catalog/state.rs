@@ -71,6 +71,11 @@ pub enum JournalEntry {
     },
     /// A committed load.
     CommitTxn(CommitRecord),
+    /// Forget the labels of loads committed before `before_ms`.
+    PruneLabels {
+        /// Cut-off time (ms).
+        before_ms: i64,
+    },
     /// `SET GLOBAL`.
     SetGlobalVariable {
         /// Name.
@@ -93,6 +98,9 @@ pub struct CatalogState {
     pub global_variables: BTreeMap<String, String>,
     /// Recently committed transactions.
     pub commits: BTreeMap<TxnId, CommitRecord>,
+    /// Labels of committed loads per database: transaction and commit time.
+    #[serde(default)]
+    pub labels: BTreeMap<DbId, BTreeMap<String, (TxnId, i64)>>,
 }
 
 impl CatalogState {
@@ -118,6 +126,7 @@ impl CatalogState {
                 );
             }
             JournalEntry::DropDatabase { id } => {
+                self.labels.remove(id);
                 if let Some(db) = self.databases.remove(id) {
                     for table in db.tables.values() {
                         self.tables.remove(table);
@@ -155,10 +164,22 @@ impl CatalogState {
                         }
                     }
                 }
+                if !record.label.is_empty() {
+                    self.labels
+                        .entry(record.db_id)
+                        .or_default()
+                        .insert(record.label.clone(), (record.txn_id, record.commit_ms));
+                }
                 self.commits.insert(record.txn_id, record.clone());
                 while self.commits.len() > RECENT_COMMITS {
                     self.commits.pop_first();
                 }
+            }
+            JournalEntry::PruneLabels { before_ms } => {
+                for labels in self.labels.values_mut() {
+                    labels.retain(|_, (_, at)| *at >= *before_ms);
+                }
+                self.labels.retain(|_, m| !m.is_empty());
             }
             JournalEntry::SetGlobalVariable { name, value } => {
                 self.global_variables.insert(name.clone(), value.clone());

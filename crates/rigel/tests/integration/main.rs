@@ -6,6 +6,7 @@ mod client;
 mod common;
 mod durability;
 mod fuzz;
+mod stream_load;
 
 /// docs/configuration.md is generated from the code and must not drift.
 #[test]

@@ -1,0 +1,501 @@
+//! Stream Load over HTTP: curl exactly as users run it, and an HTTP client for the rest.
+
+use std::io::Write;
+use std::process::Command;
+
+use mysql_async::prelude::*;
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+
+use crate::common::{TestServer, exec};
+
+struct Loader {
+    client: reqwest::Client,
+    be: u16,
+}
+
+impl Loader {
+    fn new(server: &TestServer) -> Self {
+        Self {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            be: server.handle.as_ref().unwrap().be_http_addr.port(),
+        }
+    }
+
+    async fn load(&self, db: &str, table: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Value {
+        let mut req = self
+            .client
+            .put(format!(
+                "http://127.0.0.1:{}/api/{db}/{table}/_stream_load",
+                self.be
+            ))
+            .basic_auth("root", Some(""))
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.unwrap();
+        resp.json().await.unwrap()
+    }
+}
+
+async fn count(c: &mut mysql_async::Conn, sql: &str) -> i64 {
+    c.query_first(sql).await.unwrap().unwrap()
+}
+
+const DDL: &str = "CREATE TABLE t (id INT NOT NULL, name VARCHAR(10), amount DECIMAL(10, 2), day DATE)
+    DUPLICATE KEY(id)
+    PARTITION BY RANGE(day) (PARTITION p1 VALUES LESS THAN ('2024-02-01'), PARTITION p2 VALUES LESS THAN ('2024-03-01'))
+    DISTRIBUTED BY HASH(id) BUCKETS 3";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_with_redirect_as_the_guide_runs_it() {
+    let server = TestServer::start().await;
+    let mut c = server.conn().await;
+    exec(&mut c, "CREATE DATABASE sl").await;
+    exec(&mut c, "USE sl").await;
+    exec(&mut c, DDL).await;
+    // dbgen style: '|' separated, trailing '|'.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.tbl");
+    let mut f = std::fs::File::create(&file).unwrap();
+    for i in 0..1000 {
+        writeln!(
+            f,
+            "{i}|name{}|{}.{:02}|2024-0{}-15|",
+            i % 7,
+            i,
+            i % 100,
+            1 + i % 2
+        )
+        .unwrap();
+    }
+    drop(f);
+    let fe = server.handle.as_ref().unwrap().http_addr.port();
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--location-trusted",
+            "-u",
+            "root:",
+            "-H",
+            "label:guide_load_1",
+            "-H",
+            "column_separator:|",
+            "-H",
+            "timeout:3600",
+            "-T",
+        ])
+        .arg(&file)
+        .arg(format!("http://127.0.0.1:{fe}/api/sl/t/_stream_load"))
+        .output()
+        .expect("curl runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let reply: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(reply["Status"], "Success", "{text}");
+    assert_eq!(reply["Message"], "OK");
+    assert_eq!(reply["Label"], "guide_load_1");
+    assert_eq!(reply["NumberTotalRows"], 1000);
+    assert_eq!(reply["NumberLoadedRows"], 1000);
+    assert_eq!(reply["NumberFilteredRows"], 0);
+    // StarRocks' keys, in StarRocks' order.
+    let keys: Vec<&str> = reply
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            "TxnId",
+            "Label",
+            "Status",
+            "Message",
+            "NumberTotalRows",
+            "NumberLoadedRows",
+            "NumberFilteredRows",
+            "NumberUnselectedRows",
+            "LoadBytes",
+            "LoadTimeMs",
+            "BeginTxnTimeMs",
+            "StreamLoadPlanTimeMs",
+            "ReadDataTimeMs",
+            "WriteDataTimeMs",
+            "CommitAndPublishTimeMs"
+        ]
+    );
+    assert_eq!(count(&mut c, "SELECT count(*) FROM t").await, 1000);
+    let (sum, feb): (String, i64) = c
+        .query_first("SELECT CAST(sum(amount) AS VARCHAR), sum(CASE WHEN day >= '2024-02-01' THEN 1 ELSE 0 END) FROM t")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sum, "499995.00");
+    assert_eq!(feb, 500);
+
+    // The frontend answers 307 with the backend's address, without reading the body.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = client
+        .put(format!("http://127.0.0.1:{fe}/api/sl/t/_stream_load"))
+        .basic_auth("root", Some(""))
+        .header("Expect", "100-continue")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 307);
+    let location = resp.headers()["location"].to_str().unwrap().to_string();
+    let be = server.handle.as_ref().unwrap().be_http_addr.port();
+    assert_eq!(
+        location,
+        format!("http://127.0.0.1:{be}/api/sl/t/_stream_load")
+    );
+    // Without credentials: 401.
+    let resp = client
+        .put(format!("http://127.0.0.1:{fe}/api/sl/t/_stream_load"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+
+    // Labels are single use: the second attempt loads nothing.
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--location-trusted",
+            "-u",
+            "root:",
+            "-H",
+            "label:guide_load_1",
+            "-H",
+            "column_separator:|",
+            "-T",
+        ])
+        .arg(&file)
+        .arg(format!("http://127.0.0.1:{fe}/api/sl/t/_stream_load"))
+        .output()
+        .unwrap();
+    let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reply["Status"], "Label Already Exists");
+    assert_eq!(reply["ExistingJobStatus"], "FINISHED");
+    assert_eq!(reply["TxnId"], -1);
+    assert_eq!(
+        reply["Message"],
+        "Label [guide_load_1] has already been used."
+    );
+    assert_eq!(count(&mut c, "SELECT count(*) FROM t").await, 1000);
+
+    // SHOW LOAD and information_schema.loads list it.
+    let labels: Vec<(String, String)> = c
+        .query("SELECT label, state FROM information_schema.loads WHERE database_name = 'sl'")
+        .await
+        .unwrap();
+    assert!(labels.contains(&("guide_load_1".to_string(), "FINISHED".to_string())));
+    let rows: Vec<mysql_async::Row> = c
+        .query("SHOW LOAD WHERE LABEL = 'guide_load_1'")
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_requests_with_one_label_load_once() {
+    let server = TestServer::start().await;
+    let mut c = server.conn().await;
+    exec(&mut c, "CREATE DATABASE race").await;
+    exec(
+        &mut c,
+        "CREATE TABLE race.r (id INT, v STRING) DISTRIBUTED BY HASH(id) BUCKETS 2",
+    )
+    .await;
+    let loader = std::sync::Arc::new(Loader::new(&server));
+    let body: Vec<u8> = (0..20_000)
+        .flat_map(|i| format!("{i}\tv{i}\n").into_bytes())
+        .collect();
+    let mut tasks = vec![];
+    for _ in 0..4 {
+        let loader = std::sync::Arc::clone(&loader);
+        let body = body.clone();
+        tasks.push(tokio::spawn(async move {
+            loader.load("race", "r", &[("label", "same")], body).await
+        }));
+    }
+    let mut statuses = vec![];
+    for t in tasks {
+        statuses.push(t.await.unwrap()["Status"].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| *s == "Success").count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| *s == "Label Already Exists")
+            .count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(count(&mut c, "SELECT count(*) FROM race.r").await, 20_000);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filtering_error_log_and_headers() {
+    let server = TestServer::start().await;
+    let mut c = server.conn().await;
+    exec(&mut c, "CREATE DATABASE f").await;
+    exec(&mut c, "USE f").await;
+    exec(&mut c, DDL).await;
+    let loader = Loader::new(&server);
+    let body = b"1,ok,1.5,2024-01-01\n2,far too long name,2,2024-01-02\n3,x,abc,2024-01-03\n4,y,4,2030-01-01\n5,z\n6,w,6,2024-02-02\n".to_vec();
+    // Strict by default about the filter ratio: everything rolls back.
+    let r = loader
+        .load(
+            "f",
+            "t",
+            &[("column_separator", ","), ("label", "f1")],
+            body.clone(),
+        )
+        .await;
+    assert_eq!(r["Status"], "Fail", "{r}");
+    assert!(
+        r["Message"]
+            .as_str()
+            .unwrap()
+            .contains("too many filtered rows"),
+        "{r}"
+    );
+    let url = r["ErrorURL"].as_str().expect("ErrorURL").to_string();
+    assert_eq!(count(&mut c, "SELECT count(*) FROM t").await, 0);
+    let log = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    assert!(log.contains("Data too long"), "{log}");
+    assert!(log.contains("out of partition ranges"), "{log}");
+    assert!(log.contains("Expect 4, but got 2"), "{log}");
+    // A failed label can be used again; a ratio lets the good rows in. Without strict_mode
+    // 'abc' loads as NULL.
+    let r = loader
+        .load(
+            "f",
+            "t",
+            &[
+                ("column_separator", ","),
+                ("label", "f1"),
+                ("max_filter_ratio", "0.5"),
+            ],
+            body.clone(),
+        )
+        .await;
+    assert_eq!(r["Status"], "Success", "{r}");
+    assert_eq!(r["NumberTotalRows"], 6);
+    assert_eq!(r["NumberLoadedRows"], 3);
+    assert_eq!(r["NumberFilteredRows"], 3);
+    let nulls = count(&mut c, "SELECT count(*) FROM t WHERE amount IS NULL").await;
+    assert_eq!(nulls, 1);
+    // strict_mode filters the unconvertible value too.
+    let r = loader
+        .load(
+            "f",
+            "t",
+            &[
+                ("column_separator", ","),
+                ("strict_mode", "true"),
+                ("max_filter_ratio", "1"),
+            ],
+            body.clone(),
+        )
+        .await;
+    assert_eq!(r["NumberLoadedRows"], 2, "{r}");
+
+    // columns with expressions, where, partitions.
+    exec(&mut c, "TRUNCATE TABLE t").await;
+    let r = loader
+        .load(
+            "f",
+            "t",
+            &[
+                ("column_separator", "||"),
+                (
+                    "columns",
+                    "id, tmp, day, amount = tmp * 100, name = concat('n', id)",
+                ),
+                ("where", "id > 1"),
+                ("partitions", "p1, p2"),
+            ],
+            b"1||0.5||2024-01-01\n2||0.25||2024-01-02\n3||1||2024-02-03\n".to_vec(),
+        )
+        .await;
+    assert_eq!(r["Status"], "Success", "{r}");
+    assert_eq!(r["NumberUnselectedRows"], 1);
+    let rows: Vec<(i32, String, String)> = c
+        .query("SELECT id, name, CAST(amount AS VARCHAR) FROM t ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (2, "n2".into(), "25.00".into()),
+            (3, "n3".into(), "100.00".into())
+        ]
+    );
+
+    // Bad requests get StarRocks-style failures.
+    let r = loader.load("nodb", "t", &[], b"1\n".to_vec()).await;
+    assert_eq!(r["Status"], "Fail");
+    assert!(
+        r["Message"].as_str().unwrap().contains("Unknown database"),
+        "{r}"
+    );
+    let r = loader.load("f", "nope", &[], b"1\n".to_vec()).await;
+    assert_eq!(r["Status"], "Fail");
+    let r = loader
+        .load("f", "t", &[("max_filter_ratio", "x")], b"1\n".to_vec())
+        .await;
+    assert_eq!(r["Status"], "Fail");
+    let r = loader
+        .load("f", "t", &[("format", "avro")], b"1\n".to_vec())
+        .await;
+    assert_eq!(r["Status"], "Fail");
+    // Invalid UTF-8 is a filtered row, not a crash.
+    let r = loader
+        .load(
+            "f",
+            "t",
+            &[("column_separator", ","), ("max_filter_ratio", "1")],
+            b"9,\xff\xfe,1,2024-01-01\n10,ok,1,2024-01-01\n".to_vec(),
+        )
+        .await;
+    assert_eq!(r["NumberFilteredRows"], 1, "{r}");
+    assert_eq!(r["NumberLoadedRows"], 1, "{r}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_and_compressed_bodies() {
+    let server = TestServer::start().await;
+    let mut c = server.conn().await;
+    exec(&mut c, "CREATE DATABASE j").await;
+    exec(&mut c, "USE j").await;
+    exec(
+        &mut c,
+        "CREATE TABLE t (id INT, name STRING, tags JSON) DISTRIBUTED BY HASH(id) BUCKETS 2",
+    )
+    .await;
+    let loader = Loader::new(&server);
+    let r = loader
+        .load(
+            "j",
+            "t",
+            &[("format", "json"), ("strip_outer_array", "true")],
+            br#"[{"id": 1, "name": "a", "tags": {"x": 1}}, {"id": 2, "NAME": "b"}]"#.to_vec(),
+        )
+        .await;
+    assert_eq!(r["Status"], "Success", "{r}");
+    assert_eq!(r["NumberLoadedRows"], 2);
+    let r = loader
+        .load(
+            "j",
+            "t",
+            &[
+                ("format", "json"),
+                ("jsonpaths", r#"["$.k", "$.info.name", "$.info.tags"]"#),
+                ("json_root", "$.data"),
+                ("strip_outer_array", "true"),
+                ("columns", "id, name, tags"),
+            ],
+            br#"{"data": [{"k": 3, "info": {"name": "c", "tags": [1, 2]}}]}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(r["Status"], "Success", "{r}");
+    let rows: Vec<(i32, String, Option<String>)> = c
+        .query("SELECT id, name, tags FROM t ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (1, "a".into(), Some(r#"{"x":1}"#.into())),
+            (2, "b".into(), None),
+            (3, "c".into(), Some("[1,2]".into()))
+        ]
+    );
+    let r = loader
+        .load("j", "t", &[("format", "json")], b"{broken".to_vec())
+        .await;
+    assert_eq!(r["Status"], "Fail", "{r}");
+
+    // Compressed CSV bodies.
+    let csv: Vec<u8> = (100..1100)
+        .flat_map(|i| format!("{i}\tn{i}\t\\N\n").into_bytes())
+        .collect();
+    let mut gz = flate2::write::GzEncoder::new(vec![], flate2::Compression::default());
+    gz.write_all(&csv).unwrap();
+    let gz = gz.finish().unwrap();
+    let zst = zstd::encode_all(&csv[..], 3).unwrap();
+    let mut lz = lz4_flex::frame::FrameEncoder::new(vec![]);
+    lz.write_all(&csv).unwrap();
+    let lz = lz.finish().unwrap();
+    for (codec, body) in [("gzip", gz), ("zstd", zst), ("lz4", lz)] {
+        exec(&mut c, "TRUNCATE TABLE t").await;
+        let r = loader.load("j", "t", &[("compression", codec)], body).await;
+        assert_eq!(r["Status"], "Success", "{codec}: {r}");
+        assert_eq!(
+            count(&mut c, "SELECT count(*) FROM t").await,
+            1000,
+            "{codec}"
+        );
+    }
+    let r = loader
+        .load("j", "t", &[("compression", "gzip")], b"not gzip".to_vec())
+        .await;
+    assert_eq!(r["Status"], "Fail", "{r}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_cut_off_loads_nothing() {
+    let server = TestServer::start().await;
+    let mut c = server.conn().await;
+    exec(&mut c, "CREATE DATABASE cut").await;
+    exec(
+        &mut c,
+        "CREATE TABLE cut.t (id INT, v STRING) DISTRIBUTED BY HASH(id) BUCKETS 2",
+    )
+    .await;
+    let be = server.handle.as_ref().unwrap().be_http_addr.port();
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", be))
+        .await
+        .unwrap();
+    let chunk: Vec<u8> = (0..50_000)
+        .flat_map(|i| format!("{i}\tv\n").into_bytes())
+        .collect();
+    let head = format!(
+        "PUT /api/cut/t/_stream_load HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic cm9vdDo=\r\nContent-Length: {}\r\n\r\n",
+        chunk.len() * 10
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&chunk).await.unwrap();
+    s.flush().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    drop(s);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(count(&mut c, "SELECT count(*) FROM cut.t").await, 0);
+    // The server keeps serving loads.
+    let loader = Loader::new(&server);
+    let r = loader.load("cut", "t", &[], b"1\ta\n".to_vec()).await;
+    assert_eq!(r["Status"], "Success", "{r}");
+    server.stop().await;
+}
