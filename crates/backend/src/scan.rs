@@ -10,8 +10,9 @@
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
-use datafusion::common::{DFSchema, Result as DfResult, ScalarValue};
+use datafusion::common::{DFSchema, Result as DfResult, ScalarValue, Statistics};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::object_store::ObjectStoreUrl;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
@@ -43,7 +44,7 @@ pub fn build_scan(
         {
             for seg in &rowset.segments {
                 let path = engine.segment_path(*tablet, &seg.name);
-                files.push((path.to_string_lossy().into_owned(), seg.bytes));
+                files.push((path.to_string_lossy().into_owned(), seg.bytes, seg.rows));
             }
         }
     }
@@ -54,7 +55,15 @@ pub fn build_scan(
     if files.is_empty() {
         return Ok(Arc::new(EmptyExec::new(projected_schema)));
     }
-    let groups = balance(files, req.options.target_partitions.max(1));
+    // Exact row counts let the optimizer pick join sides and answer count(*) from metadata.
+    let total_rows: u64 = files.iter().map(|f| f.2).sum();
+    let total_bytes: u64 = files.iter().map(|f| f.1).sum();
+    let table_stats = Statistics {
+        num_rows: Precision::Exact(total_rows as usize),
+        total_byte_size: Precision::Inexact(total_bytes as usize),
+        column_statistics: Statistics::unknown_column(&req.schema),
+    };
+    let groups = balance(files, req.options.target_partitions.max(1), &req.schema);
 
     let mut source = ParquetSource::new(Arc::clone(&req.schema))
         .with_enable_page_index(true)
@@ -64,6 +73,7 @@ pub fn build_scan(
     }
     let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
         .with_file_groups(groups)
+        .with_statistics(table_stats)
         .with_projection_indices(req.projection.clone())
         .map_err(SqlError::internal)?
         .with_limit(req.limit)
@@ -73,17 +83,23 @@ pub fn build_scan(
 }
 
 /// Spreads files over `n` groups, largest first onto the lightest group.
-fn balance(mut files: Vec<(String, u64)>, n: usize) -> Vec<FileGroup> {
+fn balance(mut files: Vec<(String, u64, u64)>, n: usize, schema: &SchemaRef) -> Vec<FileGroup> {
     files.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let n = n.min(files.len()).max(1);
     let mut groups: Vec<(u64, Vec<PartitionedFile>)> = (0..n).map(|_| (0, vec![])).collect();
-    for (path, size) in files {
-        let lightest = groups
-            .iter_mut()
-            .min_by_key(|(bytes, _)| *bytes)
-            .expect("at least one group");
+    for (path, size, rows) in files {
+        let Some(lightest) = groups.iter_mut().min_by_key(|(bytes, _)| *bytes) else {
+            break;
+        };
         lightest.0 += size;
-        lightest.1.push(PartitionedFile::new(path, size));
+        let stats = Statistics {
+            num_rows: Precision::Exact(rows as usize),
+            total_byte_size: Precision::Inexact(size as usize),
+            column_statistics: Statistics::unknown_column(schema),
+        };
+        lightest
+            .1
+            .push(PartitionedFile::new(path, size).with_statistics(Arc::new(stats)));
     }
     groups
         .into_iter()

@@ -266,8 +266,9 @@ define_config! {
     /// Address the servers listen on. The embedded default only accepts local clients;
     /// set `0.0.0.0` (or a specific address) to accept others. Rigel extension.
     bind_address: String = "127.0.0.1";
-    /// CIDR list (`10.0.0.0/8;192.168.0.0/16`) choosing the address this node advertises
-    /// (for example in Stream Load redirects).
+    /// CIDR list (`10.0.0.0/8;192.168.0.0/16`) choosing the address this node advertises:
+    /// Stream Load redirects name `bind_address` when it lies in these networks, otherwise
+    /// the host the client used.
     priority_networks: CidrList = "";
     /// Root of everything Rigel stores. `meta_dir` and `storage_root_path` default to
     /// directories under it. Rigel extension.

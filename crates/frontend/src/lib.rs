@@ -25,6 +25,7 @@ pub mod planner;
 mod provider;
 mod query;
 mod result;
+mod rules;
 mod session;
 mod show;
 mod txn;
@@ -356,12 +357,20 @@ impl FrontendHttp for FrontendService {
     }
 
     fn backend_http_address(&self, request_host: &str) -> String {
-        // The backend runs in this process: same host the client used, backend port.
+        // The backend runs in this process. Advertise the bound address when it lies in
+        // priority_networks; otherwise the host the client used to reach us.
+        let port = self.0.be_http_port.load(Ordering::Relaxed);
+        let config = self.0.config.read();
+        if let Ok(ip) = config.bind_address.parse::<std::net::IpAddr>() {
+            if !ip.is_unspecified() && config.priority_networks.contains(ip) {
+                return format!("{ip}:{port}");
+            }
+        }
         let host = match request_host.rsplit_once(':') {
             Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,
             _ => request_host,
         };
-        format!("{host}:{}", self.0.be_http_port.load(Ordering::Relaxed))
+        format!("{host}:{port}")
     }
 }
 

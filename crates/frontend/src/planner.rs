@@ -149,9 +149,20 @@ impl QueryEnv {
             loads,
             runtime: Arc::new(RuntimeEnv::default()),
             scalars,
-            aggregates: SessionStateDefaults::default_aggregate_functions(),
+            aggregates: SessionStateDefaults::default_aggregate_functions()
+                .into_iter()
+                .chain(
+                    rigel_functions::aggregate::functions()
+                        .into_iter()
+                        .map(Arc::new),
+                )
+                .collect(),
             windows: SessionStateDefaults::default_window_functions(),
-            planners: SessionStateDefaults::default_expr_planners(),
+            planners: std::iter::once(
+                Arc::new(crate::rules::MySqlArithmetic) as Arc<dyn ExprPlanner>
+            )
+            .chain(SessionStateDefaults::default_expr_planners())
+            .collect(),
             table_functions: SessionStateDefaults::default_table_functions()
                 .into_iter()
                 .map(|f| (f.name().to_string(), f))

@@ -3,6 +3,7 @@
 //! functions (`date_format`, `str_to_date`, `year`, `datediff`, …) and string functions
 //! with MySQL semantics (`length` in bytes, `locate`, `instr`, …).
 
+pub mod aggregate;
 pub mod datetime;
 pub mod session;
 pub mod string;

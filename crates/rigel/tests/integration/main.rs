@@ -7,6 +7,7 @@ mod common;
 mod durability;
 mod fuzz;
 mod stream_load;
+mod tpch;
 
 /// docs/configuration.md is generated from the code and must not drift.
 #[test]
