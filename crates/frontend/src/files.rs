@@ -190,28 +190,27 @@ pub fn rewrite_files_args(stmt: &mut ast::Statement) {
             args: Some(args),
             ..
         } = f
+            && name.to_string().eq_ignore_ascii_case("files")
         {
-            if name.to_string().eq_ignore_ascii_case("files") {
-                let mut flat = vec![];
-                for a in args.args.drain(..) {
-                    match a {
-                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(
-                            ast::Expr::BinaryOp {
-                                left,
-                                op: ast::BinaryOperator::Eq,
-                                right,
-                            },
-                        )) => {
-                            flat.push(ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(*left)));
-                            flat.push(ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(
-                                *right,
-                            )));
-                        }
-                        other => flat.push(other),
+            let mut flat = vec![];
+            for a in args.args.drain(..) {
+                match a {
+                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(
+                        ast::Expr::BinaryOp {
+                            left,
+                            op: ast::BinaryOperator::Eq,
+                            right,
+                        },
+                    )) => {
+                        flat.push(ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(*left)));
+                        flat.push(ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(
+                            *right,
+                        )));
                     }
+                    other => flat.push(other),
                 }
-                args.args = flat;
             }
+            args.args = flat;
         }
     }
     fn walk_set(body: &mut ast::SetExpr) {

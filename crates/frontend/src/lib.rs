@@ -361,10 +361,11 @@ impl FrontendHttp for FrontendService {
         // priority_networks; otherwise the host the client used to reach us.
         let port = self.0.be_http_port.load(Ordering::Relaxed);
         let config = self.0.config.read();
-        if let Ok(ip) = config.bind_address.parse::<std::net::IpAddr>() {
-            if !ip.is_unspecified() && config.priority_networks.contains(ip) {
-                return format!("{ip}:{port}");
-            }
+        if let Ok(ip) = config.bind_address.parse::<std::net::IpAddr>()
+            && !ip.is_unspecified()
+            && config.priority_networks.contains(ip)
+        {
+            return format!("{ip}:{port}");
         }
         let host = match request_host.rsplit_once(':') {
             Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,

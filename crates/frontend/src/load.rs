@@ -160,13 +160,13 @@ impl Frontend {
             .labels
             .get(&db)
             .and_then(|m| m.get(label).copied());
-        if let Some((t, at)) = committed {
-            if crate::now_ms() - at < keep_ms {
-                return Err(LabelInUse {
-                    status: "FINISHED",
-                    txn: t,
-                });
-            }
+        if let Some((t, at)) = committed
+            && crate::now_ms() - at < keep_ms
+        {
+            return Err(LabelInUse {
+                status: "FINISHED",
+                txn: t,
+            });
         }
         running.insert(key.clone(), txn);
         Ok(LabelGuard {
@@ -215,28 +215,28 @@ fn load_error(msg: impl Into<String>) -> SqlError {
 fn numeric_source_operands(expr: &mut ast::Expr, source: &[String]) {
     use std::ops::ControlFlow;
     let _ = ast::visit_expressions_mut(expr, |e| {
-        if let ast::Expr::BinaryOp { left, op, right } = e {
-            if matches!(
+        if let ast::Expr::BinaryOp { left, op, right } = e
+            && matches!(
                 op,
                 ast::BinaryOperator::Plus
                     | ast::BinaryOperator::Minus
                     | ast::BinaryOperator::Multiply
                     | ast::BinaryOperator::Divide
                     | ast::BinaryOperator::Modulo
-            ) {
-                for side in [left, right] {
-                    if let ast::Expr::Identifier(id) = side.as_ref() {
-                        if source.iter().any(|s| s.eq_ignore_ascii_case(&id.value)) {
-                            let inner = side.as_ref().clone();
-                            **side = ast::Expr::Cast {
-                                kind: ast::CastKind::Cast,
-                                expr: Box::new(inner),
-                                data_type: ast::DataType::Double(ast::ExactNumberInfo::None),
-                                array: false,
-                                format: None,
-                            };
-                        }
-                    }
+            )
+        {
+            for side in [left, right] {
+                if let ast::Expr::Identifier(id) = side.as_ref()
+                    && source.iter().any(|s| s.eq_ignore_ascii_case(&id.value))
+                {
+                    let inner = side.as_ref().clone();
+                    **side = ast::Expr::Cast {
+                        kind: ast::CastKind::Cast,
+                        expr: Box::new(inner),
+                        data_type: ast::DataType::Double(ast::ExactNumberInfo::None),
+                        array: false,
+                        format: None,
+                    };
                 }
             }
         }

@@ -213,6 +213,8 @@ impl CsvSplitter {
         let mut cur: Vec<u8> = vec![];
         let mut quoted = false;
         let mut in_quotes = false;
+        // Whether `cur` starts with a kept `\` of an escaped `N` (see below).
+        let mut kept_escape = false;
         let at = |buf: &[u8], i: usize, pat: &[u8]| {
             buf.len() >= i + pat.len() && &buf[i..i + pat.len()] == pat
         };
@@ -249,13 +251,23 @@ impl CsvSplitter {
                 continue;
             }
             if at(buf, pos, &self.sep) {
-                fields.push(field_value(std::mem::take(&mut cur), quoted, self.trim));
+                fields.push(field_value(
+                    std::mem::take(&mut cur),
+                    quoted,
+                    self.trim,
+                    &mut kept_escape,
+                ));
                 quoted = false;
                 pos += self.sep.len();
                 continue;
             }
             if at(buf, pos, &self.delim) {
-                fields.push(field_value(std::mem::take(&mut cur), quoted, self.trim));
+                fields.push(field_value(
+                    std::mem::take(&mut cur),
+                    quoted,
+                    self.trim,
+                    &mut kept_escape,
+                ));
                 quoted = false;
                 self.quoted_row(&buf[row_start..pos], std::mem::take(&mut fields), out);
                 pos += self.delim.len();
@@ -263,6 +275,11 @@ impl CsvSplitter {
                 continue;
             }
             if Some(c) == self.escape && pos + 1 < buf.len() {
+                if cur.is_empty() && c == b'\\' && buf[pos + 1] == b'N' {
+                    // Keep `\N` whole: alone and unquoted it is the NULL marker.
+                    cur.push(c);
+                    kept_escape = true;
+                }
                 cur.push(buf[pos + 1]);
                 pos += 2;
                 continue;
@@ -277,7 +294,7 @@ impl CsvSplitter {
                     "unterminated enclosed field".to_string(),
                 ));
             } else {
-                fields.push(field_value(cur, quoted, self.trim));
+                fields.push(field_value(cur, quoted, self.trim, &mut kept_escape));
                 self.quoted_row(&buf[row_start..], fields, out);
             }
             return buf.len();
@@ -333,10 +350,21 @@ impl CsvSplitter {
     }
 }
 
-fn field_value(bytes: Vec<u8>, quoted: bool, trim: bool) -> Option<Vec<u8>> {
+fn field_value(
+    mut bytes: Vec<u8>,
+    quoted: bool,
+    trim: bool,
+    kept_escape: &mut bool,
+) -> Option<Vec<u8>> {
     if !quoted && bytes == b"\\N" {
+        *kept_escape = false;
         return None;
     }
+    if std::mem::take(kept_escape) {
+        // An escaped `N` that is not the whole field is just an `N`.
+        bytes.remove(0);
+    }
+
     if trim && !quoted {
         let s = bytes.trim_ascii();
         return Some(s.to_vec());

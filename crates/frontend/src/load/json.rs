@@ -91,14 +91,14 @@ pub fn split_json(
     let paths: Option<Vec<Vec<Step>>> = jsonpaths
         .map(|ps| ps.iter().map(|p| parse_path(p)).collect::<Result<_, _>>())
         .transpose()?;
-    if let Some(p) = &paths {
-        if p.len() != names.len() {
-            return Err(format!(
-                "jsonpaths has {} paths but {} columns are loaded",
-                p.len(),
-                names.len()
-            ));
-        }
+    if let Some(p) = &paths
+        && p.len() != names.len()
+    {
+        return Err(format!(
+            "jsonpaths has {} paths but {} columns are loaded",
+            p.len(),
+            names.len()
+        ));
     }
     let root = json_root.map(parse_path).transpose()?;
     let mut documents = vec![];
