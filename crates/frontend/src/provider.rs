@@ -208,7 +208,7 @@ impl OlapTableProvider {
     fn new(ctx: Arc<StatementContext>, db: String, table: Arc<Table>) -> Self {
         let schema = table
             .olap()
-            .map(|o| o.arrow_schema())
+            .map(|o| scan_schema(&o.arrow_schema()))
             .unwrap_or_else(|| Arc::new(datafusion::arrow::datatypes::Schema::empty()));
         Self {
             ctx,
@@ -217,6 +217,24 @@ impl OlapTableProvider {
             schema,
         }
     }
+}
+
+/// The schema queries see: string columns as `Utf8View`, which the Parquet reader decodes
+/// without copying dictionary values and which DataFusion filters, joins and groups faster
+/// than `Utf8`. Segment files store plain strings; the reader converts while decoding.
+fn scan_schema(schema: &SchemaRef) -> SchemaRef {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 | DataType::LargeUtf8 => {
+                f.as_ref().clone().with_data_type(DataType::Utf8View)
+            }
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
 #[async_trait]
