@@ -58,6 +58,8 @@ pub fn convert_column(
     let to = target.ty.to_arrow();
     let mut out = if source.data_type() == &to {
         Arc::clone(source)
+    } else if let Some(fast) = parse_plain_text(source, &to) {
+        fast
     } else if source.data_type() == &DataType::Null {
         new_null_array(&to, source.len())
     } else {
@@ -113,6 +115,92 @@ pub fn convert_column(
         }
     }
     Ok(out)
+}
+
+/// The loads' hot path: text columns of plain decimals (`-12.5`) and ISO dates
+/// (`1998-12-01`) parsed directly, without the general cast's per-value allocations. `None`
+/// when any value is not in that plain form (then the general cast decides, with StarRocks'
+/// trimming and rounding rules).
+fn parse_plain_text(source: &ArrayRef, to: &DataType) -> Option<ArrayRef> {
+    use datafusion::arrow::array::{Date32Array, Decimal128Array};
+    if source.data_type() != &DataType::Utf8 {
+        return None;
+    }
+    let strings = source.as_string::<i32>();
+    match to {
+        DataType::Decimal128(precision, scale) if *scale >= 0 => {
+            let (precision, scale) = (*precision as u32, *scale as u32);
+            let mut values = Vec::with_capacity(strings.len());
+            for v in strings.iter() {
+                values.push(match v {
+                    None => 0,
+                    Some(t) => plain_decimal(t.as_bytes(), precision, scale)?,
+                });
+            }
+            let array = Decimal128Array::new(values.into(), strings.nulls().cloned())
+                .with_precision_and_scale(precision as u8, scale as i8)
+                .ok()?;
+            Some(Arc::new(array))
+        }
+        DataType::Date32 => {
+            let mut values = Vec::with_capacity(strings.len());
+            for v in strings.iter() {
+                values.push(match v {
+                    None => 0,
+                    Some(t) => plain_date(t.as_bytes())?,
+                });
+            }
+            Some(Arc::new(Date32Array::new(
+                values.into(),
+                strings.nulls().cloned(),
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// `[-+]digits[.digits]` with at most `scale` fraction digits and at most
+/// `precision - scale` integer digits, as an unscaled value.
+fn plain_decimal(text: &[u8], precision: u32, scale: u32) -> Option<i128> {
+    let (negative, digits) = match text.first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (int, frac) = match digits.iter().position(|&c| c == b'.') {
+        Some(i) => (&digits[..i], &digits[i + 1..]),
+        None => (digits, &digits[digits.len()..]),
+    };
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    if frac.len() as u32 > scale || int.len() as u32 > precision - scale {
+        return None;
+    }
+    let mut v: i128 = 0;
+    for &b in int.iter().chain(frac) {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + i128::from(b - b'0');
+    }
+    v *= 10i128.pow(scale - frac.len() as u32);
+    Some(if negative { -v } else { v })
+}
+
+/// `YYYY-MM-DD` (a valid calendar date) as days since 1970-01-01.
+fn plain_date(text: &[u8]) -> Option<i32> {
+    if text.len() != 10 || text[4] != b'-' || text[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        text[r].iter().try_fold(0u32, |acc, &b| {
+            b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
+        })
+    };
+    let date = chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?;
+    i32::try_from(date.signed_duration_since(epoch).num_days()).ok()
 }
 
 /// Strings are trimmed before numeric, date and boolean conversion, as StarRocks does.
@@ -231,6 +319,44 @@ pub fn good_rows_mask(num_rows: usize, errors: &[RowError]) -> BooleanArray {
 mod tests {
     use super::*;
     use datafusion::arrow::array::{Int64Array, StringArray};
+
+    #[test]
+    fn plain_text_fast_path_matches_the_general_cast() {
+        assert_eq!(plain_decimal(b"12.5", 15, 2), Some(1250));
+        assert_eq!(plain_decimal(b"-0.07", 15, 2), Some(-7));
+        assert_eq!(plain_decimal(b"+3", 15, 2), Some(300));
+        assert_eq!(plain_decimal(b".5", 15, 2), Some(50));
+        assert_eq!(plain_decimal(b"1.005", 15, 2), None); // needs rounding
+        assert_eq!(plain_decimal(b"1e3", 15, 2), None);
+        assert_eq!(plain_decimal(b"1234", 5, 2), None); // too many integer digits
+        assert_eq!(plain_decimal(b"-", 15, 2), None);
+        assert_eq!(plain_decimal(b".", 15, 2), None);
+        assert_eq!(plain_date(b"1998-12-01"), Some(10561));
+        assert_eq!(plain_date(b"1970-01-01"), Some(0));
+        assert_eq!(plain_date(b"1969-12-31"), Some(-1));
+        assert_eq!(plain_date(b"2023-02-29"), None);
+        assert_eq!(plain_date(b"2023-2-01x"), None);
+
+        let texts: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("12.5"),
+            None,
+            Some("-0.07"),
+            Some("99999.99"),
+        ]));
+        let target = col(
+            ColumnType::Decimal {
+                precision: 7,
+                scale: 2,
+            },
+            true,
+        );
+        let mut errors = vec![];
+        let fast = convert_column(&texts, &target, &mut errors).unwrap();
+        let general =
+            cast_with_options(&texts, &target.ty.to_arrow(), &CastOptions::default()).unwrap();
+        assert_eq!(fast.as_ref(), general.as_ref());
+        assert!(errors.is_empty());
+    }
 
     fn col(ty: ColumnType, nullable: bool) -> TargetColumn {
         TargetColumn {

@@ -52,6 +52,8 @@ use options::{ColumnItem, Compression, Format, LoadOptions};
 
 /// Bytes handed to the splitter at a time.
 const BLOCK: usize = 8 << 20;
+/// Parsed blocks that may wait for the writer.
+const PARSED_QUEUE: usize = 8;
 /// JSON bodies are read whole; larger ones need `ignore_json_size: true`.
 const MAX_JSON_BODY: usize = 100 << 20;
 /// Recent load jobs kept for SHOW LOAD.
@@ -819,7 +821,10 @@ impl LoadService {
 
         let job_start = crate::now_ms();
         let (raw_tx, raw_rx) = tokio::sync::mpsc::channel::<Bytes>(32);
-        let (out_tx, mut out_rx) = tokio::sync::mpsc::channel::<Result<Processed, SqlError>>(2);
+        // Deep enough (PARSED_QUEUE blocks of text) that parsing goes on while the writer
+        // encodes a segment, which takes a while.
+        let (out_tx, mut out_rx) =
+            tokio::sync::mpsc::channel::<Result<Processed, SqlError>>(PARSED_QUEUE);
         let parser_plan = Arc::clone(&plan);
         let parser = tokio::task::spawn_blocking(move || parse_loop(parser_plan, raw_rx, out_tx));
 

@@ -10,11 +10,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{ArrayRef, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{
-    SortColumn, concat_batches, lexsort_to_indices, take_record_batch,
+    SortColumn, concat_batches, lexsort_to_indices, take, take_record_batch,
 };
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::metadata::KeyValue;
@@ -110,7 +110,7 @@ impl Default for SegmentOptions {
             sort_key: vec![],
             bloom_filter_columns: vec![],
             max_segment_rows: 1 << 20,
-            max_segment_bytes: 256 << 20,
+            max_segment_bytes: 64 << 20,
             row_group_rows: 128 * 1024,
         }
     }
@@ -249,6 +249,12 @@ impl RowsetWriter {
                 KeyValue::new("rigel.rowset_id".to_string(), self.rowset_id.to_string()),
                 KeyValue::new("rigel.txn_id".to_string(), self.txn_id.to_string()),
             ]));
+        for (field, column) in self.schema.fields().iter().zip(batch.columns()) {
+            if !worth_a_dictionary(column) {
+                props = props
+                    .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
+            }
+        }
         for col in &self.options.bloom_filter_columns {
             props = props.set_column_bloom_filter_enabled(ColumnPath::from(col.as_str()), true);
         }
@@ -305,6 +311,32 @@ impl Drop for RowsetWriter {
             }
         }
     }
+}
+
+/// Whether dictionary encoding pays off for a column: not when most values of a sample are
+/// distinct (comments, names, surrogate keys), where building the dictionary costs write
+/// time only for Parquet to fall back to plain encoding.
+fn worth_a_dictionary(column: &ArrayRef) -> bool {
+    use datafusion::arrow::row::{RowConverter, SortField};
+    const SAMPLE: usize = 4096;
+    let n = column.len();
+    if n < 2 * SAMPLE || column.data_type() == &DataType::Boolean {
+        return true;
+    }
+    let step = n / SAMPLE;
+    let indices = UInt32Array::from_iter_values((0..SAMPLE).map(|i| (i * step) as u32));
+    let Ok(sample) = take(column.as_ref(), &indices, None) else {
+        return true;
+    };
+    let Ok(converter) = RowConverter::new(vec![SortField::new(column.data_type().clone())]) else {
+        return true;
+    };
+    let Ok(rows) = converter.convert_columns(&[sample]) else {
+        return true;
+    };
+    let distinct: std::collections::HashSet<&[u8]> =
+        (0..rows.num_rows()).map(|i| rows.row(i).data()).collect();
+    distinct.len() * 2 <= SAMPLE
 }
 
 /// Sorts a batch by the given key columns (ascending, nulls first), unless already sorted.

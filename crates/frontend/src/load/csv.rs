@@ -41,6 +41,7 @@ pub struct CsvSplitter {
     fields: usize,
     skip: usize,
     carry: Vec<u8>,
+    spans: Vec<(usize, usize)>,
 }
 
 struct Builders {
@@ -108,12 +109,16 @@ impl CsvSplitter {
             fields,
             skip: skip_header,
             carry: vec![],
+            spans: Vec::with_capacity(fields + 1),
         }
     }
 
     /// Splits the complete rows of `carry + data`; the last, incomplete row is kept for the
     /// next call. With `last`, the remainder is a row even without a final delimiter.
     pub fn push(&mut self, data: &[u8], last: bool) -> Split {
+        if self.enclose.is_none() && self.delim.len() == 1 {
+            return self.push_plain(data, last);
+        }
         let mut buf = std::mem::take(&mut self.carry);
         buf.extend_from_slice(data);
         let mut out = Builders::new(self.fields, buf.len());
@@ -126,8 +131,38 @@ impl CsvSplitter {
         out.finish()
     }
 
+    /// `push` without enclosures and with a one-byte delimiter: splits `data` in place and
+    /// copies only the row that straddles two blocks.
+    fn push_plain(&mut self, data: &[u8], last: bool) -> Split {
+        let mut out = Builders::new(self.fields, data.len() + self.carry.len());
+        let mut rest = data;
+        if !self.carry.is_empty() {
+            let mut carry = std::mem::take(&mut self.carry);
+            match memchr::memchr(self.delim[0], data) {
+                Some(i) => {
+                    carry.extend_from_slice(&data[..=i]);
+                    rest = &data[i + 1..];
+                    self.split_plain(&carry, false, &mut out);
+                }
+                None => {
+                    carry.extend_from_slice(data);
+                    if last {
+                        self.split_plain(&carry, true, &mut out);
+                    } else {
+                        self.carry = carry;
+                    }
+                    return out.finish();
+                }
+            }
+        }
+        let consumed = self.split_plain(rest, last, &mut out);
+        self.carry = rest[consumed..].to_vec();
+        out.finish()
+    }
+
     fn split_plain(&mut self, buf: &[u8], last: bool, out: &mut Builders) -> usize {
-        let finder = memmem::Finder::new(&self.delim);
+        let delim = self.delim.clone();
+        let finder = memmem::Finder::new(&delim);
         let mut start = 0;
         loop {
             let end = match finder.find(&buf[start..]) {
@@ -153,47 +188,49 @@ impl CsvSplitter {
         }
     }
 
-    fn plain_row(&self, row: &[u8], out: &mut Builders) {
+    fn plain_row(&mut self, row: &[u8], out: &mut Builders) {
         let Ok(text) = std::str::from_utf8(row) else {
             out.bad
                 .push(bad(row, "the row is not valid UTF-8".to_string()));
             return;
         };
-        let mut parts: Vec<&str> = Vec::with_capacity(self.fields + 1);
+        // Field boundaries, in a buffer reused across rows.
+        let spans = &mut self.spans;
+        spans.clear();
         if self.sep.len() == 1 {
-            let s = self.sep[0];
             let mut from = 0;
-            for i in memchr::memchr_iter(s, row) {
-                parts.push(&text[from..i]);
+            for i in memchr::memchr_iter(self.sep[0], row) {
+                spans.push((from, i));
                 from = i + 1;
             }
-            parts.push(&text[from..]);
+            spans.push((from, row.len()));
         } else {
             let mut from = 0;
             for i in memmem::find_iter(row, &self.sep) {
                 if i < from {
                     continue;
                 }
-                parts.push(&text[from..i]);
+                spans.push((from, i));
                 from = i + self.sep.len();
             }
-            parts.push(&text[from..]);
+            spans.push((from, row.len()));
         }
-        if parts.len() == self.fields + 1 && parts.last().is_some_and(|p| p.is_empty()) {
-            parts.pop();
+        if spans.len() == self.fields + 1 && spans.last().is_some_and(|(a, b)| a == b) {
+            spans.pop();
         }
-        if parts.len() != self.fields {
+        if spans.len() != self.fields {
+            let got = spans.len();
             out.bad.push(bad(
                 row,
                 format!(
-                    "Value count does not match column count. Expect {}, but got {}",
+                    "Value count does not match column count. Expect {}, but got {got}",
                     self.fields,
-                    parts.len()
                 ),
             ));
             return;
         }
-        for (b, p) in out.cols.iter_mut().zip(parts) {
+        for (b, &(from, to)) in out.cols.iter_mut().zip(spans.iter()) {
+            let p = &text[from..to];
             let p = if self.trim { p.trim() } else { p };
             if p == "\\N" {
                 b.append_null();
