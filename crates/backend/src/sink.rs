@@ -14,8 +14,10 @@ use crate::router::Router;
 use crate::storage_error;
 
 /// Buffered bytes across all tablets of one sink before the largest buffer is flushed,
-/// unless the target sets its own limit.
-const SINK_MEMORY_BUDGET: usize = 512 << 20;
+/// unless the target sets its own limit. Hashing fills every tablet's buffer at the same
+/// pace: a shared budget makes them flush one at a time, spread over the load, instead of
+/// all at once when each reaches the segment size.
+const SINK_MEMORY_BUDGET: usize = 256 << 20;
 
 struct Inner {
     engine: Arc<StorageEngine>,

@@ -10,9 +10,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch, UInt32Array};
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
 use datafusion::arrow::compute::{
-    SortColumn, concat_batches, lexsort_to_indices, take, take_record_batch,
+    SortColumn, concat_batches, interleave, lexsort_to_indices, take_record_batch,
 };
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::parquet::arrow::ArrowWriter;
@@ -221,15 +221,21 @@ impl RowsetWriter {
         let batches = std::mem::take(&mut self.buffered);
         self.buffered_rows = 0;
         self.buffered_bytes = 0;
-        let batch = concat_batches(&self.schema, &batches)?;
-        drop(batches);
-        let batch = sort_batch(batch, &self.options.sort_key)?;
-        let segment = self.write_segment(&batch)?;
+        // Rows that arrive in sort-key order (time series, dbgen's files) are written as
+        // they are; otherwise the segment is gathered and sorted.
+        let segment = if sorted_in_sequence(&batches, &self.options.sort_key)? {
+            self.write_segment(&batches)?
+        } else {
+            let batch = concat_batches(&self.schema, &batches)?;
+            drop(batches);
+            let batch = sort_batch(batch, &self.options.sort_key)?;
+            self.write_segment(std::slice::from_ref(&batch))?
+        };
         self.segments.push(segment);
         Ok(())
     }
 
-    fn write_segment(&self, batch: &RecordBatch) -> Result<SegmentMeta> {
+    fn write_segment(&self, batches: &[RecordBatch]) -> Result<SegmentMeta> {
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
         let name = format!("{}_{}.parquet", self.rowset_id, self.segments.len());
         let final_path = self.dir.join(&name);
@@ -249,8 +255,9 @@ impl RowsetWriter {
                 KeyValue::new("rigel.rowset_id".to_string(), self.rowset_id.to_string()),
                 KeyValue::new("rigel.txn_id".to_string(), self.txn_id.to_string()),
             ]));
-        for (field, column) in self.schema.fields().iter().zip(batch.columns()) {
-            if !worth_a_dictionary(column) {
+        for (i, field) in self.schema.fields().iter().enumerate() {
+            let columns: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();
+            if !worth_a_dictionary(&columns) {
                 props = props
                     .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
             }
@@ -259,7 +266,9 @@ impl RowsetWriter {
             props = props.set_column_bloom_filter_enabled(ColumnPath::from(col.as_str()), true);
         }
         let mut w = ArrowWriter::try_new(writer, Arc::clone(&self.schema), Some(props.build()))?;
-        w.write(batch)?;
+        for batch in batches {
+            w.write(batch)?;
+        }
         // `into_inner` writes the footer.
         let writer = w.into_inner()?;
         writer
@@ -272,7 +281,7 @@ impl RowsetWriter {
         std::fs::rename(&tmp_path, &final_path).map_err(|e| Error::io(&final_path, e))?;
         Ok(SegmentMeta {
             name,
-            rows: batch.num_rows() as u64,
+            rows: batches.iter().map(|b| b.num_rows() as u64).sum(),
             bytes,
             crc32,
         })
@@ -316,19 +325,32 @@ impl Drop for RowsetWriter {
 /// Whether dictionary encoding pays off for a column: not when most values of a sample are
 /// distinct (comments, names, surrogate keys), where building the dictionary costs write
 /// time only for Parquet to fall back to plain encoding.
-fn worth_a_dictionary(column: &ArrayRef) -> bool {
+fn worth_a_dictionary(columns: &[&dyn Array]) -> bool {
     use datafusion::arrow::row::{RowConverter, SortField};
     const SAMPLE: usize = 4096;
-    let n = column.len();
-    if n < 2 * SAMPLE || column.data_type() == &DataType::Boolean {
-        return true;
-    }
-    let step = n / SAMPLE;
-    let indices = UInt32Array::from_iter_values((0..SAMPLE).map(|i| (i * step) as u32));
-    let Ok(sample) = take(column.as_ref(), &indices, None) else {
+    let n: usize = columns.iter().map(|c| c.len()).sum();
+    let Some(first) = columns.first() else {
         return true;
     };
-    let Ok(converter) = RowConverter::new(vec![SortField::new(column.data_type().clone())]) else {
+    if n < 2 * SAMPLE || first.data_type() == &DataType::Boolean {
+        return true;
+    }
+    // Every `step`-th row of the segment, across its batches.
+    let step = n / SAMPLE;
+    let mut picks = Vec::with_capacity(SAMPLE);
+    let mut next = 0;
+    let mut offset = 0;
+    for (b, c) in columns.iter().enumerate() {
+        while next < offset + c.len() && picks.len() < SAMPLE {
+            picks.push((b, next - offset));
+            next += step;
+        }
+        offset += c.len();
+    }
+    let Ok(sample) = interleave(columns, &picks) else {
+        return true;
+    };
+    let Ok(converter) = RowConverter::new(vec![SortField::new(first.data_type().clone())]) else {
         return true;
     };
     let Ok(rows) = converter.convert_columns(&[sample]) else {
@@ -336,7 +358,7 @@ fn worth_a_dictionary(column: &ArrayRef) -> bool {
     };
     let distinct: std::collections::HashSet<&[u8]> =
         (0..rows.num_rows()).map(|i| rows.row(i).data()).collect();
-    distinct.len() * 2 <= SAMPLE
+    distinct.len() * 2 <= rows.num_rows()
 }
 
 /// Sorts a batch by the given key columns (ascending, nulls first), unless already sorted.
@@ -356,6 +378,44 @@ pub fn sort_batch(batch: RecordBatch, sort_key: &[usize]) -> Result<RecordBatch>
     }
     let indices = lexsort_to_indices(&columns, None)?;
     Ok(take_record_batch(&batch, &indices)?)
+}
+
+/// Whether the batches, one after the other, are sorted by the key columns.
+fn sorted_in_sequence(batches: &[RecordBatch], sort_key: &[usize]) -> Result<bool> {
+    use datafusion::arrow::row::{RowConverter, SortField};
+    if sort_key.is_empty() {
+        return Ok(true);
+    }
+    let Some(first) = batches.first() else {
+        return Ok(true);
+    };
+    let converter = RowConverter::new(
+        sort_key
+            .iter()
+            .map(|&i| SortField::new(first.column(i).data_type().clone()))
+            .collect(),
+    )?;
+    let mut previous_last: Option<datafusion::arrow::row::OwnedRow> = None;
+    for batch in batches {
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        let arrays: Vec<ArrayRef> = sort_key
+            .iter()
+            .map(|&i| Arc::clone(batch.column(i)))
+            .collect();
+        let rows = converter.convert_columns(&arrays)?;
+        if let Some(prev) = &previous_last
+            && prev.row() > rows.row(0)
+        {
+            return Ok(false);
+        }
+        if !(1..rows.num_rows()).all(|i| rows.row(i - 1) <= rows.row(i)) {
+            return Ok(false);
+        }
+        previous_last = Some(rows.row(rows.num_rows() - 1).owned());
+    }
+    Ok(true)
 }
 
 fn is_sorted(columns: &[SortColumn]) -> Result<bool> {
@@ -401,6 +461,30 @@ mod tests {
         );
         assert_eq!(SegmentCompression::parse("zstd(99)"), None);
         assert_eq!(SegmentCompression::parse("brotli"), None);
+    }
+
+    #[test]
+    fn batches_sorted_in_sequence() {
+        let schema = Arc::new(Schema::new(vec![Field::new("k", DataType::Int64, true)]));
+        let b = |v: Vec<i64>| {
+            RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(Int64Array::from(v))]).unwrap()
+        };
+        assert!(sorted_in_sequence(&[b(vec![1, 2]), b(vec![2, 5])], &[0]).unwrap());
+        assert!(!sorted_in_sequence(&[b(vec![1, 3]), b(vec![2, 5])], &[0]).unwrap());
+        assert!(!sorted_in_sequence(&[b(vec![2, 1])], &[0]).unwrap());
+        assert!(sorted_in_sequence(&[b(vec![2, 1])], &[]).unwrap());
+    }
+
+    #[test]
+    fn dictionary_only_for_repeated_values() {
+        let distinct_a = Int64Array::from_iter_values(0..6000);
+        let distinct_b = Int64Array::from_iter_values(6000..12000);
+        assert!(!worth_a_dictionary(&[&distinct_a, &distinct_b]));
+        let repeated =
+            StringArray::from_iter_values((0..12000).map(|i| ["AIR", "MAIL", "SHIP"][i % 3]));
+        assert!(worth_a_dictionary(&[&repeated]));
+        let small = Int64Array::from_iter_values(0..100);
+        assert!(worth_a_dictionary(&[&small]));
     }
 
     #[test]
