@@ -5,7 +5,7 @@ use datafusion::sql::sqlparser::ast::{self, ObjectNamePart};
 use datafusion::sql::sqlparser::dialect::MySqlDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
-use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan};
+use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
 use rigel_common::SqlError;
 
 use crate::ast::*;
@@ -34,15 +34,84 @@ pub(crate) type PResult<T> = Result<T, ParserError>;
 
 /// Parses SQL text that may hold several `;`-separated statements.
 pub fn parse_statements(sql: &str) -> Result<Vec<ParsedStatement>, ParseError> {
-    let parser = Parser::new(&DIALECT)
-        .try_with_sql(sql)
-        .map_err(|e| to_parse_error(e, sql))?;
+    let tokens = Tokenizer::new(&DIALECT, sql)
+        .with_unescape(true)
+        .tokenize_with_location()
+        .map_err(|e| to_parse_error(ParserError::TokenizerError(e.to_string()), sql))?;
+    let parser = Parser::new(&DIALECT).with_tokens_with_locations(map_literals(tokens));
     let mut p = StarRocksParser {
         parser,
         sql,
         line_starts: line_starts(sql),
     };
     p.parse_all().map_err(|e| to_parse_error(e, sql))
+}
+
+/// Rewrites StarRocks' map literal `map{k1: v1, k2: v2}` into the function call
+/// `map(k1, v1, k2, v2)`, which the MySQL dialect parses and DataFusion plans.
+fn map_literals(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let is_map =
+        |t: &TokenWithSpan| matches!(&t.token, Token::Word(w) if w.keyword == Keyword::MAP);
+    let mut i = 0;
+    while i + 1 < tokens.len() {
+        if !(is_map(&tokens[i]) && tokens[i + 1].token == Token::LBrace) {
+            i += 1;
+            continue;
+        }
+        // Find the matching brace; colons and braces of nested literals are rewritten when
+        // the scan reaches them.
+        let open = i + 1;
+        let mut depth = 0usize;
+        let mut close = None;
+        for (j, t) in tokens.iter().enumerate().skip(open) {
+            match t.token {
+                Token::LBrace | Token::LParen | Token::LBracket => depth += 1,
+                Token::RBrace | Token::RParen | Token::RBracket => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = Some(j);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(close) = close else { break };
+        if tokens[close].token != Token::RBrace {
+            i += 1;
+            continue;
+        }
+        let mut depth = 0usize;
+        for t in &mut tokens[open + 1..close] {
+            match t.token {
+                Token::LBrace | Token::LParen | Token::LBracket => depth += 1,
+                Token::RBrace | Token::RParen | Token::RBracket => depth -= 1,
+                Token::Colon if depth == 0 => t.token = Token::Comma,
+                _ => {}
+            }
+        }
+        tokens[open].token = Token::LParen;
+        tokens[close].token = Token::RParen;
+        if close == open + 1 {
+            // `map{}`: the empty map, as `map([], [])` (keys and values as lists).
+            let span = tokens[open].span;
+            let empty_lists = [
+                Token::LBracket,
+                Token::RBracket,
+                Token::Comma,
+                Token::LBracket,
+                Token::RBracket,
+            ];
+            tokens.splice(
+                close..close,
+                empty_lists
+                    .into_iter()
+                    .map(|token| TokenWithSpan { token, span }),
+            );
+        }
+        i = open + 1;
+    }
+    tokens
 }
 
 /// Parses exactly one statement.
@@ -648,6 +717,16 @@ mod tests {
         assert_eq!(stmts[0].text, "select 1");
         assert_eq!(stmts[1].text, "select 'a;b'");
         assert!(matches!(&stmts[2].statement, Statement::Use { db, .. } if db == "db1"));
+    }
+
+    #[test]
+    fn map_literals_become_map_calls() {
+        assert!(parse_one("SELECT map{'a': 1, 'b': map{'c': [1, 2]}}").is_ok());
+        assert!(parse_one("SELECT map{}").is_ok());
+        // Unbalanced or misused braces are syntax errors, never a panic.
+        for bad in ["SELECT map{'a': 1", "SELECT map{)", "SELECT map{'a': (1}", "SELECT map}"] {
+            assert!(parse_one(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
