@@ -198,9 +198,30 @@ fn plain_date(text: &[u8]) -> Option<i32> {
             b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
         })
     };
-    let date = chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?;
-    i32::try_from(date.signed_duration_since(epoch).num_days()).ok()
+    let (y, m, d) = (num(0..4)? as i32, num(5..7)?, num(8..10)?);
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let month_days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if d == 0 || d > month_days {
+        return None;
+    }
+    Some(days_from_civil(y, m, d))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(y: i32, m: u32, d: u32) -> i32 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = m as i32;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i32 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// Strings are trimmed before numeric, date and boolean conversion, as StarRocks does.
@@ -322,6 +343,7 @@ mod tests {
 
     #[test]
     fn plain_text_fast_path_matches_the_general_cast() {
+        use chrono::Datelike;
         assert_eq!(plain_decimal(b"12.5", 15, 2), Some(1250));
         assert_eq!(plain_decimal(b"-0.07", 15, 2), Some(-7));
         assert_eq!(plain_decimal(b"+3", 15, 2), Some(300));
@@ -335,6 +357,19 @@ mod tests {
         assert_eq!(plain_date(b"1970-01-01"), Some(0));
         assert_eq!(plain_date(b"1969-12-31"), Some(-1));
         assert_eq!(plain_date(b"2023-02-29"), None);
+        assert_eq!(plain_date(b"2024-02-29"), Some(19782));
+        assert_eq!(plain_date(b"2000-02-30"), None);
+        assert_eq!(plain_date(b"0001-01-01"), Some(-719_162));
+        assert_eq!(plain_date(b"9999-12-31"), Some(2_932_896));
+        // Every day of four centuries agrees with chrono.
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        let mut day = chrono::NaiveDate::from_ymd_opt(1800, 1, 1).unwrap();
+        while day.year() < 2200 {
+            let text = day.format("%Y-%m-%d").to_string();
+            let expected = day.signed_duration_since(epoch).num_days() as i32;
+            assert_eq!(plain_date(text.as_bytes()), Some(expected), "{text}");
+            day = day.succ_opt().unwrap();
+        }
         assert_eq!(plain_date(b"2023-2-01x"), None);
 
         let texts: ArrayRef = Arc::new(StringArray::from(vec![

@@ -1,14 +1,16 @@
 //! Stream Load: `curl -T data.csv http://host:8040/api/db/table/_stream_load`.
 //!
 //! ```text
-//!  HTTP body ──► reader task ──(chunks)──► parser thread: decompress, split rows,
-//!                                          map columns, convert, filter
+//!  HTTP body ──► reader task ──(chunks)──► parser thread: decompress, split rows
+//!                                              │ (string columns, bounded channel)
+//!                                              ▼
+//!                                          converter thread: map columns, convert, filter
 //!                                              │ (table batches, bounded channel)
 //!                                              ▼
 //!                                          writer task: backend sink (route, sort, encode)
 //! ```
 //!
-//! The three stages overlap, so parsing and encoding use both cores, and every channel is
+//! The stages overlap, so parsing and encoding use both cores, and every channel is
 //! bounded, so memory stays bounded however large the body. The load is one transaction:
 //! all rows become visible at once, or none (on failure, timeout or a cut-off body).
 
@@ -54,6 +56,8 @@ use options::{ColumnItem, Compression, Format, LoadOptions};
 const BLOCK: usize = 8 << 20;
 /// Parsed blocks that may wait for the writer.
 const PARSED_QUEUE: usize = 8;
+/// Split blocks that may wait for conversion.
+const SPLIT_QUEUE: usize = 2;
 /// JSON bodies are read whole; larger ones need `ignore_json_size: true`.
 const MAX_JSON_BODY: usize = 100 << 20;
 /// Recent load jobs kept for SHOW LOAD.
@@ -629,24 +633,36 @@ fn parse_loop(
                 plan.source_names.len(),
                 o.skip_header,
             );
-            let mut buf = vec![0u8; BLOCK];
-            loop {
-                let n = match read_block(&mut reader, &mut buf) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        send(Err(load_error(format!("cannot read the body: {e}"))));
+            // Splitting and converting run on two threads, so parsing uses both cores
+            // while the writer waits for rows.
+            let (split_tx, split_rx) = std::sync::mpsc::sync_channel::<Split>(SPLIT_QUEUE);
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    for split in split_rx {
+                        let processed = plan.process(split);
+                        let failed = processed.is_err();
+                        if !send(processed) || failed {
+                            return;
+                        }
+                    }
+                });
+                let split_tx = split_tx;
+                let mut buf = vec![0u8; BLOCK];
+                loop {
+                    let n = match read_block(&mut reader, &mut buf) {
+                        Ok(n) => n,
+                        Err(e) => {
+                            send(Err(load_error(format!("cannot read the body: {e}"))));
+                            return;
+                        }
+                    };
+                    let last = n < buf.len();
+                    let split = splitter.push(&buf[..n], last);
+                    if split_tx.send(split).is_err() || last {
                         return;
                     }
-                };
-                let last = n < buf.len();
-                let split = splitter.push(&buf[..n], last);
-                if !send(plan.process(split)) {
-                    return;
                 }
-                if last {
-                    return;
-                }
-            }
+            });
         }
     }
 }
@@ -883,7 +899,12 @@ impl LoadService {
                 format!("the load exceeded its timeout of {} s", timeout.as_secs()),
             )),
         };
-        let _ = parser.await;
+        // A parser that died (a bug) must not let the rows before it commit as a whole load.
+        let outcome = match (outcome, parser.await) {
+            (Ok(v), Ok(())) => Ok(v),
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) => Err(SqlError::internal(format!("the load parser failed: {e}"))),
+        };
         let ((bytes, read_ms), ((total, filtered, unselected, _written), write_ms)) = match outcome
         {
             Ok(v) => v,

@@ -724,7 +724,12 @@ mod tests {
         assert!(parse_one("SELECT map{'a': 1, 'b': map{'c': [1, 2]}}").is_ok());
         assert!(parse_one("SELECT map{}").is_ok());
         // Unbalanced or misused braces are syntax errors, never a panic.
-        for bad in ["SELECT map{'a': 1", "SELECT map{)", "SELECT map{'a': (1}", "SELECT map}"] {
+        for bad in [
+            "SELECT map{'a': 1",
+            "SELECT map{)",
+            "SELECT map{'a': (1}",
+            "SELECT map}",
+        ] {
             assert!(parse_one(bad).is_err(), "{bad}");
         }
     }
