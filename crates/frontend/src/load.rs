@@ -1,10 +1,8 @@
 //! Stream Load: `curl -T data.csv http://host:8040/api/db/table/_stream_load`.
 //!
 //! ```text
-//!  HTTP body ──► reader task ──(chunks)──► parser thread: decompress, split rows
-//!                                              │ (string columns, bounded channel)
-//!                                              ▼
-//!                                          converter thread: map columns, convert, filter
+//!  HTTP body ──► reader task ──(chunks)──► parser thread: decompress, split rows,
+//!                                          map columns, convert, filter
 //!                                              │ (table batches, bounded channel)
 //!                                              ▼
 //!                                          writer task: backend sink (route, sort, encode)
@@ -56,8 +54,6 @@ use options::{ColumnItem, Compression, Format, LoadOptions};
 const BLOCK: usize = 8 << 20;
 /// Parsed blocks that may wait for the writer.
 const PARSED_QUEUE: usize = 8;
-/// Split blocks that may wait for conversion.
-const SPLIT_QUEUE: usize = 2;
 /// JSON bodies are read whole; larger ones need `ignore_json_size: true`.
 const MAX_JSON_BODY: usize = 100 << 20;
 /// Recent load jobs kept for SHOW LOAD.
@@ -633,36 +629,21 @@ fn parse_loop(
                 plan.source_names.len(),
                 o.skip_header,
             );
-            // Splitting and converting run on two threads, so parsing uses both cores
-            // while the writer waits for rows.
-            let (split_tx, split_rx) = std::sync::mpsc::sync_channel::<Split>(SPLIT_QUEUE);
-            std::thread::scope(|scope| {
-                scope.spawn(|| {
-                    for split in split_rx {
-                        let processed = plan.process(split);
-                        let failed = processed.is_err();
-                        if !send(processed) || failed {
-                            return;
-                        }
-                    }
-                });
-                let split_tx = split_tx;
-                let mut buf = vec![0u8; BLOCK];
-                loop {
-                    let n = match read_block(&mut reader, &mut buf) {
-                        Ok(n) => n,
-                        Err(e) => {
-                            send(Err(load_error(format!("cannot read the body: {e}"))));
-                            return;
-                        }
-                    };
-                    let last = n < buf.len();
-                    let split = splitter.push(&buf[..n], last);
-                    if split_tx.send(split).is_err() || last {
+            let mut buf = vec![0u8; BLOCK];
+            loop {
+                let n = match read_block(&mut reader, &mut buf) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        send(Err(load_error(format!("cannot read the body: {e}"))));
                         return;
                     }
+                };
+                let last = n < buf.len();
+                let split = splitter.push(&buf[..n], last);
+                if !send(plan.process(split)) || last {
+                    return;
                 }
-            });
+            }
         }
     }
 }

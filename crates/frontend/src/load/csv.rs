@@ -42,6 +42,8 @@ pub struct CsvSplitter {
     skip: usize,
     carry: Vec<u8>,
     spans: Vec<(usize, usize)>,
+    /// Each column's share of the text in the last block (sizes the next block's builders).
+    shares: Vec<f64>,
 }
 
 struct Builders {
@@ -51,15 +53,30 @@ struct Builders {
 }
 
 impl Builders {
-    fn new(fields: usize, bytes: usize) -> Self {
-        let per = bytes / fields.max(1) + 16;
+    /// Builders for a block of `bytes` bytes, sized from the share of the text each column
+    /// took in the previous block (`shares`, empty for the first), so that they rarely grow.
+    fn new(fields: usize, bytes: usize, shares: &[f64]) -> Self {
+        let even = 1.0 / fields.max(1) as f64;
         Self {
             cols: (0..fields)
-                .map(|_| StringBuilder::with_capacity(1024, per))
+                .map(|i| {
+                    let share = shares.get(i).copied().unwrap_or(even);
+                    StringBuilder::with_capacity(1024, (bytes as f64 * share * 1.1) as usize + 64)
+                })
                 .collect(),
             rows: 0,
             bad: vec![],
         }
+    }
+
+    /// Each column's share of the text bytes.
+    fn shares(&self) -> Vec<f64> {
+        let sizes: Vec<usize> = self.cols.iter().map(|b| b.values_slice().len()).collect();
+        let total: usize = sizes.iter().sum();
+        if total == 0 {
+            return vec![];
+        }
+        sizes.iter().map(|&s| s as f64 / total as f64).collect()
     }
 
     fn finish(mut self) -> Split {
@@ -110,6 +127,7 @@ impl CsvSplitter {
             skip: skip_header,
             carry: vec![],
             spans: Vec::with_capacity(fields + 1),
+            shares: vec![],
         }
     }
 
@@ -121,7 +139,7 @@ impl CsvSplitter {
         }
         let mut buf = std::mem::take(&mut self.carry);
         buf.extend_from_slice(data);
-        let mut out = Builders::new(self.fields, buf.len());
+        let mut out = Builders::new(self.fields, buf.len(), &self.shares);
         let consumed = if self.enclose.is_some() {
             self.split_quoted(&buf, last, &mut out)
         } else {
@@ -134,7 +152,7 @@ impl CsvSplitter {
     /// `push` without enclosures and with a one-byte delimiter: splits `data` in place and
     /// copies only the row that straddles two blocks.
     fn push_plain(&mut self, data: &[u8], last: bool) -> Split {
-        let mut out = Builders::new(self.fields, data.len() + self.carry.len());
+        let mut out = Builders::new(self.fields, data.len() + self.carry.len(), &self.shares);
         let mut rest = data;
         if !self.carry.is_empty() {
             let mut carry = std::mem::take(&mut self.carry);
@@ -157,6 +175,9 @@ impl CsvSplitter {
         }
         let consumed = self.split_plain(rest, last, &mut out);
         self.carry = rest[consumed..].to_vec();
+        if out.rows > 0 {
+            self.shares = out.shares();
+        }
         out.finish()
     }
 
