@@ -613,13 +613,14 @@ impl InformationSchema {
                 ]);
                 let jobs = ctx.env.loads.jobs();
                 for j in jobs {
+                    let progress = j.progress();
                     b.row(vec![
                         i(j.txn.0),
                         s(j.label),
                         s(j.db),
                         s(j.table),
                         s(j.state),
-                        s(if j.state == "FINISHED" { "100%" } else { "0%" }),
+                        s(progress),
                         s(j.kind),
                         s("NORMAL"),
                         i(j.total),

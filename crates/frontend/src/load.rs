@@ -94,6 +94,17 @@ pub struct LoadJob {
     pub finished_ms: i64,
 }
 
+impl LoadJob {
+    /// The progress column of SHOW LOAD and information_schema.loads.
+    pub fn progress(&self) -> &'static str {
+        if self.state == "FINISHED" {
+            "100%"
+        } else {
+            "0%"
+        }
+    }
+}
+
 /// Labels in use and recent jobs.
 #[derive(Debug, Default)]
 pub struct LoadRegistry {

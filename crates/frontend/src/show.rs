@@ -881,7 +881,7 @@ impl Session {
                         i(j.txn.0),
                         s(j.label.clone()),
                         s(j.state),
-                        s(if j.state == "FINISHED" { "100%" } else { "0%" }),
+                        s(j.progress()),
                         s(j.kind),
                         s("NORMAL"),
                         i(j.total),

@@ -361,7 +361,8 @@ fn worth_a_dictionary(columns: &[&dyn Array]) -> bool {
     distinct.len() * 2 <= rows.num_rows()
 }
 
-/// Sorts a batch by the given key columns (ascending, nulls first), unless already sorted.
+/// Sorts a batch by the given key columns (ascending, nulls first); callers check
+/// [`sorted_in_sequence`] first.
 pub fn sort_batch(batch: RecordBatch, sort_key: &[usize]) -> Result<RecordBatch> {
     if sort_key.is_empty() || batch.num_rows() < 2 {
         return Ok(batch);
@@ -373,9 +374,6 @@ pub fn sort_batch(batch: RecordBatch, sort_key: &[usize]) -> Result<RecordBatch>
             options: None,
         })
         .collect();
-    if is_sorted(&columns)? {
-        return Ok(batch);
-    }
     let indices = lexsort_to_indices(&columns, None)?;
     Ok(take_record_batch(&batch, &indices)?)
 }
@@ -416,19 +414,6 @@ fn sorted_in_sequence(batches: &[RecordBatch], sort_key: &[usize]) -> Result<boo
         previous_last = Some(rows.row(rows.num_rows() - 1).owned());
     }
     Ok(true)
-}
-
-fn is_sorted(columns: &[SortColumn]) -> Result<bool> {
-    use datafusion::arrow::row::{RowConverter, SortField};
-    let converter = RowConverter::new(
-        columns
-            .iter()
-            .map(|c| SortField::new(c.values.data_type().clone()))
-            .collect(),
-    )?;
-    let arrays: Vec<_> = columns.iter().map(|c| Arc::clone(&c.values)).collect();
-    let rows = converter.convert_columns(&arrays)?;
-    Ok((1..rows.num_rows()).all(|i| rows.row(i - 1) <= rows.row(i)))
 }
 
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {

@@ -308,7 +308,8 @@ impl CsvSplitter {
                 pos += 1;
                 continue;
             }
-            if at(buf, pos, &self.sep) {
+            let at_sep = at(buf, pos, &self.sep);
+            if at_sep || at(buf, pos, &self.delim) {
                 fields.push(field_value(
                     std::mem::take(&mut cur),
                     quoted,
@@ -316,20 +317,13 @@ impl CsvSplitter {
                     &mut kept_escape,
                 ));
                 quoted = false;
-                pos += self.sep.len();
-                continue;
-            }
-            if at(buf, pos, &self.delim) {
-                fields.push(field_value(
-                    std::mem::take(&mut cur),
-                    quoted,
-                    self.trim,
-                    &mut kept_escape,
-                ));
-                quoted = false;
-                self.quoted_row(&buf[row_start..pos], std::mem::take(&mut fields), out);
-                pos += self.delim.len();
-                row_start = pos;
+                if at_sep {
+                    pos += self.sep.len();
+                } else {
+                    self.quoted_row(&buf[row_start..pos], std::mem::take(&mut fields), out);
+                    pos += self.delim.len();
+                    row_start = pos;
+                }
                 continue;
             }
             if Some(c) == self.escape && pos + 1 < buf.len() {
