@@ -16,7 +16,7 @@ use datafusion::arrow::compute::{
 };
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::basic::{Compression, Encoding, ZstdLevel};
 use datafusion::parquet::file::metadata::KeyValue;
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::parquet::schema::types::ColumnPath;
@@ -148,6 +148,7 @@ pub struct RowsetWriter {
     buffered_rows: usize,
     buffered_bytes: usize,
     segments: Vec<SegmentMeta>,
+    next_segment: usize,
     finished: bool,
 }
 
@@ -171,6 +172,7 @@ impl RowsetWriter {
             buffered_rows: 0,
             buffered_bytes: 0,
             segments: vec![],
+            next_segment: 0,
             finished: false,
         }
     }
@@ -215,76 +217,41 @@ impl RowsetWriter {
 
     /// Writes the buffered rows as one segment file.
     pub fn flush(&mut self) -> Result<()> {
+        if let Some(pending) = self.take_segment() {
+            let segment = pending.write()?;
+            self.add_segment(segment);
+        }
+        Ok(())
+    }
+
+    /// Cuts the buffered rows into a segment to be written by [`PendingSegment::write`],
+    /// possibly on another thread while this writer takes more rows; its metadata then goes
+    /// back through [`add_segment`](Self::add_segment). `None` when nothing is buffered.
+    pub fn take_segment(&mut self) -> Option<PendingSegment> {
         if self.buffered.is_empty() {
-            return Ok(());
+            return None;
         }
         let batches = std::mem::take(&mut self.buffered);
         self.buffered_rows = 0;
         self.buffered_bytes = 0;
-        // Rows that arrive in sort-key order (time series, dbgen's files) are written as
-        // they are; otherwise the segment is gathered and sorted.
-        let segment = if sorted_in_sequence(&batches, &self.options.sort_key)? {
-            self.write_segment(&batches)?
-        } else {
-            let batch = concat_batches(&self.schema, &batches)?;
-            drop(batches);
-            let batch = sort_batch(batch, &self.options.sort_key)?;
-            self.write_segment(std::slice::from_ref(&batch))?
-        };
-        self.segments.push(segment);
-        Ok(())
+        let name = format!("{}_{}.parquet", self.rowset_id, self.next_segment);
+        self.next_segment += 1;
+        Some(PendingSegment {
+            dir: self.dir.clone(),
+            name,
+            tablet_id: self.tablet_id,
+            rowset_id: self.rowset_id,
+            txn_id: self.txn_id,
+            schema: Arc::clone(&self.schema),
+            options: self.options.clone(),
+            batches,
+        })
     }
 
-    fn write_segment(&self, batches: &[RecordBatch]) -> Result<SegmentMeta> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
-        let name = format!("{}_{}.parquet", self.rowset_id, self.segments.len());
-        let final_path = self.dir.join(&name);
-        let tmp_path = self.dir.join(format!("{name}.tmp"));
-        let file = File::create(&tmp_path).map_err(|e| Error::io(&tmp_path, e))?;
-        let writer = CrcWriter {
-            file,
-            hasher: crc32fast::Hasher::new(),
-            bytes: 0,
-        };
-        let mut props = WriterProperties::builder()
-            .set_compression(self.options.compression.to_parquet())
-            .set_statistics_enabled(EnabledStatistics::Page)
-            .set_max_row_group_row_count(Some(self.options.row_group_rows))
-            .set_key_value_metadata(Some(vec![
-                KeyValue::new("rigel.tablet_id".to_string(), self.tablet_id.to_string()),
-                KeyValue::new("rigel.rowset_id".to_string(), self.rowset_id.to_string()),
-                KeyValue::new("rigel.txn_id".to_string(), self.txn_id.to_string()),
-            ]));
-        for (i, field) in self.schema.fields().iter().enumerate() {
-            let columns: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();
-            if !worth_a_dictionary(&columns) {
-                props = props
-                    .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
-            }
-        }
-        for col in &self.options.bloom_filter_columns {
-            props = props.set_column_bloom_filter_enabled(ColumnPath::from(col.as_str()), true);
-        }
-        let mut w = ArrowWriter::try_new(writer, Arc::clone(&self.schema), Some(props.build()))?;
-        for batch in batches {
-            w.write(batch)?;
-        }
-        // `into_inner` writes the footer.
-        let writer = w.into_inner()?;
-        writer
-            .file
-            .sync_all()
-            .map_err(|e| Error::io(&tmp_path, e))?;
-        let crc32 = writer.hasher.finalize();
-        let bytes = writer.bytes;
-        drop(writer.file);
-        std::fs::rename(&tmp_path, &final_path).map_err(|e| Error::io(&final_path, e))?;
-        Ok(SegmentMeta {
-            name,
-            rows: batches.iter().map(|b| b.num_rows() as u64).sum(),
-            bytes,
-            crc32,
-        })
+    /// Adds a segment written from [`take_segment`](Self::take_segment). Segments keep the
+    /// order in which they are added.
+    pub fn add_segment(&mut self, segment: SegmentMeta) {
+        self.segments.push(segment);
     }
 
     /// Flushes the remaining rows and fsyncs the tablet directory. Returns the rowset's
@@ -311,6 +278,108 @@ impl RowsetWriter {
     }
 }
 
+/// The rows of one segment, cut from a [`RowsetWriter`] and not yet written.
+pub struct PendingSegment {
+    dir: PathBuf,
+    name: String,
+    tablet_id: TabletId,
+    rowset_id: RowsetId,
+    txn_id: TxnId,
+    schema: SchemaRef,
+    options: SegmentOptions,
+    batches: Vec<RecordBatch>,
+}
+
+impl PendingSegment {
+    /// Bytes of row data in memory.
+    pub fn bytes(&self) -> usize {
+        self.batches.iter().map(|b| b.get_array_memory_size()).sum()
+    }
+
+    /// Sorts (unless the rows arrived in key order), encodes and fsyncs the segment file.
+    /// Leaves no file behind on failure.
+    pub fn write(self) -> Result<SegmentMeta> {
+        let tmp_path = self.dir.join(format!("{}.tmp", self.name));
+        let written = self.sort_and_write();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp_path);
+        }
+        written
+    }
+
+    fn sort_and_write(mut self) -> Result<SegmentMeta> {
+        let batches = std::mem::take(&mut self.batches);
+        // Rows that arrive in sort-key order (time series, dbgen's files) are written as
+        // they are; otherwise the segment is gathered and sorted.
+        if sorted_in_sequence(&batches, &self.options.sort_key)? {
+            self.write_segment(&batches)
+        } else {
+            let batch = concat_batches(&self.schema, &batches)?;
+            drop(batches);
+            let batch = sort_batch(batch, &self.options.sort_key)?;
+            self.write_segment(std::slice::from_ref(&batch))
+        }
+    }
+
+    fn write_segment(&self, batches: &[RecordBatch]) -> Result<SegmentMeta> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        let name = self.name.clone();
+        let final_path = self.dir.join(&name);
+        let tmp_path = self.dir.join(format!("{name}.tmp"));
+        let file = File::create(&tmp_path).map_err(|e| Error::io(&tmp_path, e))?;
+        let writer = CrcWriter {
+            file,
+            hasher: crc32fast::Hasher::new(),
+            bytes: 0,
+        };
+        let mut props = WriterProperties::builder()
+            .set_compression(self.options.compression.to_parquet())
+            .set_statistics_enabled(EnabledStatistics::Page)
+            .set_max_row_group_row_count(Some(self.options.row_group_rows))
+            .set_key_value_metadata(Some(vec![
+                KeyValue::new("rigel.tablet_id".to_string(), self.tablet_id.to_string()),
+                KeyValue::new("rigel.rowset_id".to_string(), self.rowset_id.to_string()),
+                KeyValue::new("rigel.txn_id".to_string(), self.txn_id.to_string()),
+            ]));
+        for (i, field) in self.schema.fields().iter().enumerate() {
+            let columns: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();
+            if !worth_a_dictionary(&columns) {
+                let path = ColumnPath::from(field.name().as_str());
+                props = props.set_column_dictionary_enabled(path.clone(), false);
+                if stored_as_integer(field.data_type()) {
+                    // Keys, ids and amounts with many distinct values: bit-packed deltas
+                    // take a fraction of plain 4- or 8-byte values (sorted keys next to
+                    // nothing), which block compression barely shrinks.
+                    props = props.set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
+                }
+            }
+        }
+        for col in &self.options.bloom_filter_columns {
+            props = props.set_column_bloom_filter_enabled(ColumnPath::from(col.as_str()), true);
+        }
+        let mut w = ArrowWriter::try_new(writer, Arc::clone(&self.schema), Some(props.build()))?;
+        for batch in batches {
+            w.write(batch)?;
+        }
+        // `into_inner` writes the footer.
+        let writer = w.into_inner()?;
+        writer
+            .file
+            .sync_all()
+            .map_err(|e| Error::io(&tmp_path, e))?;
+        let crc32 = writer.hasher.finalize();
+        let bytes = writer.bytes;
+        drop(writer.file);
+        std::fs::rename(&tmp_path, &final_path).map_err(|e| Error::io(&final_path, e))?;
+        Ok(SegmentMeta {
+            name,
+            rows: batches.iter().map(|b| b.num_rows() as u64).sum(),
+            bytes,
+            crc32,
+        })
+    }
+}
+
 impl Drop for RowsetWriter {
     fn drop(&mut self) {
         // An abandoned writer leaves no files behind.
@@ -319,6 +388,28 @@ impl Drop for RowsetWriter {
                 let _ = std::fs::remove_file(self.dir.join(&s.name));
             }
         }
+    }
+}
+
+/// Whether Parquet stores values of this type as INT32 or INT64, the physical types that
+/// `DELTA_BINARY_PACKED` encodes.
+fn stored_as_integer(data_type: &DataType) -> bool {
+    match data_type {
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::UInt64
+        | DataType::Date32
+        | DataType::Date64
+        | DataType::Time32(_)
+        | DataType::Time64(_)
+        | DataType::Timestamp(_, _) => true,
+        DataType::Decimal128(precision, _) => *precision <= 18,
+        _ => false,
     }
 }
 
@@ -470,6 +561,60 @@ mod tests {
         assert!(worth_a_dictionary(&[&repeated]));
         let small = Int64Array::from_iter_values(0..100);
         assert!(worth_a_dictionary(&[&small]));
+    }
+
+    #[test]
+    fn distinct_integers_are_delta_encoded() {
+        use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+        let dir = tempfile::tempdir().unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, true),
+            Field::new("flag", DataType::Utf8, true),
+            Field::new("note", DataType::Utf8, true),
+        ]));
+        let n = 20_000i64;
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(Int64Array::from_iter_values((0..n).map(|i| i * 7 + 3))),
+                Arc::new(StringArray::from_iter_values(
+                    (0..n).map(|i| ["A", "B"][i as usize % 2]),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    (0..n).map(|i| format!("n{i}")),
+                )),
+            ],
+        )
+        .unwrap();
+        let mut w = RowsetWriter::new(
+            dir.path().to_path_buf(),
+            TxnId(1),
+            TabletId(1),
+            RowsetId(1),
+            Arc::clone(&schema),
+            SegmentOptions::default(),
+        );
+        w.write(batch.clone()).unwrap();
+        let meta = w.finish().unwrap().unwrap();
+        let path = dir.path().join(&meta.segments[0].name);
+        let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
+        let rg = reader.metadata().row_group(0);
+        let encodings = |c: usize| rg.column(c).encodings().collect::<Vec<_>>();
+        assert!(encodings(0).contains(&Encoding::DELTA_BINARY_PACKED));
+        assert!(encodings(1).contains(&Encoding::RLE_DICTIONARY));
+        assert!(!encodings(2).contains(&Encoding::RLE_DICTIONARY));
+        assert!(!encodings(2).contains(&Encoding::DELTA_BINARY_PACKED));
+        // Sorted keys take next to nothing.
+        assert!(rg.column(0).compressed_size() < n / 4);
+        let read: Vec<RecordBatch> =
+            datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
+                File::open(&path).unwrap(),
+                8192,
+            )
+            .unwrap()
+            .collect::<std::result::Result<_, _>>()
+            .unwrap();
+        assert_eq!(concat_batches(&schema, &read).unwrap(), batch);
     }
 
     #[test]
