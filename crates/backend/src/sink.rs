@@ -8,7 +8,7 @@ use datafusion::arrow::array::RecordBatch;
 use rigel_be_api::{SinkSummary, TabletSink, WriteTarget};
 use rigel_common::SqlError;
 use rigel_common::ids::{TabletId, TxnId};
-use rigel_storage::{RowsetWriter, SegmentOptions, StorageEngine};
+use rigel_storage::{PendingSegment, RowsetWriter, SegmentMeta, SegmentOptions, StorageEngine};
 
 use crate::router::Router;
 use crate::storage_error;
@@ -19,6 +19,13 @@ use crate::storage_error;
 /// all at once when each reaches the segment size.
 const SINK_MEMORY_BUDGET: usize = 256 << 20;
 
+/// A segment being written on its own thread while the sink routes more rows.
+struct InFlight {
+    tablet: TabletId,
+    bytes: usize,
+    handle: std::thread::JoinHandle<rigel_storage::Result<SegmentMeta>>,
+}
+
 struct Inner {
     engine: Arc<StorageEngine>,
     txn: TxnId,
@@ -26,6 +33,8 @@ struct Inner {
     router: Router,
     options: SegmentOptions,
     writers: HashMap<TabletId, RowsetWriter>,
+    /// At most one segment is written in the background; the next flush waits for it.
+    in_flight: Option<InFlight>,
 }
 
 impl Inner {
@@ -53,27 +62,75 @@ impl Inner {
         Ok(routed.unmatched)
     }
 
+    /// Keeps the rows in memory (buffered and being written) within the budget: the largest
+    /// buffer is written in the background while routing goes on.
     fn enforce_budget(&mut self) -> Result<(), SqlError> {
+        let budget = match self.target.memory_limit {
+            0 => SINK_MEMORY_BUDGET,
+            n => n,
+        };
         loop {
-            let total: usize = self.writers.values().map(|w| w.buffered_bytes()).sum();
-            let budget = match self.target.memory_limit {
-                0 => SINK_MEMORY_BUDGET,
-                n => n,
-            };
-            if total <= budget {
+            let buffered: usize = self.writers.values().map(|w| w.buffered_bytes()).sum();
+            let writing = self.in_flight.as_ref().map_or(0, |f| f.bytes);
+            if buffered + writing <= budget {
                 return Ok(());
+            }
+            if self.in_flight.is_some() {
+                self.join_in_flight()?;
+                continue;
             }
             let Some(largest) = self.writers.values_mut().max_by_key(|w| w.buffered_bytes()) else {
                 return Ok(());
             };
-            largest.flush().map_err(|e| storage_error(&e))?;
+            let tablet = largest.tablet_id();
+            let Some(pending) = largest.take_segment() else {
+                return Ok(());
+            };
+            let bytes = pending.bytes();
+            let handle = std::thread::Builder::new()
+                .name("rigel-flush".to_string())
+                .spawn(move || pending.write())
+                .map_err(|e| SqlError::internal(format!("cannot start a flush thread: {e}")))?;
+            self.in_flight = Some(InFlight {
+                tablet,
+                bytes,
+                handle,
+            });
         }
     }
 
-    fn finish(self) -> Result<SinkSummary, SqlError> {
+    /// Waits for the background segment and hands it to its writer.
+    fn join_in_flight(&mut self) -> Result<(), SqlError> {
+        let Some(f) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let segment = f
+            .handle
+            .join()
+            .map_err(|_| SqlError::internal("a segment flush thread panicked"))?
+            .map_err(|e| storage_error(&e))?;
+        if let Some(w) = self.writers.get_mut(&f.tablet) {
+            w.add_segment(segment);
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<SinkSummary, SqlError> {
+        self.join_in_flight()?;
+        // The last buffers of all tablets, written on all cores.
+        let pending: Vec<(TabletId, PendingSegment)> = self
+            .writers
+            .values_mut()
+            .filter_map(|w| Some((w.tablet_id(), w.take_segment()?)))
+            .collect();
+        for (tablet, segment) in write_all(pending)? {
+            if let Some(w) = self.writers.get_mut(&tablet) {
+                w.add_segment(segment);
+            }
+        }
         let mut rowsets = vec![];
         let mut summary = SinkSummary::default();
-        for (_, writer) in self.writers {
+        for (_, writer) in std::mem::take(&mut self.writers) {
             if let Some(rs) = writer.finish().map_err(|e| storage_error(&e))? {
                 summary.rows += rs.rows;
                 summary.bytes += rs.bytes;
@@ -89,6 +146,46 @@ impl Inner {
         }
         Ok(summary)
     }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // A segment still being written belongs to its writer, which removes the files of
+        // an unfinished rowset.
+        let _ = self.join_in_flight();
+    }
+}
+
+/// Writes segments on up to as many threads as there are cores, largest first.
+fn write_all(
+    mut pending: Vec<(TabletId, PendingSegment)>,
+) -> Result<Vec<(TabletId, SegmentMeta)>, SqlError> {
+    // `pop` takes the largest first.
+    pending.sort_by_key(|(_, p)| p.bytes());
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(pending.len())
+        .max(1);
+    let queue = parking_lot::Mutex::new(pending);
+    let results = parking_lot::Mutex::new(vec![]);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let Some((tablet, p)) = queue.lock().pop() else {
+                        return;
+                    };
+                    results.lock().push(p.write().map(|m| (tablet, m)));
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .into_iter()
+        .map(|r| r.map_err(|e| storage_error(&e)))
+        .collect()
 }
 
 /// A [`TabletSink`] writing into the local [`StorageEngine`].
@@ -117,6 +214,7 @@ impl LocalSink {
                 router,
                 options,
                 writers: HashMap::new(),
+                in_flight: None,
             })),
         })
     }

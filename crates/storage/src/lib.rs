@@ -16,4 +16,4 @@ pub mod segment;
 pub use engine::{StorageEngine, StorageOptions, TabletInfo};
 pub use error::{Error, Result};
 pub use meta::{RowsetMeta, SegmentMeta, TabletMeta};
-pub use segment::{RowsetWriter, SegmentCompression, SegmentOptions};
+pub use segment::{PendingSegment, RowsetWriter, SegmentCompression, SegmentOptions};
