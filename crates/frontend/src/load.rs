@@ -1,9 +1,9 @@
 //! Stream Load: `curl -T data.csv http://host:8040/api/db/table/_stream_load`.
 //!
 //! ```text
-//!  HTTP body ──► reader task ──(chunks)──► parser thread: decompress, split rows,
-//!                                          map columns, convert, filter
-//!                                              │ (table batches, bounded channel)
+//!  HTTP body ──► reader task ──(chunks)──► parser threads: decompress, split rows,
+//!                                          map columns, convert, filter (see `parse`)
+//!                                              │ (table batches in input order, bounded)
 //!                                              ▼
 //!                                          writer task: backend sink (route, sort, encode)
 //! ```
@@ -15,9 +15,9 @@
 mod csv;
 mod json;
 mod options;
+mod parse;
 
 use std::collections::{HashMap, VecDeque};
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -47,15 +47,11 @@ use tracing::{info, warn};
 use crate::Frontend;
 use crate::catalog::{OlapTable, Table};
 use crate::planner::SessionView;
-use csv::{BadRow, CsvSplitter, Split};
-use options::{ColumnItem, Compression, Format, LoadOptions};
+use csv::{BadRow, Split};
+use options::{ColumnItem, LoadOptions};
 
-/// Bytes handed to the splitter at a time.
-const BLOCK: usize = 8 << 20;
 /// Parsed blocks that may wait for the writer.
 const PARSED_QUEUE: usize = 8;
-/// JSON bodies are read whole; larger ones need `ignore_json_size: true`.
-const MAX_JSON_BODY: usize = 100 << 20;
 /// Recent load jobs kept for SHOW LOAD.
 const MAX_JOBS: usize = 1000;
 /// How long error logs are served.
@@ -527,138 +523,6 @@ fn row_text(source: &RecordBatch, row: usize, options: &LoadOptions) -> String {
         .join(&sep)
 }
 
-/// `Read` over the body chunks arriving on a channel (used from the parser thread).
-struct ChannelReader {
-    rx: tokio::sync::mpsc::Receiver<Bytes>,
-    current: Bytes,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.current.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(b) => self.current = b,
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current[..n]);
-        self.current = self.current.slice(n..);
-        Ok(n)
-    }
-}
-
-fn decoder(
-    rx: tokio::sync::mpsc::Receiver<Bytes>,
-    c: Option<Compression>,
-) -> Result<Box<dyn Read + Send>, String> {
-    let raw = ChannelReader {
-        rx,
-        current: Bytes::new(),
-    };
-    Ok(match c {
-        None => Box::new(raw),
-        Some(Compression::Gzip) => Box::new(flate2::read::MultiGzDecoder::new(raw)),
-        Some(Compression::Zstd) => {
-            Box::new(zstd::stream::read::Decoder::new(raw).map_err(|e| format!("zstd: {e}"))?)
-        }
-        Some(Compression::Lz4) => Box::new(lz4_flex::frame::FrameDecoder::new(raw)),
-    })
-}
-
-/// Fills `buf` as far as possible; returns the bytes read (0 at the end of the input).
-fn read_block(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        let n = r.read(&mut buf[filled..])?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
-    }
-    Ok(filled)
-}
-
-/// The parser thread: decompress, split, convert; one `Processed` per block.
-fn parse_loop(
-    plan: Arc<LoadPlan>,
-    rx: tokio::sync::mpsc::Receiver<Bytes>,
-    out: tokio::sync::mpsc::Sender<Result<Processed, SqlError>>,
-) {
-    let send = |r: Result<Processed, SqlError>| out.blocking_send(r).is_ok();
-    let mut reader = match decoder(rx, plan.options.compression) {
-        Ok(r) => r,
-        Err(e) => {
-            send(Err(load_error(e)));
-            return;
-        }
-    };
-    match plan.options.format {
-        Format::Json => {
-            let mut body = vec![];
-            let limit = if plan.options.ignore_json_size {
-                usize::MAX
-            } else {
-                MAX_JSON_BODY
-            };
-            let r = (&mut reader).take(limit as u64 + 1).read_to_end(&mut body);
-            if let Err(e) = r {
-                send(Err(load_error(format!("cannot read the body: {e}"))));
-                return;
-            }
-            if body.len() > limit {
-                send(Err(load_error(format!(
-                    "the JSON body is larger than {} MB; set the header ignore_json_size: true",
-                    MAX_JSON_BODY >> 20
-                ))));
-                return;
-            }
-            let split = json::split_json(
-                &body,
-                &plan.source_names,
-                plan.options.jsonpaths.as_deref(),
-                plan.options.json_root.as_deref(),
-                plan.options.strip_outer_array,
-            );
-            match split {
-                Ok(s) => {
-                    send(plan.process(s));
-                }
-                Err(e) => {
-                    send(Err(load_error(e)));
-                }
-            }
-        }
-        Format::Csv => {
-            let o = &plan.options;
-            let mut splitter = CsvSplitter::new(
-                o.column_separator.clone(),
-                o.row_delimiter.clone(),
-                o.enclose,
-                o.escape,
-                o.trim_space,
-                plan.source_names.len(),
-                o.skip_header,
-            );
-            let mut buf = vec![0u8; BLOCK];
-            loop {
-                let n = match read_block(&mut reader, &mut buf) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        send(Err(load_error(format!("cannot read the body: {e}"))));
-                        return;
-                    }
-                };
-                let last = n < buf.len();
-                let split = splitter.push(&buf[..n], last);
-                if !send(plan.process(split)) || last {
-                    return;
-                }
-            }
-        }
-    }
-}
-
 /// Counters and timings of one load, in the reply's order.
 #[derive(Debug, Default)]
 struct Report {
@@ -834,7 +698,8 @@ impl LoadService {
         let (out_tx, mut out_rx) =
             tokio::sync::mpsc::channel::<Result<Processed, SqlError>>(PARSED_QUEUE);
         let parser_plan = Arc::clone(&plan);
-        let parser = tokio::task::spawn_blocking(move || parse_loop(parser_plan, raw_rx, out_tx));
+        let parser =
+            tokio::task::spawn_blocking(move || parse::parse_loop(parser_plan, raw_rx, out_tx));
 
         let mut body = req.body;
         let read_start = Instant::now();

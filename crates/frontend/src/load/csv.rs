@@ -149,6 +149,19 @@ impl CsvSplitter {
         out.finish()
     }
 
+    /// Splits a block of whole rows (the caller cut it after a row delimiter, or it is the
+    /// end of the input), independently of any other block: without enclosures, blocks can
+    /// be split on several threads at once.
+    pub fn split_rows(&mut self, rows: &[u8]) -> Split {
+        debug_assert!(self.enclose.is_none());
+        let mut out = Builders::new(self.fields, rows.len(), &self.shares);
+        self.split_plain(rows, true, &mut out);
+        if out.rows > 0 {
+            self.shares = out.shares();
+        }
+        out.finish()
+    }
+
     /// `push` without enclosures and with a one-byte delimiter: splits `data` in place and
     /// copies only the row that straddles two blocks.
     fn push_plain(&mut self, data: &[u8], last: bool) -> Split {

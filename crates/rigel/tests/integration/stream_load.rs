@@ -499,3 +499,62 @@ async fn a_body_cut_off_loads_nothing() {
     assert_eq!(r["Status"], "Success", "{r}");
     server.stop().await;
 }
+
+/// A body of several parse blocks (8 MB each), cut at row boundaries and parsed on several
+/// threads, and written as several segments per tablet: every row arrives once, with the
+/// header skipped and a bad row in the middle filtered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_of_many_blocks() {
+    let server = TestServer::start().await;
+    let mut c = server.conn().await;
+    exec(&mut c, "CREATE DATABASE big").await;
+    exec(&mut c, "USE big").await;
+    exec(
+        &mut c,
+        "CREATE TABLE t (id BIGINT NOT NULL, pad VARCHAR(200), amount DECIMAL(12, 2))
+         DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 2",
+    )
+    .await;
+    let rows = 150_000i64;
+    let pad = "p".repeat(150);
+    let mut body = b"id\x01pad\x01amount\r\n".to_vec();
+    for i in 0..rows {
+        if i == 77_777 {
+            body.extend_from_slice(b"not a number\x01x\x011\r\n");
+        }
+        body.extend_from_slice(format!("{i}\x01{pad}{i}\x01{i}.25\r\n").as_bytes());
+    }
+    assert!(body.len() > 3 * (8 << 20));
+    let loader = Loader::new(&server);
+    let r = loader
+        .load(
+            "big",
+            "t",
+            &[
+                ("column_separator", "\\x01"),
+                ("row_delimiter", "\\x0d\\x0a"),
+                ("skip_header", "1"),
+                ("max_filter_ratio", "0.01"),
+                // A small budget: segments are written in the background during the load.
+                ("load_mem_limit", "33554432"),
+            ],
+            body,
+        )
+        .await;
+    assert_eq!(r["Status"], "Success", "{r}");
+    assert_eq!(r["NumberTotalRows"], rows + 1, "{r}");
+    assert_eq!(r["NumberLoadedRows"], rows, "{r}");
+    assert_eq!(r["NumberFilteredRows"], 1, "{r}");
+    let (n, distinct, sum, first, last): (i64, i64, String, String, String) = c
+        .query_first(
+            "SELECT count(*), count(DISTINCT id), CAST(sum(amount) AS CHAR), \
+             min(pad), max(id) FROM t",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((n, distinct), (rows, rows));
+    assert_eq!(sum, format!("{}.00", (rows - 1) * rows / 2 + rows / 4));
+    assert_eq!(first, format!("{pad}0"));
+    assert_eq!(last, (rows - 1).to_string());
+}
