@@ -62,8 +62,9 @@ impl Inner {
         Ok(routed.unmatched)
     }
 
-    /// Keeps the rows in memory (buffered and being written) within the budget: the largest
-    /// buffer is written in the background while routing goes on.
+    /// Keeps the rows in memory (buffered and being written) within the budget. Past three
+    /// quarters of it the largest buffer is written in the background while routing goes
+    /// on; only past the whole budget does routing wait for that write.
     fn enforce_budget(&mut self) -> Result<(), SqlError> {
         let budget = match self.target.memory_limit {
             0 => SINK_MEMORY_BUDGET,
@@ -72,12 +73,15 @@ impl Inner {
         loop {
             let buffered: usize = self.writers.values().map(|w| w.buffered_bytes()).sum();
             let writing = self.in_flight.as_ref().map_or(0, |f| f.bytes);
-            if buffered + writing <= budget {
-                return Ok(());
-            }
             if self.in_flight.is_some() {
+                if buffered + writing <= budget {
+                    return Ok(());
+                }
                 self.join_in_flight()?;
                 continue;
+            }
+            if buffered <= budget / 4 * 3 {
+                return Ok(());
             }
             let Some(largest) = self.writers.values_mut().max_by_key(|w| w.buffered_bytes()) else {
                 return Ok(());
