@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, new_null_array};
 use datafusion::arrow::compute::{CastOptions, cast_with_options};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Int8Type, Int16Type, Int32Type, Int64Type};
 use datafusion::arrow::util::display::FormatOptions;
 use datafusion::scalar::ScalarValue;
 
@@ -155,8 +155,50 @@ fn parse_plain_text(source: &ArrayRef, to: &DataType) -> Option<ArrayRef> {
                 strings.nulls().cloned(),
             )))
         }
+        DataType::Int8 => plain_integers::<Int8Type>(strings),
+        DataType::Int16 => plain_integers::<Int16Type>(strings),
+        DataType::Int32 => plain_integers::<Int32Type>(strings),
+        DataType::Int64 => plain_integers::<Int64Type>(strings),
         _ => None,
     }
+}
+
+/// A column of `[-+]digits` in the type's range; `None` if any value is not.
+fn plain_integers<T>(strings: &datafusion::arrow::array::StringArray) -> Option<ArrayRef>
+where
+    T: datafusion::arrow::datatypes::ArrowPrimitiveType,
+    T::Native: TryFrom<i64>,
+{
+    let mut values = Vec::with_capacity(strings.len());
+    for v in strings.iter() {
+        values.push(match v {
+            None => T::Native::default(),
+            Some(t) => T::Native::try_from(plain_integer(t.as_bytes())?).ok()?,
+        });
+    }
+    Some(Arc::new(
+        datafusion::arrow::array::PrimitiveArray::<T>::new(values.into(), strings.nulls().cloned()),
+    ))
+}
+
+/// `[-+]digits` (at most 18 digits) as an integer.
+fn plain_integer(text: &[u8]) -> Option<i64> {
+    let (negative, digits) = match text.first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + i64::from(b - b'0');
+    }
+    Some(if negative { -v } else { v })
 }
 
 /// `[-+]digits[.digits]` with at most `scale` fraction digits and at most
@@ -371,6 +413,31 @@ mod tests {
             day = day.succ_opt().unwrap();
         }
         assert_eq!(plain_date(b"2023-2-01x"), None);
+        assert_eq!(plain_integer(b"-42"), Some(-42));
+        assert_eq!(plain_integer(b"+7"), Some(7));
+        assert_eq!(plain_integer(b"007"), Some(7));
+        assert_eq!(plain_integer(b" 7"), None); // trimmed by the general cast
+        assert_eq!(plain_integer(b"1.0"), None);
+        assert_eq!(plain_integer(b"-"), None);
+        assert_eq!(plain_integer(b"1234567890123456789"), None); // may overflow: general cast
+
+        let ints: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("2147483647"),
+            None,
+            Some("-2147483648"),
+            Some("+12"),
+        ]));
+        let target = col(ColumnType::Int, true);
+        let mut errors = vec![];
+        let fast = convert_column(&ints, &target, &mut errors).unwrap();
+        let general =
+            cast_with_options(&ints, &target.ty.to_arrow(), &CastOptions::default()).unwrap();
+        assert_eq!(fast.as_ref(), general.as_ref());
+        assert!(errors.is_empty());
+        let small: ArrayRef = Arc::new(StringArray::from(vec!["127", "128"]));
+        let out = convert_column(&small, &col(ColumnType::TinyInt, true), &mut errors).unwrap();
+        assert!(out.is_null(1));
+        assert_eq!(errors.len(), 1);
 
         let texts: ArrayRef = Arc::new(StringArray::from(vec![
             Some("12.5"),

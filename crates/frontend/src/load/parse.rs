@@ -193,16 +193,28 @@ fn parallel_csv(
     std::thread::scope(|scope| {
         let mut work_txs = Vec::with_capacity(workers);
         let mut result_rxs = Vec::with_capacity(workers);
+        // Parsed blocks' buffers go back to the reader instead of being freed and faulted in
+        // again.
+        let (recycle_tx, recycle_rx) = sync_channel::<Vec<u8>>(workers * (WORKER_QUEUE + 1));
         for _ in 0..workers {
             let (work_tx, work_rx) = sync_channel::<Work>(WORKER_QUEUE);
             let (result_tx, result_rx) = sync_channel(WORKER_QUEUE);
             let plan = Arc::clone(plan);
-            scope.spawn(move || parse_worker(&plan, work_rx, result_tx));
+            let recycle = recycle_tx.clone();
+            scope.spawn(move || parse_worker(&plan, work_rx, result_tx, recycle));
             work_txs.push(work_tx);
             result_rxs.push(result_rx);
         }
+        drop(recycle_tx);
         let (delim, skip) = (&plan.options.row_delimiter, plan.options.skip_header);
-        scope.spawn(move || cut_blocks(reader, delim, skip, BLOCK, work_txs));
+        scope.spawn(move || {
+            let blocks = Blocks {
+                delim,
+                block: BLOCK,
+                recycled: recycle_rx,
+            };
+            blocks.cut(reader, skip, work_txs)
+        });
         // The collector: results in block order. A closed result channel in turn means the
         // input ended (or a worker died, which the scope turns into a panic).
         for turn in (0..workers).cycle() {
@@ -223,6 +235,7 @@ fn parse_worker(
     plan: &LoadPlan,
     work: Receiver<Work>,
     results: SyncSender<Result<Processed, SqlError>>,
+    recycle: SyncSender<Vec<u8>>,
 ) {
     let o = &plan.options;
     let mut splitter = CsvSplitter::new(
@@ -236,7 +249,11 @@ fn parse_worker(
     );
     while let Ok(item) = work.recv() {
         let result = match item {
-            Work::Rows(text, start) => plan.process(splitter.split_rows(&text[start..])),
+            Work::Rows(text, start) => {
+                let split = splitter.split_rows(&text[start..]);
+                let _ = recycle.try_send(text);
+                plan.process(split)
+            }
             Work::Failed(e) => Err(e),
         };
         if results.send(result).is_err() {
@@ -246,64 +263,73 @@ fn parse_worker(
 }
 
 /// The reader: decompresses the body and cuts it into blocks of about `block` bytes that
-/// end after a row delimiter, handed to the workers in turn. The first `skip` lines (the
-/// header) are dropped here.
-fn cut_blocks(
-    reader: &mut (dyn Read + Send),
-    delim: &[u8],
-    mut skip: usize,
+/// end after a row delimiter, handed to the workers in turn.
+struct Blocks<'a> {
+    delim: &'a [u8],
     block: usize,
-    workers: Vec<SyncSender<Work>>,
-) {
-    let finder = memmem::FinderRev::new(delim);
-    let mut carry: Vec<u8> = vec![];
-    let mut turn = 0;
-    loop {
-        let mut buf = Vec::with_capacity(carry.len() + block);
-        buf.append(&mut carry);
-        let filled = buf.len();
-        buf.resize(filled + block, 0);
-        let n = match read_block(reader, &mut buf[filled..]) {
-            Ok(n) => n,
-            Err(e) => {
-                let e = load_error(format!("cannot read the body: {e}"));
-                let _ = workers[turn].send(Work::Failed(e));
-                return;
-            }
-        };
-        buf.truncate(filled + n);
-        let last = n < block;
-        if !last {
-            // Cut after the last row delimiter; a row longer than the block waits for the
-            // next read.
-            match finder.rfind(&buf) {
-                Some(i) => carry = buf.split_off(i + delim.len()),
-                None if buf.len() < MAX_ROW => {
-                    carry = buf;
-                    continue;
-                }
-                None => {
-                    let e = load_error(format!(
-                        "no row delimiter in {} MB of input: check the row_delimiter header",
-                        MAX_ROW >> 20
-                    ));
+    /// Buffers of parsed blocks, to be filled again.
+    recycled: Receiver<Vec<u8>>,
+}
+
+impl Blocks<'_> {
+    /// Reads `reader` to the end (or the first error, which goes to the worker in turn).
+    /// The first `skip` lines (the header) are dropped here.
+    fn cut(&self, reader: &mut (dyn Read + Send), mut skip: usize, workers: Vec<SyncSender<Work>>) {
+        let (delim, block) = (self.delim, self.block);
+        let finder = memmem::FinderRev::new(delim);
+        let mut carry: Vec<u8> = vec![];
+        let mut turn = 0;
+        loop {
+            // The row left over from the last block, then a block's worth of input. A
+            // recycled buffer is already as long as that, or nearly: little to zero-fill.
+            let mut buf = self.recycled.try_recv().unwrap_or_default();
+            let filled = carry.len();
+            buf.resize(filled + block, 0);
+            buf[..filled].copy_from_slice(&carry);
+            carry.clear();
+            let n = match read_block(reader, &mut buf[filled..]) {
+                Ok(n) => n,
+                Err(e) => {
+                    let e = load_error(format!("cannot read the body: {e}"));
                     let _ = workers[turn].send(Work::Failed(e));
                     return;
                 }
-            }
-        }
-        let mut start = 0;
-        while skip > 0 && start < buf.len() {
-            start = match memmem::find(&buf[start..], delim) {
-                Some(i) => start + i + delim.len(),
-                None => buf.len(),
             };
-            skip -= 1;
+            buf.truncate(filled + n);
+            let last = n < block;
+            if !last {
+                // Cut after the last row delimiter; a row longer than the block waits for
+                // the next read.
+                match finder.rfind(&buf) {
+                    Some(i) => carry.extend_from_slice(&buf[i + delim.len()..]),
+                    None if buf.len() < MAX_ROW => {
+                        carry = buf;
+                        continue;
+                    }
+                    None => {
+                        let e = load_error(format!(
+                            "no row delimiter in {} MB of input: check the row_delimiter header",
+                            MAX_ROW >> 20
+                        ));
+                        let _ = workers[turn].send(Work::Failed(e));
+                        return;
+                    }
+                }
+                buf.truncate(buf.len() - carry.len());
+            }
+            let mut start = 0;
+            while skip > 0 && start < buf.len() {
+                start = match memmem::find(&buf[start..], delim) {
+                    Some(i) => start + i + delim.len(),
+                    None => buf.len(),
+                };
+                skip -= 1;
+            }
+            if workers[turn].send(Work::Rows(buf, start)).is_err() || last {
+                return;
+            }
+            turn = (turn + 1) % workers.len();
         }
-        if workers[turn].send(Work::Rows(buf, start)).is_err() || last {
-            return;
-        }
-        turn = (turn + 1) % workers.len();
     }
 }
 
@@ -316,7 +342,17 @@ mod tests {
         let (tx0, rx0) = sync_channel(1000);
         let (tx1, rx1) = sync_channel(1000);
         let mut reader = input;
-        cut_blocks(&mut reader, delim, skip, block, vec![tx0, tx1]);
+        // Reused buffers full of stale bytes must not leak into blocks.
+        let (recycle, recycled) = sync_channel(8);
+        for len in [0, 3, block, 2 * block + 5] {
+            recycle.send(vec![b'#'; len]).unwrap();
+        }
+        let blocks = Blocks {
+            delim,
+            block,
+            recycled,
+        };
+        blocks.cut(&mut reader, skip, vec![tx0, tx1]);
         let mut blocks = vec![];
         for rx in [&rx0, &rx1].into_iter().cycle() {
             match rx.try_recv() {
