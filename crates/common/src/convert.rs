@@ -482,11 +482,7 @@ mod tests {
         let rows: Vec<usize> = errors.iter().map(|e| e.row).collect();
         assert_eq!(rows, vec![1, 3, 2]);
         assert_eq!(errors[2].code, ErrorCode::ER_BAD_NULL_ERROR);
-        assert_eq!(
-            out.as_primitive::<datafusion::arrow::datatypes::Int32Type>()
-                .value(0),
-            12
-        );
+        assert_eq!(out.as_primitive::<Int32Type>().value(0), 12);
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub enum Error {
     /// An Arrow kernel failed.
     #[error("{0}")]
     Arrow(#[from] datafusion::arrow::error::ArrowError),
+    /// Rows with equal keys could not be merged (a SUM out of the column's range).
+    #[error("{0}")]
+    Merge(String),
     /// A tablet has too many versions; compaction must catch up first.
     #[error("tablet {tablet} has too many versions ({versions} > {limit}); retry later")]
     TooManyVersions {
@@ -86,6 +89,7 @@ impl ErrorExt for Error {
             Error::Arrow(_) => ErrorCode::ER_UNKNOWN_ERROR,
             Error::TabletNotFound(_) | Error::TxnNotFound(_) => ErrorCode::ER_INTERNAL_ERROR,
             Error::TooManyVersions { .. } => ErrorCode::ER_OUT_OF_RESOURCES,
+            Error::Merge(_) => ErrorCode::ER_WARN_DATA_OUT_OF_RANGE,
         }
     }
 }

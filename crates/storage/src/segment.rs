@@ -22,6 +22,7 @@ use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties}
 use datafusion::parquet::schema::types::ColumnPath;
 use rigel_common::ids::{RowsetId, TabletId, TxnId};
 
+use crate::merge::{MergeRule, merge_equal_keys, stable_sort};
 use crate::meta::{RowsetMeta, SegmentMeta};
 use crate::{Error, Result};
 
@@ -95,6 +96,8 @@ pub struct SegmentOptions {
     pub sort_key: Vec<usize>,
     /// Column names with Parquet bloom filters.
     pub bloom_filter_columns: Vec<String>,
+    /// AGGREGATE and UNIQUE KEY tables: rows of a segment with equal keys merge into one.
+    pub merge: Option<MergeRule>,
     /// Roll to a new segment after this many buffered rows.
     pub max_segment_rows: usize,
     /// Roll to a new segment after this many buffered bytes (in memory).
@@ -109,6 +112,7 @@ impl Default for SegmentOptions {
             compression: SegmentCompression::Lz4,
             sort_key: vec![],
             bloom_filter_columns: vec![],
+            merge: None,
             max_segment_rows: 1 << 20,
             max_segment_bytes: 64 << 20,
             row_group_rows: 128 * 1024,
@@ -309,6 +313,13 @@ impl PendingSegment {
 
     fn sort_and_write(mut self) -> Result<SegmentMeta> {
         let batches = std::mem::take(&mut self.batches);
+        if let Some(rule) = &self.options.merge {
+            let batch = concat_batches(&self.schema, &batches)?;
+            drop(batches);
+            let batch = stable_sort(batch, &self.options.sort_key)?;
+            let batch = merge_equal_keys(batch, rule)?;
+            return self.write_segment(std::slice::from_ref(&batch));
+        }
         // Rows that arrive in sort-key order (time series, dbgen's files) are written as
         // they are; otherwise the segment is gathered and sorted.
         if sorted_in_sequence(&batches, &self.options.sort_key)? {
