@@ -188,6 +188,7 @@ mod tests {
             compression: SegmentCompression::Lz4,
             bloom_filter_columns: vec![],
             memory_limit: 0,
+            merge: None,
         })
     }
 

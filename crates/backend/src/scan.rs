@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::common::{DFSchema, Result as DfResult, ScalarValue, Statistics};
@@ -17,6 +17,7 @@ use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::object_store::ObjectStoreUrl;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
+use datafusion::datasource::table_schema::TableSchemaBuilder;
 use datafusion::execution::context::ExecutionProps;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_expr::create_physical_expr;
@@ -24,7 +25,7 @@ use datafusion::physical_expr::expressions::{CastExpr, Column, Literal, lit};
 use datafusion::physical_expr_adapter::{PhysicalExprAdapter, PhysicalExprAdapterFactory};
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::{ExecutionPlan, PhysicalExpr};
-use rigel_be_api::{FILL_METADATA_KEY, ScanRequest};
+use rigel_be_api::{FILL_METADATA_KEY, SEQUENCE_COLUMN, ScanRequest};
 use rigel_common::SqlError;
 use rigel_common::types::COLUMN_ID_METADATA_KEY;
 use rigel_storage::StorageEngine;
@@ -42,30 +43,53 @@ pub fn build_scan(
             .read_view(*tablet, *version)
             .map_err(|e| storage_error(&e))?
         {
-            for seg in &rowset.segments {
+            let version = rowset.version.unwrap_or_default();
+            for (i, seg) in rowset.segments.iter().enumerate() {
                 let path = engine.segment_path(*tablet, &seg.name);
-                files.push((path.to_string_lossy().into_owned(), seg.bytes, seg.rows));
+                files.push(SegmentFile {
+                    path: path.to_string_lossy().into_owned(),
+                    bytes: seg.bytes,
+                    rows: seg.rows,
+                    sequence: (version << 16) | (i as u64).min(0xffff),
+                });
             }
         }
     }
+    let sequence_field = Arc::new(Field::new(SEQUENCE_COLUMN, DataType::UInt64, false));
+    let output_schema = if req.with_sequence {
+        let mut fields: Vec<Arc<Field>> = req.schema.fields().iter().cloned().collect();
+        fields.push(Arc::clone(&sequence_field));
+        Arc::new(Schema::new(fields))
+    } else {
+        Arc::clone(&req.schema)
+    };
     let projected_schema = match &req.projection {
-        Some(p) => Arc::new(req.schema.project(p).map_err(SqlError::internal)?),
-        None => Arc::clone(&req.schema),
+        Some(p) => Arc::new(output_schema.project(p).map_err(SqlError::internal)?),
+        None => output_schema,
     };
     if files.is_empty() {
         return Ok(Arc::new(EmptyExec::new(projected_schema)));
     }
     // Exact row counts let the optimizer pick join sides and answer count(*) from metadata.
-    let total_rows: u64 = files.iter().map(|f| f.2).sum();
-    let total_bytes: u64 = files.iter().map(|f| f.1).sum();
+    let total_rows: u64 = files.iter().map(|f| f.rows).sum();
+    let total_bytes: u64 = files.iter().map(|f| f.bytes).sum();
     let table_stats = Statistics {
         num_rows: Precision::Exact(total_rows as usize),
         total_byte_size: Precision::Inexact(total_bytes as usize),
         column_statistics: Statistics::unknown_column(&req.schema),
     };
-    let groups = balance(files, req.options.target_partitions.max(1), &req.schema);
+    let groups = balance(
+        files,
+        req.options.target_partitions.max(1),
+        &req.schema,
+        req.with_sequence,
+    );
 
-    let mut source = ParquetSource::new(Arc::clone(&req.schema))
+    let mut table_schema = TableSchemaBuilder::new(Arc::clone(&req.schema));
+    if req.with_sequence {
+        table_schema = table_schema.with_table_partition_cols(vec![sequence_field]);
+    }
+    let mut source = ParquetSource::new(table_schema.build())
         .with_enable_page_index(true)
         .with_pushdown_filters(req.options.pushdown_filters);
     if let Some(predicate) = physical_predicate(&req.schema, &req.filters) {
@@ -82,12 +106,32 @@ pub fn build_scan(
     Ok(DataSourceExec::from_data_source(config))
 }
 
+/// One segment file to scan.
+struct SegmentFile {
+    path: String,
+    bytes: u64,
+    rows: u64,
+    /// The value of [`SEQUENCE_COLUMN`] for its rows.
+    sequence: u64,
+}
+
 /// Spreads files over `n` groups, largest first onto the lightest group.
-fn balance(mut files: Vec<(String, u64, u64)>, n: usize, schema: &SchemaRef) -> Vec<FileGroup> {
-    files.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+fn balance(
+    mut files: Vec<SegmentFile>,
+    n: usize,
+    schema: &SchemaRef,
+    with_sequence: bool,
+) -> Vec<FileGroup> {
+    files.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
     let n = n.min(files.len()).max(1);
     let mut groups: Vec<(u64, Vec<PartitionedFile>)> = (0..n).map(|_| (0, vec![])).collect();
-    for (path, size, rows) in files {
+    for SegmentFile {
+        path,
+        bytes: size,
+        rows,
+        sequence,
+    } in files
+    {
         let Some(lightest) = groups.iter_mut().min_by_key(|(bytes, _)| *bytes) else {
             break;
         };
@@ -97,9 +141,11 @@ fn balance(mut files: Vec<(String, u64, u64)>, n: usize, schema: &SchemaRef) -> 
             total_byte_size: Precision::Inexact(size as usize),
             column_statistics: Statistics::unknown_column(schema),
         };
-        lightest
-            .1
-            .push(PartitionedFile::new(path, size).with_statistics(Arc::new(stats)));
+        let mut file = PartitionedFile::new(path, size).with_statistics(Arc::new(stats));
+        if with_sequence {
+            file.partition_values = vec![ScalarValue::UInt64(Some(sequence))];
+        }
+        lightest.1.push(file);
     }
     groups
         .into_iter()

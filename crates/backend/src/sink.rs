@@ -33,6 +33,8 @@ struct Inner {
     router: Router,
     options: SegmentOptions,
     writers: HashMap<TabletId, RowsetWriter>,
+    /// Rows routed to a tablet.
+    accepted: u64,
     /// At most one segment is written in the background; the next flush waits for it.
     in_flight: Option<InFlight>,
 }
@@ -40,6 +42,7 @@ struct Inner {
 impl Inner {
     fn write(&mut self, batch: &RecordBatch) -> Result<Vec<u32>, SqlError> {
         let routed = self.router.route(batch)?;
+        self.accepted += (batch.num_rows() - routed.unmatched.len()) as u64;
         for (tablet, part) in routed.parts {
             let writer = match self.writers.get_mut(&tablet) {
                 Some(w) => w,
@@ -136,12 +139,12 @@ impl Inner {
         let mut summary = SinkSummary::default();
         for (_, writer) in std::mem::take(&mut self.writers) {
             if let Some(rs) = writer.finish().map_err(|e| storage_error(&e))? {
-                summary.rows += rs.rows;
                 summary.bytes += rs.bytes;
                 summary.tablets.push(rs.tablet_id);
                 rowsets.push(rs);
             }
         }
+        summary.rows = self.accepted;
         summary.tablets.sort();
         if !rowsets.is_empty() {
             self.engine
@@ -208,6 +211,7 @@ impl LocalSink {
             compression: target.compression,
             sort_key: target.sort_key.clone(),
             bloom_filter_columns: target.bloom_filter_columns.clone(),
+            merge: target.merge.clone(),
             ..SegmentOptions::default()
         };
         Ok(Self {
@@ -218,6 +222,7 @@ impl LocalSink {
                 router,
                 options,
                 writers: HashMap::new(),
+                accepted: 0,
                 in_flight: None,
             })),
         })

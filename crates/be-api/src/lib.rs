@@ -18,7 +18,11 @@ use datafusion::scalar::ScalarValue;
 use rigel_common::SqlError;
 use rigel_common::ids::{PartitionId, TableId, TabletId, TxnId};
 
-pub use rigel_storage::{SegmentCompression, TabletInfo, TabletMeta};
+pub use rigel_storage::{MergeRule, SegmentCompression, TabletInfo, TabletMeta, ValueMerge};
+
+/// The column a scan [`with_sequence`](ScanRequest::with_sequence) adds: `UInt64`, equal
+/// for the rows of one segment, larger for segments written later.
+pub const SEQUENCE_COLUMN: &str = "__rigel_seq";
 
 /// Result of backend calls.
 pub type Result<T> = std::result::Result<T, SqlError>;
@@ -74,12 +78,14 @@ pub struct WriteTarget {
     pub bloom_filter_columns: Vec<String>,
     /// Bytes the sink may buffer before flushing segments (0 = the backend's default).
     pub memory_limit: usize,
+    /// AGGREGATE and UNIQUE KEY tables: how rows with equal keys merge.
+    pub merge: Option<MergeRule>,
 }
 
 /// What a finished sink wrote.
 #[derive(Debug, Clone, Default)]
 pub struct SinkSummary {
-    /// Rows written.
+    /// Rows written (as received: before AGGREGATE and UNIQUE KEY tables merge equal keys).
     pub rows: u64,
     /// Bytes written to segment files.
     pub bytes: u64,
@@ -124,6 +130,9 @@ pub struct ScanRequest {
     pub filters: Vec<Expr>,
     /// Stop after this many rows.
     pub limit: Option<usize>,
+    /// Add a last column, [`SEQUENCE_COLUMN`], that orders the rows of different segments
+    /// as they were written (AGGREGATE and UNIQUE KEY tables merge by it).
+    pub with_sequence: bool,
     /// Knobs.
     pub options: ScanOptions,
 }

@@ -100,7 +100,7 @@ impl Session {
                 format!("'{db}.{}' is a view; INSERT needs a table", table.name),
             ));
         };
-        if olap.keys_type != KeysType::Duplicate {
+        if olap.keys_type == KeysType::Primary {
             return Err(SqlError::not_supported(format!(
                 "Writing to a {} KEY table",
                 olap.keys_type.as_str()

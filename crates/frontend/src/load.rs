@@ -639,7 +639,7 @@ impl LoadService {
         let Some(olap) = table.olap() else {
             return Err(load_error(format!("'{}' is a view", req.table)));
         };
-        if olap.keys_type != KeysType::Duplicate {
+        if olap.keys_type == KeysType::Primary {
             return Err(SqlError::not_supported(format!(
                 "Loading into a {} KEY table",
                 olap.keys_type.as_str()

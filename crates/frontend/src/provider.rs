@@ -1,21 +1,23 @@
 //! DataFusion providers over the catalog: one catalog (`default_catalog`), a schema per
 //! database plus `information_schema`, and a table provider per OLAP table or view.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use datafusion::catalog::{
     CatalogProvider, CatalogProviderList, SchemaProvider, Session, TableProvider,
 };
-use datafusion::common::{DataFusionError, Result as DfResult, plan_err};
-use datafusion::datasource::{TableType, ViewTable};
+use datafusion::common::{Column, DataFusionError, Result as DfResult, plan_err};
+use datafusion::datasource::{TableType, ViewTable, provider_as_source};
 use datafusion::logical_expr::{
-    Expr, LogicalPlan, LogicalPlanBuilder, TableProviderFilterPushDown,
+    Expr, LogicalPlan, LogicalPlanBuilder, TableProviderFilterPushDown, cast,
 };
 use datafusion::physical_plan::ExecutionPlan;
-use rigel_be_api::{ScanOptions, ScanRequest};
+use rigel_be_api::{SEQUENCE_COLUMN, ScanOptions, ScanRequest};
 use rigel_common::SqlError;
+use rigel_sql::{AggType, KeysType};
 
 use crate::catalog::{Table, TableKind};
 use crate::infoschema::InformationSchema;
@@ -132,7 +134,7 @@ impl SchemaProvider for DatabaseSchema {
                 Arc::clone(&self.ctx),
                 self.db.clone(),
                 table,
-            )))),
+            )?))),
             TableKind::View(_) => Ok(Some(plan_view(&self.ctx, &self.db, &table).await?)),
         }
     }
@@ -196,27 +198,114 @@ pub async fn plan_view(
 }
 
 /// Scans an OLAP table through the backend, pruning partitions and buckets.
+///
+/// AGGREGATE and UNIQUE KEY tables merge rows with equal keys when read: the provider
+/// stands for a plan that groups a raw scan (which adds the segments' sequence column) by
+/// the key and combines each value column as its aggregation type says (SUM, MAX, MIN,
+/// REPLACE = the value of the segment written last). DataFusion inlines that plan, so
+/// filters on key columns still reach the scan.
 #[derive(Debug)]
 pub struct OlapTableProvider {
     ctx: Arc<StatementContext>,
     db: String,
     table: Arc<Table>,
+    /// The table's columns as queries see them.
+    columns: SchemaRef,
+    /// What `scan` produces: `columns`, plus the sequence column for a raw scan.
     schema: SchemaRef,
+    raw: bool,
+    merged: Option<LogicalPlan>,
 }
 
 impl OlapTableProvider {
-    fn new(ctx: Arc<StatementContext>, db: String, table: Arc<Table>) -> Self {
-        let schema = table
+    fn new(ctx: Arc<StatementContext>, db: String, table: Arc<Table>) -> DfResult<Self> {
+        let columns = table
             .olap()
             .map(|o| scan_schema(&o.arrow_schema()))
-            .unwrap_or_else(|| Arc::new(datafusion::arrow::datatypes::Schema::empty()));
-        Self {
+            .unwrap_or_else(|| Arc::new(Schema::empty()));
+        let mut provider = Self {
             ctx,
             db,
             table,
-            schema,
+            schema: Arc::clone(&columns),
+            columns,
+            raw: false,
+            merged: None,
+        };
+        let merges = provider
+            .table
+            .olap()
+            .is_some_and(|o| matches!(o.keys_type, KeysType::Aggregate | KeysType::Unique));
+        if merges {
+            let mut fields: Vec<FieldRef> = provider.columns.fields().iter().cloned().collect();
+            fields.push(Arc::new(Field::new(
+                SEQUENCE_COLUMN,
+                DataType::UInt64,
+                false,
+            )));
+            let raw = Arc::new(Self {
+                ctx: Arc::clone(&provider.ctx),
+                db: provider.db.clone(),
+                table: Arc::clone(&provider.table),
+                columns: Arc::clone(&provider.columns),
+                schema: Arc::new(Schema::new(fields)),
+                raw: true,
+                merged: None,
+            });
+            provider.merged = Some(merge_plan(raw, &provider.table, &provider.columns)?);
         }
+        Ok(provider)
     }
+}
+
+/// GROUP BY the key over a raw scan, each value column combined by its aggregation type.
+fn merge_plan(
+    raw: Arc<OlapTableProvider>,
+    table: &Table,
+    columns: &SchemaRef,
+) -> DfResult<LogicalPlan> {
+    use datafusion::functions_aggregate::expr_fn::{max, min, sum};
+    use datafusion::functions_aggregate::first_last::last_value_udaf;
+    use datafusion::logical_expr::ExprFunctionExt;
+    use datafusion::logical_expr::expr::NullTreatment;
+    let Some(olap) = table.olap() else {
+        return plan_err!("{} is not a table", table.name);
+    };
+    let column = |name: &str| Expr::Column(Column::new_unqualified(name));
+    let latest = vec![column(SEQUENCE_COLUMN).sort(true, false)];
+    let mut keys = vec![];
+    let mut values = vec![];
+    for c in &olap.columns {
+        if c.is_key {
+            keys.push(column(&c.name));
+            continue;
+        }
+        let agg = match (olap.keys_type, c.agg) {
+            (KeysType::Aggregate, Some(AggType::Sum)) => sum(column(&c.name)),
+            (KeysType::Aggregate, Some(AggType::Max)) => max(column(&c.name)),
+            (KeysType::Aggregate, Some(AggType::Min)) => min(column(&c.name)),
+            (KeysType::Aggregate, Some(AggType::ReplaceIfNotNull)) => last_value_udaf()
+                .call(vec![column(&c.name)])
+                .order_by(latest.clone())
+                .null_treatment(NullTreatment::IgnoreNulls)
+                .build()?,
+            _ => last_value_udaf()
+                .call(vec![column(&c.name)])
+                .order_by(latest.clone())
+                .build()?,
+        };
+        values.push(agg.alias(&c.name));
+    }
+    // SUM widens its type; every column keeps the table's.
+    let output: Vec<Expr> = columns
+        .fields()
+        .iter()
+        .map(|f| cast(column(f.name()), f.data_type().clone()).alias(f.name()))
+        .collect();
+    LogicalPlanBuilder::scan(table.name.as_str(), provider_as_source(raw), None)?
+        .aggregate(keys, values)?
+        .project(output)?
+        .build()
 }
 
 /// The schema queries see: string columns as `Utf8View`, which the Parquet reader decodes
@@ -245,6 +334,10 @@ impl TableProvider for OlapTableProvider {
 
     fn table_type(&self) -> TableType {
         TableType::Base
+    }
+
+    fn get_logical_plan(&self) -> Option<Cow<'_, LogicalPlan>> {
+        self.merged.as_ref().map(Cow::Borrowed)
     }
 
     fn supports_filters_pushdown(
@@ -294,11 +387,12 @@ impl TableProvider for OlapTableProvider {
         let options = state.config_options();
         let request = ScanRequest {
             table_id: self.table.id,
-            schema: Arc::clone(&self.schema),
+            schema: Arc::clone(&self.columns),
             tablets,
             projection: projection.cloned(),
             filters: filters.to_vec(),
             limit,
+            with_sequence: self.raw,
             options: ScanOptions {
                 target_partitions: options.execution.target_partitions,
                 pushdown_filters: options.execution.parquet.pushdown_filters,

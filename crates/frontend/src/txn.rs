@@ -7,9 +7,13 @@
 
 use std::sync::Arc;
 
-use rigel_be_api::{BucketRouting, PartitionRoute, SegmentCompression, SinkSummary, WriteTarget};
+use rigel_be_api::{
+    BucketRouting, MergeRule, PartitionRoute, SegmentCompression, SinkSummary, ValueMerge,
+    WriteTarget,
+};
 use rigel_common::ids::{TabletId, TxnId};
 use rigel_common::{ErrorCode, SqlError};
+use rigel_sql::{AggType, KeysType};
 use tracing::{error, warn};
 
 use crate::Frontend;
@@ -205,5 +209,43 @@ pub(crate) fn write_target(
         compression,
         bloom_filter_columns,
         memory_limit: 0,
+        merge: merge_rule(olap)?,
     }))
+}
+
+/// How rows with equal keys merge in AGGREGATE and UNIQUE KEY tables; `None` for the
+/// others. HLL and BITMAP columns (whose functions are not there yet) cannot be written.
+pub(crate) fn merge_rule(olap: &OlapTable) -> Result<Option<MergeRule>, SqlError> {
+    let columns = match olap.keys_type {
+        KeysType::Duplicate | KeysType::Primary => return Ok(None),
+        KeysType::Unique => olap
+            .columns
+            .iter()
+            .map(|c| {
+                if c.is_key {
+                    ValueMerge::Key
+                } else {
+                    ValueMerge::Replace
+                }
+            })
+            .collect(),
+        KeysType::Aggregate => olap
+            .columns
+            .iter()
+            .map(|c| match (c.is_key, c.agg) {
+                (true, _) => Ok(ValueMerge::Key),
+                (false, Some(AggType::Sum)) => Ok(ValueMerge::Sum),
+                (false, Some(AggType::Max)) => Ok(ValueMerge::Max),
+                (false, Some(AggType::Min)) => Ok(ValueMerge::Min),
+                (false, Some(AggType::Replace) | None) => Ok(ValueMerge::Replace),
+                (false, Some(AggType::ReplaceIfNotNull)) => Ok(ValueMerge::ReplaceIfNotNull),
+                (false, Some(other)) => Err(SqlError::not_supported(format!(
+                    "Writing to a {} column ('{}')",
+                    other.as_str(),
+                    c.name
+                ))),
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(Some(MergeRule { columns }))
 }

@@ -558,3 +558,49 @@ async fn a_body_of_many_blocks() {
     assert_eq!(first, format!("{pad}0"));
     assert_eq!(last, (rows - 1).to_string());
 }
+
+/// Stream Load into UNIQUE KEY and AGGREGATE KEY tables: equal keys merge within a load
+/// (in body order) and across loads; NumberLoadedRows counts the rows as sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loads_into_unique_and_aggregate_tables() {
+    let server = TestServer::start().await;
+    let mut c = server.conn().await;
+    exec(&mut c, "CREATE DATABASE m").await;
+    exec(&mut c, "USE m").await;
+    exec(
+        &mut c,
+        "CREATE TABLE u (id INT NOT NULL, v VARCHAR(10)) UNIQUE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 2",
+    )
+    .await;
+    exec(
+        &mut c,
+        "CREATE TABLE a (id INT NOT NULL, n BIGINT SUM, hi INT MAX) AGGREGATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 2",
+    )
+    .await;
+    let loader = Loader::new(&server);
+    let csv = |rows: &[&str]| rows.join("\n").into_bytes();
+    let sep = [("column_separator", ",")];
+    let r = loader
+        .load("m", "u", &sep, csv(&["1,a", "2,b", "1,c", "3,d", "2,e"]))
+        .await;
+    assert_eq!(r["Status"], "Success", "{r}");
+    assert_eq!(r["NumberLoadedRows"], 5, "{r}");
+    let r = loader.load("m", "u", &sep, csv(&["3,z", "4,w"])).await;
+    assert_eq!(r["Status"], "Success", "{r}");
+    let rows: Vec<(i32, String)> = c.query("SELECT id, v FROM u ORDER BY id").await.unwrap();
+    let expected = [(1, "c"), (2, "e"), (3, "z"), (4, "w")];
+    assert_eq!(
+        rows,
+        expected.map(|(i, v)| (i, v.to_string())).to_vec(),
+        "last write wins"
+    );
+    for body in [&["1,1,5", "2,10,1", "1,2,9"][..], &["1,3,2", "2,5,7"][..]] {
+        let r = loader.load("m", "a", &sep, csv(body)).await;
+        assert_eq!(r["Status"], "Success", "{r}");
+    }
+    let rows: Vec<(i32, i64, i32)> = c
+        .query("SELECT id, n, hi FROM a ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(rows, vec![(1, 6, 9), (2, 15, 7)]);
+}
