@@ -303,10 +303,11 @@ impl StorageEngine {
                     .tablets
                     .get(&rs.tablet_id)
                     .ok_or(Error::TabletNotFound(rs.tablet_id))?;
-                if tablet.rowsets.len() >= self.options.tablet_max_versions {
+                let current = tablet.rowsets.iter().filter(|r| r.is_current()).count();
+                if current >= self.options.tablet_max_versions {
                     return Err(Error::TooManyVersions {
                         tablet: rs.tablet_id,
-                        versions: tablet.rowsets.len(),
+                        versions: current,
                         limit: self.options.tablet_max_versions,
                     });
                 }
@@ -337,6 +338,28 @@ impl StorageEngine {
             None => return Ok(()),
         };
         let mut published = Vec::with_capacity(pending.len());
+        // Rowsets the published ones replace, marked stale from the new version.
+        let mut retired: Vec<RowsetMeta> = vec![];
+        {
+            let state = self.state.read();
+            for rs in &pending {
+                let (Some(t), Some(&version)) = (
+                    state.tablets.get(&rs.tablet_id),
+                    versions.get(&rs.tablet_id),
+                ) else {
+                    continue;
+                };
+                for old in t
+                    .rowsets
+                    .iter()
+                    .filter(|r| rs.replaces.contains(&r.rowset_id))
+                {
+                    let mut old = old.as_ref().clone();
+                    old.stale_from = Some(version);
+                    retired.push(old);
+                }
+            }
+        }
         let w = self.db.begin_write()?;
         {
             let mut t = w.open_table(ROWSETS)?;
@@ -351,10 +374,20 @@ impl StorageEngine {
                 t.insert((rs.tablet_id.0, rs.rowset_id.0), encode(&rs).as_slice())?;
                 published.push(rs);
             }
+            for rs in &retired {
+                t.insert((rs.tablet_id.0, rs.rowset_id.0), encode(rs).as_slice())?;
+            }
         }
         w.commit()?;
         let mut state = self.state.write();
         state.pending.remove(&txn);
+        for rs in retired {
+            if let Some(t) = state.tablets.get_mut(&rs.tablet_id)
+                && let Some(slot) = t.rowsets.iter_mut().find(|r| r.rowset_id == rs.rowset_id)
+            {
+                *slot = Arc::new(rs);
+            }
+        }
         for rs in published {
             if let Some(t) = state.tablets.get_mut(&rs.tablet_id) {
                 let pos = t.rowsets.partition_point(|r| r.version <= rs.version);
@@ -412,7 +445,7 @@ impl StorageEngine {
             .ok_or(Error::TabletNotFound(tablet))?;
         Ok(t.rowsets
             .iter()
-            .filter(|r| r.version.is_some_and(|v| v <= version))
+            .filter(|r| r.visible_at(version))
             .cloned()
             .collect())
     }
@@ -425,9 +458,19 @@ impl StorageEngine {
             .into_values()
             .map(|t| TabletInfo {
                 meta: t.meta.clone(),
-                rowsets: t.rowsets.len(),
-                rows: t.rowsets.iter().map(|r| r.rows).sum(),
-                bytes: t.rowsets.iter().map(|r| r.bytes).sum(),
+                rowsets: t.rowsets.iter().filter(|r| r.is_current()).count(),
+                rows: t
+                    .rowsets
+                    .iter()
+                    .filter(|r| r.is_current())
+                    .map(|r| r.rows)
+                    .sum(),
+                bytes: t
+                    .rowsets
+                    .iter()
+                    .filter(|r| r.is_current())
+                    .map(|r| r.bytes)
+                    .sum(),
                 max_version: t.rowsets.last().and_then(|r| r.version).unwrap_or(0),
             })
             .collect()
@@ -504,6 +547,54 @@ mod tests {
         assert!(engine.read_view(TabletId(1), 1).unwrap().is_empty());
         // Publishing again is a no-op.
         engine.publish_txn(TxnId(10), &HashMap::new()).unwrap();
+    }
+
+    #[test]
+    fn a_rewrite_replaces_rowsets_from_its_version_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let publish = |engine: &StorageEngine, txn: u64, version: u64| {
+            engine
+                .publish_txn(TxnId(txn), &HashMap::from([(TabletId(1), version)]))
+                .unwrap()
+        };
+        {
+            let engine = StorageEngine::open(dir.path(), StorageOptions::default()).unwrap();
+            engine.create_tablets(&[tablet(1)]).unwrap();
+            for (txn, values) in [(1, vec![1, 2]), (2, vec![3])] {
+                let r = write(&engine, txn, 1, values);
+                engine.prepare_txn(TxnId(txn), vec![r]).unwrap();
+                publish(&engine, txn, txn + 1);
+            }
+            let old: Vec<RowsetId> = engine
+                .read_view(TabletId(1), 3)
+                .unwrap()
+                .iter()
+                .map(|r| r.rowset_id)
+                .collect();
+            let mut w = engine
+                .rowset_writer(TxnId(3), TabletId(1), schema(), SegmentOptions::default())
+                .unwrap();
+            w.write(batch(vec![2])).unwrap();
+            let rewrite = w.finish_replacing(old).unwrap();
+            engine.prepare_txn(TxnId(3), vec![rewrite]).unwrap();
+            publish(&engine, 3, 4);
+            let rows = |v: u64| -> u64 {
+                engine
+                    .read_view(TabletId(1), v)
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.rows)
+                    .sum()
+            };
+            // Readers of older versions keep their snapshot.
+            assert_eq!((rows(2), rows(3), rows(4)), (2, 3, 1));
+            assert_eq!(engine.tablet_infos()[0].rowsets, 1);
+        }
+        // The same after a restart.
+        let engine = StorageEngine::open(dir.path(), StorageOptions::default()).unwrap();
+        let view = engine.read_view(TabletId(1), 4).unwrap();
+        assert_eq!(view.iter().map(|r| r.rows).sum::<u64>(), 1);
+        assert_eq!(engine.read_view(TabletId(1), 3).unwrap().len(), 2);
     }
 
     #[test]

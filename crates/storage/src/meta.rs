@@ -48,6 +48,26 @@ pub struct RowsetMeta {
     pub bytes: u64,
     /// Creation time, milliseconds since the epoch.
     pub created_ms: i64,
+    /// Rowsets of the same tablet this one replaces (a rewrite, such as a DELETE): they
+    /// stop being visible at the version this one is published at.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replaces: Vec<RowsetId>,
+    /// The version from which this rowset is no longer visible (replaced); `None` while
+    /// current. Readers at older versions still see it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_from: Option<u64>,
+}
+
+impl RowsetMeta {
+    /// Whether a reader at `version` sees this rowset.
+    pub fn visible_at(&self, version: u64) -> bool {
+        self.version.is_some_and(|v| v <= version) && self.stale_from.is_none_or(|s| version < s)
+    }
+
+    /// Whether it is visible at the newest version.
+    pub fn is_current(&self) -> bool {
+        self.version.is_some() && self.stale_from.is_none()
+    }
 }
 
 pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {

@@ -258,6 +258,35 @@ impl RowsetWriter {
         self.segments.push(segment);
     }
 
+    /// Like [`finish`](Self::finish), for a rewrite of the tablet: the rowset (empty when
+    /// every row went) replaces `replaces` once published.
+    pub fn finish_replacing(mut self, replaces: Vec<RowsetId>) -> Result<RowsetMeta> {
+        let (tablet_id, rowset_id, txn_id) = (self.tablet_id, self.rowset_id, self.txn_id);
+        self.flush()?;
+        let mut meta = if self.segments.is_empty() {
+            self.finished = true;
+            RowsetMeta {
+                rowset_id,
+                tablet_id,
+                txn_id,
+                version: None,
+                segments: vec![],
+                rows: 0,
+                bytes: 0,
+                created_ms: now_ms(),
+                replaces: vec![],
+                stale_from: None,
+            }
+        } else {
+            match self.finish()? {
+                Some(meta) => meta,
+                None => return Err(Error::Corrupt("a rewrite lost its segments".to_string())),
+            }
+        };
+        meta.replaces = replaces;
+        Ok(meta)
+    }
+
     /// Flushes the remaining rows and fsyncs the tablet directory. Returns the rowset's
     /// metadata (still pending: no version), or `None` when no row was written.
     pub fn finish(mut self) -> Result<Option<RowsetMeta>> {
@@ -278,6 +307,8 @@ impl RowsetWriter {
             rows,
             bytes,
             created_ms: now_ms(),
+            replaces: vec![],
+            stale_from: None,
         }))
     }
 }
