@@ -1,6 +1,7 @@
 //! The backend role: tablets, writes and scans, implementing [`rigel_be_api::Backend`] over
 //! the local [`StorageEngine`].
 
+mod delete;
 mod router;
 mod scan;
 mod sink;
@@ -10,7 +11,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::physical_plan::ExecutionPlan;
-use rigel_be_api::{Backend, Result, ScanRequest, TabletInfo, TabletMeta, TabletSink, WriteTarget};
+use rigel_be_api::{
+    Backend, DeleteRequest, DeleteSummary, Result, ScanRequest, TabletInfo, TabletMeta, TabletSink,
+    WriteTarget,
+};
 use rigel_common::ids::{TabletId, TxnId};
 use rigel_common::{ErrorExt, SqlError};
 use rigel_storage::StorageEngine;
@@ -80,6 +84,10 @@ impl Backend for LocalBackend {
 
     async fn pending_txns(&self) -> Result<Vec<TxnId>> {
         Ok(self.engine.pending_txns())
+    }
+
+    async fn delete_rows(&self, txn: TxnId, request: DeleteRequest) -> Result<DeleteSummary> {
+        delete::delete_rows(Arc::clone(&self.engine), txn, request).await
     }
 
     fn scan(&self, request: ScanRequest) -> Result<Arc<dyn ExecutionPlan>> {

@@ -124,7 +124,7 @@ fn balance(
 ) -> Vec<FileGroup> {
     files.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
     let n = n.min(files.len()).max(1);
-    let mut groups: Vec<(u64, Vec<PartitionedFile>)> = (0..n).map(|_| (0, vec![])).collect();
+    let mut groups: Vec<(u64, Vec<(u64, PartitionedFile)>)> = (0..n).map(|_| (0, vec![])).collect();
     for SegmentFile {
         path,
         bytes: size,
@@ -145,11 +145,15 @@ fn balance(
         if with_sequence {
             file.partition_values = vec![ScalarValue::UInt64(Some(sequence))];
         }
-        lightest.1.push(file);
+        lightest.1.push((sequence, file));
     }
+    // Within a group, segments in the order they were written.
     groups
         .into_iter()
-        .map(|(_, files)| FileGroup::new(files))
+        .map(|(_, mut files)| {
+            files.sort_by_key(|(sequence, _)| *sequence);
+            FileGroup::new(files.into_iter().map(|(_, f)| f).collect())
+        })
         .collect()
 }
 

@@ -137,6 +137,26 @@ pub struct ScanRequest {
     pub options: ScanOptions,
 }
 
+/// Rows to delete from some tablets of one table.
+#[derive(Debug, Clone)]
+pub struct DeleteRequest {
+    /// How the table's segments are written (its full schema, sort key, compression...).
+    pub target: Arc<WriteTarget>,
+    /// Tablets and the version to read each at.
+    pub tablets: Vec<(TabletId, u64)>,
+    /// Rows for which this is true go; rows for which it is false or NULL stay.
+    pub predicate: Expr,
+}
+
+/// What a delete did.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteSummary {
+    /// Rows deleted.
+    pub rows: u64,
+    /// Tablets rewritten (with a prepared rowset in the transaction).
+    pub tablets: Vec<TabletId>,
+}
+
 /// The backend role as the frontend sees it.
 #[async_trait]
 pub trait Backend: Send + Sync + Debug {
@@ -157,6 +177,12 @@ pub trait Backend: Send + Sync + Debug {
 
     /// Transactions prepared but not yet published or aborted.
     async fn pending_txns(&self) -> Result<Vec<TxnId>>;
+
+    /// Deletes the rows matching a predicate (DELETE on a DUPLICATE, AGGREGATE or UNIQUE KEY
+    /// table): each tablet that has such rows at its version is rewritten without them as a
+    /// rowset of `txn` that, once published, replaces every rowset visible at that version.
+    /// Tablets without a matching row are left alone.
+    async fn delete_rows(&self, txn: TxnId, request: DeleteRequest) -> Result<DeleteSummary>;
 
     /// Builds the physical plan that scans the requested tablets.
     fn scan(&self, request: ScanRequest) -> Result<Arc<dyn ExecutionPlan>>;

@@ -15,6 +15,7 @@
 
 pub mod catalog;
 mod ddl;
+mod delete;
 mod dml;
 pub mod error;
 mod files;

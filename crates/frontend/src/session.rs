@@ -206,9 +206,7 @@ impl Session {
 
     async fn other(&mut self, stmt: ast::Statement) -> Result<QueryResult, SqlError> {
         match stmt {
-            ast::Statement::Delete(_) => Err(SqlError::not_supported(
-                "DELETE (it arrives with the table models work)",
-            )),
+            ast::Statement::Delete(d) => self.delete(d).await,
             ast::Statement::Update { .. } => Err(SqlError::not_supported(
                 "UPDATE (it arrives with the table models work)",
             )),

@@ -68,6 +68,24 @@ async fn restart_keeps_schema_and_data() {
     assert_eq!(n, 2);
     let tables: Vec<String> = c.query("SHOW TABLES").await.unwrap();
     assert_eq!(tables, vec!["t"]);
+    // A DELETE (a rewrite of the tablets it touches) and a UNIQUE KEY table's merged rows
+    // survive a restart.
+    exec(&mut c, "DELETE FROM t WHERE v = 'c'").await;
+    exec(
+        &mut c,
+        "CREATE TABLE u (k INT NOT NULL, v STRING) UNIQUE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 2",
+    )
+    .await;
+    exec(&mut c, "INSERT INTO u VALUES (1, 'a'), (2, 'b')").await;
+    exec(&mut c, "INSERT INTO u VALUES (1, 'z')").await;
+    exec(&mut c, "DELETE FROM u WHERE k = 2").await;
+    drop(c);
+    server.restart().await;
+    let mut c = server.conn_db("r").await;
+    let ks: Vec<i32> = c.query("SELECT k FROM t ORDER BY k").await.unwrap();
+    assert_eq!(ks, vec![2]);
+    let u: Vec<(i32, String)> = c.query("SELECT k, v FROM u").await.unwrap();
+    assert_eq!(u, vec![(1, "z".to_string())]);
     server.stop().await;
 }
 

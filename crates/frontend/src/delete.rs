@@ -1,0 +1,196 @@
+//! `DELETE FROM t [PARTITION (p, …)] WHERE …`.
+//!
+//! DUPLICATE KEY tables take any condition; AGGREGATE and UNIQUE KEY tables a condition on
+//! key columns only (as in StarRocks: value columns are merged values). The backend
+//! rewrites each tablet that holds matching rows without them, in one transaction: the
+//! rows disappear at once, and queries running meanwhile keep their snapshot.
+
+use std::sync::Arc;
+
+use datafusion::common::DFSchema;
+use datafusion::logical_expr::ExprSchemable;
+use datafusion::logical_expr::sqlparser::ast::ExprWithAlias;
+use datafusion::optimizer::simplify_expressions::{ExprSimplifier, SimplifyContext};
+use rigel_be_api::{DeleteRequest, SinkSummary};
+use rigel_common::{ErrorCode, SqlError};
+use rigel_mysql::QueryResult;
+use rigel_sql::KeysType;
+use rigel_sql::sqlparser::ast::{self, FromTable, ObjectNamePart, TableFactor};
+
+use crate::error::{df_error, unknown_table};
+use crate::partition::{prune_buckets, prune_partitions};
+use crate::session::Session;
+use crate::txn::write_target;
+
+fn delete_error(msg: impl Into<String>) -> SqlError {
+    SqlError::new(ErrorCode::ER_NOT_SUPPORTED_YET, msg)
+}
+
+/// The one table of a DELETE, its database (if named) and its PARTITION list.
+fn target(d: &ast::Delete) -> Result<(Option<String>, String, Vec<String>), SqlError> {
+    let from = match &d.from {
+        FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
+    };
+    if !d.tables.is_empty() || d.using.is_some() || from.len() != 1 || !from[0].joins.is_empty() {
+        return Err(delete_error(
+            "DELETE from several tables or with USING/JOIN",
+        ));
+    }
+    if d.returning.is_some() || !d.order_by.is_empty() || d.limit.is_some() {
+        return Err(delete_error("DELETE with ORDER BY, LIMIT or RETURNING"));
+    }
+    let TableFactor::Table {
+        name, partitions, ..
+    } = &from[0].relation
+    else {
+        return Err(delete_error("DELETE from a subquery"));
+    };
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .filter_map(|p| match p {
+            ObjectNamePart::Identifier(i) => Some(i.value.clone()),
+            _ => None,
+        })
+        .collect();
+    let (db, table) = match parts.as_slice() {
+        [t] => (None, t.clone()),
+        [d, t] | [_, d, t] => (Some(d.clone()), t.clone()),
+        _ => {
+            return Err(SqlError::new(
+                ErrorCode::ER_PARSE_ERROR,
+                format!("invalid table name '{name}'"),
+            ));
+        }
+    };
+    let partitions = partitions.iter().map(|p| p.value.clone()).collect();
+    Ok((db, table, partitions))
+}
+
+impl Session {
+    pub(crate) async fn delete(&mut self, d: ast::Delete) -> Result<QueryResult, SqlError> {
+        let (db_name, table_name, only) = target(&d)?;
+        let db = self.db_of(&db_name)?;
+        let table = self
+            .fe
+            .catalog()
+            .read()
+            .table(&db, &table_name)
+            .ok_or_else(|| unknown_table(&db, &table_name))?;
+        let Some(olap) = table.olap() else {
+            return Err(SqlError::new(
+                ErrorCode::ER_WRONG_OBJECT,
+                format!("'{db}.{}' is a view; DELETE needs a table", table.name),
+            ));
+        };
+        if olap.keys_type == KeysType::Primary {
+            return Err(delete_error("DELETE from a PRIMARY KEY table"));
+        }
+        let Some(selection) = d.selection.clone() else {
+            return Err(SqlError::new(
+                ErrorCode::ER_WRONG_ARGUMENTS,
+                "DELETE needs a WHERE clause; TRUNCATE TABLE empties a table",
+            ));
+        };
+        for p in &only {
+            if olap.partition(p).is_none() {
+                return Err(SqlError::new(
+                    ErrorCode::ER_UNKNOWN_PARTITION,
+                    format!("Unknown partition '{p}' in table '{}'", table.name),
+                ));
+            }
+        }
+        // The condition, typed against the table's columns as stored.
+        let schema = olap.arrow_schema();
+        let df_schema = DFSchema::try_from(schema.as_ref().clone()).map_err(df_error)?;
+        let (state, _) = self.fe.env.state(&self.view(), 0);
+        let mut sql = selection;
+        crate::planner::rewrite_mysql_expr(&mut sql);
+        let logical = state
+            .create_logical_expr_from_sql_expr(
+                ExprWithAlias {
+                    expr: sql,
+                    alias: None,
+                },
+                &df_schema,
+            )
+            .map_err(df_error)?;
+        let context = SimplifyContext::builder()
+            .with_schema(Arc::new(df_schema.clone()))
+            .with_current_time()
+            .build();
+        let simplifier = ExprSimplifier::new(context);
+        let predicate = simplifier
+            .coerce(logical, &df_schema)
+            .and_then(|e| simplifier.simplify(e))
+            .map_err(df_error)?;
+        let ty = predicate.get_type(&df_schema).map_err(df_error)?;
+        if ty != datafusion::arrow::datatypes::DataType::Boolean {
+            return Err(SqlError::new(
+                ErrorCode::ER_WRONG_ARGUMENTS,
+                "the WHERE clause of a DELETE must be a condition",
+            ));
+        }
+        if olap.keys_type != KeysType::Duplicate {
+            for c in predicate.column_refs() {
+                if !olap.column(&c.name).is_some_and(|col| col.is_key) {
+                    return Err(SqlError::new(
+                        ErrorCode::ER_WRONG_ARGUMENTS,
+                        format!(
+                            "DELETE on a {} KEY table can only filter on key columns; '{}' is a value column",
+                            olap.keys_type.as_str(),
+                            c.name
+                        ),
+                    ));
+                }
+            }
+        }
+        // Tablets that may hold matching rows, each at its partition's visible version.
+        let filters = [predicate.clone()];
+        let selected = prune_partitions(olap, &filters);
+        let buckets = prune_buckets(olap, &filters);
+        let mut tablets = vec![];
+        for &i in &selected {
+            let p = &olap.partitions[i];
+            if !only.is_empty() && !only.iter().any(|n| n.eq_ignore_ascii_case(&p.name)) {
+                continue;
+            }
+            for (b, t) in p.tablets.iter().enumerate() {
+                if buckets.as_ref().is_none_or(|bs| bs.contains(&(b as u32))) {
+                    tablets.push((*t, p.visible_version));
+                }
+            }
+        }
+        let target = write_target(&table, olap, None)?;
+        let txn = self.fe.begin_txn().await?;
+        let request = DeleteRequest {
+            target,
+            tablets,
+            predicate,
+        };
+        let deleted = match self.fe.backend().delete_rows(txn, request).await {
+            Ok(d) => d,
+            Err(e) => {
+                self.fe.abort_txn(txn).await;
+                return Err(e);
+            }
+        };
+        if deleted.tablets.is_empty() {
+            self.fe.abort_txn(txn).await;
+        } else {
+            let summary = SinkSummary {
+                rows: 0,
+                bytes: 0,
+                tablets: deleted.tablets,
+            };
+            let label = format!("delete_{}", txn.0);
+            self.fe.commit_txn(txn, &table, label, &summary).await?;
+        }
+        Ok(QueryResult::Ok {
+            affected_rows: deleted.rows,
+            last_insert_id: 0,
+            warnings: 0,
+            info: String::new(),
+        })
+    }
+}
