@@ -296,8 +296,10 @@ impl StorageEngine {
 
     /// Durably records the finished rowsets of a transaction as pending.
     pub fn prepare_txn(&self, txn: TxnId, rowsets: Vec<RowsetMeta>) -> Result<()> {
+        // Held until the rowsets are pending, so that a compaction cannot replace the
+        // rowsets a rewrite replaces in between.
+        let mut state = self.state.write();
         {
-            let state = self.state.read();
             for rs in &rowsets {
                 let tablet = state
                     .tablets
@@ -311,6 +313,15 @@ impl StorageEngine {
                         limit: self.options.tablet_max_versions,
                     });
                 }
+                let replaced_current = rs.replaces.iter().all(|id| {
+                    tablet
+                        .rowsets
+                        .iter()
+                        .any(|r| r.rowset_id == *id && r.is_current())
+                });
+                if !replaced_current {
+                    return Err(Error::Conflict(rs.tablet_id));
+                }
             }
         }
         let w = self.db.begin_write()?;
@@ -321,13 +332,111 @@ impl StorageEngine {
             }
         }
         w.commit()?;
-        self.state
-            .write()
-            .pending
-            .entry(txn)
-            .or_default()
-            .extend(rowsets);
+        state.pending.entry(txn).or_default().extend(rowsets);
         Ok(())
+    }
+
+    /// The current rowsets of a tablet, oldest first.
+    pub fn current_rowsets(&self, tablet: TabletId) -> Result<Vec<Arc<RowsetMeta>>> {
+        self.read_view(tablet, u64::MAX)
+    }
+
+    /// Makes a compaction's output visible in place of its inputs (`replaces`: current
+    /// rowsets of one tablet with consecutive versions), at the newest input's version, so
+    /// that readers of every version see the same rows as before. Returns `false`, leaving
+    /// everything as it was, when an input is no longer current or a rewrite of the tablet
+    /// is pending (the caller then discards its output).
+    pub fn commit_compaction(&self, mut output: RowsetMeta) -> Result<bool> {
+        let mut state = self.state.write();
+        let tablet = output.tablet_id;
+        let rewrite_pending = state
+            .pending
+            .values()
+            .flatten()
+            .any(|r| r.tablet_id == tablet && !r.replaces.is_empty());
+        let Some(t) = state.tablets.get(&tablet) else {
+            return Ok(false);
+        };
+        let inputs: Vec<&Arc<RowsetMeta>> = t
+            .rowsets
+            .iter()
+            .filter(|r| output.replaces.contains(&r.rowset_id) && r.is_current())
+            .collect();
+        if rewrite_pending || inputs.is_empty() || inputs.len() != output.replaces.len() {
+            return Ok(false);
+        }
+        let version = inputs.iter().filter_map(|r| r.version).max();
+        output.version = version;
+        let now = now_ms();
+        let retired: Vec<RowsetMeta> = inputs
+            .iter()
+            .map(|r| {
+                let mut r = r.as_ref().clone();
+                r.stale_from = version;
+                r.stale_since_ms = Some(now);
+                r
+            })
+            .collect();
+        let w = self.db.begin_write()?;
+        {
+            let mut rows = w.open_table(ROWSETS)?;
+            rows.insert((tablet.0, output.rowset_id.0), encode(&output).as_slice())?;
+            for r in &retired {
+                rows.insert((tablet.0, r.rowset_id.0), encode(r).as_slice())?;
+            }
+        }
+        w.commit()?;
+        if let Some(t) = state.tablets.get_mut(&tablet) {
+            for r in retired {
+                if let Some(slot) = t.rowsets.iter_mut().find(|x| x.rowset_id == r.rowset_id) {
+                    *slot = Arc::new(r);
+                }
+            }
+            let pos = t.rowsets.partition_point(|r| r.version <= output.version);
+            t.rowsets.insert(pos, Arc::new(output));
+        }
+        Ok(true)
+    }
+
+    /// Removes rowsets that have been stale for at least `after_ms` (no query reads an old
+    /// snapshot that long): their metadata, then their files. Returns how many went.
+    pub fn sweep_stale(&self, after_ms: i64) -> Result<usize> {
+        let now = now_ms();
+        let old: Vec<Arc<RowsetMeta>> = {
+            let state = self.state.read();
+            state
+                .tablets
+                .values()
+                .flat_map(|t| t.rowsets.iter())
+                .filter(|r| r.stale_since_ms.is_some_and(|s| now - s >= after_ms))
+                .cloned()
+                .collect()
+        };
+        if old.is_empty() {
+            return Ok(0);
+        }
+        let w = self.db.begin_write()?;
+        {
+            let mut rows = w.open_table(ROWSETS)?;
+            for r in &old {
+                rows.remove((r.tablet_id.0, r.rowset_id.0))?;
+            }
+        }
+        w.commit()?;
+        {
+            let mut state = self.state.write();
+            for r in &old {
+                if let Some(t) = state.tablets.get_mut(&r.tablet_id) {
+                    t.rowsets.retain(|x| x.rowset_id != r.rowset_id);
+                }
+            }
+        }
+        for r in &old {
+            for s in &r.segments {
+                let _ = std::fs::remove_file(self.segment_path(r.tablet_id, &s.name));
+            }
+        }
+        Ok(old.len())
     }
 
     /// Makes a pending transaction's rowsets visible at the given per-tablet versions.
@@ -356,6 +465,7 @@ impl StorageEngine {
                 {
                     let mut old = old.as_ref().clone();
                     old.stale_from = Some(version);
+                    old.stale_since_ms = Some(now_ms());
                     retired.push(old);
                 }
             }

@@ -38,6 +38,9 @@ pub enum Error {
     /// An Arrow kernel failed.
     #[error("{0}")]
     Arrow(#[from] datafusion::arrow::error::ArrowError),
+    /// A rewrite of a tablet (DELETE) raced with a compaction of it.
+    #[error("tablet {0} was compacted while being rewritten; retry the statement")]
+    Conflict(TabletId),
     /// Rows with equal keys could not be merged (a SUM out of the column's range).
     #[error("{0}")]
     Merge(String),
@@ -90,6 +93,7 @@ impl ErrorExt for Error {
             Error::TabletNotFound(_) | Error::TxnNotFound(_) => ErrorCode::ER_INTERNAL_ERROR,
             Error::TooManyVersions { .. } => ErrorCode::ER_OUT_OF_RESOURCES,
             Error::Merge(_) => ErrorCode::ER_WARN_DATA_OUT_OF_RANGE,
+            Error::Conflict(_) => ErrorCode::ER_LOCK_WAIT_TIMEOUT,
         }
     }
 }

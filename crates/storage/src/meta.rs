@@ -56,6 +56,10 @@ pub struct RowsetMeta {
     /// current. Readers at older versions still see it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale_from: Option<u64>,
+    /// When it became stale, milliseconds since the epoch: its files are removed once no
+    /// query can still be reading them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_since_ms: Option<i64>,
 }
 
 impl RowsetMeta {

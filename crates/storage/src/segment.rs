@@ -276,6 +276,7 @@ impl RowsetWriter {
                 created_ms: now_ms(),
                 replaces: vec![],
                 stale_from: None,
+                stale_since_ms: None,
             }
         } else {
             match self.finish()? {
@@ -309,6 +310,7 @@ impl RowsetWriter {
             created_ms: now_ms(),
             replaces: vec![],
             stale_from: None,
+            stale_since_ms: None,
         }))
     }
 }
