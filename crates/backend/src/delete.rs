@@ -18,13 +18,13 @@ use datafusion::execution::context::ExecutionProps;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_expr::create_physical_expr;
 use futures::StreamExt;
-use rigel_be_api::{DeleteRequest, DeleteSummary, ScanOptions, ScanRequest};
+use rigel_be_api::{DeleteRequest, DeleteSummary};
 use rigel_common::SqlError;
 use rigel_common::ids::TxnId;
-use rigel_storage::{SegmentOptions, StorageEngine};
+use rigel_storage::StorageEngine;
 
-use crate::scan::build_scan;
-use crate::storage_error;
+use crate::scan::scan_rowsets;
+use crate::{segment_options, storage_error};
 
 fn df(e: impl std::fmt::Display) -> SqlError {
     SqlError::internal(e.to_string())
@@ -51,13 +51,7 @@ pub(crate) async fn delete_rows(
             format!("the DELETE condition cannot be evaluated: {e}"),
         )
     })?;
-    let options = SegmentOptions {
-        compression: req.target.compression,
-        sort_key: req.target.sort_key.clone(),
-        bloom_filter_columns: req.target.bloom_filter_columns.clone(),
-        merge: req.target.merge.clone(),
-        ..SegmentOptions::default()
-    };
+    let options = segment_options(&req.target);
     let key = req
         .target
         .merge
@@ -73,24 +67,9 @@ pub(crate) async fn delete_rows(
         if rowsets.iter().all(|r| r.rows == 0) {
             continue;
         }
-        // One partition: the segments in the order they were written, so that rows with
-        // equal keys of AGGREGATE and UNIQUE KEY tables merge as readers merge them.
-        let scan = build_scan(
-            &engine,
-            ScanRequest {
-                table_id: req.target.table_id,
-                schema: Arc::clone(&schema),
-                tablets: vec![(tablet, version)],
-                projection: None,
-                filters: vec![],
-                limit: None,
-                with_sequence: false,
-                options: ScanOptions {
-                    target_partitions: 1,
-                    pushdown_filters: false,
-                },
-            },
-        )?;
+        // The segments in the order they were written, so that rows with equal keys of
+        // AGGREGATE and UNIQUE KEY tables merge as readers merge them.
+        let scan = scan_rowsets(&engine, Arc::clone(&schema), tablet, &rowsets)?;
         let mut stream = scan
             .execute(0, Arc::new(TaskContext::default()))
             .map_err(df)?;

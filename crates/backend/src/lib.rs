@@ -1,6 +1,7 @@
 //! The backend role: tablets, writes and scans, implementing [`rigel_be_api::Backend`] over
 //! the local [`StorageEngine`].
 
+mod compaction;
 mod delete;
 mod router;
 mod scan;
@@ -12,12 +13,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::physical_plan::ExecutionPlan;
 use rigel_be_api::{
-    Backend, DeleteRequest, DeleteSummary, Result, ScanRequest, TabletInfo, TabletMeta, TabletSink,
-    WriteTarget,
+    Backend, CompactRequest, CompactSummary, DeleteRequest, DeleteSummary, Result, ScanRequest,
+    TabletInfo, TabletMeta, TabletSink, WriteTarget,
 };
 use rigel_common::ids::{TabletId, TxnId};
 use rigel_common::{ErrorExt, SqlError};
-use rigel_storage::StorageEngine;
+use rigel_storage::{SegmentOptions, StorageEngine};
 
 pub use router::{Routed, Router};
 pub use scan::ColumnIdAdapterFactory;
@@ -25,6 +26,17 @@ pub use scan::ColumnIdAdapterFactory;
 /// Converts a storage error into the interface's error.
 pub(crate) fn storage_error(e: &rigel_storage::Error) -> SqlError {
     SqlError::new(e.code(), e.to_string())
+}
+
+/// How segments of a write target are written.
+pub(crate) fn segment_options(target: &WriteTarget) -> SegmentOptions {
+    SegmentOptions {
+        compression: target.compression,
+        sort_key: target.sort_key.clone(),
+        bloom_filter_columns: target.bloom_filter_columns.clone(),
+        merge: target.merge.clone(),
+        ..SegmentOptions::default()
+    }
 }
 
 /// A backend over the storage engine of this process.
@@ -88,6 +100,15 @@ impl Backend for LocalBackend {
 
     async fn delete_rows(&self, txn: TxnId, request: DeleteRequest) -> Result<DeleteSummary> {
         delete::delete_rows(Arc::clone(&self.engine), txn, request).await
+    }
+
+    async fn compact(&self, request: CompactRequest) -> Result<CompactSummary> {
+        compaction::compact(Arc::clone(&self.engine), request).await
+    }
+
+    async fn sweep_stale(&self, after_secs: u64) -> Result<usize> {
+        let after_ms = i64::try_from(after_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        self.blocking(move |e| e.sweep_stale(after_ms)).await
     }
 
     fn scan(&self, request: ScanRequest) -> Result<Arc<dyn ExecutionPlan>> {

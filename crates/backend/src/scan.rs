@@ -27,8 +27,9 @@ use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::{ExecutionPlan, PhysicalExpr};
 use rigel_be_api::{FILL_METADATA_KEY, SEQUENCE_COLUMN, ScanRequest};
 use rigel_common::SqlError;
+use rigel_common::ids::{TableId, TabletId};
 use rigel_common::types::COLUMN_ID_METADATA_KEY;
-use rigel_storage::StorageEngine;
+use rigel_storage::{RowsetMeta, StorageEngine};
 
 use crate::storage_error;
 
@@ -39,22 +40,63 @@ pub fn build_scan(
 ) -> Result<Arc<dyn ExecutionPlan>, SqlError> {
     let mut files = vec![];
     for (tablet, version) in &req.tablets {
-        for rowset in engine
+        let rowsets = engine
             .read_view(*tablet, *version)
-            .map_err(|e| storage_error(&e))?
-        {
-            let version = rowset.version.unwrap_or_default();
-            for (i, seg) in rowset.segments.iter().enumerate() {
-                let path = engine.segment_path(*tablet, &seg.name);
-                files.push(SegmentFile {
-                    path: path.to_string_lossy().into_owned(),
-                    bytes: seg.bytes,
-                    rows: seg.rows,
-                    sequence: (version << 16) | (i as u64).min(0xffff),
-                });
-            }
+            .map_err(|e| storage_error(&e))?;
+        files.extend(segment_files(engine, *tablet, &rowsets));
+    }
+    plan_files(files, req)
+}
+
+/// A scan of exactly these rowsets of one tablet, in one partition, segments in the order
+/// they were written (what compaction and DELETE rewrite).
+pub(crate) fn scan_rowsets(
+    engine: &StorageEngine,
+    schema: SchemaRef,
+    tablet: TabletId,
+    rowsets: &[Arc<RowsetMeta>],
+) -> Result<Arc<dyn ExecutionPlan>, SqlError> {
+    let request = ScanRequest {
+        table_id: TableId(0),
+        schema,
+        tablets: vec![],
+        projection: None,
+        filters: vec![],
+        limit: None,
+        with_sequence: false,
+        options: rigel_be_api::ScanOptions {
+            target_partitions: 1,
+            pushdown_filters: false,
+        },
+    };
+    plan_files(segment_files(engine, tablet, rowsets), request)
+}
+
+fn segment_files(
+    engine: &StorageEngine,
+    tablet: TabletId,
+    rowsets: &[Arc<RowsetMeta>],
+) -> Vec<SegmentFile> {
+    let mut files = vec![];
+    for rowset in rowsets {
+        let version = rowset.version.unwrap_or_default();
+        for (i, seg) in rowset.segments.iter().enumerate() {
+            let path = engine.segment_path(tablet, &seg.name);
+            files.push(SegmentFile {
+                path: path.to_string_lossy().into_owned(),
+                bytes: seg.bytes,
+                rows: seg.rows,
+                sequence: (version << 16) | (i as u64).min(0xffff),
+            });
         }
     }
+    files
+}
+
+fn plan_files(
+    files: Vec<SegmentFile>,
+    req: ScanRequest,
+) -> Result<Arc<dyn ExecutionPlan>, SqlError> {
     let sequence_field = Arc::new(Field::new(SEQUENCE_COLUMN, DataType::UInt64, false));
     let output_schema = if req.with_sequence {
         let mut fields: Vec<Arc<Field>> = req.schema.fields().iter().cloned().collect();

@@ -11,7 +11,7 @@ use rigel_common::ids::{TabletId, TxnId};
 use rigel_storage::{PendingSegment, RowsetWriter, SegmentMeta, SegmentOptions, StorageEngine};
 
 use crate::router::Router;
-use crate::storage_error;
+use crate::{segment_options, storage_error};
 
 /// Buffered bytes across all tablets of one sink before the largest buffer is flushed,
 /// unless the target sets its own limit. Hashing fills every tablet's buffer at the same
@@ -207,13 +207,7 @@ impl LocalSink {
         target: Arc<WriteTarget>,
     ) -> Result<Self, SqlError> {
         let router = Router::try_new(Arc::clone(&target))?;
-        let options = SegmentOptions {
-            compression: target.compression,
-            sort_key: target.sort_key.clone(),
-            bloom_filter_columns: target.bloom_filter_columns.clone(),
-            merge: target.merge.clone(),
-            ..SegmentOptions::default()
-        };
+        let options = segment_options(&target);
         Ok(Self {
             inner: Some(Box::new(Inner {
                 engine,

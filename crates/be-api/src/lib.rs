@@ -157,6 +157,54 @@ pub struct DeleteSummary {
     pub tablets: Vec<TabletId>,
 }
 
+/// Which rowsets a compaction merges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompactionKind {
+    /// The newest run of small rowsets (each under 64 MB), oldest first, at most
+    /// `max_rowsets` of them; nothing unless there are `min_rowsets`.
+    Cumulative,
+    /// Every current rowset (at least two).
+    Base,
+}
+
+impl CompactionKind {
+    /// As StarRocks names it (`base`, `cumulative`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CompactionKind::Cumulative => "cumulative",
+            CompactionKind::Base => "base",
+        }
+    }
+}
+
+/// A compaction of one tablet.
+#[derive(Debug, Clone)]
+pub struct CompactRequest {
+    /// How the table's segments are written (schema, sort key, merge rule...).
+    pub target: Arc<WriteTarget>,
+    /// The tablet.
+    pub tablet: TabletId,
+    /// Which rowsets.
+    pub kind: CompactionKind,
+    /// Fewest rowsets worth merging (cumulative).
+    pub min_rowsets: usize,
+    /// Most rowsets merged at once (cumulative).
+    pub max_rowsets: usize,
+}
+
+/// What a compaction did; `inputs == 0` when there was nothing to merge.
+#[derive(Debug, Clone, Default)]
+pub struct CompactSummary {
+    /// Rowsets merged.
+    pub inputs: usize,
+    /// Rows read.
+    pub rows_in: u64,
+    /// Rows written (fewer for AGGREGATE and UNIQUE KEY tables with repeated keys).
+    pub rows_out: u64,
+    /// Bytes written.
+    pub bytes_out: u64,
+}
+
 /// The backend role as the frontend sees it.
 #[async_trait]
 pub trait Backend: Send + Sync + Debug {
@@ -183,6 +231,14 @@ pub trait Backend: Send + Sync + Debug {
     /// rowset of `txn` that, once published, replaces every rowset visible at that version.
     /// Tablets without a matching row are left alone.
     async fn delete_rows(&self, txn: TxnId, request: DeleteRequest) -> Result<DeleteSummary>;
+
+    /// Merges rowsets of one tablet into one (see [`CompactRequest`]). Readers of every
+    /// version see the same rows before and after.
+    async fn compact(&self, request: CompactRequest) -> Result<CompactSummary>;
+
+    /// Removes the files of rowsets replaced (by compaction or DELETE) at least
+    /// `after_secs` ago. Returns how many rowsets went.
+    async fn sweep_stale(&self, after_secs: u64) -> Result<usize>;
 
     /// Builds the physical plan that scans the requested tablets.
     fn scan(&self, request: ScanRequest) -> Result<Arc<dyn ExecutionPlan>>;
