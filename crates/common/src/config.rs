@@ -294,6 +294,16 @@ define_config! {
     compression_type: String = "LZ4";
     /// How long the label of a finished load stays reserved, in seconds (3 days).
     label_keep_max_second: u64 = "259200", mutable = true;
+    /// Seconds between checks for tablets to compact; 0 turns automatic compaction off.
+    cumulative_compaction_check_interval_seconds: u64 = "1", mutable = true;
+    /// Current rowsets of a tablet that trigger a compaction (and the fewest small rowsets
+    /// a cumulative compaction merges).
+    min_cumulative_compaction_num_singleton_deltas: u32 = "5", mutable = true;
+    /// Most rowsets one cumulative compaction merges.
+    max_cumulative_compaction_num_singleton_deltas: u32 = "1000", mutable = true;
+    /// Seconds a rowset replaced by compaction or DELETE stays readable (for queries on
+    /// older snapshots) before its files are removed.
+    tablet_rowset_stale_sweep_time_sec: u64 = "1800", mutable = true;
 }
 
 /// StarRocks keys that have no meaning in Rigel's single-binary design, with the reason.

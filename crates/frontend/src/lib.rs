@@ -14,6 +14,7 @@
 //! serves over RPC.
 
 pub mod catalog;
+mod compaction;
 mod ddl;
 mod delete;
 mod dml;

@@ -130,6 +130,7 @@ pub async fn start(mut config: Config) -> Result<ServerHandle, StartError> {
             tracing::error!("frontend HTTP server failed: {e}");
         }
     });
+    tasks.spawn(Arc::clone(&frontend).run_compaction(stopped(rx.clone())));
     frontend.set_be_http_port(be_http_addr.port());
     let load_service =
         rigel_frontend::load::LoadService::new(Arc::clone(&frontend), storage.join("error_log"));

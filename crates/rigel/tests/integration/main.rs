@@ -4,6 +4,7 @@ mod cli;
 mod client;
 #[path = "../common/mod.rs"]
 mod common;
+mod compaction;
 mod durability;
 mod fuzz;
 mod stream_load;
