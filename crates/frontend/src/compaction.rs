@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rigel_be_api::{CompactRequest, CompactSummary, CompactionKind};
@@ -20,8 +21,52 @@ use crate::Frontend;
 use crate::catalog::Table;
 use crate::txn::write_target;
 
+/// Counters behind `information_schema.be_compactions`.
+#[derive(Debug, Default)]
+pub struct CompactionStats {
+    /// Base compactions running.
+    pub running_base: AtomicU64,
+    /// Cumulative compactions running.
+    pub running_cumulative: AtomicU64,
+    /// Manual compactions running.
+    pub running_manual: AtomicU64,
+    /// Tablets that needed compaction at the last round.
+    pub candidates: AtomicU64,
+    /// The largest rowset count of a tablet at the last round (StarRocks' score).
+    pub max_score: AtomicU64,
+    /// The rowset count of the tablet compacted last.
+    pub latest_score: AtomicU64,
+}
+
+/// Decrements a running counter when dropped.
+struct Running<'a>(&'a AtomicU64);
+
+impl<'a> Running<'a> {
+    fn start(counter: &'a AtomicU64) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 impl Frontend {
-    /// Compacts one tablet (manual compaction, and the automatic round).
+    /// Compacts one tablet on request (`POST /api/compact`).
+    pub async fn compact_tablet_now(
+        &self,
+        tablet: TabletId,
+        kind: CompactionKind,
+    ) -> Result<CompactSummary, SqlError> {
+        let stats = Arc::clone(&self.env.compactions);
+        let _running = Running::start(&stats.running_manual);
+        self.compact_tablet(tablet, kind).await
+    }
+
+    /// Compacts one tablet.
     pub async fn compact_tablet(
         &self,
         tablet: TabletId,
@@ -69,15 +114,29 @@ impl Frontend {
                 .flat_map(|(t, o)| o.all_tablets().into_iter().map(|id| (id, Arc::clone(t))))
                 .collect()
         };
-        for info in self.backend().tablet_infos().await? {
+        let infos = self.backend().tablet_infos().await?;
+        let stats = Arc::clone(&self.env.compactions);
+        let max_score = infos.iter().map(|i| i.rowsets).max().unwrap_or(0);
+        stats.max_score.store(max_score as u64, Ordering::Relaxed);
+        let candidates: Vec<_> = infos
+            .into_iter()
+            .filter(|i| i.rowsets >= min && tables.contains_key(&i.meta.tablet_id))
+            .collect();
+        stats
+            .candidates
+            .store(candidates.len() as u64, Ordering::Relaxed);
+        for info in candidates {
             let tablet = info.meta.tablet_id;
-            if info.rowsets < min || !tables.contains_key(&tablet) {
-                continue;
-            }
-            let mut done = self
-                .compact_tablet(tablet, CompactionKind::Cumulative)
-                .await?;
+            stats
+                .latest_score
+                .store(info.rowsets as u64, Ordering::Relaxed);
+            let mut done = {
+                let _running = Running::start(&stats.running_cumulative);
+                self.compact_tablet(tablet, CompactionKind::Cumulative)
+                    .await?
+            };
             if done.inputs == 0 {
+                let _running = Running::start(&stats.running_base);
                 done = self.compact_tablet(tablet, CompactionKind::Base).await?;
             }
             debug!(
@@ -92,6 +151,16 @@ impl Frontend {
             .sweep_stale(config.tablet_rowset_stale_sweep_time_sec)
             .await?;
         Ok(())
+    }
+
+    /// The rowsets of a tablet, for `GET /api/compaction/show`.
+    pub async fn tablet_rowsets(&self, tablet: TabletId) -> Option<rigel_be_api::TabletInfo> {
+        self.backend()
+            .tablet_infos()
+            .await
+            .ok()?
+            .into_iter()
+            .find(|i| i.meta.tablet_id == tablet)
     }
 
     /// Runs automatic compaction until `stop` resolves.

@@ -20,6 +20,7 @@ use crate::variables;
 
 /// The tables of information_schema.
 pub const TABLES: &[&str] = &[
+    "be_compactions",
     "character_sets",
     "collations",
     "column_privileges",
@@ -642,6 +643,32 @@ impl InformationSchema {
                         },
                     ]);
                 }
+                b
+            }
+            "be_compactions" => {
+                use std::sync::atomic::Ordering::Relaxed;
+                let mut b = ResultBuilder::new(&[
+                    ("be_id", DataType::Int64),
+                    ("candidates_num", DataType::Int64),
+                    ("base_compaction_concurrency", DataType::Int64),
+                    ("cumulative_compaction_concurrency", DataType::Int64),
+                    ("latest_compaction_score", DataType::Float64),
+                    ("candidate_max_score", DataType::Float64),
+                    ("manual_compaction_concurrency", DataType::Int64),
+                    ("manual_compaction_candidates_num", DataType::Int64),
+                ]);
+                let c = &ctx.env.compactions;
+                let float = |v: u64| ScalarValue::Float64(Some(v as f64));
+                b.row(vec![
+                    i(crate::BACKEND_ID),
+                    i(c.candidates.load(Relaxed)),
+                    i(c.running_base.load(Relaxed)),
+                    i(c.running_cumulative.load(Relaxed)),
+                    float(c.latest_score.load(Relaxed)),
+                    float(c.max_score.load(Relaxed)),
+                    i(c.running_manual.load(Relaxed)),
+                    i(0),
+                ]);
                 b
             }
             "statistics" => ResultBuilder::text(&[

@@ -87,6 +87,9 @@ pub struct Activity {
     pub since: Option<Instant>,
 }
 
+/// The id of the embedded backend in system views (StarRocks numbers backends from 10001).
+pub const BACKEND_ID: u64 = 10001;
+
 /// The frontend.
 pub struct Frontend {
     config: RwLock<Config>,

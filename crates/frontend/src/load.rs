@@ -946,4 +946,95 @@ impl BackendHttp for LoadService {
         }
         std::fs::read_to_string(self.error_dir.join(file)).ok()
     }
+
+    async fn compact(
+        &self,
+        credentials: Option<(String, String)>,
+        client: std::net::SocketAddr,
+        tablet_id: u64,
+        kind: &str,
+    ) -> Reply {
+        if let Err(reply) = self.admin(credentials, client) {
+            return reply;
+        }
+        let kind = match kind {
+            "base" => rigel_be_api::CompactionKind::Base,
+            "cumulative" => rigel_be_api::CompactionKind::Cumulative,
+            other => {
+                return Reply {
+                    status: 400,
+                    body: json!({"status": "Fail", "msg": format!(
+                        "compaction_type must be base or cumulative, not '{other}'"
+                    )}),
+                };
+            }
+        };
+        match self
+            .fe
+            .compact_tablet_now(rigel_common::ids::TabletId(tablet_id), kind)
+            .await
+        {
+            Ok(done) => Reply::ok(json!({
+                "status": "Success",
+                "msg": "compaction task is successfully triggered.",
+                "input_rowsets": done.inputs,
+                "input_rows": done.rows_in,
+                "output_rows": done.rows_out,
+            })),
+            Err(e) => Reply {
+                status: 400,
+                body: json!({"status": "Fail", "msg": e.message}),
+            },
+        }
+    }
+
+    async fn compaction_show(
+        &self,
+        credentials: Option<(String, String)>,
+        client: std::net::SocketAddr,
+        tablet_id: u64,
+    ) -> Reply {
+        if let Err(reply) = self.admin(credentials, client) {
+            return reply;
+        }
+        match self
+            .fe
+            .tablet_rowsets(rigel_common::ids::TabletId(tablet_id))
+            .await
+        {
+            Some(info) => Reply::ok(json!({
+                "tablet_id": tablet_id,
+                "rowsets": info.rowsets,
+                "rows": info.rows,
+                "data_size": info.bytes,
+                "max_version": info.max_version,
+            })),
+            None => Reply {
+                status: 404,
+                body: json!({"status": "Fail", "msg": format!("tablet {tablet_id} does not exist")}),
+            },
+        }
+    }
+}
+
+impl LoadService {
+    /// Checks HTTP Basic credentials for the administration APIs.
+    fn admin(
+        &self,
+        credentials: Option<(String, String)>,
+        client: std::net::SocketAddr,
+    ) -> Result<(), Reply> {
+        let denied = |msg: String| Reply {
+            status: 401,
+            body: json!({"status": "Fail", "msg": msg}),
+        };
+        let Some((user, password)) = credentials else {
+            return Err(denied(
+                "Access denied: no HTTP Basic credentials (curl -u user:password)".to_string(),
+            ));
+        };
+        self.fe
+            .authenticate_http(&user, &password, client)
+            .map_err(|e| denied(e.message))
+    }
 }

@@ -92,6 +92,8 @@ pub struct QueryEnv {
     pub version: String,
     /// Labels in use and recent load jobs.
     pub loads: Arc<crate::load::LoadRegistry>,
+    /// Compactions running and their candidates.
+    pub compactions: Arc<crate::compaction::CompactionStats>,
     runtime: Arc<RuntimeEnv>,
     scalars: Vec<Arc<ScalarUDF>>,
     aggregates: Vec<Arc<AggregateUDF>>,
@@ -147,6 +149,7 @@ impl QueryEnv {
             backend,
             version,
             loads,
+            compactions: Arc::default(),
             runtime: Arc::new(RuntimeEnv::default()),
             scalars,
             aggregates: SessionStateDefaults::default_aggregate_functions()

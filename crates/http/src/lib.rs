@@ -21,7 +21,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use base64::Engine;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
@@ -105,6 +105,23 @@ pub trait BackendHttp: Send + Sync + 'static {
 
     /// The content of a load error log, or None when it does not exist (or expired).
     async fn load_error_log(&self, file: &str) -> Option<String>;
+
+    /// `POST /api/compact?tablet_id=…&compaction_type=base|cumulative`: compacts a tablet.
+    async fn compact(
+        &self,
+        credentials: Option<(String, String)>,
+        client: SocketAddr,
+        tablet_id: u64,
+        kind: &str,
+    ) -> Reply;
+
+    /// `GET /api/compaction/show?tablet_id=…`: a tablet's rowsets.
+    async fn compaction_show(
+        &self,
+        credentials: Option<(String, String)>,
+        client: SocketAddr,
+        tablet_id: u64,
+    ) -> Reply;
 }
 
 fn json_response(status: u16, body: &Value) -> Response {
@@ -248,6 +265,55 @@ async fn be_error_log<H: BackendHttp>(
     }
 }
 
+/// The `tablet_id` parameter, or the reply refusing the request.
+fn tablet_param(query: &BTreeMap<String, String>) -> Result<u64, Reply> {
+    let bad = |msg: String| Reply {
+        status: 400,
+        body: json!({"status": "Fail", "msg": msg}),
+    };
+    let text = query
+        .get("tablet_id")
+        .ok_or_else(|| bad("missing parameter 'tablet_id'".to_string()))?;
+    text.parse()
+        .map_err(|_| bad(format!("invalid tablet_id '{text}'")))
+}
+
+async fn be_compact<H: BackendHttp>(
+    State(h): State<Arc<H>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    let kind = query
+        .get("compaction_type")
+        .map(String::as_str)
+        .unwrap_or("");
+    let reply = match tablet_param(&query) {
+        Ok(t) => {
+            h.compact(basic_credentials(&headers), client, t, kind)
+                .await
+        }
+        Err(r) => r,
+    };
+    json_response(reply.status, &reply.body)
+}
+
+async fn be_compaction_show<H: BackendHttp>(
+    State(h): State<Arc<H>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    let reply = match tablet_param(&query) {
+        Ok(t) => {
+            h.compaction_show(basic_credentials(&headers), client, t)
+                .await
+        }
+        Err(r) => r,
+    };
+    json_response(reply.status, &reply.body)
+}
+
 async fn not_found() -> Response {
     json_response(404, &json!({"status": "FAILED", "msg": "no such API"}))
 }
@@ -267,6 +333,8 @@ pub fn backend_router<H: BackendHttp>(handler: Arc<H>) -> Router {
         .route("/api/health", get(be_health::<H>))
         .route("/api/{db}/{table}/_stream_load", put(be_stream_load::<H>))
         .route("/api/_load_error_log", get(be_error_log::<H>))
+        .route("/api/compact", post(be_compact::<H>))
+        .route("/api/compaction/show", get(be_compaction_show::<H>))
         .fallback(not_found)
         .with_state(handler)
 }

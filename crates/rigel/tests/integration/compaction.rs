@@ -127,3 +127,92 @@ async fn compaction_keeps_answers_and_bounds_rowsets() {
     assert_eq!(files_after, 3, "one segment per tablet");
     assert_eq!(answers(&mut c).await.0, "24");
 }
+
+/// StarRocks' BE HTTP compaction API and `information_schema.be_compactions`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_compaction_over_http() {
+    let server = TestServer::start().await;
+    let handle = server.handle.as_ref().unwrap();
+    let fe = std::sync::Arc::clone(&handle.frontend);
+    let be = handle.be_http_addr.port();
+    let mut c = server.conn().await;
+    exec(
+        &mut c,
+        "ADMIN SET FRONTEND CONFIG (\"cumulative_compaction_check_interval_seconds\" = \"0\")",
+    )
+    .await;
+    exec(&mut c, "CREATE DATABASE mc").await;
+    exec(&mut c, "USE mc").await;
+    exec(
+        &mut c,
+        "CREATE TABLE t (k INT NOT NULL, v INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1",
+    )
+    .await;
+    for i in 0..3 {
+        exec(&mut c, &format!("INSERT INTO t VALUES ({i}, {i})")).await;
+    }
+    let tablet = fe.backend().tablet_infos().await.unwrap()[0]
+        .meta
+        .tablet_id
+        .0;
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: String, auth: bool| {
+        let mut req = http.request(method, format!("http://127.0.0.1:{be}{path}"));
+        if auth {
+            req = req.basic_auth("root", Some(""));
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let show = format!("/api/compaction/show?tablet_id={tablet}");
+    let (status, body) = call(reqwest::Method::GET, show.clone(), true).await;
+    assert_eq!((status, body["rowsets"].as_u64()), (200, Some(3)), "{body}");
+    let compact = format!("/api/compact?tablet_id={tablet}&compaction_type=base");
+    let (status, body) = call(reqwest::Method::POST, compact.clone(), false).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = call(reqwest::Method::POST, compact, true).await;
+    assert_eq!(
+        (status, &body["status"]),
+        (200, &serde_json::json!("Success")),
+        "{body}"
+    );
+    assert_eq!(body["input_rowsets"], 3);
+    let (_, body) = call(reqwest::Method::GET, show, true).await;
+    assert_eq!(body["rowsets"], 1, "{body}");
+    for (path, expected) in [
+        (
+            format!("/api/compact?tablet_id={tablet}&compaction_type=update"),
+            400,
+        ),
+        ("/api/compact?compaction_type=base".to_string(), 400),
+        (
+            "/api/compact?tablet_id=x&compaction_type=base".to_string(),
+            400,
+        ),
+        (
+            "/api/compact?tablet_id=999999&compaction_type=base".to_string(),
+            400,
+        ),
+    ] {
+        let (status, body) = call(reqwest::Method::POST, path.clone(), true).await;
+        assert_eq!(status, expected, "{path}: {body}");
+    }
+    let n: i64 = c
+        .query_first("SELECT count(*) FROM t")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 3);
+    let row: (i64, i64, f64) = c
+        .query_first(
+            "SELECT BE_ID, BASE_COMPACTION_CONCURRENCY, CANDIDATE_MAX_SCORE \
+             FROM information_schema.be_compactions",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((row.0, row.1), (10001, 0));
+}
