@@ -207,6 +207,8 @@ impl QueryEnv {
             )
             .set_bool("datafusion.sql_parser.parse_float_as_decimal", true)
             .set_bool("datafusion.sql_parser.enable_ident_normalization", true)
+            // MySQL and StarRocks sort NULL as the smallest value: first in ascending order.
+            .set_str("datafusion.sql_parser.default_null_ordering", "nulls_min")
             .set_bool("datafusion.execution.parquet.pushdown_filters", false)
             .with_option_extension(SessionFacts {
                 database: session.db.clone(),
