@@ -63,6 +63,7 @@ pub(crate) fn scan_rowsets(
         projection: None,
         filters: vec![],
         limit: None,
+        column_statistics: None,
         with_sequence: false,
         options: rigel_be_api::ScanOptions {
             target_partitions: 1,
@@ -118,7 +119,10 @@ fn plan_files(
     let table_stats = Statistics {
         num_rows: Precision::Exact(total_rows as usize),
         total_byte_size: Precision::Inexact(total_bytes as usize),
-        column_statistics: Statistics::unknown_column(&req.schema),
+        column_statistics: match &req.column_statistics {
+            Some(c) if c.len() == req.schema.fields().len() => c.clone(),
+            _ => Statistics::unknown_column(&req.schema),
+        },
     };
     let groups = balance(
         files,

@@ -130,6 +130,8 @@ pub struct ScanRequest {
     pub filters: Vec<Expr>,
     /// Stop after this many rows.
     pub limit: Option<usize>,
+    /// Column statistics of the table (from ANALYZE), one per `schema` column.
+    pub column_statistics: Option<Vec<datafusion::common::ColumnStatistics>>,
     /// Add a last column, [`SEQUENCE_COLUMN`], that orders the rows of different segments
     /// as they were written (AGGREGATE and UNIQUE KEY tables merge by it).
     pub with_sequence: bool,

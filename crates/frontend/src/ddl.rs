@@ -658,6 +658,7 @@ impl Session {
             indexes,
             next_column_uid,
             under_replicated,
+            statistics: None,
         })
     }
 

@@ -13,6 +13,7 @@
 //! The frontend reaches storage only through [`rigel_be_api::Backend`], which cluster mode
 //! serves over RPC.
 
+mod analyze;
 pub mod catalog;
 mod compaction;
 mod ddl;
@@ -105,6 +106,8 @@ pub struct Frontend {
     be_http_port: AtomicU16,
     /// When expired labels were last pruned (ms).
     pub(crate) labels_pruned_ms: AtomicI64,
+    /// Recent ANALYZE jobs, for SHOW ANALYZE STATUS.
+    pub(crate) analyze_jobs: Mutex<std::collections::VecDeque<analyze::AnalyzeJob>>,
 }
 
 impl std::fmt::Debug for Frontend {
@@ -147,6 +150,7 @@ impl Frontend {
             loads,
             be_http_port: AtomicU16::new(0),
             labels_pruned_ms: AtomicI64::new(now_ms()),
+            analyze_jobs: Mutex::default(),
         });
         fe.reconcile().await?;
         Ok(fe)

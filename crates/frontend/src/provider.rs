@@ -392,6 +392,7 @@ impl TableProvider for OlapTableProvider {
             projection: projection.cloned(),
             filters: filters.to_vec(),
             limit,
+            column_statistics: crate::analyze::scan_statistics(olap, &self.columns),
             with_sequence: self.raw,
             options: ScanOptions {
                 target_partitions: options.execution.target_partitions,

@@ -198,6 +198,11 @@ impl Session {
             Statement::Kill { query_only, id } => self.kill(query_only, id),
             Statement::Transaction(_) => Ok(QueryResult::ok()),
             Statement::AdminSetConfig(pairs) => self.admin_set_config(pairs),
+            Statement::Analyze {
+                table,
+                columns,
+                sample,
+            } => self.analyze(table, columns, sample).await,
             Statement::AdminShowConfig(pattern) => self.admin_show_config(pattern),
             Statement::Unsupported(what) => Err(SqlError::not_supported(what)),
             Statement::Other(other) => self.other(*other).await,

@@ -910,6 +910,38 @@ impl Session {
                 }
                 self.filtered(b, filter, 1).await
             }
+            Show::AnalyzeStatus(filter) => {
+                let mut b = ResultBuilder::text(&[
+                    "Id",
+                    "Database",
+                    "Table",
+                    "Columns",
+                    "Type",
+                    "Schedule",
+                    "Status",
+                    "StartTime",
+                    "EndTime",
+                    "Properties",
+                    "Reason",
+                ]);
+                let jobs: Vec<_> = self.fe.analyze_jobs.lock().iter().cloned().collect();
+                for j in jobs.into_iter().rev() {
+                    b.row(vec![
+                        s(j.id.to_string()),
+                        s(j.db),
+                        s(j.table),
+                        s(j.columns.join(",")),
+                        s(j.kind),
+                        s("ONCE"),
+                        s(j.status),
+                        s(ms_text(j.start_ms)),
+                        s(ms_text(j.end_ms)),
+                        s("{}"),
+                        s(j.reason),
+                    ]);
+                }
+                self.filtered(b, filter, 2).await
+            }
             Show::Catalogs => {
                 let mut b = ResultBuilder::text(&["Catalog", "Type", "Comment"]);
                 b.row(vec![

@@ -108,6 +108,15 @@ pub enum Statement {
     },
     /// `SET …`
     Set(Vec<SetItem>),
+    /// `ANALYZE [FULL|SAMPLE] TABLE t [(c1, …)] [WITH SYNC|ASYNC MODE] [PROPERTIES (…)]`
+    Analyze {
+        /// The table.
+        table: TableName,
+        /// Columns; empty means all.
+        columns: Vec<String>,
+        /// `SAMPLE` (otherwise FULL).
+        sample: bool,
+    },
     /// `EXPLAIN [VERBOSE|COSTS|ANALYZE] <statement>`
     Explain {
         /// Flavour keyword, lower case (`""` for plain EXPLAIN).
@@ -596,6 +605,8 @@ pub enum Show {
         /// Filter.
         filter: Option<ShowFilter>,
     },
+    /// `SHOW ANALYZE STATUS [WHERE …]`
+    AnalyzeStatus(Option<ShowFilter>),
 }
 
 /// Scope of a variable assignment.

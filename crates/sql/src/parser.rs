@@ -439,6 +439,7 @@ impl<'a> StarRocksParser<'a> {
             "TRUNCATE" => self.parse_truncate(),
             "KILL" => self.parse_kill(),
             "ADMIN" => self.parse_admin(),
+            "ANALYZE" => self.parse_analyze(),
             "BEGIN" | "COMMIT" | "ROLLBACK" | "START" => self.parse_transaction(),
             _ => {
                 let stmt = self.parser.parse_statement()?;
@@ -502,6 +503,37 @@ impl<'a> StarRocksParser<'a> {
             self.parser.next_token();
         }
         Ok(Statement::Transaction(words.join(" ")))
+    }
+
+    fn parse_analyze(&mut self) -> PResult<Statement> {
+        self.expect_word("ANALYZE")?;
+        let sample = if self.eat_word("SAMPLE") {
+            true
+        } else {
+            self.eat_word("FULL");
+            false
+        };
+        self.expect_word("TABLE")?;
+        let table = self.table_name()?;
+        let columns = if self.parser.peek_token().token == Token::LParen {
+            self.ident_list()?
+        } else {
+            vec![]
+        };
+        if self.eat_word("WITH") {
+            if !self.eat_word("SYNC") {
+                self.expect_word("ASYNC")?;
+            }
+            self.expect_word("MODE")?;
+        }
+        if self.eat_word("PROPERTIES") {
+            self.property_list()?;
+        }
+        Ok(Statement::Analyze {
+            table,
+            columns,
+            sample,
+        })
     }
 
     fn parse_admin(&mut self) -> PResult<Statement> {

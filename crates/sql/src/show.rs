@@ -167,6 +167,13 @@ impl StarRocksParser<'_> {
                 self.skip_order_limit()?;
                 Show::Load { db, filter }
             }
+            "ANALYZE" => {
+                self.parser.next_token();
+                self.expect_word("STATUS")?;
+                let filter = self.show_filter()?;
+                self.skip_order_limit()?;
+                Show::AnalyzeStatus(filter)
+            }
             _ => return Ok(self.unsupported(format!("SHOW {word}"))),
         };
         Ok(Statement::Show(show))

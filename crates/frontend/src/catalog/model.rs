@@ -133,6 +133,35 @@ pub struct OlapTable {
     pub next_column_uid: u32,
     /// Tablets are under-replicated (fewer backends than `replication_num`).
     pub under_replicated: bool,
+    /// Column statistics from the last ANALYZE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statistics: Option<TableStatistics>,
+}
+
+/// What ANALYZE found in a table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableStatistics {
+    /// Rows when analyzed.
+    pub rows: u64,
+    /// Analyzed columns.
+    pub columns: Vec<ColumnStatistics>,
+    /// When, milliseconds since the epoch.
+    pub updated_ms: i64,
+}
+
+/// What ANALYZE found in a column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnStatistics {
+    /// Column name.
+    pub name: String,
+    /// Distinct values (estimated).
+    pub ndv: u64,
+    /// NULL values.
+    pub nulls: u64,
+    /// Smallest value, as text.
+    pub min: Option<String>,
+    /// Largest value, as text.
+    pub max: Option<String>,
 }
 
 /// An index definition.
