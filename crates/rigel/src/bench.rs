@@ -178,6 +178,9 @@ pub struct TpchArgs {
     /// Reuse the data already loaded in `--database`.
     #[arg(long)]
     pub skip_load: bool,
+    /// Do not run ANALYZE TABLE after loading (queries plan without column statistics).
+    #[arg(long)]
+    pub no_analyze: bool,
     /// How answers are checked: `auto` (shipped answers at SF1, DataFusion otherwise),
     /// `answers`, `datafusion` or `none`.
     #[arg(long, default_value = "auto")]
@@ -685,6 +688,14 @@ pub async fn run(args: TpchArgs) -> Result<bool, String> {
             bar.inc(1);
         }
         bar.finish_and_clear();
+        // Column statistics for the planner (StarRocks collects them after loads).
+        if !args.no_analyze {
+            for t in TABLES {
+                if let Err(e) = conn.query_drop(format!("ANALYZE TABLE {t}")).await {
+                    eprintln!("ANALYZE TABLE {t} failed ({e}); queries run without statistics");
+                }
+            }
+        }
     } else {
         conn.query_drop(format!("USE {}", args.database))
             .await

@@ -18,6 +18,7 @@ async fn tpch_22_queries_match_datafusion() {
         runs: 1,
         warmup: 0,
         skip_load: false,
+        no_analyze: false,
         verify: "datafusion".into(),
         json: true,
     };
