@@ -216,3 +216,84 @@ async fn manual_compaction_over_http() {
         .unwrap();
     assert_eq!((row.0, row.1), (10001, 0));
 }
+
+/// A UNIQUE KEY table against an in-memory model: random batches of upserts (with repeated
+/// keys inside a batch), DELETEs, compactions and restarts; after every step the table must
+/// equal the model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unique_table_matches_a_model_through_compaction_and_restarts() {
+    use std::collections::BTreeMap;
+    let mut server = TestServer::start().await;
+    let mut c = server.conn().await;
+    exec(
+        &mut c,
+        "ADMIN SET FRONTEND CONFIG (\"cumulative_compaction_check_interval_seconds\" = \"0\")",
+    )
+    .await;
+    exec(&mut c, "CREATE DATABASE model").await;
+    exec(
+        &mut c,
+        "CREATE TABLE model.u (k INT NOT NULL, v INT, s VARCHAR(8)) UNIQUE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 3",
+    )
+    .await;
+    // A small deterministic generator (no dependency, same sequence every run).
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let mut model: BTreeMap<i64, (i64, String)> = BTreeMap::new();
+    for step in 0..60 {
+        match next(10) {
+            0..=5 => {
+                let mut rows = vec![];
+                for _ in 0..(1 + next(20)) {
+                    let (k, v) = (next(50) as i64, next(1000) as i64);
+                    let s = format!("s{}", next(5));
+                    rows.push(format!("({k}, {v}, '{s}')"));
+                    model.insert(k, (v, s));
+                }
+                exec(
+                    &mut c,
+                    &format!("INSERT INTO model.u VALUES {}", rows.join(", ")),
+                )
+                .await;
+            }
+            6 | 7 => {
+                let (lo, hi) = (next(50) as i64, next(50) as i64);
+                let (lo, hi) = (lo.min(hi), lo.max(hi).min(lo.min(hi) + 5));
+                exec(
+                    &mut c,
+                    &format!("DELETE FROM model.u WHERE k BETWEEN {lo} AND {hi}"),
+                )
+                .await;
+                model.retain(|k, _| *k < lo || *k > hi);
+            }
+            8 => {
+                let fe = std::sync::Arc::clone(&server.handle.as_ref().unwrap().frontend);
+                fe.compaction_round().await.unwrap();
+            }
+            _ => {
+                drop(c);
+                server.restart().await;
+                c = server.conn().await;
+                exec(
+                    &mut c,
+                    "ADMIN SET FRONTEND CONFIG (\"cumulative_compaction_check_interval_seconds\" = \"0\")",
+                )
+                .await;
+            }
+        }
+        let rows: Vec<(i64, i64, String)> = c
+            .query("SELECT k, v, s FROM model.u ORDER BY k")
+            .await
+            .unwrap();
+        let expected: Vec<(i64, i64, String)> = model
+            .iter()
+            .map(|(k, (v, s))| (*k, *v, s.clone()))
+            .collect();
+        assert_eq!(rows, expected, "after step {step}");
+    }
+}
