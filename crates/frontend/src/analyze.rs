@@ -12,13 +12,24 @@ use rigel_common::{ColumnType, ErrorCode, SqlError};
 use rigel_mysql::QueryResult;
 use rigel_sql::TableName;
 
-use crate::catalog::{ColumnStatistics, JournalEntry, TableKind, TableStatistics};
-use crate::error::unknown_table;
+use std::sync::Arc;
+
+use datafusion::physical_plan::collect;
+use rigel_common::ids::TableId;
+use rigel_sql::sqlparser::ast;
+use tracing::warn;
+
+use crate::Frontend;
+use crate::catalog::{ColumnStatistics, JournalEntry, Table, TableKind, TableStatistics};
+use crate::error::{df_error, unknown_table};
 use crate::now_ms;
+use crate::planner::{SessionView, logical_plan, physical_plan, rewrite_mysql};
 use crate::session::Session;
 
 /// Jobs kept for SHOW ANALYZE STATUS.
 const MAX_JOBS: usize = 100;
+/// Loads smaller than this (since the last ANALYZE) do not trigger an automatic one.
+const AUTO_ANALYZE_MIN_ROWS: u64 = 100_000;
 
 /// One ANALYZE run.
 #[derive(Debug, Clone)]
@@ -33,6 +44,8 @@ pub struct AnalyzeJob {
     pub columns: Vec<String>,
     /// FULL or SAMPLE.
     pub kind: &'static str,
+    /// ONCE (ANALYZE) or SCHEDULE (automatic).
+    pub schedule: &'static str,
     /// FINISH or FAILED.
     pub status: &'static str,
     /// Started, ms.
@@ -96,35 +109,10 @@ impl Session {
                 ));
             }
         }
-        let start_ms = now_ms();
-        let result = self.collect_statistics(&db, &table.name, &targets).await;
-        let mut job = AnalyzeJob {
-            id: start_ms as u64,
-            db: db.clone(),
-            table: table.name.clone(),
-            columns: targets.clone(),
-            kind: if sample { "SAMPLE" } else { "FULL" },
-            status: "FINISH",
-            start_ms,
-            end_ms: now_ms(),
-            reason: String::new(),
-        };
-        let outcome = match result {
-            Ok(stats) => self.store_statistics(table.id, stats).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = &outcome {
-            job.status = "FAILED";
-            job.reason = e.message.clone();
-        }
-        {
-            let mut jobs = self.fe.analyze_jobs.lock();
-            jobs.push_back(job.clone());
-            while jobs.len() > MAX_JOBS {
-                jobs.pop_front();
-            }
-        }
-        outcome?;
+        let kind = if sample { "SAMPLE" } else { "FULL" };
+        self.fe
+            .run_analyze(&self.view(), &db, &table, targets, kind, "ONCE")
+            .await?;
         // StarRocks answers with a result set: Table, Op, Msg_type, Msg_text.
         let mut b = crate::result::ResultBuilder::text(&["Table", "Op", "Msg_type", "Msg_text"]);
         b.row(vec![
@@ -135,9 +123,102 @@ impl Session {
         ]);
         b.into_result()
     }
+}
+
+impl Frontend {
+    /// Collects and stores a table's statistics, and records the run for SHOW ANALYZE
+    /// STATUS (`schedule`: ONCE for ANALYZE, SCHEDULE for automatic runs).
+    pub(crate) async fn run_analyze(
+        &self,
+        view: &SessionView,
+        db: &str,
+        table: &Table,
+        columns: Vec<String>,
+        kind: &'static str,
+        schedule: &'static str,
+    ) -> Result<(), SqlError> {
+        let start_ms = now_ms();
+        let outcome = match self
+            .collect_statistics(view, db, &table.name, &columns)
+            .await
+        {
+            Ok(stats) => self.store_statistics(table.id, stats).await,
+            Err(e) => Err(e),
+        };
+        let job = AnalyzeJob {
+            id: start_ms as u64,
+            db: db.to_string(),
+            table: table.name.clone(),
+            columns,
+            kind,
+            schedule,
+            status: if outcome.is_ok() { "FINISH" } else { "FAILED" },
+            start_ms,
+            end_ms: now_ms(),
+            reason: outcome
+                .as_ref()
+                .err()
+                .map(|e| e.message.clone())
+                .unwrap_or_default(),
+        };
+        let mut jobs = self.analyze_jobs.lock();
+        jobs.push_back(job);
+        while jobs.len() > MAX_JOBS {
+            jobs.pop_front();
+        }
+        outcome
+    }
+
+    /// Counts rows loaded into a table and, when `enable_statistic_collect` is on and the
+    /// loads since the last ANALYZE reach a fifth of the rows it saw (at least
+    /// AUTO_ANALYZE_MIN_ROWS), analyzes the table in the background.
+    pub(crate) fn after_load(self: &Arc<Self>, table_id: TableId, rows: u64) {
+        if rows == 0 || !self.config().enable_statistic_collect {
+            return;
+        }
+        let Some((db, table)) = ({
+            let state = self.catalog().read();
+            state.tables.get(&table_id).and_then(|t| {
+                let db = state.databases.get(&t.db_id)?.name.clone();
+                Some((db, Arc::clone(t)))
+            })
+        }) else {
+            return;
+        };
+        let Some(olap) = table.olap() else {
+            return;
+        };
+        let analyzed = olap.statistics.as_ref().map_or(0, |s| s.rows);
+        {
+            let mut pending = self.rows_since_analyze.lock();
+            let since = pending.entry(table_id).or_default();
+            *since += rows;
+            if *since < AUTO_ANALYZE_MIN_ROWS.max(analyzed / 5) {
+                return;
+            }
+            *since = 0;
+        }
+        let columns: Vec<String> = olap
+            .columns
+            .iter()
+            .filter(|c| analyzable(&c.ty))
+            .map(|c| c.name.clone())
+            .collect();
+        let fe = Arc::clone(self);
+        tokio::spawn(async move {
+            let view = fe.load_session_view();
+            if let Err(e) = fe
+                .run_analyze(&view, &db, &table, columns, "FULL", "SCHEDULE")
+                .await
+            {
+                warn!(table = %table.name, "automatic ANALYZE failed: {}", e.message);
+            }
+        });
+    }
 
     async fn collect_statistics(
-        &mut self,
+        &self,
+        view: &SessionView,
         db: &str,
         table: &str,
         columns: &[String],
@@ -162,7 +243,14 @@ impl Session {
                 "ANALYZE built a statement that is not a query",
             ));
         };
-        let (_, batches) = self.collect_query(*q).await?;
+        let mut stmt = ast::Statement::Query(q);
+        rewrite_mysql(&mut stmt);
+        let (state, _) = self.env.state(view, 0);
+        let plan = logical_plan(&state, stmt).await?;
+        let physical = physical_plan(&state, &plan).await?;
+        let batches = collect(physical, state.task_ctx())
+            .await
+            .map_err(df_error)?;
         let Some(batch) = batches.into_iter().find(|b| b.num_rows() > 0) else {
             return Err(SqlError::internal("ANALYZE's query returned no row"));
         };
@@ -209,11 +297,11 @@ impl Session {
     }
 
     async fn store_statistics(
-        &mut self,
-        table_id: rigel_common::ids::TableId,
+        &self,
+        table_id: TableId,
         stats: TableStatistics,
     ) -> Result<(), SqlError> {
-        let mut w = self.fe.catalog().writer().await;
+        let mut w = self.catalog().writer().await;
         let Some(current) = w.read().tables.get(&table_id).cloned() else {
             return Err(SqlError::new(
                 ErrorCode::ER_NO_SUCH_TABLE,

@@ -289,10 +289,12 @@ impl Session {
             self.fe.abort_txn(txn).await;
             "VISIBLE"
         } else {
-            self.fe
+            let status = self
+                .fe
                 .commit_txn(txn, &table, label.clone(), &summary)
-                .await?
-                .as_str()
+                .await?;
+            self.fe.after_load(table.id, summary.rows);
+            status.as_str()
         };
         let _ = text;
         self.fe.loads.record(crate::load::LoadJob {

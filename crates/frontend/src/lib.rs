@@ -108,6 +108,8 @@ pub struct Frontend {
     pub(crate) labels_pruned_ms: AtomicI64,
     /// Recent ANALYZE jobs, for SHOW ANALYZE STATUS.
     pub(crate) analyze_jobs: Mutex<std::collections::VecDeque<analyze::AnalyzeJob>>,
+    /// Rows loaded per table since its last automatic ANALYZE was considered.
+    pub(crate) rows_since_analyze: Mutex<HashMap<rigel_common::ids::TableId, u64>>,
 }
 
 impl std::fmt::Debug for Frontend {
@@ -151,6 +153,7 @@ impl Frontend {
             be_http_port: AtomicU16::new(0),
             labels_pruned_ms: AtomicI64::new(now_ms()),
             analyze_jobs: Mutex::default(),
+            rows_since_analyze: Mutex::default(),
         });
         fe.reconcile().await?;
         Ok(fe)

@@ -815,6 +815,7 @@ impl LoadService {
         let commit_start = Instant::now();
         if summary.rows > 0 {
             let status = fe.commit_txn(txn, &table, label.clone(), &summary).await?;
+            fe.after_load(table.id, summary.rows);
             if status == crate::txn::TxnStatus::Committed {
                 report.status = "Publish Timeout";
             }

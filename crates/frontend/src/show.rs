@@ -932,7 +932,7 @@ impl Session {
                         s(j.table),
                         s(j.columns.join(",")),
                         s(j.kind),
-                        s("ONCE"),
+                        s(j.schedule),
                         s(j.status),
                         s(ms_text(j.start_ms)),
                         s(ms_text(j.end_ms)),

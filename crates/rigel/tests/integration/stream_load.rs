@@ -557,6 +557,23 @@ async fn a_body_of_many_blocks() {
     assert_eq!(sum, format!("{}.00", (rows - 1) * rows / 2 + rows / 4));
     assert_eq!(first, format!("{pad}0"));
     assert_eq!(last, (rows - 1).to_string());
+    // Over 100,000 rows: the table gets analyzed in the background.
+    let mut analyzed = None;
+    for _ in 0..600 {
+        let jobs: Vec<mysql_async::Row> = c.query("SHOW ANALYZE STATUS").await.unwrap();
+        analyzed = jobs.iter().find_map(|r| {
+            let col = |i: usize| r.get::<String, _>(i).unwrap_or_default();
+            (col(1) == "big" && col(2) == "t").then(|| (col(5), col(6)))
+        });
+        if analyzed.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        analyzed,
+        Some(("SCHEDULE".to_string(), "FINISH".to_string()))
+    );
 }
 
 /// Stream Load into UNIQUE KEY and AGGREGATE KEY tables: equal keys merge within a load
