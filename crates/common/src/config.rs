@@ -299,6 +299,8 @@ define_config! {
     /// Current rowsets of a tablet that trigger a compaction (and the fewest small rowsets
     /// a cumulative compaction merges).
     min_cumulative_compaction_num_singleton_deltas: u32 = "5", mutable = true;
+    /// Tablets compacted at the same time (at most one per core).
+    compact_threads: u32 = "4", mutable = true;
     /// Most rowsets one cumulative compaction merges.
     max_cumulative_compaction_num_singleton_deltas: u32 = "1000", mutable = true;
     /// Seconds a rowset replaced by compaction or DELETE stays readable (for queries on

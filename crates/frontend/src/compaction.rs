@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use futures::{StreamExt, stream};
 use rigel_be_api::{CompactRequest, CompactSummary, CompactionKind};
 use rigel_common::SqlError;
 use rigel_common::ids::TabletId;
@@ -125,28 +126,40 @@ impl Frontend {
         stats
             .candidates
             .store(candidates.len() as u64, Ordering::Relaxed);
-        for info in candidates {
-            let tablet = info.meta.tablet_id;
-            stats
-                .latest_score
-                .store(info.rowsets as u64, Ordering::Relaxed);
-            let mut done = {
-                let _running = Running::start(&stats.running_cumulative);
-                self.compact_tablet(tablet, CompactionKind::Cumulative)
-                    .await?
-            };
-            if done.inputs == 0 {
-                let _running = Running::start(&stats.running_base);
-                done = self.compact_tablet(tablet, CompactionKind::Base).await?;
-            }
-            debug!(
-                %tablet,
-                inputs = done.inputs,
-                rows_in = done.rows_in,
-                rows_out = done.rows_out,
-                "compacted"
-            );
-        }
+        // Up to compact_threads tablets at a time (never more than there are cores).
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = (config.compact_threads as usize).clamp(1, cores);
+        let results: Vec<Result<(), SqlError>> = stream::iter(candidates)
+            .map(|info| {
+                let stats = Arc::clone(&stats);
+                async move {
+                    let tablet = info.meta.tablet_id;
+                    stats
+                        .latest_score
+                        .store(info.rowsets as u64, Ordering::Relaxed);
+                    let mut done = {
+                        let _running = Running::start(&stats.running_cumulative);
+                        self.compact_tablet(tablet, CompactionKind::Cumulative)
+                            .await?
+                    };
+                    if done.inputs == 0 {
+                        let _running = Running::start(&stats.running_base);
+                        done = self.compact_tablet(tablet, CompactionKind::Base).await?;
+                    }
+                    debug!(
+                        %tablet,
+                        inputs = done.inputs,
+                        rows_in = done.rows_in,
+                        rows_out = done.rows_out,
+                        "compacted"
+                    );
+                    Ok(())
+                }
+            })
+            .buffer_unordered(threads)
+            .collect()
+            .await;
+        results.into_iter().collect::<Result<(), SqlError>>()?;
         self.backend()
             .sweep_stale(config.tablet_rowset_stale_sweep_time_sec)
             .await?;
