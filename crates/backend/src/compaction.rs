@@ -8,14 +8,13 @@
 
 use std::sync::Arc;
 
-use datafusion::execution::TaskContext;
 use futures::StreamExt;
 use rigel_be_api::{CompactRequest, CompactSummary, CompactionKind};
 use rigel_common::SqlError;
 use rigel_common::ids::TxnId;
 use rigel_storage::{RowsetMeta, StorageEngine};
 
-use crate::scan::scan_rowsets;
+use crate::scan::read_rowsets;
 use crate::{segment_options, storage_error};
 
 /// Rowsets this large are left to base compaction.
@@ -56,10 +55,7 @@ pub(crate) async fn compact(
     }
     let schema = Arc::clone(&req.target.schema);
     let options = segment_options(&req.target);
-    let scan = scan_rowsets(&engine, Arc::clone(&schema), req.tablet, &inputs)?;
-    let mut stream = scan
-        .execute(0, Arc::new(TaskContext::default()))
-        .map_err(|e| SqlError::internal(e.to_string()))?;
+    let mut stream = read_rowsets(&engine, Arc::clone(&schema), req.tablet, &inputs)?;
     // Not a transaction: the output is published by commit_compaction.
     let mut writer = engine
         .rowset_writer(TxnId(0), req.tablet, schema, options)
@@ -79,18 +75,15 @@ pub(crate) async fn compact(
         rows_out: output.rows,
         bytes_out: output.bytes,
     };
-    let segments: Vec<_> = output.segments.iter().map(|s| s.name.clone()).collect();
     let committed = engine
         .commit_compaction(output)
         .map_err(|e| storage_error(&e))?;
-    if !committed {
-        // A DELETE rewrote the tablet meanwhile: this output is out of date.
-        for name in segments {
-            let _ = std::fs::remove_file(engine.segment_path(req.tablet, &name));
-        }
-        return Ok(CompactSummary::default());
-    }
-    Ok(summary)
+    // Not committed: a DELETE rewrote the tablet meanwhile and the output was dropped.
+    Ok(if committed {
+        summary
+    } else {
+        CompactSummary::default()
+    })
 }
 
 #[cfg(test)]

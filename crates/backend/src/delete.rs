@@ -13,7 +13,6 @@ use datafusion::arrow::array::{Array, BooleanArray};
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::DFSchema;
-use datafusion::execution::TaskContext;
 use datafusion::execution::context::ExecutionProps;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_expr::create_physical_expr;
@@ -23,7 +22,7 @@ use rigel_common::SqlError;
 use rigel_common::ids::TxnId;
 use rigel_storage::StorageEngine;
 
-use crate::scan::scan_rowsets;
+use crate::scan::read_rowsets;
 use crate::{segment_options, storage_error};
 
 fn df(e: impl std::fmt::Display) -> SqlError {
@@ -69,14 +68,12 @@ pub(crate) async fn delete_rows(
         }
         // The segments in the order they were written, so that rows with equal keys of
         // AGGREGATE and UNIQUE KEY tables merge as readers merge them.
-        let scan = scan_rowsets(&engine, Arc::clone(&schema), tablet, &rowsets)?;
-        let mut stream = scan
-            .execute(0, Arc::new(TaskContext::default()))
-            .map_err(df)?;
+        let mut stream = read_rowsets(&engine, Arc::clone(&schema), tablet, &rowsets)?;
         let mut writer = engine
             .rowset_writer(txn, tablet, Arc::clone(&schema), options.clone())
             .map_err(|e| storage_error(&e))?;
-        let mut deleted = 0u64;
+        let mut deleted_rows = 0u64;
+        // Rows with equal keys are one row to a reader: for those tables, count keys.
         let mut deleted_keys = match &req.target.merge {
             Some(_) => Some((
                 RowConverter::new(
@@ -103,22 +100,17 @@ pub(crate) async fn delete_rows(
                 ));
             };
             let kept = filter_record_batch(&batch, mask).map_err(df)?;
-            match &mut deleted_keys {
-                // Rows with equal keys are one row to a reader: count keys.
-                Some((converter, keys)) => {
-                    let gone = datafusion::arrow::compute::not(mask).map_err(df)?;
-                    let gone = filter_record_batch(&batch, &gone).map_err(df)?;
-                    let columns: Vec<_> = key.iter().map(|&i| Arc::clone(gone.column(i))).collect();
-                    let rows = converter.convert_columns(&columns).map_err(df)?;
-                    keys.extend(rows.iter().map(|r| r.owned()));
-                }
-                None => deleted += (n - kept.num_rows()) as u64,
+            deleted_rows += (n - kept.num_rows()) as u64;
+            if let Some((converter, keys)) = &mut deleted_keys {
+                let gone = datafusion::arrow::compute::not(mask).map_err(df)?;
+                let gone = filter_record_batch(&batch, &gone).map_err(df)?;
+                let columns: Vec<_> = key.iter().map(|&i| Arc::clone(gone.column(i))).collect();
+                let rows = converter.convert_columns(&columns).map_err(df)?;
+                keys.extend(rows.iter().map(|r| r.owned()));
             }
             writer.write(kept).map_err(|e| storage_error(&e))?;
         }
-        if let Some((_, keys)) = &deleted_keys {
-            deleted = keys.len() as u64;
-        }
+        let deleted = deleted_keys.map_or(deleted_rows, |(_, keys)| keys.len() as u64);
         if deleted == 0 {
             // Dropping the writer removes what it wrote.
             continue;

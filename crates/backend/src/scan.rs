@@ -19,6 +19,7 @@ use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, Pa
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchemaBuilder;
 use datafusion::execution::context::ExecutionProps;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::Expr;
 use datafusion::physical_expr::create_physical_expr;
 use datafusion::physical_expr::expressions::{CastExpr, Column, Literal, lit};
@@ -48,14 +49,14 @@ pub fn build_scan(
     plan_files(files, req)
 }
 
-/// A scan of exactly these rowsets of one tablet, in one partition, segments in the order
-/// they were written (what compaction and DELETE rewrite).
-pub(crate) fn scan_rowsets(
+/// The rows of exactly these rowsets of one tablet, segments in the order they were written
+/// (what compaction and DELETE rewrite).
+pub(crate) fn read_rowsets(
     engine: &StorageEngine,
     schema: SchemaRef,
     tablet: TabletId,
     rowsets: &[Arc<RowsetMeta>],
-) -> Result<Arc<dyn ExecutionPlan>, SqlError> {
+) -> Result<SendableRecordBatchStream, SqlError> {
     let request = ScanRequest {
         table_id: TableId(0),
         schema,
@@ -70,7 +71,10 @@ pub(crate) fn scan_rowsets(
             pushdown_filters: false,
         },
     };
-    plan_files(segment_files(engine, tablet, rowsets), request)
+    // One partition: the files in write order.
+    plan_files(segment_files(engine, tablet, rowsets), request)?
+        .execute(0, Arc::new(TaskContext::default()))
+        .map_err(|e| SqlError::internal(e.to_string()))
 }
 
 fn segment_files(

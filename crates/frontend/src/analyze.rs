@@ -25,6 +25,7 @@ use crate::error::{df_error, unknown_table};
 use crate::now_ms;
 use crate::planner::{SessionView, logical_plan, physical_plan, rewrite_mysql};
 use crate::session::Session;
+use crate::show::quote;
 
 /// Jobs kept for SHOW ANALYZE STATUS.
 const MAX_JOBS: usize = 100;
@@ -67,10 +68,6 @@ fn analyzable(ty: &ColumnType) -> bool {
             | ColumnType::Hll
             | ColumnType::Bitmap
     )
-}
-
-fn quote(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
 }
 
 impl Session {

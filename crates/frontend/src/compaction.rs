@@ -62,29 +62,30 @@ impl Frontend {
         tablet: TabletId,
         kind: CompactionKind,
     ) -> Result<CompactSummary, SqlError> {
-        let stats = Arc::clone(&self.env.compactions);
-        let _running = Running::start(&stats.running_manual);
-        self.compact_tablet(tablet, kind).await
-    }
-
-    /// Compacts one tablet.
-    pub async fn compact_tablet(
-        &self,
-        tablet: TabletId,
-        kind: CompactionKind,
-    ) -> Result<CompactSummary, SqlError> {
         let table = self.table_of_tablet(tablet).ok_or_else(|| {
             SqlError::new(
                 rigel_common::ErrorCode::ER_WRONG_ARGUMENTS,
                 format!("tablet {tablet} does not exist"),
             )
         })?;
+        let stats = Arc::clone(&self.env.compactions);
+        let _running = Running::start(&stats.running_manual);
+        self.compact_tablet(&table, tablet, kind).await
+    }
+
+    /// Compacts one tablet of `table`.
+    async fn compact_tablet(
+        &self,
+        table: &Table,
+        tablet: TabletId,
+        kind: CompactionKind,
+    ) -> Result<CompactSummary, SqlError> {
         let Some(olap) = table.olap() else {
             return Err(SqlError::internal("a tablet of a view"));
         };
         let config = self.config();
         let request = CompactRequest {
-            target: write_target(&table, olap, None)?,
+            target: write_target(table, olap, None)?,
             tablet,
             kind,
             min_rowsets: config.min_cumulative_compaction_num_singleton_deltas as usize,
@@ -121,7 +122,8 @@ impl Frontend {
         stats.max_score.store(max_score as u64, Ordering::Relaxed);
         let candidates: Vec<_> = infos
             .into_iter()
-            .filter(|i| i.rowsets >= min && tables.contains_key(&i.meta.tablet_id))
+            .filter(|i| i.rowsets >= min)
+            .filter_map(|i| Some((Arc::clone(tables.get(&i.meta.tablet_id)?), i)))
             .collect();
         stats
             .candidates
@@ -130,7 +132,7 @@ impl Frontend {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let threads = (config.compact_threads as usize).clamp(1, cores);
         let results: Vec<Result<(), SqlError>> = stream::iter(candidates)
-            .map(|info| {
+            .map(|(table, info)| {
                 let stats = Arc::clone(&stats);
                 async move {
                     let tablet = info.meta.tablet_id;
@@ -139,12 +141,14 @@ impl Frontend {
                         .store(info.rowsets as u64, Ordering::Relaxed);
                     let mut done = {
                         let _running = Running::start(&stats.running_cumulative);
-                        self.compact_tablet(tablet, CompactionKind::Cumulative)
+                        self.compact_tablet(&table, tablet, CompactionKind::Cumulative)
                             .await?
                     };
                     if done.inputs == 0 {
                         let _running = Running::start(&stats.running_base);
-                        done = self.compact_tablet(tablet, CompactionKind::Base).await?;
+                        done = self
+                            .compact_tablet(&table, tablet, CompactionKind::Base)
+                            .await?;
                     }
                     debug!(
                         %tablet,

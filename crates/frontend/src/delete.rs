@@ -14,8 +14,8 @@ use datafusion::optimizer::simplify_expressions::{ExprSimplifier, SimplifyContex
 use rigel_be_api::{DeleteRequest, SinkSummary};
 use rigel_common::{ErrorCode, SqlError};
 use rigel_mysql::QueryResult;
-use rigel_sql::KeysType;
-use rigel_sql::sqlparser::ast::{self, FromTable, ObjectNamePart, TableFactor};
+use rigel_sql::sqlparser::ast::{self, FromTable, TableFactor};
+use rigel_sql::{KeysType, TableName};
 
 use crate::error::{df_error, unknown_table};
 use crate::partition::{prune_buckets, prune_partitions};
@@ -26,8 +26,8 @@ fn delete_error(msg: impl Into<String>) -> SqlError {
     SqlError::new(ErrorCode::ER_NOT_SUPPORTED_YET, msg)
 }
 
-/// The one table of a DELETE, its database (if named) and its PARTITION list.
-fn target(d: &ast::Delete) -> Result<(Option<String>, String, Vec<String>), SqlError> {
+/// The one table of a DELETE and its PARTITION list.
+fn target(d: &ast::Delete) -> Result<(TableName, Vec<String>), SqlError> {
     let from = match &d.from {
         FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
     };
@@ -45,38 +45,22 @@ fn target(d: &ast::Delete) -> Result<(Option<String>, String, Vec<String>), SqlE
     else {
         return Err(delete_error("DELETE from a subquery"));
     };
-    let parts: Vec<String> = name
-        .0
-        .iter()
-        .filter_map(|p| match p {
-            ObjectNamePart::Identifier(i) => Some(i.value.clone()),
-            _ => None,
-        })
-        .collect();
-    let (db, table) = match parts.as_slice() {
-        [t] => (None, t.clone()),
-        [d, t] | [_, d, t] => (Some(d.clone()), t.clone()),
-        _ => {
-            return Err(SqlError::new(
-                ErrorCode::ER_PARSE_ERROR,
-                format!("invalid table name '{name}'"),
-            ));
-        }
-    };
+    let table =
+        TableName::try_from(name).map_err(|e| SqlError::new(ErrorCode::ER_PARSE_ERROR, e))?;
     let partitions = partitions.iter().map(|p| p.value.clone()).collect();
-    Ok((db, table, partitions))
+    Ok((table, partitions))
 }
 
 impl Session {
     pub(crate) async fn delete(&mut self, d: ast::Delete) -> Result<QueryResult, SqlError> {
-        let (db_name, table_name, only) = target(&d)?;
-        let db = self.db_of(&db_name)?;
+        let (name, only) = target(&d)?;
+        let db = self.db_of(&name.db)?;
         let table = self
             .fe
             .catalog()
             .read()
-            .table(&db, &table_name)
-            .ok_or_else(|| unknown_table(&db, &table_name))?;
+            .table(&db, &name.name)
+            .ok_or_else(|| unknown_table(&db, &name.name))?;
         let Some(olap) = table.olap() else {
             return Err(SqlError::new(
                 ErrorCode::ER_WRONG_OBJECT,

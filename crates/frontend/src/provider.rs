@@ -312,7 +312,6 @@ fn merge_plan(
 /// without copying dictionary values and which DataFusion filters, joins and groups faster
 /// than `Utf8`. Segment files store plain strings; the reader converts while decoding.
 fn scan_schema(schema: &SchemaRef) -> SchemaRef {
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
     let fields: Vec<Field> = schema
         .fields()
         .iter()

@@ -22,7 +22,8 @@ use crate::result::{ResultBuilder, i, null_i, opt, s};
 use crate::session::Session;
 use crate::variables::{self, like_match};
 
-fn quote(name: &str) -> String {
+/// A name as a backquoted MySQL identifier.
+pub(crate) fn quote(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 

@@ -151,6 +151,33 @@ pub struct TableName {
     pub name: String,
 }
 
+impl TryFrom<&ast::ObjectName> for TableName {
+    type Error = String;
+
+    /// `t`, `db.t` or `catalog.db.t`.
+    fn try_from(name: &ast::ObjectName) -> Result<Self, String> {
+        let parts: Vec<String> = name
+            .0
+            .iter()
+            .map(|p| match p {
+                ast::ObjectNamePart::Identifier(i) => Ok(i.value.clone()),
+                other => Err(format!("unsupported name part {other}")),
+            })
+            .collect::<Result<_, _>>()?;
+        match parts.as_slice() {
+            [t] => Ok(TableName {
+                db: None,
+                name: t.clone(),
+            }),
+            [d, t] | [_, d, t] => Ok(TableName {
+                db: Some(d.clone()),
+                name: t.clone(),
+            }),
+            _ => Err(format!("invalid table name '{name}'")),
+        }
+    }
+}
+
 impl fmt::Display for TableName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.db {

@@ -1,7 +1,7 @@
 //! The statement parser: sqlparser's tokenizer and expression/query parser, with StarRocks'
 //! statements parsed by hand on top (the pattern GreptimeDB uses).
 
-use datafusion::sql::sqlparser::ast::{self, ObjectNamePart};
+use datafusion::sql::sqlparser::ast;
 use datafusion::sql::sqlparser::dialect::MySqlDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
@@ -302,30 +302,9 @@ impl<'a> StarRocksParser<'a> {
     /// A possibly qualified table name; `default_catalog.db.t` is accepted.
     pub(crate) fn table_name(&mut self) -> PResult<TableName> {
         let name = self.parser.parse_object_name(false)?;
-        let parts: Vec<String> = name
-            .0
-            .iter()
-            .map(|p| match p {
-                ObjectNamePart::Identifier(i) => Ok(i.value.clone()),
-                other => Err(ParserError::ParserError(format!(
-                    "unsupported name part {other}"
-                ))),
-            })
-            .collect::<PResult<_>>()?;
-        match parts.as_slice() {
-            [t] => Ok(TableName {
-                db: None,
-                name: t.clone(),
-            }),
-            [d, t] => Ok(TableName {
-                db: Some(d.clone()),
-                name: t.clone(),
-            }),
-            [_catalog, d, t] => Ok(TableName {
-                db: Some(d.clone()),
-                name: t.clone(),
-            }),
-            _ => self.error(format!("invalid table name '{name}'")),
+        match TableName::try_from(&name) {
+            Ok(t) => Ok(t),
+            Err(e) => self.error(e),
         }
     }
 

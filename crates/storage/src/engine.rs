@@ -343,9 +343,9 @@ impl StorageEngine {
 
     /// Makes a compaction's output visible in place of its inputs (`replaces`: current
     /// rowsets of one tablet with consecutive versions), at the newest input's version, so
-    /// that readers of every version see the same rows as before. Returns `false`, leaving
-    /// everything as it was, when an input is no longer current or a rewrite of the tablet
-    /// is pending (the caller then discards its output).
+    /// that readers of every version see the same rows as before. Returns `false` when an
+    /// input is no longer current or a rewrite of the tablet is pending: the output's files
+    /// are then removed and everything else stays as it was.
     pub fn commit_compaction(&self, mut output: RowsetMeta) -> Result<bool> {
         let mut state = self.state.write();
         let tablet = output.tablet_id;
@@ -354,15 +354,20 @@ impl StorageEngine {
             .values()
             .flatten()
             .any(|r| r.tablet_id == tablet && !r.replaces.is_empty());
-        let Some(t) = state.tablets.get(&tablet) else {
-            return Ok(false);
-        };
-        let inputs: Vec<&Arc<RowsetMeta>> = t
-            .rowsets
-            .iter()
-            .filter(|r| output.replaces.contains(&r.rowset_id) && r.is_current())
-            .collect();
+        let inputs: Vec<&Arc<RowsetMeta>> = state
+            .tablets
+            .get(&tablet)
+            .map(|t| {
+                t.rowsets
+                    .iter()
+                    .filter(|r| output.replaces.contains(&r.rowset_id) && r.is_current())
+                    .collect()
+            })
+            .unwrap_or_default();
         if rewrite_pending || inputs.is_empty() || inputs.len() != output.replaces.len() {
+            for s in &output.segments {
+                let _ = std::fs::remove_file(self.segment_path(tablet, &s.name));
+            }
             return Ok(false);
         }
         let version = inputs.iter().filter_map(|r| r.version).max();

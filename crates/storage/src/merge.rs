@@ -7,9 +7,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array, new_empty_array};
-use datafusion::arrow::compute::{
-    SortColumn, interleave, lexsort_to_indices, take, take_record_batch,
-};
+use datafusion::arrow::compute::{interleave, take};
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::scalar::ScalarValue;
 
@@ -48,29 +46,8 @@ impl MergeRule {
     }
 }
 
-/// Sorts rows by `key`, keeping the written order among equal keys.
-pub fn stable_sort(batch: RecordBatch, key: &[usize]) -> Result<RecordBatch> {
-    if key.is_empty() || batch.num_rows() < 2 {
-        return Ok(batch);
-    }
-    let mut columns: Vec<SortColumn> = key
-        .iter()
-        .map(|&i| SortColumn {
-            values: Arc::clone(batch.column(i)),
-            options: None,
-        })
-        .collect();
-    let n = u32::try_from(batch.num_rows())
-        .map_err(|_| Error::Corrupt("a segment of more than 2^32 rows".to_string()))?;
-    columns.push(SortColumn {
-        values: Arc::new(UInt32Array::from_iter_values(0..n)),
-        options: None,
-    });
-    let indices = lexsort_to_indices(&columns, None)?;
-    Ok(take_record_batch(&batch, &indices)?)
-}
-
-/// Merges runs of rows with equal keys in a batch sorted by key (see [`stable_sort`]).
+/// Merges runs of rows with equal keys in a batch sorted stably by key (see
+/// [`sort_batch`](crate::segment::sort_batch)).
 pub fn merge_equal_keys(batch: RecordBatch, rule: &MergeRule) -> Result<RecordBatch> {
     let key = rule.key();
     if key.is_empty() || batch.num_rows() < 2 {
@@ -185,6 +162,7 @@ fn fold_runs(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::segment::sort_batch;
     use datafusion::arrow::array::{AsArray, Int32Array, Int64Array, StringArray};
     use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema};
 
@@ -242,7 +220,7 @@ mod tests {
                 ValueMerge::ReplaceIfNotNull,
             ],
         };
-        let sorted = stable_sort(batch(), &rule.key()).unwrap();
+        let sorted = sort_batch(batch(), &rule.key(), true).unwrap();
         let merged = merge_equal_keys(sorted, &rule).unwrap();
         assert_eq!(merged.num_rows(), 3);
         let k = merged.column(0).as_primitive::<Int32Type>();
@@ -269,7 +247,7 @@ mod tests {
                 .collect(),
         };
         let b = batch().slice(0, 2);
-        let sorted = stable_sort(b, &rule.key()).unwrap();
+        let sorted = sort_batch(b, &rule.key(), true).unwrap();
         assert_eq!(merge_equal_keys(sorted, &rule).unwrap().num_rows(), 2);
     }
 }

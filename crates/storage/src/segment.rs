@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{
     SortColumn, concat_batches, interleave, lexsort_to_indices, take_record_batch,
 };
@@ -22,7 +22,7 @@ use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties}
 use datafusion::parquet::schema::types::ColumnPath;
 use rigel_common::ids::{RowsetId, TabletId, TxnId};
 
-use crate::merge::{MergeRule, merge_equal_keys, stable_sort};
+use crate::merge::{MergeRule, merge_equal_keys};
 use crate::meta::{RowsetMeta, SegmentMeta};
 use crate::{Error, Result};
 
@@ -346,23 +346,26 @@ impl PendingSegment {
 
     fn sort_and_write(mut self) -> Result<SegmentMeta> {
         let batches = std::mem::take(&mut self.batches);
-        if let Some(rule) = &self.options.merge {
-            let batch = concat_batches(&self.schema, &batches)?;
-            drop(batches);
-            let batch = stable_sort(batch, &self.options.sort_key)?;
-            let batch = merge_equal_keys(batch, rule)?;
-            return self.write_segment(std::slice::from_ref(&batch));
-        }
         // Rows that arrive in sort-key order (time series, dbgen's files) are written as
-        // they are; otherwise the segment is gathered and sorted.
-        if sorted_in_sequence(&batches, &self.options.sort_key)? {
-            self.write_segment(&batches)
-        } else {
-            let batch = concat_batches(&self.schema, &batches)?;
-            drop(batches);
-            let batch = sort_batch(batch, &self.options.sort_key)?;
-            self.write_segment(std::slice::from_ref(&batch))
+        // they are; otherwise the segment is gathered and sorted. Merging equal keys
+        // (AGGREGATE and UNIQUE KEY tables) needs the written order among them kept.
+        let in_order = sorted_in_sequence(&batches, &self.options.sort_key)?;
+        let merge = self.options.merge.as_ref();
+        if in_order && merge.is_none() {
+            return self.write_segment(&batches);
         }
+        let batch = concat_batches(&self.schema, &batches)?;
+        drop(batches);
+        let batch = if in_order {
+            batch
+        } else {
+            sort_batch(batch, &self.options.sort_key, merge.is_some())?
+        };
+        let batch = match merge {
+            Some(rule) => merge_equal_keys(batch, rule)?,
+            None => batch,
+        };
+        self.write_segment(std::slice::from_ref(&batch))
     }
 
     fn write_segment(&self, batches: &[RecordBatch]) -> Result<SegmentMeta> {
@@ -439,15 +442,8 @@ impl Drop for RowsetWriter {
 /// `DELTA_BINARY_PACKED` encodes.
 fn stored_as_integer(data_type: &DataType) -> bool {
     match data_type {
-        DataType::Int8
-        | DataType::Int16
-        | DataType::Int32
-        | DataType::Int64
-        | DataType::UInt8
-        | DataType::UInt16
-        | DataType::UInt32
-        | DataType::UInt64
-        | DataType::Date32
+        t if t.is_integer() => true,
+        DataType::Date32
         | DataType::Date64
         | DataType::Time32(_)
         | DataType::Time64(_)
@@ -497,18 +493,26 @@ fn worth_a_dictionary(columns: &[&dyn Array]) -> bool {
 }
 
 /// Sorts a batch by the given key columns (ascending, nulls first); callers check
-/// [`sorted_in_sequence`] first.
-pub fn sort_batch(batch: RecordBatch, sort_key: &[usize]) -> Result<RecordBatch> {
+/// [`sorted_in_sequence`] first. `stable` keeps the written order among equal keys.
+pub fn sort_batch(batch: RecordBatch, sort_key: &[usize], stable: bool) -> Result<RecordBatch> {
     if sort_key.is_empty() || batch.num_rows() < 2 {
         return Ok(batch);
     }
-    let columns: Vec<SortColumn> = sort_key
+    let mut columns: Vec<SortColumn> = sort_key
         .iter()
         .map(|&i| SortColumn {
             values: Arc::clone(batch.column(i)),
             options: None,
         })
         .collect();
+    if stable {
+        let n = u32::try_from(batch.num_rows())
+            .map_err(|_| Error::Corrupt("a segment of more than 2^32 rows".to_string()))?;
+        columns.push(SortColumn {
+            values: Arc::new(UInt32Array::from_iter_values(0..n)),
+            options: None,
+        });
+    }
     let indices = lexsort_to_indices(&columns, None)?;
     Ok(take_record_batch(&batch, &indices)?)
 }
@@ -675,7 +679,7 @@ mod tests {
             ],
         )
         .unwrap();
-        let sorted = sort_batch(batch, &[0]).unwrap();
+        let sorted = sort_batch(batch, &[0], false).unwrap();
         let k = sorted
             .column(0)
             .as_any()

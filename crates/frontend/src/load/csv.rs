@@ -134,9 +134,6 @@ impl CsvSplitter {
     /// Splits the complete rows of `carry + data`; the last, incomplete row is kept for the
     /// next call. With `last`, the remainder is a row even without a final delimiter.
     pub fn push(&mut self, data: &[u8], last: bool) -> Split {
-        if self.enclose.is_none() && self.delim.len() == 1 {
-            return self.push_plain(data, last);
-        }
         let mut buf = std::mem::take(&mut self.carry);
         buf.extend_from_slice(data);
         let mut out = Builders::new(self.fields, buf.len(), &self.shares);
@@ -156,38 +153,6 @@ impl CsvSplitter {
         debug_assert!(self.enclose.is_none());
         let mut out = Builders::new(self.fields, rows.len(), &self.shares);
         self.split_plain(rows, true, &mut out);
-        if out.rows > 0 {
-            self.shares = out.shares();
-        }
-        out.finish()
-    }
-
-    /// `push` without enclosures and with a one-byte delimiter: splits `data` in place and
-    /// copies only the row that straddles two blocks.
-    fn push_plain(&mut self, data: &[u8], last: bool) -> Split {
-        let mut out = Builders::new(self.fields, data.len() + self.carry.len(), &self.shares);
-        let mut rest = data;
-        if !self.carry.is_empty() {
-            let mut carry = std::mem::take(&mut self.carry);
-            match memchr::memchr(self.delim[0], data) {
-                Some(i) => {
-                    carry.extend_from_slice(&data[..=i]);
-                    rest = &data[i + 1..];
-                    self.split_plain(&carry, false, &mut out);
-                }
-                None => {
-                    carry.extend_from_slice(data);
-                    if last {
-                        self.split_plain(&carry, true, &mut out);
-                    } else {
-                        self.carry = carry;
-                    }
-                    return out.finish();
-                }
-            }
-        }
-        let consumed = self.split_plain(rest, last, &mut out);
-        self.carry = rest[consumed..].to_vec();
         if out.rows > 0 {
             self.shares = out.shares();
         }
