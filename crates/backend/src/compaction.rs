@@ -5,6 +5,10 @@
 //! would. The output becomes visible at the newest input's version, in place of the
 //! inputs, in one metadata commit: readers of any version see the same rows before and
 //! after. Replaced rowsets stay readable (for queries on older snapshots) until swept.
+//!
+//! PRIMARY KEY tablets (the caller holds the tablet's write lock, so no publish runs
+//! meanwhile) read the inputs at the newest version without their deleted rows; the output
+//! becomes visible at that version and the index moves to its rows.
 
 use std::sync::Arc;
 
@@ -46,16 +50,27 @@ pub(crate) async fn compact(
     engine: Arc<StorageEngine>,
     req: CompactRequest,
 ) -> Result<CompactSummary, SqlError> {
-    let current = engine
-        .current_rowsets(req.tablet)
+    let primary = !req.target.primary_key.is_empty();
+    let read_at = engine
+        .max_version(req.tablet)
         .map_err(|e| storage_error(&e))?;
+    let snapshot = engine
+        .read_snapshot(req.tablet, read_at)
+        .map_err(|e| storage_error(&e))?;
+    let current: Vec<Arc<RowsetMeta>> = snapshot
+        .rowsets
+        .iter()
+        .filter(|r| r.is_current())
+        .cloned()
+        .collect();
     let inputs = pick(&current, &req);
     if inputs.is_empty() {
         return Ok(CompactSummary::default());
     }
     let schema = Arc::clone(&req.target.schema);
     let options = segment_options(&req.target);
-    let mut stream = read_rowsets(&engine, Arc::clone(&schema), req.tablet, &inputs)?;
+    let deletes = primary.then_some(&snapshot);
+    let mut stream = read_rowsets(&engine, Arc::clone(&schema), req.tablet, &inputs, deletes)?;
     // Not a transaction: the output is published by commit_compaction.
     let mut writer = engine
         .rowset_writer(TxnId(0), req.tablet, schema, options)
@@ -76,7 +91,7 @@ pub(crate) async fn compact(
         bytes_out: output.bytes,
     };
     let committed = engine
-        .commit_compaction(output)
+        .commit_compaction(output, primary.then_some(read_at))
         .map_err(|e| storage_error(&e))?;
     // Not committed: a DELETE rewrote the tablet meanwhile and the output was dropped.
     Ok(if committed {
@@ -104,6 +119,7 @@ mod tests {
             replaces: vec![],
             stale_from: None,
             stale_since_ms: None,
+            update: None,
         })
     }
 
@@ -121,6 +137,8 @@ mod tests {
             bloom_filter_columns: vec![],
             memory_limit: 0,
             merge: None,
+            primary_key: vec![],
+            update: None,
         });
         let req = |kind, min, max| CompactRequest {
             target: Arc::clone(&target),

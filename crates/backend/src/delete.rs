@@ -68,7 +68,7 @@ pub(crate) async fn delete_rows(
         }
         // The segments in the order they were written, so that rows with equal keys of
         // AGGREGATE and UNIQUE KEY tables merge as readers merge them.
-        let mut stream = read_rowsets(&engine, Arc::clone(&schema), tablet, &rowsets)?;
+        let mut stream = read_rowsets(&engine, Arc::clone(&schema), tablet, &rowsets, None)?;
         let mut writer = engine
             .rowset_writer(txn, tablet, Arc::clone(&schema), options.clone())
             .map_err(|e| storage_error(&e))?;

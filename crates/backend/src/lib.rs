@@ -39,16 +39,42 @@ pub(crate) fn segment_options(target: &WriteTarget) -> SegmentOptions {
     }
 }
 
+/// Per-tablet write locks of PRIMARY KEY tablets: publishes and compactions of one tablet
+/// run one at a time, since each changes where the index points.
+type TabletLocks = parking_lot::Mutex<HashMap<TabletId, Arc<tokio::sync::Mutex<()>>>>;
+
 /// A backend over the storage engine of this process.
 #[derive(Debug, Clone)]
 pub struct LocalBackend {
     engine: Arc<StorageEngine>,
+    primary_locks: Arc<TabletLocks>,
 }
 
 impl LocalBackend {
     /// Wraps a storage engine.
     pub fn new(engine: Arc<StorageEngine>) -> Self {
-        Self { engine }
+        Self {
+            engine,
+            primary_locks: Arc::default(),
+        }
+    }
+
+    /// Locks the PRIMARY KEY tablets among `tablets` (in id order); other tablets need no
+    /// lock.
+    async fn lock_primary(
+        &self,
+        mut tablets: Vec<TabletId>,
+    ) -> Vec<tokio::sync::OwnedMutexGuard<()>> {
+        tablets.sort();
+        tablets.dedup();
+        let mut guards = vec![];
+        for t in tablets {
+            if self.engine.primary_key(t).is_ok_and(|k| !k.is_empty()) {
+                let lock = Arc::clone(self.primary_locks.lock().entry(t).or_default());
+                guards.push(lock.lock_owned().await);
+            }
+        }
+        guards
     }
 
     /// The storage engine.
@@ -75,6 +101,12 @@ impl Backend for LocalBackend {
     }
 
     async fn drop_tablets(&self, tablets: Vec<TabletId>) -> Result<()> {
+        {
+            let mut locks = self.primary_locks.lock();
+            for t in &tablets {
+                locks.remove(t);
+            }
+        }
         self.blocking(move |e| e.drop_tablets(&tablets)).await
     }
 
@@ -87,6 +119,7 @@ impl Backend for LocalBackend {
     }
 
     async fn publish(&self, txn: TxnId, versions: HashMap<TabletId, u64>) -> Result<()> {
+        let _locks = self.lock_primary(self.engine.pending_tablets(txn)).await;
         self.blocking(move |e| e.publish_txn(txn, &versions)).await
     }
 
@@ -103,6 +136,7 @@ impl Backend for LocalBackend {
     }
 
     async fn compact(&self, request: CompactRequest) -> Result<CompactSummary> {
+        let _lock = self.lock_primary(vec![request.tablet]).await;
         compaction::compact(Arc::clone(&self.engine), request).await
     }
 

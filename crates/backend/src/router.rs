@@ -189,6 +189,8 @@ mod tests {
             bloom_filter_columns: vec![],
             memory_limit: 0,
             merge: None,
+            primary_key: vec![],
+            update: None,
         })
     }
 

@@ -15,12 +15,14 @@ use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::common::{DFSchema, Result as DfResult, ScalarValue, Statistics};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::object_store::ObjectStoreUrl;
+use datafusion::datasource::physical_plan::parquet::ParquetRowSelection;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchemaBuilder;
 use datafusion::execution::context::ExecutionProps;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::Expr;
+use datafusion::parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 use datafusion::physical_expr::create_physical_expr;
 use datafusion::physical_expr::expressions::{CastExpr, Column, Literal, lit};
 use datafusion::physical_expr_adapter::{PhysicalExprAdapter, PhysicalExprAdapterFactory};
@@ -30,7 +32,7 @@ use rigel_be_api::{FILL_METADATA_KEY, SEQUENCE_COLUMN, ScanRequest};
 use rigel_common::SqlError;
 use rigel_common::ids::{TableId, TabletId};
 use rigel_common::types::COLUMN_ID_METADATA_KEY;
-use rigel_storage::{RowsetMeta, StorageEngine};
+use rigel_storage::{RowsetMeta, Snapshot, StorageEngine};
 
 use crate::storage_error;
 
@@ -39,23 +41,30 @@ pub fn build_scan(
     engine: &StorageEngine,
     req: ScanRequest,
 ) -> Result<Arc<dyn ExecutionPlan>, SqlError> {
+    // One instant for all tablets: a load being published shows in all or none.
+    let snapshots = engine
+        .read_snapshots(&req.tablets)
+        .map_err(|e| storage_error(&e))?;
     let mut files = vec![];
-    for (tablet, version) in &req.tablets {
-        let rowsets = engine
-            .read_view(*tablet, *version)
-            .map_err(|e| storage_error(&e))?;
-        files.extend(segment_files(engine, *tablet, &rowsets));
+    for ((tablet, _), snapshot) in req.tablets.iter().zip(&snapshots) {
+        files.extend(segment_files(
+            engine,
+            *tablet,
+            &snapshot.rowsets,
+            Some(snapshot),
+        ));
     }
     plan_files(files, req)
 }
 
 /// The rows of exactly these rowsets of one tablet, segments in the order they were written
-/// (what compaction and DELETE rewrite).
+/// (what compaction and DELETE rewrite), without the rows `snapshot` deletes.
 pub(crate) fn read_rowsets(
     engine: &StorageEngine,
     schema: SchemaRef,
     tablet: TabletId,
     rowsets: &[Arc<RowsetMeta>],
+    snapshot: Option<&Snapshot>,
 ) -> Result<SendableRecordBatchStream, SqlError> {
     let request = ScanRequest {
         table_id: TableId(0),
@@ -72,7 +81,7 @@ pub(crate) fn read_rowsets(
         },
     };
     // One partition: the files in write order.
-    plan_files(segment_files(engine, tablet, rowsets), request)?
+    plan_files(segment_files(engine, tablet, rowsets, snapshot), request)?
         .execute(0, Arc::new(TaskContext::default()))
         .map_err(|e| SqlError::internal(e.to_string()))
 }
@@ -81,21 +90,50 @@ fn segment_files(
     engine: &StorageEngine,
     tablet: TabletId,
     rowsets: &[Arc<RowsetMeta>],
+    snapshot: Option<&Snapshot>,
 ) -> Vec<SegmentFile> {
     let mut files = vec![];
     for rowset in rowsets {
         let version = rowset.version.unwrap_or_default();
         for (i, seg) in rowset.segments.iter().enumerate() {
+            let deleted = snapshot.and_then(|s| s.deleted(rowset.rowset_id, i));
+            let deleted_rows = deleted.map_or(0, |d| d.len() as u64);
+            if deleted_rows >= seg.rows {
+                continue;
+            }
             let path = engine.segment_path(tablet, &seg.name);
             files.push(SegmentFile {
                 path: path.to_string_lossy().into_owned(),
                 bytes: seg.bytes,
-                rows: seg.rows,
+                rows: seg.rows - deleted_rows,
                 sequence: (version << 16) | (i as u64).min(0xffff),
+                selection: deleted.map(|d| live_rows(d, seg.rows)),
             });
         }
     }
     files
+}
+
+/// The rows of a segment of `rows` rows that are not in `deleted` (sorted).
+fn live_rows(deleted: &[u32], rows: u64) -> RowSelection {
+    let mut selectors = Vec::with_capacity(deleted.len() * 2 + 1);
+    let mut next = 0usize;
+    for &d in deleted {
+        let d = d as usize;
+        if d >= rows as usize {
+            break;
+        }
+        if d > next {
+            selectors.push(RowSelector::select(d - next));
+        }
+        selectors.push(RowSelector::skip(1));
+        next = d + 1;
+    }
+    if (rows as usize) > next {
+        selectors.push(RowSelector::select(rows as usize - next));
+    }
+    // Merges adjacent skips.
+    RowSelection::from(selectors)
 }
 
 fn plan_files(
@@ -163,6 +201,8 @@ struct SegmentFile {
     rows: u64,
     /// The value of [`SEQUENCE_COLUMN`] for its rows.
     sequence: u64,
+    /// The rows to read when some are deleted (PRIMARY KEY tablets).
+    selection: Option<RowSelection>,
 }
 
 /// Spreads files over `n` groups, largest first onto the lightest group.
@@ -180,6 +220,7 @@ fn balance(
         bytes: size,
         rows,
         sequence,
+        selection,
     } in files
     {
         let Some(lightest) = groups.iter_mut().min_by_key(|(bytes, _)| *bytes) else {
@@ -194,6 +235,9 @@ fn balance(
         let mut file = PartitionedFile::new(path, size).with_statistics(Arc::new(stats));
         if with_sequence {
             file.partition_values = vec![ScalarValue::UInt64(Some(sequence))];
+        }
+        if let Some(selection) = selection {
+            file = file.with_extension(ParquetRowSelection::new(selection));
         }
         lightest.1.push((sequence, file));
     }

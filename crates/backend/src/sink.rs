@@ -4,10 +4,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::RecordBatch;
-use rigel_be_api::{SinkSummary, TabletSink, WriteTarget};
-use rigel_common::SqlError;
+use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use rigel_be_api::{MAX_KEY_BYTES, SinkSummary, TabletSink, WriteTarget};
 use rigel_common::ids::{TabletId, TxnId};
+use rigel_common::{ErrorCode, SqlError};
+use rigel_storage::primary::first_oversized_key;
 use rigel_storage::{PendingSegment, RowsetWriter, SegmentMeta, SegmentOptions, StorageEngine};
 
 use crate::router::Router;
@@ -41,6 +42,24 @@ struct Inner {
 
 impl Inner {
     fn write(&mut self, batch: &RecordBatch) -> Result<Vec<u32>, SqlError> {
+        if self.target.is_primary() {
+            let keys: Vec<ArrayRef> = self
+                .target
+                .primary_key
+                .iter()
+                .map(|&i| Arc::clone(batch.column(i)))
+                .collect();
+            if let Some(row) = first_oversized_key(&keys) {
+                return Err(SqlError::new(
+                    ErrorCode::ER_TOO_LONG_KEY,
+                    format!(
+                        "The primary key of a row of table '{}' is longer than {MAX_KEY_BYTES} bytes (row {})",
+                        self.target.table_name,
+                        row + 1
+                    ),
+                ));
+            }
+        }
         let routed = self.router.route(batch)?;
         self.accepted += (batch.num_rows() - routed.unmatched.len()) as u64;
         for (tablet, part) in routed.parts {
@@ -138,7 +157,8 @@ impl Inner {
         let mut rowsets = vec![];
         let mut summary = SinkSummary::default();
         for (_, writer) in std::mem::take(&mut self.writers) {
-            if let Some(rs) = writer.finish().map_err(|e| storage_error(&e))? {
+            if let Some(mut rs) = writer.finish().map_err(|e| storage_error(&e))? {
+                rs.update = self.target.update.clone();
                 summary.bytes += rs.bytes;
                 summary.tablets.push(rs.tablet_id);
                 rowsets.push(rs);

@@ -10,7 +10,7 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{ArrayRef, Int8Array, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
@@ -18,7 +18,10 @@ use datafusion::scalar::ScalarValue;
 use rigel_common::SqlError;
 use rigel_common::ids::{PartitionId, TableId, TabletId, TxnId};
 
-pub use rigel_storage::{MergeRule, SegmentCompression, TabletInfo, TabletMeta, ValueMerge};
+pub use rigel_storage::primary::{MAX_KEY_BYTES, OP_COLUMN, OP_DELETE, OP_UPSERT};
+pub use rigel_storage::{
+    MergeRule, SegmentCompression, TabletInfo, TabletMeta, UpdateRule, ValueMerge,
+};
 
 /// The column a scan [`with_sequence`](ScanRequest::with_sequence) adds: `UInt64`, equal
 /// for the rows of one segment, larger for segments written later.
@@ -27,9 +30,7 @@ pub const SEQUENCE_COLUMN: &str = "__rigel_seq";
 /// Result of backend calls.
 pub type Result<T> = std::result::Result<T, SqlError>;
 
-/// Field metadata key: the text of the value rows written before a column existed read as
-/// (the column's default at `ADD COLUMN` time). Absent means NULL.
-pub const FILL_METADATA_KEY: &str = "rigel.fill";
+pub use rigel_common::types::FILL_METADATA_KEY;
 
 /// A partition as the write path routes to it.
 #[derive(Debug, Clone)]
@@ -78,8 +79,33 @@ pub struct WriteTarget {
     pub bloom_filter_columns: Vec<String>,
     /// Bytes the sink may buffer before flushing segments (0 = the backend's default).
     pub memory_limit: usize,
-    /// AGGREGATE and UNIQUE KEY tables: how rows with equal keys merge.
+    /// AGGREGATE, UNIQUE and PRIMARY KEY tables: how rows with equal keys merge (within
+    /// one write, later rows win).
     pub merge: Option<MergeRule>,
+    /// PRIMARY KEY tables: the key columns (indexes into the schema). The schema then ends
+    /// with [`OP_COLUMN`] (`Int8`, [`OP_UPSERT`] or [`OP_DELETE`]); publishing replaces or
+    /// deletes the rows with the same key.
+    pub primary_key: Vec<usize>,
+    /// PRIMARY KEY tables: a partial update (`partial_update`) or a conditional one
+    /// (`merge_condition`), resolved against the existing rows when published.
+    pub update: Option<UpdateRule>,
+}
+
+impl WriteTarget {
+    /// Whether this is a PRIMARY KEY table.
+    pub fn is_primary(&self) -> bool {
+        !self.primary_key.is_empty()
+    }
+
+    /// The rows' columns for the target schema: PRIMARY KEY tables get the op column
+    /// appended, with `op` for every row.
+    pub fn with_op(&self, mut columns: Vec<ArrayRef>, op: i8) -> Vec<ArrayRef> {
+        if self.is_primary() {
+            let n = columns.first().map_or(0, |c| c.len());
+            columns.push(Arc::new(Int8Array::from_value(op, n)));
+        }
+        columns
+    }
 }
 
 /// What a finished sink wrote.

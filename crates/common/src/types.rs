@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
 pub const TYPE_METADATA_KEY: &str = "rigel.type";
 /// Field metadata key holding a column's unique id (stable across renames).
 pub const COLUMN_ID_METADATA_KEY: &str = "rigel.uid";
+/// Field metadata key: the text of the value rows written before a column existed read as
+/// (the column's default at `ADD COLUMN` time). Absent means NULL.
+pub const FILL_METADATA_KEY: &str = "rigel.fill";
 
 /// Largest DECIMAL precision.
 pub const MAX_DECIMAL_PRECISION: u8 = 38;

@@ -21,7 +21,7 @@ use tracing::warn;
 
 use crate::Frontend;
 use crate::catalog::{ColumnStatistics, JournalEntry, Table, TableKind, TableStatistics};
-use crate::error::{df_error, unknown_table};
+use crate::error::df_error;
 use crate::now_ms;
 use crate::planner::{SessionView, logical_plan, physical_plan, rewrite_mysql};
 use crate::session::Session;
@@ -77,18 +77,9 @@ impl Session {
         columns: Vec<String>,
         sample: bool,
     ) -> Result<QueryResult, SqlError> {
-        let db = self.db_of(&name.db)?;
-        let table = self
-            .fe
-            .catalog()
-            .read()
-            .table(&db, &name.name)
-            .ok_or_else(|| unknown_table(&db, &name.name))?;
+        let (db, table) = self.olap_table(&name, "ANALYZE")?;
         let Some(olap) = table.olap() else {
-            return Err(SqlError::new(
-                ErrorCode::ER_WRONG_OBJECT,
-                format!("'{db}.{}' is a view; ANALYZE needs a table", table.name),
-            ));
+            return Err(SqlError::internal("not an OLAP table"));
         };
         let mut targets = vec![];
         for c in &olap.columns {

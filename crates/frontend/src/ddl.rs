@@ -476,6 +476,9 @@ impl Session {
             }
             columns.push(column_from_def(&def, i as u32, is_key)?);
         }
+        if keys.kind == KeysType::Primary {
+            check_primary_key(&columns)?;
+        }
         let col_ty = |name: &str| -> Result<ColumnType, SqlError> {
             columns
                 .iter()
@@ -684,6 +687,7 @@ impl Session {
         let table_id = TableId(w.next_id()?);
         let buckets = olap.distribution.buckets();
         let mut metas = vec![];
+        let primary_key = olap.primary_key_uids();
         for p in olap.partitions.iter_mut() {
             p.id = PartitionId(w.next_id()?);
             p.tablets = (0..buckets)
@@ -695,6 +699,7 @@ impl Session {
                     table_id,
                     partition_id: p.id,
                     created_ms: now_ms(),
+                    primary_key: primary_key.clone(),
                 });
             }
         }
@@ -965,6 +970,7 @@ impl Session {
         };
         let mut old_tablets = vec![];
         let mut metas = vec![];
+        let new_table_keys = new_olap.primary_key_uids();
         for p in new_olap.partitions.iter_mut() {
             if !partitions.is_empty() && !partitions.iter().any(|n| n.eq_ignore_ascii_case(&p.name))
             {
@@ -983,6 +989,7 @@ impl Session {
                     table_id: table.id,
                     partition_id: p.id,
                     created_ms: now_ms(),
+                    primary_key: new_table_keys.clone(),
                 });
             }
         }
@@ -1062,6 +1069,7 @@ impl Session {
                                 table_id: table.id,
                                 partition_id: pid,
                                 created_ms: now_ms(),
+                                primary_key: olap.primary_key_uids(),
                             });
                         }
                         olap.partitions.push(Partition {
@@ -1430,6 +1438,37 @@ fn validate_identifier(name: &str, what: &str) -> Result<(), SqlError> {
             format!("Incorrect {what} name '{name}'"),
         ))
     }
+}
+
+/// StarRocks' rules for PRIMARY KEY columns beyond those of all keys: no DECIMAL, and a key
+/// of fixed-size columns that fits the encoded-size limit (keys with strings are checked
+/// row by row when written).
+fn check_primary_key(columns: &[Column]) -> Result<(), SqlError> {
+    use datafusion::arrow::datatypes::DataType;
+    let mut fixed = 0usize;
+    for c in columns.iter().filter(|c| c.is_key) {
+        let ty = c.ty.to_arrow();
+        if matches!(
+            ty,
+            DataType::Decimal32(..)
+                | DataType::Decimal64(..)
+                | DataType::Decimal128(..)
+                | DataType::Decimal256(..)
+        ) {
+            return Err(ddl_error(format!(
+                "Type {} of column '{}' cannot be part of a primary key",
+                c.ty, c.name
+            )));
+        }
+        fixed += ty.primitive_width().unwrap_or(0);
+    }
+    if fixed > rigel_be_api::MAX_KEY_BYTES {
+        return Err(ddl_error(format!(
+            "The primary key is {fixed} bytes long; the limit is {} bytes",
+            rigel_be_api::MAX_KEY_BYTES
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

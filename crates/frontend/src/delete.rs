@@ -1,7 +1,8 @@
 //! `DELETE FROM t [PARTITION (p, …)] WHERE …`.
 //!
 //! DUPLICATE KEY tables take any condition; AGGREGATE and UNIQUE KEY tables a condition on
-//! key columns only (as in StarRocks: value columns are merged values). The backend
+//! key columns only (as in StarRocks: value columns are merged values). PRIMARY KEY tables
+//! take any condition and delete through their index (see `update.rs`). The backend
 //! rewrites each tablet that holds matching rows without them, in one transaction: the
 //! rows disappear at once, and queries running meanwhile keep their snapshot.
 
@@ -17,7 +18,7 @@ use rigel_mysql::QueryResult;
 use rigel_sql::sqlparser::ast::{self, FromTable, TableFactor};
 use rigel_sql::{KeysType, TableName};
 
-use crate::error::{df_error, unknown_table};
+use crate::error::df_error;
 use crate::partition::{prune_buckets, prune_partitions};
 use crate::session::Session;
 use crate::txn::write_target;
@@ -54,28 +55,19 @@ fn target(d: &ast::Delete) -> Result<(TableName, Vec<String>), SqlError> {
 impl Session {
     pub(crate) async fn delete(&mut self, d: ast::Delete) -> Result<QueryResult, SqlError> {
         let (name, only) = target(&d)?;
-        let db = self.db_of(&name.db)?;
-        let table = self
-            .fe
-            .catalog()
-            .read()
-            .table(&db, &name.name)
-            .ok_or_else(|| unknown_table(&db, &name.name))?;
+        let (_, table) = self.olap_table(&name, "DELETE")?;
         let Some(olap) = table.olap() else {
-            return Err(SqlError::new(
-                ErrorCode::ER_WRONG_OBJECT,
-                format!("'{db}.{}' is a view; DELETE needs a table", table.name),
-            ));
+            return Err(SqlError::internal("not an OLAP table"));
         };
-        if olap.keys_type == KeysType::Primary {
-            return Err(delete_error("DELETE from a PRIMARY KEY table"));
-        }
         let Some(selection) = d.selection.clone() else {
             return Err(SqlError::new(
                 ErrorCode::ER_WRONG_ARGUMENTS,
                 "DELETE needs a WHERE clause; TRUNCATE TABLE empties a table",
             ));
         };
+        if olap.keys_type == KeysType::Primary {
+            return self.delete_primary(&name, &only, &selection).await;
+        }
         for p in &only {
             if olap.partition(p).is_none() {
                 return Err(SqlError::new(

@@ -6,12 +6,13 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::physical_plan::execute_stream;
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
+use rigel_be_api::OP_UPSERT;
 use rigel_common::convert::{RowError, TargetColumn, convert_column, good_rows_mask};
 use rigel_common::ids::TxnId;
 use rigel_common::{ErrorCode, SqlError};
 use rigel_mysql::{BatchStream, QueryResult};
 use rigel_sql::sqlparser::ast::{self, SetExpr};
-use rigel_sql::{DefaultValue, Insert, KeysType};
+use rigel_sql::{DefaultValue, Insert};
 
 use crate::catalog::{Column, OlapTable};
 use crate::error::{df_error, unknown_table};
@@ -87,6 +88,18 @@ impl Session {
         ins: Insert,
         text: &str,
     ) -> Result<QueryResult, SqlError> {
+        self.write_rows(ins, text, OP_UPSERT, "INSERT").await
+    }
+
+    /// Writes the rows of an INSERT (also the rows an UPDATE or a DELETE on a PRIMARY KEY
+    /// table produce, with their `op`), in one transaction.
+    pub(crate) async fn write_rows(
+        &mut self,
+        ins: Insert,
+        text: &str,
+        op: i8,
+        kind: &'static str,
+    ) -> Result<QueryResult, SqlError> {
         let db = self.db_of(&ins.table.db)?;
         let table = self
             .fe
@@ -100,12 +113,6 @@ impl Session {
                 format!("'{db}.{}' is a view; INSERT needs a table", table.name),
             ));
         };
-        if olap.keys_type == KeysType::Primary {
-            return Err(SqlError::not_supported(format!(
-                "Writing to a {} KEY table",
-                olap.keys_type.as_str()
-            )));
-        }
         if ins.overwrite {
             return Err(SqlError::not_supported("INSERT OVERWRITE"));
         }
@@ -194,7 +201,7 @@ impl Session {
         let label = ins
             .label
             .clone()
-            .unwrap_or_else(|| format!("insert_{:016x}", rand_label()));
+            .unwrap_or_else(|| format!("{}_{:016x}", kind.to_ascii_lowercase(), rand_label()));
         let txn = self.fe.begin_txn().await?;
         let db_id = self
             .fe
@@ -246,6 +253,7 @@ impl Session {
                         .collect::<Result<Vec<_>, _>>()
                         .map_err(|e| SqlError::internal(e.to_string()))?
                 };
+                let columns = target.with_op(columns, op);
                 let converted = RecordBatch::try_new(Arc::clone(&target.schema), columns)
                     .map_err(|e| SqlError::internal(e.to_string()))?;
                 total += n;
@@ -302,7 +310,7 @@ impl Session {
             label: label.clone(),
             db: db.clone(),
             table: table.name.clone(),
-            kind: "INSERT",
+            kind,
             state: "FINISHED",
             total: total as u64,
             loaded: summary.rows,

@@ -32,6 +32,7 @@ mod rules;
 mod session;
 mod show;
 mod txn;
+mod update;
 pub mod variables;
 
 use std::collections::{BTreeMap, HashMap};

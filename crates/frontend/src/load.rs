@@ -24,7 +24,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, new_null_array};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Int8Array, RecordBatch, new_null_array,
+};
 use datafusion::arrow::compute::{and, filter, is_not_null};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::DFSchema;
@@ -34,7 +36,7 @@ use datafusion::physical_plan::PhysicalExpr;
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 use parking_lot::Mutex;
-use rigel_be_api::WriteTarget;
+use rigel_be_api::{OP_COLUMN, OP_DELETE, OP_UPSERT, UpdateRule, WriteTarget};
 use rigel_common::convert::{RowError, TargetColumn, convert_column};
 use rigel_common::ids::{DbId, TxnId};
 use rigel_common::{ErrorCode, SqlError};
@@ -48,7 +50,7 @@ use crate::Frontend;
 use crate::catalog::{OlapTable, Table};
 use crate::planner::SessionView;
 use csv::{BadRow, Split};
-use options::{ColumnItem, LoadOptions};
+use options::{ColumnItem, Format, LoadOptions};
 
 /// Parsed blocks that may wait for the writer.
 const PARSED_QUEUE: usize = 8;
@@ -192,6 +194,30 @@ enum ColSource {
     Default,
 }
 
+impl ColSource {
+    /// The column's raw values for the rows of `source`; `default` (else NULLs of `ty`)
+    /// when the load does not give the column.
+    fn evaluate(
+        &self,
+        source: &RecordBatch,
+        default: &Option<ScalarValue>,
+        ty: &DataType,
+    ) -> Result<ArrayRef, SqlError> {
+        let n = source.num_rows();
+        match self {
+            ColSource::Source(i) => Ok(Arc::clone(source.column(*i))),
+            ColSource::Expr(e) => e
+                .evaluate(source)
+                .and_then(|v| v.into_array(n))
+                .map_err(crate::error::df_error),
+            ColSource::Default => match default {
+                Some(v) => v.to_array_of_size(n).map_err(crate::error::df_error),
+                None => Ok(new_null_array(ty, n)),
+            },
+        }
+    }
+}
+
 /// Everything the parser thread needs, decided before the body is read.
 struct LoadPlan {
     olap: OlapTable,
@@ -200,6 +226,8 @@ struct LoadPlan {
     columns: Vec<ColSource>,
     defaults: Vec<Option<ScalarValue>>,
     where_expr: Option<Arc<dyn PhysicalExpr>>,
+    /// PRIMARY KEY tables: where each row's `__op` comes from (`None`: every row upserts).
+    op: Option<ColSource>,
     typed_schema: SchemaRef,
     target: Arc<WriteTarget>,
     strict: bool,
@@ -294,19 +322,37 @@ impl LoadPlan {
                 }
                 (src, der)
             }
-            None => (
-                olap.columns.iter().map(|c| c.name.clone()).collect(),
-                vec![],
-            ),
+            None => {
+                let mut names: Vec<String> = olap.columns.iter().map(|c| c.name.clone()).collect();
+                // JSON fields are picked by name: a `__op` field says what a row does.
+                if olap.keys_type == KeysType::Primary && options.format == Format::Json {
+                    names.push(OP_COLUMN.to_string());
+                }
+                (names, vec![])
+            }
         };
-        let source_schema: SchemaRef = Arc::new(Schema::new(
+        let primary = olap.keys_type == KeysType::Primary;
+        let op = if let Some((_, text)) = derived.iter().find(|(n, _)| n == OP_COLUMN) {
+            Some(ColSource::Expr(physical(
+                &state,
+                text,
+                &source_schema_of(&source_names),
+                Some(&source_names),
+            )?))
+        } else {
             source_names
                 .iter()
-                .map(|n| Field::new(n, DataType::Utf8, true))
-                .collect::<Vec<_>>(),
-        ));
+                .position(|n| n == OP_COLUMN)
+                .map(ColSource::Source)
+        };
+        if op.is_some() && !primary {
+            return Err(load_error(format!(
+                "'{OP_COLUMN}' in header 'columns' is only for PRIMARY KEY tables"
+            )));
+        }
+        let source_schema = source_schema_of(&source_names);
         for (name, _) in &derived {
-            if olap.column(name).is_none() {
+            if olap.column(name).is_none() && name != OP_COLUMN {
                 return Err(load_error(format!(
                     "column '{name}' in header 'columns' is not a column of the table"
                 )));
@@ -348,9 +394,24 @@ impl LoadPlan {
                 }
                 _ => None,
             };
+            // A partial update leaves the other columns of existing keys alone; rows of new
+            // keys get the column default, or the type's zero value for NOT NULL columns
+            // without one.
+            let default = match (&src, default) {
+                (ColSource::Default, None)
+                    if options.partial_update && !col.nullable && !col.is_key =>
+                {
+                    Some(
+                        ScalarValue::new_default(&col.ty.to_arrow())
+                            .map_err(crate::error::df_error)?,
+                    )
+                }
+                (_, d) => d,
+            };
             defaults.push(default);
             columns.push(src);
         }
+        let update = update_rule(olap, &columns, &options)?;
         let typed_schema: SchemaRef = Arc::new(Schema::new(
             olap.columns
                 .iter()
@@ -367,6 +428,14 @@ impl LoadPlan {
             olap,
             (!options.partitions.is_empty()).then_some(&options.partitions[..]),
         )?;
+        if let Some(rule) = update {
+            let t = Arc::make_mut(&mut target);
+            t.update = Some(UpdateRule {
+                compression: t.compression.as_str(),
+                bloom_filter_columns: t.bloom_filter_columns.clone(),
+                ..rule
+            });
+        }
         if options.load_mem_limit > 0 {
             // Half for buffered segments; the rest covers parsing and encoding.
             Arc::make_mut(&mut target).memory_limit =
@@ -379,6 +448,7 @@ impl LoadPlan {
             columns,
             defaults,
             where_expr,
+            op,
             typed_schema,
             target,
             strict: options.strict_mode,
@@ -404,6 +474,20 @@ impl LoadPlan {
         let source = RecordBatch::try_new(Arc::clone(&self.source_schema), split.columns)
             .map_err(|e| SqlError::internal(e.to_string()))?;
         let mut errors: Vec<RowError> = vec![];
+        let op = match &self.op {
+            None => None,
+            Some(src) => {
+                let raw = src.evaluate(&source, &None, &DataType::Int8)?;
+                Some(op_values(&raw, &mut errors)?)
+            }
+        };
+        // Rows that delete need only their key.
+        let deletes = op.as_ref().map(|o| {
+            let o = o.as_primitive::<datafusion::arrow::datatypes::Int8Type>();
+            (0..n)
+                .map(|i| o.value(i) == OP_DELETE)
+                .collect::<Vec<bool>>()
+        });
         let mut typed: Vec<ArrayRef> = Vec::with_capacity(self.olap.columns.len());
         for ((col, src), default) in self
             .olap
@@ -412,17 +496,7 @@ impl LoadPlan {
             .zip(&self.columns)
             .zip(&self.defaults)
         {
-            let raw: ArrayRef = match src {
-                ColSource::Source(i) => Arc::clone(source.column(*i)),
-                ColSource::Expr(e) => e
-                    .evaluate(&source)
-                    .and_then(|v| v.into_array(n))
-                    .map_err(crate::error::df_error)?,
-                ColSource::Default => match default {
-                    Some(v) => v.to_array_of_size(n).map_err(crate::error::df_error)?,
-                    None => new_null_array(&col.ty.to_arrow(), n),
-                },
-            };
+            let raw = src.evaluate(&source, default, &col.ty.to_arrow())?;
             let target = TargetColumn {
                 name: col.name.clone(),
                 ty: col.ty.clone(),
@@ -435,7 +509,8 @@ impl LoadPlan {
                 // column allows it.
                 let becomes_null =
                     !self.strict && col.nullable && e.code == ErrorCode::ER_TRUNCATED_WRONG_VALUE;
-                if !becomes_null {
+                let ignored = !col.is_key && deletes.as_ref().is_some_and(|d| d[e.row]);
+                if !becomes_null && !ignored {
                     errors.push(e);
                 }
             }
@@ -481,11 +556,15 @@ impl LoadPlan {
                 and(&good, &selected).map_err(arrow_err)?
             }
         };
-        let columns = typed
+        let mut columns = typed
             .iter()
             .map(|c| filter(c, &mask))
             .collect::<Result<Vec<_>, _>>()
             .map_err(arrow_err)?;
+        match op {
+            Some(op) => columns.push(filter(&op, &mask).map_err(arrow_err)?),
+            None => columns = self.target.with_op(columns, OP_UPSERT),
+        }
         let batch = RecordBatch::try_new(Arc::clone(&self.target.schema), columns)
             .map_err(|e| SqlError::internal(e.to_string()))?;
         Ok(Processed {
@@ -496,6 +575,102 @@ impl LoadPlan {
             bad_count,
         })
     }
+}
+
+/// The `partial_update` / `merge_condition` of a load into a PRIMARY KEY table.
+fn update_rule(
+    olap: &OlapTable,
+    sources: &[ColSource],
+    options: &LoadOptions,
+) -> Result<Option<UpdateRule>, SqlError> {
+    if !options.partial_update && options.merge_condition.is_none() {
+        return Ok(None);
+    }
+    if olap.keys_type != KeysType::Primary {
+        return Err(load_error(
+            "partial_update and merge_condition are only for PRIMARY KEY tables",
+        ));
+    }
+    let mut keep = vec![];
+    if options.partial_update && options.columns.is_none() {
+        return Err(load_error(
+            "a partial update needs header 'columns' naming the columns it writes",
+        ));
+    }
+    if options.partial_update {
+        for (c, src) in olap.columns.iter().zip(sources) {
+            let given = !matches!(src, ColSource::Default);
+            if c.is_key && !given {
+                return Err(load_error(format!(
+                    "a partial update needs every primary key column; '{}' is not in header 'columns'",
+                    c.name
+                )));
+            }
+            if !c.is_key && !given {
+                keep.push(c.uid);
+            }
+        }
+    }
+    let condition = match &options.merge_condition {
+        None => None,
+        Some(name) => {
+            let Some(c) = olap.column(name) else {
+                return Err(load_error(format!(
+                    "merge_condition column '{name}' is not a column of the table"
+                )));
+            };
+            if c.is_key {
+                return Err(load_error(format!(
+                    "merge_condition column '{name}' is a primary key column"
+                )));
+            }
+            Some(c.uid)
+        }
+    };
+    Ok(Some(UpdateRule {
+        keep,
+        condition,
+        compression: String::new(),
+        bloom_filter_columns: vec![],
+    }))
+}
+
+fn source_schema_of(names: &[String]) -> SchemaRef {
+    Arc::new(Schema::new(
+        names
+            .iter()
+            .map(|n| Field::new(n, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// The `__op` of each row: `0`/`upsert` (also NULL or empty) or `1`/`delete`; other values
+/// reject the row.
+fn op_values(raw: &ArrayRef, errors: &mut Vec<RowError>) -> Result<ArrayRef, SqlError> {
+    let text = datafusion::arrow::compute::cast(raw, &DataType::Utf8).map_err(arrow_err)?;
+    let text = text.as_string::<i32>();
+    let mut ops = Vec::with_capacity(text.len());
+    for i in 0..text.len() {
+        let v = if text.is_null(i) {
+            ""
+        } else {
+            text.value(i).trim()
+        };
+        let op = if v.is_empty() || v == "0" || v.eq_ignore_ascii_case("upsert") {
+            OP_UPSERT
+        } else if v == "1" || v.eq_ignore_ascii_case("delete") {
+            OP_DELETE
+        } else {
+            errors.push(RowError {
+                row: i,
+                code: ErrorCode::ER_WRONG_ARGUMENTS,
+                reason: format!("'{v}' is not a valid {OP_COLUMN} (0, 1, upsert or delete)"),
+            });
+            OP_UPSERT
+        };
+        ops.push(op);
+    }
+    Ok(Arc::new(Int8Array::from(ops)))
 }
 
 fn arrow_err(e: datafusion::arrow::error::ArrowError) -> SqlError {
@@ -639,12 +814,6 @@ impl LoadService {
         let Some(olap) = table.olap() else {
             return Err(load_error(format!("'{}' is a view", req.table)));
         };
-        if olap.keys_type == KeysType::Primary {
-            return Err(SqlError::not_supported(format!(
-                "Loading into a {} KEY table",
-                olap.keys_type.as_str()
-            )));
-        }
         for p in &options.partitions {
             if olap.partition(p).is_none() {
                 return Err(SqlError::new(

@@ -77,6 +77,28 @@ impl Session {
     }
 
     /// Resolves an optional database qualifier.
+    /// The database and OLAP table a statement names (`verb` words the error for a view).
+    pub(crate) fn olap_table(
+        &self,
+        name: &rigel_sql::TableName,
+        verb: &str,
+    ) -> Result<(String, Arc<crate::catalog::Table>), SqlError> {
+        let db = self.db_of(&name.db)?;
+        let table = self
+            .fe
+            .catalog()
+            .read()
+            .table(&db, &name.name)
+            .ok_or_else(|| crate::error::unknown_table(&db, &name.name))?;
+        if table.olap().is_none() {
+            return Err(SqlError::new(
+                ErrorCode::ER_WRONG_OBJECT,
+                format!("'{db}.{}' is a view; {verb} needs a table", table.name),
+            ));
+        }
+        Ok((db, table))
+    }
+
     pub(crate) fn db_of(&self, db: &Option<String>) -> Result<String, SqlError> {
         match db {
             Some(d) => Ok(d.clone()),
@@ -212,9 +234,7 @@ impl Session {
     async fn other(&mut self, stmt: ast::Statement) -> Result<QueryResult, SqlError> {
         match stmt {
             ast::Statement::Delete(d) => self.delete(d).await,
-            ast::Statement::Update { .. } => Err(SqlError::not_supported(
-                "UPDATE (it arrives with the table models work)",
-            )),
+            ast::Statement::Update(u) => self.update(u).await,
             other => {
                 let first = other.to_string();
                 let word = first.split_whitespace().next().unwrap_or("statement");

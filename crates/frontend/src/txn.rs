@@ -7,9 +7,10 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema};
 use rigel_be_api::{
-    BucketRouting, MergeRule, PartitionRoute, SegmentCompression, SinkSummary, ValueMerge,
-    WriteTarget,
+    BucketRouting, MergeRule, OP_COLUMN, PartitionRoute, SegmentCompression, SinkSummary,
+    ValueMerge, WriteTarget,
 };
 use rigel_common::ids::{TabletId, TxnId};
 use rigel_common::{ErrorCode, SqlError};
@@ -147,7 +148,27 @@ pub(crate) fn write_target(
     olap: &OlapTable,
     only: Option<&[String]>,
 ) -> Result<Arc<WriteTarget>, SqlError> {
-    let schema = olap.arrow_schema();
+    let mut schema = olap.arrow_schema();
+    let primary_key: Vec<usize> = if olap.keys_type == KeysType::Primary {
+        // Rows that delete carry only their key: value columns may hold NULLs there.
+        let mut fields: Vec<FieldRef> = olap
+            .columns
+            .iter()
+            .zip(schema.fields())
+            .map(|(c, f)| {
+                if c.is_key {
+                    Arc::clone(f)
+                } else {
+                    Arc::new(f.as_ref().clone().with_nullable(true))
+                }
+            })
+            .collect();
+        fields.push(Arc::new(Field::new(OP_COLUMN, DataType::Int8, false)));
+        schema = Arc::new(Schema::new(fields));
+        olap.key_indexes()
+    } else {
+        vec![]
+    };
     let bounds = routes_bounds(olap)?;
     let partition_columns: Vec<usize> = match &olap.partition_scheme {
         PartitionScheme::Unpartitioned => vec![],
@@ -210,24 +231,30 @@ pub(crate) fn write_target(
         bloom_filter_columns,
         memory_limit: 0,
         merge: merge_rule(olap)?,
+        primary_key,
+        update: None,
     }))
 }
 
-/// How rows with equal keys merge in AGGREGATE and UNIQUE KEY tables; `None` for the
-/// others. HLL and BITMAP columns (whose functions are not there yet) cannot be written.
+/// How rows with equal keys merge in AGGREGATE, UNIQUE and PRIMARY KEY tables; `None` for
+/// DUPLICATE KEY tables. HLL and BITMAP columns (whose functions are not there yet) cannot
+/// be written.
 pub(crate) fn merge_rule(olap: &OlapTable) -> Result<Option<MergeRule>, SqlError> {
+    let last_wins = || {
+        olap.columns.iter().map(|c| {
+            if c.is_key {
+                ValueMerge::Key
+            } else {
+                ValueMerge::Replace
+            }
+        })
+    };
     let columns = match olap.keys_type {
-        KeysType::Duplicate | KeysType::Primary => return Ok(None),
-        KeysType::Unique => olap
-            .columns
-            .iter()
-            .map(|c| {
-                if c.is_key {
-                    ValueMerge::Key
-                } else {
-                    ValueMerge::Replace
-                }
-            })
+        KeysType::Duplicate => return Ok(None),
+        KeysType::Unique => last_wins().collect(),
+        // The op column too: the last write of a key says whether it stays.
+        KeysType::Primary => last_wins()
+            .chain(std::iter::once(ValueMerge::Replace))
             .collect(),
         KeysType::Aggregate => olap
             .columns

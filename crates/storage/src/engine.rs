@@ -19,17 +19,31 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use datafusion::arrow::datatypes::SchemaRef;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use rigel_common::ids::{RowsetId, TabletId, TxnId};
 use tracing::{info, warn};
 
 use crate::meta::{RowsetMeta, TabletMeta, decode, encode};
+use crate::meta::{SegmentMeta, UpdateRule};
+use crate::primary::{
+    DeletedRows, NewDeletes, OP_COLUMN, OP_DELETE, PkIndex, RowLoc, SegmentKeys, apply_rowset,
+    decode_rows, encode_keys, encode_rows, fetch_columns, field_index, index_segment, read_keys,
+    read_segment, union_rows,
+};
 use crate::segment::{RowsetWriter, SegmentOptions, now_ms, sync_dir};
+use crate::segment::{SegmentCompression, write_segment_in_order};
 use crate::{Error, Result};
+use datafusion::arrow::array::{Array, ArrayRef, Int8Array, RecordBatch, UInt32Array};
+use datafusion::arrow::compute::kernels::cmp::lt;
+use datafusion::arrow::compute::{interleave, take};
+use datafusion::arrow::datatypes::FieldRef;
 
 const TABLETS: TableDefinition<u64, &[u8]> = TableDefinition::new("tablets");
 const ROWSETS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("rowsets");
+/// Delete vectors of PRIMARY KEY tablets: (tablet, rowset, segment, version) → the rows of
+/// the segment deleted from that version on (delta varints).
+const DELVECS: TableDefinition<(u64, u64, u32, u64), &[u8]> = TableDefinition::new("delvecs");
 
 /// Engine options.
 #[derive(Debug, Clone)]
@@ -51,6 +65,86 @@ struct TabletState {
     meta: TabletMeta,
     /// Visible rowsets, ordered by version.
     rowsets: Vec<Arc<RowsetMeta>>,
+    /// PRIMARY KEY tablets: delete-vector entries by segment, oldest version first.
+    delvecs: HashMap<(RowsetId, u32), Vec<(u64, DeletedRows)>>,
+    /// PRIMARY KEY tablets: the index, built on first use.
+    index: Arc<Mutex<Option<PkIndex>>>,
+}
+
+impl TabletState {
+    fn new(meta: TabletMeta) -> Self {
+        Self {
+            meta,
+            rowsets: vec![],
+            delvecs: HashMap::new(),
+            index: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    fn max_version(&self) -> u64 {
+        self.rowsets
+            .iter()
+            .filter_map(|r| r.version)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The rows of `rowsets`' segments deleted at `version`.
+    fn deletes_at(
+        &self,
+        rowsets: &[Arc<RowsetMeta>],
+        version: u64,
+    ) -> HashMap<(RowsetId, u32), DeletedRows> {
+        let mut out = HashMap::new();
+        if self.delvecs.is_empty() {
+            return out;
+        }
+        for rs in rowsets {
+            for seg in 0..rs.segments.len() as u32 {
+                let Some(entries) = self.delvecs.get(&(rs.rowset_id, seg)) else {
+                    continue;
+                };
+                let visible: Vec<&DeletedRows> = entries
+                    .iter()
+                    .filter(|(v, _)| *v <= version)
+                    .map(|(_, rows)| rows)
+                    .collect();
+                let rows = match visible.as_slice() {
+                    [] => continue,
+                    [one] => Arc::clone(one),
+                    many => {
+                        let lists: Vec<&[u32]> = many.iter().map(|r| r.as_slice()).collect();
+                        Arc::new(union_rows(&lists))
+                    }
+                };
+                out.insert((rs.rowset_id, seg), rows);
+            }
+        }
+        out
+    }
+}
+
+/// What a reader at one version of a tablet sees.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Visible rowsets, oldest first.
+    pub rowsets: Vec<Arc<RowsetMeta>>,
+    deletes: HashMap<(RowsetId, u32), DeletedRows>,
+}
+
+impl Snapshot {
+    /// Rows of a segment (sorted ordinals) that readers skip (PRIMARY KEY tablets).
+    pub fn deleted(&self, rowset: RowsetId, segment: usize) -> Option<&[u32]> {
+        let segment = u32::try_from(segment).ok()?;
+        self.deletes.get(&(rowset, segment)).map(|r| r.as_slice())
+    }
+
+    /// Live rows.
+    pub fn live_rows(&self) -> u64 {
+        let rows: u64 = self.rowsets.iter().map(|r| r.rows).sum();
+        let deleted: u64 = self.deletes.values().map(|d| d.len() as u64).sum();
+        rows.saturating_sub(deleted)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -104,6 +198,7 @@ impl StorageEngine {
             let w = db.begin_write()?;
             w.open_table(TABLETS)?;
             w.open_table(ROWSETS)?;
+            w.open_table(DELVECS)?;
             w.commit()?;
         }
         let mut state = State::default();
@@ -114,13 +209,7 @@ impl StorageEngine {
             for entry in tablets.iter()? {
                 let (_, v) = entry?;
                 let meta: TabletMeta = decode(v.value())?;
-                state.tablets.insert(
-                    meta.tablet_id,
-                    TabletState {
-                        meta,
-                        rowsets: vec![],
-                    },
-                );
+                state.tablets.insert(meta.tablet_id, TabletState::new(meta));
             }
             let rowsets = r.open_table(ROWSETS)?;
             for entry in rowsets.iter()? {
@@ -133,6 +222,22 @@ impl StorageEngine {
                         None => warn!(tablet = %rs.tablet_id, "rowset of unknown tablet ignored"),
                     },
                     None => state.pending.entry(rs.txn_id).or_default().push(rs),
+                }
+            }
+        }
+        {
+            let r = db.begin_read()?;
+            let delvecs = r.open_table(DELVECS)?;
+            // Keys are ordered, so each segment's entries come oldest version first.
+            for entry in delvecs.iter()? {
+                let (k, v) = entry?;
+                let (tablet, rowset, segment, version) = k.value();
+                let rows = decode_rows(v.value())?;
+                if let Some(t) = state.tablets.get_mut(&TabletId(tablet)) {
+                    t.delvecs
+                        .entry((RowsetId(rowset), segment))
+                        .or_default()
+                        .push((version, Arc::new(rows)));
                 }
             }
         }
@@ -220,10 +325,7 @@ impl StorageEngine {
             state
                 .tablets
                 .entry(m.tablet_id)
-                .or_insert_with(|| TabletState {
-                    meta: m.clone(),
-                    rowsets: vec![],
-                });
+                .or_insert_with(|| TabletState::new(m.clone()));
         }
         Ok(())
     }
@@ -243,6 +345,13 @@ impl StorageEngine {
                 for k in keys {
                     rowsets.remove(k)?;
                 }
+            }
+            let mut delvecs = w.open_table(DELVECS)?;
+            for id in ids {
+                delvecs.retain_in(
+                    (id.0, 0, 0, 0)..=(id.0, u64::MAX, u32::MAX, u64::MAX),
+                    |_, _| false,
+                )?;
             }
         }
         w.commit()?;
@@ -346,9 +455,19 @@ impl StorageEngine {
     /// that readers of every version see the same rows as before. Returns `false` when an
     /// input is no longer current or a rewrite of the tablet is pending: the output's files
     /// are then removed and everything else stays as it was.
-    pub fn commit_compaction(&self, mut output: RowsetMeta) -> Result<bool> {
+    ///
+    /// PRIMARY KEY tablets pass `read_at`, the version the inputs were read at (with their
+    /// deleted rows skipped): the output then becomes visible at that version, which must
+    /// still be the newest, and the index points at its rows.
+    pub fn commit_compaction(&self, mut output: RowsetMeta, read_at: Option<u64>) -> Result<bool> {
         let mut state = self.state.write();
         let tablet = output.tablet_id;
+        let moved_on = read_at.is_some_and(|v| {
+            state
+                .tablets
+                .get(&tablet)
+                .is_none_or(|t| t.max_version() != v)
+        });
         let rewrite_pending = state
             .pending
             .values()
@@ -364,13 +483,17 @@ impl StorageEngine {
                     .collect()
             })
             .unwrap_or_default();
-        if rewrite_pending || inputs.is_empty() || inputs.len() != output.replaces.len() {
+        if moved_on || rewrite_pending || inputs.is_empty() || inputs.len() != output.replaces.len()
+        {
             for s in &output.segments {
                 let _ = std::fs::remove_file(self.segment_path(tablet, &s.name));
             }
             return Ok(false);
         }
-        let version = inputs.iter().filter_map(|r| r.version).max();
+        let version = match read_at {
+            Some(v) => Some(v),
+            None => inputs.iter().filter_map(|r| r.version).max(),
+        };
         output.version = version;
         let now = now_ms();
         let retired: Vec<RowsetMeta> = inputs
@@ -398,7 +521,34 @@ impl StorageEngine {
                 }
             }
             let pos = t.rowsets.partition_point(|r| r.version <= output.version);
-            t.rowsets.insert(pos, Arc::new(output));
+            t.rowsets.insert(pos, Arc::new(output.clone()));
+        }
+        let primary = state.tablets.get(&tablet).and_then(|t| {
+            (!t.meta.primary_key.is_empty())
+                .then(|| (t.meta.primary_key.clone(), Arc::clone(&t.index)))
+        });
+        drop(state);
+        if let Some((key, index)) = primary {
+            // The output's rows are the live rows of the inputs: their keys move to it.
+            let mut index = index.lock();
+            if index.is_some() {
+                let mut segments = Vec::with_capacity(output.segments.len());
+                for (i, seg) in output.segments.iter().enumerate() {
+                    match read_keys(&self.segment_path(tablet, &seg.name), &key) {
+                        Ok(keys) => segments.push(SegmentKeys::new(i as u32, keys)),
+                        Err(e) => {
+                            warn!(%tablet, "primary key index dropped, rebuilt on next write: {e}");
+                            *index = None;
+                            return Ok(true);
+                        }
+                    }
+                }
+                match apply_rowset(&mut index, output.rowset_id, &segments) {
+                    // Every key was live in an input, which now holds no live row.
+                    Ok(d) if d.keys().all(|(r, _)| output.replaces.contains(r)) => {}
+                    _ => *index = None,
+                }
+            }
         }
         Ok(true)
     }
@@ -423,8 +573,11 @@ impl StorageEngine {
         let w = self.db.begin_write()?;
         {
             let mut rows = w.open_table(ROWSETS)?;
+            let mut delvecs = w.open_table(DELVECS)?;
             for r in &old {
                 rows.remove((r.tablet_id.0, r.rowset_id.0))?;
+                let (t, id) = (r.tablet_id.0, r.rowset_id.0);
+                delvecs.retain_in((t, id, 0, 0)..=(t, id, u32::MAX, u64::MAX), |_, _| false)?;
             }
         }
         w.commit()?;
@@ -433,6 +586,7 @@ impl StorageEngine {
             for r in &old {
                 if let Some(t) = state.tablets.get_mut(&r.tablet_id) {
                     t.rowsets.retain(|x| x.rowset_id != r.rowset_id);
+                    t.delvecs.retain(|(rowset, _), _| *rowset != r.rowset_id);
                 }
             }
         }
@@ -447,10 +601,252 @@ impl StorageEngine {
     /// Makes a pending transaction's rowsets visible at the given per-tablet versions.
     /// Publishing a transaction that is already visible is a no-op.
     pub fn publish_txn(&self, txn: TxnId, versions: &HashMap<TabletId, u64>) -> Result<()> {
-        let pending = match self.state.read().pending.get(&txn) {
+        let mut pending = match self.state.read().pending.get(&txn) {
             Some(p) => p.clone(),
             None => return Ok(()),
         };
+        // PRIMARY KEY tablets: the new rows go through the index first; the rows they
+        // replace or delete are committed with the rowsets below.
+        let mut pk_deletes: Vec<(TabletId, u64, NewDeletes)> = vec![];
+        let mut indexes = vec![];
+        // Segments replaced by their resolved rewrite (partial and conditional updates).
+        let mut replaced: Vec<PathBuf> = vec![];
+        for rs in &mut pending {
+            let Some(&version) = versions.get(&rs.tablet_id) else {
+                continue;
+            };
+            let (key, index) = match self.state.read().tablets.get(&rs.tablet_id) {
+                Some(t) if !t.meta.primary_key.is_empty() => {
+                    (t.meta.primary_key.clone(), Arc::clone(&t.index))
+                }
+                _ => continue,
+            };
+            let applied = self.apply_primary(&mut index.lock(), rs, &key);
+            indexes.push(index);
+            match applied {
+                Ok((d, files)) => {
+                    pk_deletes.push((rs.tablet_id, version, d));
+                    replaced.extend(files);
+                }
+                Err(e) => {
+                    reset_indexes(&indexes);
+                    return Err(e);
+                }
+            }
+        }
+        let result = self.publish_rowsets(txn, pending, versions, pk_deletes);
+        match result {
+            Ok(()) => {
+                for f in replaced {
+                    let _ = std::fs::remove_file(f);
+                }
+            }
+            // The rewritten files are removed as orphans at the next start.
+            Err(_) => reset_indexes(&indexes),
+        }
+        result
+    }
+
+    /// Reads the keys of a pending PRIMARY KEY rowset and applies them to the tablet's index
+    /// (built first if needed). Returns the rows that become deleted.
+    ///
+    /// A rowset with an [`UpdateRule`] is resolved segment by segment against the rows its
+    /// keys have (earlier segments of the same rowset included): segments that take values
+    /// from existing rows are rewritten, and the files they replace are returned.
+    fn apply_primary(
+        &self,
+        index: &mut Option<PkIndex>,
+        rs: &mut RowsetMeta,
+        key: &[u32],
+    ) -> Result<(NewDeletes, Vec<PathBuf>)> {
+        if index.is_none() {
+            self.rebuild_index(index, rs.tablet_id, key)?;
+        }
+        let Some(rule) = rs.update.take() else {
+            let mut segments = Vec::with_capacity(rs.segments.len());
+            for (i, seg) in rs.segments.iter().enumerate() {
+                let keys = read_keys(&self.segment_path(rs.tablet_id, &seg.name), key)?;
+                segments.push(SegmentKeys::new(i as u32, keys));
+            }
+            return Ok((apply_rowset(index, rs.rowset_id, &segments)?, vec![]));
+        };
+        let others: HashMap<RowsetId, Arc<RowsetMeta>> = self
+            .read_snapshot(rs.tablet_id, u64::MAX)?
+            .rowsets
+            .into_iter()
+            .map(|r| (r.rowset_id, r))
+            .collect();
+        let mut deletes = NewDeletes::new();
+        let mut replaced = vec![];
+        for i in 0..rs.segments.len() {
+            let (keys, rewritten) =
+                self.resolve_segment(index.as_ref(), rs, i, &rule, key, &others)?;
+            if let Some(meta) = rewritten {
+                replaced.push(self.segment_path(rs.tablet_id, &rs.segments[i].name));
+                rs.segments[i] = meta;
+            }
+            for (target, rows) in apply_rowset(index, rs.rowset_id, &[keys])? {
+                let all = deletes.entry(target).or_default();
+                all.extend(rows);
+                all.sort_unstable();
+                all.dedup();
+            }
+        }
+        rs.bytes = rs.segments.iter().map(|s| s.bytes).sum();
+        Ok((deletes, replaced))
+    }
+
+    /// Resolves segment `i` of a pending rowset with an update rule: which rows lose their
+    /// merge condition to the existing row (skipped), and, for a partial update, the kept
+    /// columns of rows whose key exists (then the segment is rewritten, rows in place).
+    fn resolve_segment(
+        &self,
+        index: Option<&PkIndex>,
+        rs: &RowsetMeta,
+        i: usize,
+        rule: &UpdateRule,
+        key: &[u32],
+        others: &HashMap<RowsetId, Arc<RowsetMeta>>,
+    ) -> Result<(SegmentKeys, Option<SegmentMeta>)> {
+        let tablet = rs.tablet_id;
+        let seg = &rs.segments[i];
+        let batch = read_segment(&self.segment_path(tablet, &seg.name))?;
+        let schema = batch.schema();
+        let find = |uid: u32| {
+            field_index(&schema, uid)
+                .ok_or_else(|| Error::Corrupt(format!("segment {} has no column {uid}", seg.name)))
+        };
+        let key_columns: Vec<ArrayRef> = key
+            .iter()
+            .map(|&u| find(u).map(|c| Arc::clone(batch.column(c))))
+            .collect::<Result<_>>()?;
+        let keys = encode_keys(&key_columns)?;
+        let op = schema.index_of(OP_COLUMN).ok().and_then(|c| {
+            batch
+                .column(c)
+                .as_any()
+                .downcast_ref::<Int8Array>()
+                .cloned()
+        });
+        // Upserted rows whose key has a row already, and where that row is.
+        let mut matched: Vec<u32> = vec![];
+        let mut locs: Vec<RowLoc> = vec![];
+        if let Some(index) = index {
+            for r in 0..batch.num_rows() {
+                let deletes = op.as_ref().is_some_and(|o| o.value(r) == OP_DELETE);
+                if deletes {
+                    continue;
+                }
+                if let Some(loc) = index.get(&keys, r)? {
+                    matched.push(r as u32);
+                    locs.push(loc);
+                }
+            }
+        }
+        let condition = rule.condition.map(&find).transpose()?;
+        let keep: Vec<usize> = rule.keep.iter().map(|&u| find(u)).collect::<Result<_>>()?;
+        let wanted: Vec<usize> = condition.iter().chain(&keep).copied().collect();
+        let fields: Vec<FieldRef> = wanted.iter().map(|&c| schema.fields()[c].clone()).collect();
+        let path_of = |rowset: RowsetId, segment: u32| {
+            let meta = if rowset == rs.rowset_id {
+                rs.segments.get(segment as usize)
+            } else {
+                others.get(&rowset)?.segments.get(segment as usize)
+            };
+            meta.map(|m| self.segment_path(tablet, &m.name))
+        };
+        let old = fetch_columns(path_of, &locs, &fields)?;
+        // Rows that lose to the existing row.
+        let mut skip: Vec<u32> = vec![];
+        if let Some(c) = condition {
+            let rows = UInt32Array::from(matched.clone());
+            let new = take(batch.column(c), &rows, None)?;
+            let less = lt(&new, &old[0])?;
+            for (j, &row) in matched.iter().enumerate() {
+                if less.is_valid(j) && less.value(j) {
+                    skip.push(row);
+                }
+            }
+        }
+        let mut rewritten = None;
+        let taking: Vec<(usize, u32)> = matched
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| skip.binary_search(r).is_err())
+            .map(|(j, r)| (j, *r))
+            .collect();
+        if !keep.is_empty() && !taking.is_empty() {
+            let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+            let first_kept = usize::from(condition.is_some());
+            for (k, &c) in keep.iter().enumerate() {
+                let mut from: Vec<(usize, usize)> = (0..batch.num_rows()).map(|r| (0, r)).collect();
+                for &(j, row) in &taking {
+                    from[row as usize] = (1, j);
+                }
+                let old_values = &old[first_kept + k];
+                columns[c] = interleave(&[batch.column(c).as_ref(), old_values.as_ref()], &from)?;
+            }
+            let resolved = RecordBatch::try_new(Arc::clone(&schema), columns)?;
+            let name = match seg.name.strip_suffix(".parquet") {
+                Some(stem) => format!("{stem}.u.parquet"),
+                None => format!("{}.u", seg.name),
+            };
+            let meta = write_segment_in_order(
+                &self.tablet_dir(tablet),
+                name,
+                tablet,
+                rs.rowset_id,
+                rs.txn_id,
+                resolved,
+                SegmentCompression::parse(&rule.compression).unwrap_or(SegmentCompression::Lz4),
+                rule.bloom_filter_columns.clone(),
+            )?;
+            rewritten = Some(meta);
+        }
+        let keys = SegmentKeys {
+            segment: i as u32,
+            batches: vec![(keys, op)],
+            skip,
+        };
+        Ok((keys, rewritten))
+    }
+
+    /// Builds a PRIMARY KEY tablet's index from the key columns of its live rows.
+    fn rebuild_index(
+        &self,
+        index: &mut Option<PkIndex>,
+        tablet: TabletId,
+        key: &[u32],
+    ) -> Result<()> {
+        let started = std::time::Instant::now();
+        let snapshot = self.read_snapshot(tablet, u64::MAX)?;
+        let mut built = None;
+        for rs in &snapshot.rowsets {
+            for (i, seg) in rs.segments.iter().enumerate() {
+                let keys = read_keys(&self.segment_path(tablet, &seg.name), key)?;
+                let deleted = snapshot.deleted(rs.rowset_id, i);
+                index_segment(&mut built, rs.rowset_id, i as u32, &keys, deleted)?;
+            }
+        }
+        if let Some(b) = &built {
+            info!(
+                %tablet,
+                keys = b.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "built primary key index"
+            );
+        }
+        *index = built;
+        Ok(())
+    }
+
+    fn publish_rowsets(
+        &self,
+        txn: TxnId,
+        pending: Vec<RowsetMeta>,
+        versions: &HashMap<TabletId, u64>,
+        pk_deletes: Vec<(TabletId, u64, NewDeletes)>,
+    ) -> Result<()> {
         let mut published = Vec::with_capacity(pending.len());
         // Rowsets the published ones replace, marked stale from the new version.
         let mut retired: Vec<RowsetMeta> = vec![];
@@ -492,10 +888,29 @@ impl StorageEngine {
             for rs in &retired {
                 t.insert((rs.tablet_id.0, rs.rowset_id.0), encode(rs).as_slice())?;
             }
+            let mut d = w.open_table(DELVECS)?;
+            for (tablet, version, deletes) in &pk_deletes {
+                for ((rowset, segment), rows) in deletes {
+                    d.insert(
+                        (tablet.0, rowset.0, *segment, *version),
+                        encode_rows(rows).as_slice(),
+                    )?;
+                }
+            }
         }
         w.commit()?;
         let mut state = self.state.write();
         state.pending.remove(&txn);
+        for (tablet, version, deletes) in pk_deletes {
+            if let Some(t) = state.tablets.get_mut(&tablet) {
+                for (key, rows) in deletes {
+                    t.delvecs
+                        .entry(key)
+                        .or_default()
+                        .push((version, Arc::new(rows)));
+                }
+            }
+        }
         for rs in retired {
             if let Some(t) = state.tablets.get_mut(&rs.tablet_id)
                 && let Some(slot) = t.rowsets.iter_mut().find(|r| r.rowset_id == rs.rowset_id)
@@ -565,6 +980,56 @@ impl StorageEngine {
             .collect())
     }
 
+    /// What a reader at `version` sees in `tablet`: rowsets and deleted rows.
+    pub fn read_snapshot(&self, tablet: TabletId, version: u64) -> Result<Snapshot> {
+        Self::snapshot_of(&self.state.read(), tablet, version)
+    }
+
+    /// Snapshots of several tablets taken at one instant: a transaction being published
+    /// is visible in all of them or in none.
+    pub fn read_snapshots(&self, tablets: &[(TabletId, u64)]) -> Result<Vec<Snapshot>> {
+        let state = self.state.read();
+        tablets
+            .iter()
+            .map(|(t, v)| Self::snapshot_of(&state, *t, *v))
+            .collect()
+    }
+
+    fn snapshot_of(state: &State, tablet: TabletId, version: u64) -> Result<Snapshot> {
+        let t = state
+            .tablets
+            .get(&tablet)
+            .ok_or(Error::TabletNotFound(tablet))?;
+        let rowsets: Vec<Arc<RowsetMeta>> = t
+            .rowsets
+            .iter()
+            .filter(|r| r.visible_at(version))
+            .cloned()
+            .collect();
+        let deletes = t.deletes_at(&rowsets, version);
+        Ok(Snapshot { rowsets, deletes })
+    }
+
+    /// The key column ids of a PRIMARY KEY tablet (empty for other tablets).
+    pub fn primary_key(&self, tablet: TabletId) -> Result<Vec<u32>> {
+        let state = self.state.read();
+        let t = state
+            .tablets
+            .get(&tablet)
+            .ok_or(Error::TabletNotFound(tablet))?;
+        Ok(t.meta.primary_key.clone())
+    }
+
+    /// The newest visible version of a tablet.
+    pub fn max_version(&self, tablet: TabletId) -> Result<u64> {
+        let state = self.state.read();
+        let t = state
+            .tablets
+            .get(&tablet)
+            .ok_or(Error::TabletNotFound(tablet))?;
+        Ok(t.max_version())
+    }
+
     /// Summaries of every tablet, ordered by id.
     pub fn tablet_infos(&self) -> Vec<TabletInfo> {
         let state = self.state.read();
@@ -574,19 +1039,31 @@ impl StorageEngine {
             .map(|t| TabletInfo {
                 meta: t.meta.clone(),
                 rowsets: t.rowsets.iter().filter(|r| r.is_current()).count(),
-                rows: t
-                    .rowsets
-                    .iter()
-                    .filter(|r| r.is_current())
-                    .map(|r| r.rows)
-                    .sum(),
+                rows: {
+                    let current: Vec<Arc<RowsetMeta>> = t
+                        .rowsets
+                        .iter()
+                        .filter(|r| r.is_current())
+                        .cloned()
+                        .collect();
+                    let deleted: u64 = t
+                        .deletes_at(&current, u64::MAX)
+                        .values()
+                        .map(|d| d.len() as u64)
+                        .sum();
+                    current
+                        .iter()
+                        .map(|r| r.rows)
+                        .sum::<u64>()
+                        .saturating_sub(deleted)
+                },
                 bytes: t
                     .rowsets
                     .iter()
                     .filter(|r| r.is_current())
                     .map(|r| r.bytes)
                     .sum(),
-                max_version: t.rowsets.last().and_then(|r| r.version).unwrap_or(0),
+                max_version: t.max_version(),
             })
             .collect()
     }
@@ -594,6 +1071,14 @@ impl StorageEngine {
     /// Flushes the metadata store's directory entry (after creating the store).
     pub fn sync(&self) -> Result<()> {
         sync_dir(&self.root)
+    }
+}
+
+/// Forgets indexes that may have applied rows that were not committed; they are rebuilt
+/// from the committed rows on next use.
+fn reset_indexes(indexes: &[Arc<Mutex<Option<PkIndex>>>]) {
+    for i in indexes {
+        *i.lock() = None;
     }
 }
 
@@ -627,6 +1112,7 @@ mod tests {
             table_id: TableId(1),
             partition_id: PartitionId(1),
             created_ms: 0,
+            primary_key: vec![],
         }
     }
 

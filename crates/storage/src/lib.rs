@@ -12,10 +12,11 @@ mod engine;
 mod error;
 pub mod merge;
 pub mod meta;
+pub mod primary;
 pub mod segment;
 
-pub use engine::{StorageEngine, StorageOptions, TabletInfo};
+pub use engine::{Snapshot, StorageEngine, StorageOptions, TabletInfo};
 pub use error::{Error, Result};
 pub use merge::{MergeRule, ValueMerge};
-pub use meta::{RowsetMeta, SegmentMeta, TabletMeta};
+pub use meta::{RowsetMeta, SegmentMeta, TabletMeta, UpdateRule};
 pub use segment::{PendingSegment, RowsetWriter, SegmentCompression, SegmentOptions};

@@ -14,6 +14,9 @@ pub struct TabletMeta {
     pub partition_id: PartitionId,
     /// Creation time, milliseconds since the epoch.
     pub created_ms: i64,
+    /// PRIMARY KEY tables: the column ids of the key, in key order (empty otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub primary_key: Vec<u32>,
 }
 
 /// One Parquet segment file of a rowset.
@@ -60,6 +63,29 @@ pub struct RowsetMeta {
     /// query can still be reading them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale_since_ms: Option<i64>,
+    /// PRIMARY KEY rowsets of a partial update or a conditional update: how their rows
+    /// combine with the existing rows of their keys when published (then cleared).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<UpdateRule>,
+}
+
+/// How the rows of a PRIMARY KEY rowset combine with existing rows of the same keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateRule {
+    /// Partial update: column ids whose values a row takes from the existing row of its key
+    /// (rows of new keys keep what they were written with: the column defaults).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keep: Vec<u32>,
+    /// Conditional update (`merge_condition`): a row replaces the existing row of its key
+    /// only if its value of this column (a column id) is greater than or equal to the
+    /// existing one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<u32>,
+    /// Compression of segments rewritten when resolving (table property text).
+    pub compression: String,
+    /// Columns with bloom filters in rewritten segments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bloom_filter_columns: Vec<String>,
 }
 
 impl RowsetMeta {

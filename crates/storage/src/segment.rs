@@ -277,6 +277,7 @@ impl RowsetWriter {
                 replaces: vec![],
                 stale_from: None,
                 stale_since_ms: None,
+                update: None,
             }
         } else {
             match self.finish()? {
@@ -311,8 +312,39 @@ impl RowsetWriter {
             replaces: vec![],
             stale_from: None,
             stale_since_ms: None,
+            update: None,
         }))
     }
+}
+
+/// Writes `batch` as segment file `name` of a rowset, rows in the order given (a segment
+/// rewritten in place of another: row numbers stay the same).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_segment_in_order(
+    dir: &Path,
+    name: String,
+    tablet_id: TabletId,
+    rowset_id: RowsetId,
+    txn_id: TxnId,
+    batch: RecordBatch,
+    compression: SegmentCompression,
+    bloom_filter_columns: Vec<String>,
+) -> Result<SegmentMeta> {
+    PendingSegment {
+        dir: dir.to_path_buf(),
+        name,
+        tablet_id,
+        rowset_id,
+        txn_id,
+        schema: batch.schema(),
+        options: SegmentOptions {
+            compression,
+            bloom_filter_columns,
+            ..SegmentOptions::default()
+        },
+        batches: vec![batch],
+    }
+    .write()
 }
 
 /// The rows of one segment, cut from a [`RowsetWriter`] and not yet written.
@@ -356,14 +388,26 @@ impl PendingSegment {
         }
         let batch = concat_batches(&self.schema, &batches)?;
         drop(batches);
-        let batch = if in_order {
-            batch
-        } else {
-            sort_batch(batch, &self.options.sort_key, merge.is_some())?
-        };
+        let sort_key = &self.options.sort_key;
         let batch = match merge {
-            Some(rule) => merge_equal_keys(batch, rule)?,
-            None => batch,
+            None if in_order => batch,
+            None => sort_batch(batch, sort_key, false)?,
+            Some(rule) => {
+                // Equal keys must be adjacent, in the order written, to merge.
+                let key = rule.key();
+                let batch = if in_order && sort_key.starts_with(&key) {
+                    batch
+                } else {
+                    sort_batch(batch, &key, true)?
+                };
+                let batch = merge_equal_keys(batch, rule)?;
+                // A sort key other than the key (PRIMARY KEY tables with ORDER BY).
+                if sort_key.starts_with(&key) {
+                    batch
+                } else {
+                    sort_batch(batch, sort_key, false)?
+                }
+            }
         };
         self.write_segment(std::slice::from_ref(&batch))
     }

@@ -274,6 +274,28 @@ impl OlapTable {
         Arc::new(Schema::new(fields))
     }
 
+    /// PRIMARY KEY tables: the column ids of the key, in order (empty for other models).
+    pub fn primary_key_uids(&self) -> Vec<u32> {
+        if self.keys_type != KeysType::Primary {
+            return vec![];
+        }
+        self.columns
+            .iter()
+            .filter(|c| c.is_key)
+            .map(|c| c.uid)
+            .collect()
+    }
+
+    /// Indexes of the key columns.
+    pub fn key_indexes(&self) -> Vec<usize> {
+        self.columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_key)
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     /// Key column names.
     pub fn key_columns(&self) -> Vec<&str> {
         self.columns
@@ -286,12 +308,7 @@ impl OlapTable {
     /// Sort key column indexes.
     pub fn sort_key(&self) -> Vec<usize> {
         if self.order_by.is_empty() {
-            self.columns
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.is_key)
-                .map(|(i, _)| i)
-                .collect()
+            self.key_indexes()
         } else {
             self.order_by
                 .iter()

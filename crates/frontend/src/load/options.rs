@@ -77,6 +77,12 @@ pub struct LoadOptions {
     pub compression: Option<Compression>,
     /// `load_mem_limit` bytes (0 = default)
     pub load_mem_limit: u64,
+    /// `partial_update`: rows of existing keys keep the columns the load does not give
+    /// (PRIMARY KEY tables, row mode).
+    pub partial_update: bool,
+    /// `merge_condition`: a row replaces the existing row of its key only if its value of
+    /// this column is not smaller (PRIMARY KEY tables).
+    pub merge_condition: Option<String>,
     /// `log_rejected_record_num` (-1 all, 0 none); default 1000 in the error log.
     pub log_rejected: i64,
 }
@@ -282,11 +288,20 @@ impl LoadOptions {
                 }
             },
         };
-        if get("partial_update").is_some_and(|v| v.eq_ignore_ascii_case("true"))
-            || get("merge_condition").is_some()
+        let partial_update = get("partial_update")
+            .map(|v| parse_bool("partial_update", v))
+            .transpose()?
+            .unwrap_or(false);
+        if let Some(mode) = get("partial_update_mode")
+            && !mode.trim().eq_ignore_ascii_case("row")
         {
-            return Err("partial_update and merge_condition are not supported yet".to_string());
+            return Err(format!(
+                "partial_update_mode '{mode}' is not supported (row mode is)"
+            ));
         }
+        let merge_condition = get("merge_condition")
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty());
         let jsonpaths = match get("jsonpaths") {
             None => None,
             Some(text) => {
@@ -352,6 +367,8 @@ impl LoadOptions {
                 .transpose()?
                 .unwrap_or(false),
             compression,
+            partial_update,
+            merge_condition,
             load_mem_limit: get("load_mem_limit")
                 .map(|v| {
                     v.parse::<u64>()

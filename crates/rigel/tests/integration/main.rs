@@ -7,6 +7,7 @@ mod common;
 mod compaction;
 mod durability;
 mod fuzz;
+mod primary_key;
 mod stream_load;
 mod tpch;
 

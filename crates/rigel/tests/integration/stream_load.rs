@@ -621,3 +621,128 @@ async fn loads_into_unique_and_aggregate_tables() {
         .unwrap();
     assert_eq!(rows, vec![(1, 6, 9), (2, 15, 7)]);
 }
+
+/// Stream Load into a PRIMARY KEY table: upserts, deletes through `__op` (a data column, a
+/// constant in `columns`, a JSON field), rejected op values, and `__op` refused elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upserts_and_deletes_into_a_primary_key_table() {
+    let server = TestServer::start().await;
+    let mut c = server.conn().await;
+    exec(&mut c, "CREATE DATABASE pk").await;
+    exec(&mut c, "USE pk").await;
+    exec(
+        &mut c,
+        "CREATE TABLE t (id INT NOT NULL, name VARCHAR(10) NOT NULL, score INT) PRIMARY KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 2",
+    )
+    .await;
+    exec(
+        &mut c,
+        "CREATE TABLE d (id INT NOT NULL, v INT) DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 1",
+    )
+    .await;
+    let loader = Loader::new(&server);
+    let csv = |rows: &[&str]| rows.join("\n").into_bytes();
+    let sep = ("column_separator", ",");
+    let row = |id: i32, name: &str, score: Option<i32>| (id, name.to_string(), score);
+
+    let r = loader
+        .load(
+            "pk",
+            "t",
+            &[sep],
+            csv(&["1,a,10", "2,b,20", "3,c,30", "1,a2,11"]),
+        )
+        .await;
+    assert_eq!(r["Status"], "Success", "{r}");
+    assert_eq!(r["NumberLoadedRows"], 4, "{r}");
+    assert_eq!(
+        pk_rows(&mut c).await,
+        vec![
+            row(1, "a2", Some(11)),
+            row(2, "b", Some(20)),
+            row(3, "c", Some(30))
+        ]
+    );
+
+    // The op as a data column: 0 upserts, 1 deletes; anything else is rejected.
+    let r = loader
+        .load(
+            "pk",
+            "t",
+            &[
+                sep,
+                ("columns", "__op, id, name, score"),
+                ("max_filter_ratio", "0.5"),
+            ],
+            csv(&[
+                "0,4,d,40",
+                "1,2,,",
+                "upsert,5,e,50",
+                "delete,3,,",
+                "2,6,f,60",
+            ]),
+        )
+        .await;
+    assert_eq!(r["Status"], "Success", "{r}");
+    assert_eq!(r["NumberLoadedRows"], 4, "{r}");
+    assert_eq!(r["NumberFilteredRows"], 1, "{r}");
+    assert_eq!(
+        pk_rows(&mut c).await,
+        vec![
+            row(1, "a2", Some(11)),
+            row(4, "d", Some(40)),
+            row(5, "e", Some(50))
+        ]
+    );
+
+    // Deleting by key only: the other columns (NOT NULL ones too) are not needed.
+    let r = loader
+        .load(
+            "pk",
+            "t",
+            &[("columns", "id, __op='delete'")],
+            csv(&["1", "9"]),
+        )
+        .await;
+    assert_eq!(r["Status"], "Success", "{r}");
+    assert_eq!(
+        pk_rows(&mut c).await,
+        vec![row(4, "d", Some(40)), row(5, "e", Some(50))]
+    );
+
+    // JSON: a `__op` field says what a row does.
+    let body = br#"[{"id": 6, "name": "f", "score": 60}, {"id": 4, "__op": 1}, {"id": 5, "name": "e2", "__op": 0}]"#;
+    let r = loader
+        .load(
+            "pk",
+            "t",
+            &[("format", "json"), ("strip_outer_array", "true")],
+            body.to_vec(),
+        )
+        .await;
+    assert_eq!(r["Status"], "Success", "{r}");
+    assert_eq!(
+        pk_rows(&mut c).await,
+        vec![row(5, "e2", None), row(6, "f", Some(60))]
+    );
+
+    let r = loader
+        .load(
+            "pk",
+            "d",
+            &[sep, ("columns", "__op, id, v")],
+            csv(&["0,1,1"]),
+        )
+        .await;
+    assert_eq!(r["Status"], "Fail", "{r}");
+    assert!(
+        r["Message"].as_str().unwrap().contains("PRIMARY KEY"),
+        "{r}"
+    );
+}
+
+async fn pk_rows(c: &mut mysql_async::Conn) -> Vec<(i32, String, Option<i32>)> {
+    c.query("SELECT id, name, score FROM t ORDER BY id")
+        .await
+        .unwrap()
+}
