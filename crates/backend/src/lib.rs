@@ -11,10 +11,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use datafusion::arrow::array::RecordBatch;
 use datafusion::physical_plan::ExecutionPlan;
 use rigel_be_api::{
-    Backend, CompactRequest, CompactSummary, DeleteRequest, DeleteSummary, Result, ScanRequest,
-    TabletInfo, TabletMeta, TabletSink, WriteTarget,
+    Backend, CompactRequest, CompactSummary, DeleteRequest, DeleteSummary, LookupRequest, Result,
+    ScanRequest, TabletInfo, TabletMeta, TabletSink, WriteTarget,
 };
 use rigel_common::ids::{TabletId, TxnId};
 use rigel_common::{ErrorExt, SqlError};
@@ -48,15 +49,20 @@ type TabletLocks = parking_lot::Mutex<HashMap<TabletId, Arc<tokio::sync::Mutex<(
 pub struct LocalBackend {
     engine: Arc<StorageEngine>,
     primary_locks: Arc<TabletLocks>,
+    readers: scan::SegmentReaders,
 }
+
+/// Bytes of segment footers and page indexes kept in memory for scans.
+const SEGMENT_METADATA_CACHE_BYTES: usize = 128 << 20;
 
 impl LocalBackend {
     /// Wraps a storage engine.
-    pub fn new(engine: Arc<StorageEngine>) -> Self {
-        Self {
+    pub fn new(engine: Arc<StorageEngine>) -> Result<Self> {
+        Ok(Self {
             engine,
             primary_locks: Arc::default(),
-        }
+            readers: scan::SegmentReaders::new(SEGMENT_METADATA_CACHE_BYTES)?,
+        })
     }
 
     /// Locks the PRIMARY KEY tablets among `tablets` (in id order); other tablets need no
@@ -145,8 +151,29 @@ impl Backend for LocalBackend {
         self.blocking(move |e| e.sweep_stale(after_ms)).await
     }
 
+    async fn lookup_rows(&self, request: LookupRequest) -> Result<RecordBatch> {
+        let schema = Arc::new(
+            request
+                .schema
+                .project(&request.projection)
+                .map_err(|e| SqlError::internal(e.to_string()))?,
+        );
+        let fields: Vec<_> = schema.fields().iter().cloned().collect();
+        let (tablet, keys) = (request.tablet, request.keys);
+        let columns = self
+            .blocking(move |e| e.lookup_rows(tablet, &keys, &fields))
+            .await?;
+        let rows = columns.first().map_or(0, |c| c.len());
+        RecordBatch::try_new_with_options(
+            schema,
+            columns,
+            &datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(rows)),
+        )
+        .map_err(|e| SqlError::internal(e.to_string()))
+    }
+
     fn scan(&self, request: ScanRequest) -> Result<Arc<dyn ExecutionPlan>> {
-        scan::build_scan(&self.engine, request)
+        scan::build_scan(&self.engine, &self.readers, request)
     }
 
     async fn tablet_infos(&self) -> Result<Vec<TabletInfo>> {

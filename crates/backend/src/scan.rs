@@ -15,11 +15,16 @@ use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::common::{DFSchema, Result as DfResult, ScalarValue, Statistics};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::object_store::ObjectStoreUrl;
-use datafusion::datasource::physical_plan::parquet::ParquetRowSelection;
+use datafusion::datasource::physical_plan::parquet::{
+    CachedParquetFileReaderFactory, ParquetFileReaderFactory, ParquetRowSelection,
+};
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchemaBuilder;
+use datafusion::execution::cache::cache_manager::FileMetadataCache;
+use datafusion::execution::cache::default_cache::DefaultCache;
 use datafusion::execution::context::ExecutionProps;
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::Expr;
 use datafusion::parquet::arrow::arrow_reader::{RowSelection, RowSelector};
@@ -36,9 +41,36 @@ use rigel_storage::{RowsetMeta, Snapshot, StorageEngine};
 
 use crate::storage_error;
 
+/// Parquet footers and page indexes of segment files, shared by all scans (segment files
+/// never change, so entries stay valid until evicted).
+#[derive(Clone)]
+pub struct SegmentReaders {
+    factory: Arc<dyn ParquetFileReaderFactory>,
+}
+
+impl std::fmt::Debug for SegmentReaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SegmentReaders").finish_non_exhaustive()
+    }
+}
+
+impl SegmentReaders {
+    /// Readers caching up to `cache_bytes` of metadata.
+    pub fn new(cache_bytes: usize) -> Result<Self, SqlError> {
+        let store = RuntimeEnv::default()
+            .object_store(ObjectStoreUrl::local_filesystem())
+            .map_err(SqlError::internal)?;
+        let cache: Arc<FileMetadataCache> = Arc::new(DefaultCache::new(cache_bytes));
+        Ok(Self {
+            factory: Arc::new(CachedParquetFileReaderFactory::new(store, cache)),
+        })
+    }
+}
+
 /// Builds the scan plan of a request.
 pub fn build_scan(
     engine: &StorageEngine,
+    readers: &SegmentReaders,
     req: ScanRequest,
 ) -> Result<Arc<dyn ExecutionPlan>, SqlError> {
     // One instant for all tablets: a load being published shows in all or none.
@@ -54,7 +86,7 @@ pub fn build_scan(
             Some(snapshot),
         ));
     }
-    plan_files(files, req)
+    plan_files(files, req, Some(readers))
 }
 
 /// The rows of exactly these rowsets of one tablet, segments in the order they were written
@@ -81,9 +113,13 @@ pub(crate) fn read_rowsets(
         },
     };
     // One partition: the files in write order.
-    plan_files(segment_files(engine, tablet, rowsets, snapshot), request)?
-        .execute(0, Arc::new(TaskContext::default()))
-        .map_err(|e| SqlError::internal(e.to_string()))
+    plan_files(
+        segment_files(engine, tablet, rowsets, snapshot),
+        request,
+        None,
+    )?
+    .execute(0, Arc::new(TaskContext::default()))
+    .map_err(|e| SqlError::internal(e.to_string()))
 }
 
 fn segment_files(
@@ -139,6 +175,7 @@ fn live_rows(deleted: &[u32], rows: u64) -> RowSelection {
 fn plan_files(
     files: Vec<SegmentFile>,
     req: ScanRequest,
+    readers: Option<&SegmentReaders>,
 ) -> Result<Arc<dyn ExecutionPlan>, SqlError> {
     let sequence_field = Arc::new(Field::new(SEQUENCE_COLUMN, DataType::UInt64, false));
     let output_schema = if req.with_sequence {
@@ -182,6 +219,9 @@ fn plan_files(
         .with_pushdown_filters(req.options.pushdown_filters);
     if let Some(predicate) = physical_predicate(&req.schema, &req.filters) {
         source = source.with_predicate(predicate);
+    }
+    if let Some(r) = readers {
+        source = source.with_parquet_file_reader_factory(Arc::clone(&r.factory));
     }
     let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
         .with_file_groups(groups)

@@ -165,6 +165,20 @@ pub struct ScanRequest {
     pub options: ScanOptions,
 }
 
+/// Rows of a PRIMARY KEY table looked up by key in one tablet, at its newest published
+/// version.
+#[derive(Debug, Clone)]
+pub struct LookupRequest {
+    /// The table's schema (field metadata carries column ids and fill values).
+    pub schema: SchemaRef,
+    /// The tablet the keys hash to.
+    pub tablet: TabletId,
+    /// The keys: one array per primary key column, in key order, typed as the columns.
+    pub keys: Vec<ArrayRef>,
+    /// Columns to return (indexes into `schema`).
+    pub projection: Vec<usize>,
+}
+
 /// Rows to delete from some tablets of one table.
 #[derive(Debug, Clone)]
 pub struct DeleteRequest {
@@ -267,6 +281,9 @@ pub trait Backend: Send + Sync + Debug {
     /// Removes the files of rowsets replaced (by compaction or DELETE) at least
     /// `after_secs` ago. Returns how many rowsets went.
     async fn sweep_stale(&self, after_secs: u64) -> Result<usize>;
+
+    /// The rows of the keys found (in key order), with the requested columns.
+    async fn lookup_rows(&self, request: LookupRequest) -> Result<RecordBatch>;
 
     /// Builds the physical plan that scans the requested tablets.
     fn scan(&self, request: ScanRequest) -> Result<Arc<dyn ExecutionPlan>>;

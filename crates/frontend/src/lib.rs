@@ -23,6 +23,7 @@ pub mod error;
 mod files;
 mod infoschema;
 pub mod load;
+mod lookup;
 pub mod partition;
 pub mod planner;
 mod provider;

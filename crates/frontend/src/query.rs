@@ -25,6 +25,9 @@ impl Session {
         &mut self,
         mut query: ast::Query,
     ) -> Result<QueryResult, SqlError> {
+        if let Some(result) = self.point_lookup(&query).await? {
+            return Ok(result);
+        }
         let names = name_output_columns(&mut query);
         let mut stmt = ast::Statement::Query(Box::new(query));
         rewrite_mysql(&mut stmt);

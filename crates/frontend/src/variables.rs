@@ -83,6 +83,7 @@ pub const VARIABLES: &[VarDef] = &[
     var("div_precision_increment", VarKind::Int(0, 30), "4"),
     var("enable_insert_strict", VarKind::TrueFalse, "true"),
     var("enable_profile", VarKind::TrueFalse, "false"),
+    var("enable_short_circuit", VarKind::TrueFalse, "true"),
     var("event_scheduler", VarKind::Text, "OFF"),
     var("exec_mem_limit", VarKind::Int(0, MAX), "2147483648"),
     var("explicit_defaults_for_timestamp", VarKind::OnOff, "1"),

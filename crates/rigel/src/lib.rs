@@ -30,6 +30,9 @@ pub enum StartError {
     /// Storage failed to open.
     #[error("cannot open the tablet store: {0}")]
     Storage(#[from] rigel_storage::Error),
+    /// The backend failed to start.
+    #[error("cannot start the backend: {0}")]
+    Backend(SqlError),
     /// The frontend failed to open.
     #[error("cannot open the catalog: {0}")]
     Frontend(SqlError),
@@ -89,7 +92,7 @@ pub async fn start(mut config: Config) -> Result<ServerHandle, StartError> {
             .await
             .map_err(|e| StartError::Dir(storage.clone(), std::io::Error::other(e.to_string())))??
     };
-    let backend = Arc::new(LocalBackend::new(Arc::new(engine)));
+    let backend = Arc::new(LocalBackend::new(Arc::new(engine)).map_err(StartError::Backend)?);
     let frontend = Frontend::open(config.clone(), backend)
         .await
         .map_err(StartError::Frontend)?;

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use datafusion::arrow::datatypes::SchemaRef;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, MutexGuard, RwLock};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use rigel_common::ids::{RowsetId, TabletId, TxnId};
 use tracing::{info, warn};
@@ -38,6 +38,8 @@ use datafusion::arrow::array::{Array, ArrayRef, Int8Array, RecordBatch, UInt32Ar
 use datafusion::arrow::compute::kernels::cmp::lt;
 use datafusion::arrow::compute::{interleave, take};
 use datafusion::arrow::datatypes::FieldRef;
+use datafusion::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use datafusion::parquet::file::metadata::PageIndexPolicy;
 
 const TABLETS: TableDefinition<u64, &[u8]> = TableDefinition::new("tablets");
 const ROWSETS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("rowsets");
@@ -68,8 +70,11 @@ struct TabletState {
     /// PRIMARY KEY tablets: delete-vector entries by segment, oldest version first.
     delvecs: HashMap<(RowsetId, u32), Vec<(u64, DeletedRows)>>,
     /// PRIMARY KEY tablets: the index, built on first use.
-    index: Arc<Mutex<Option<PkIndex>>>,
+    index: SharedIndex,
 }
+
+/// A tablet's primary-key index (`None` until built).
+type SharedIndex = Arc<Mutex<Option<PkIndex>>>;
 
 impl TabletState {
     fn new(meta: TabletMeta) -> Self {
@@ -175,7 +180,12 @@ pub struct StorageEngine {
     state: RwLock<State>,
     next_rowset: AtomicU64,
     options: StorageOptions,
+    /// Parquet metadata of segment files read by key lookups.
+    reader_meta: Mutex<HashMap<PathBuf, ArrowReaderMetadata>>,
 }
+
+/// Segment files whose metadata key lookups keep in memory.
+const READER_METADATA_ENTRIES: usize = 4096;
 
 impl std::fmt::Debug for StorageEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -250,6 +260,7 @@ impl StorageEngine {
             state: RwLock::new(state),
             next_rowset: AtomicU64::new(max_rowset + 1),
             options,
+            reader_meta: Mutex::new(HashMap::new()),
         };
         engine.remove_orphan_files()?;
         Ok(engine)
@@ -608,28 +619,38 @@ impl StorageEngine {
         // PRIMARY KEY tablets: the new rows go through the index first; the rows they
         // replace or delete are committed with the rowsets below.
         let mut pk_deletes: Vec<(TabletId, u64, NewDeletes)> = vec![];
-        let mut indexes = vec![];
+        // (pending position, key, index) of the PRIMARY KEY rowsets.
+        let primary: Vec<(usize, Vec<u32>, SharedIndex)> = {
+            let state = self.state.read();
+            pending
+                .iter()
+                .enumerate()
+                .filter_map(|(i, rs)| {
+                    let t = state.tablets.get(&rs.tablet_id)?;
+                    (!t.meta.primary_key.is_empty())
+                        .then(|| (i, t.meta.primary_key.clone(), Arc::clone(&t.index)))
+                })
+                .collect()
+        };
+        // Held until the rowsets are visible, so that lookups never find rows of a rowset
+        // that is not (yet) published.
+        let mut indexes: Vec<MutexGuard<'_, Option<PkIndex>>> =
+            primary.iter().map(|(_, _, index)| index.lock()).collect();
         // Segments replaced by their resolved rewrite (partial and conditional updates).
         let mut replaced: Vec<PathBuf> = vec![];
-        for rs in &mut pending {
+        for ((i, key, _), guard) in primary.iter().zip(indexes.iter_mut()) {
+            let rs = &mut pending[*i];
             let Some(&version) = versions.get(&rs.tablet_id) else {
                 continue;
             };
-            let (key, index) = match self.state.read().tablets.get(&rs.tablet_id) {
-                Some(t) if !t.meta.primary_key.is_empty() => {
-                    (t.meta.primary_key.clone(), Arc::clone(&t.index))
-                }
-                _ => continue,
-            };
-            let applied = self.apply_primary(&mut index.lock(), rs, &key);
-            indexes.push(index);
+            let applied = self.apply_primary(guard, rs, key);
             match applied {
                 Ok((d, files)) => {
                     pk_deletes.push((rs.tablet_id, version, d));
                     replaced.extend(files);
                 }
                 Err(e) => {
-                    reset_indexes(&indexes);
+                    reset_indexes(&mut indexes);
                     return Err(e);
                 }
             }
@@ -642,8 +663,9 @@ impl StorageEngine {
                 }
             }
             // The rewritten files are removed as orphans at the next start.
-            Err(_) => reset_indexes(&indexes),
+            Err(_) => reset_indexes(&mut indexes),
         }
+        drop(indexes);
         result
     }
 
@@ -755,7 +777,7 @@ impl StorageEngine {
             };
             meta.map(|m| self.segment_path(tablet, &m.name))
         };
-        let old = fetch_columns(path_of, &locs, &fields)?;
+        let old = fetch_columns(path_of, |p| self.reader_metadata(p), &locs, &fields)?;
         // Rows that lose to the existing row.
         let mut skip: Vec<u32> = vec![];
         if let Some(c) = condition {
@@ -1010,6 +1032,73 @@ impl StorageEngine {
         Ok(Snapshot { rowsets, deletes })
     }
 
+    /// Looks rows of a PRIMARY KEY tablet up by key, at the newest published version.
+    /// `keys` are the key columns (in key order, typed as the table's columns); returns the
+    /// values of `fields` (matched to segment columns by column id) of the keys found, in
+    /// the order of `keys`.
+    pub fn lookup_rows(
+        &self,
+        tablet: TabletId,
+        keys: &[ArrayRef],
+        fields: &[FieldRef],
+    ) -> Result<Vec<ArrayRef>> {
+        let (key, index) = {
+            let state = self.state.read();
+            let t = state
+                .tablets
+                .get(&tablet)
+                .ok_or(Error::TabletNotFound(tablet))?;
+            (t.meta.primary_key.clone(), Arc::clone(&t.index))
+        };
+        if key.is_empty() {
+            return Err(Error::Corrupt(format!(
+                "tablet {tablet} has no primary key to look up"
+            )));
+        }
+        let mut index = index.lock();
+        if index.is_none() {
+            self.rebuild_index(&mut index, tablet, &key)?;
+        }
+        let encoded = encode_keys(keys)?;
+        let mut locs = vec![];
+        if let Some(ix) = index.as_ref() {
+            for i in 0..encoded.len() {
+                if let Some(loc) = ix.get(&encoded, i)? {
+                    locs.push(loc);
+                }
+            }
+        }
+        // Rows are read while the index is held: no publish or compaction moves them.
+        let rowsets: HashMap<RowsetId, Arc<RowsetMeta>> = self
+            .read_snapshot(tablet, u64::MAX)?
+            .rowsets
+            .into_iter()
+            .map(|r| (r.rowset_id, r))
+            .collect();
+        let path_of = |rowset: RowsetId, segment: u32| {
+            let meta = rowsets.get(&rowset)?.segments.get(segment as usize)?;
+            Some(self.segment_path(tablet, &meta.name))
+        };
+        fetch_columns(path_of, |p| self.reader_metadata(p), &locs, fields)
+    }
+
+    /// The Parquet metadata (with page index) of a segment file, cached.
+    fn reader_metadata(&self, path: &Path) -> Result<ArrowReaderMetadata> {
+        if let Some(m) = self.reader_meta.lock().get(path) {
+            return Ok(m.clone());
+        }
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+        let meta = ArrowReaderMetadata::load(&file, options)?;
+        let mut cache = self.reader_meta.lock();
+        if cache.len() >= READER_METADATA_ENTRIES {
+            // Segment files never change; forgetting them all only costs re-reads.
+            cache.clear();
+        }
+        cache.insert(path.to_path_buf(), meta.clone());
+        Ok(meta)
+    }
+
     /// The key column ids of a PRIMARY KEY tablet (empty for other tablets).
     pub fn primary_key(&self, tablet: TabletId) -> Result<Vec<u32>> {
         let state = self.state.read();
@@ -1076,9 +1165,9 @@ impl StorageEngine {
 
 /// Forgets indexes that may have applied rows that were not committed; they are rebuilt
 /// from the committed rows on next use.
-fn reset_indexes(indexes: &[Arc<Mutex<Option<PkIndex>>>]) {
+fn reset_indexes(indexes: &mut [MutexGuard<'_, Option<PkIndex>>]) {
     for i in indexes {
-        *i.lock() = None;
+        **i = None;
     }
 }
 

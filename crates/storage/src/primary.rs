@@ -26,7 +26,7 @@ use datafusion::arrow::datatypes::{DataType, FieldRef, Int64Type, Schema, Schema
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::{
-    ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+    ArrowReaderMetadata, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
 };
 use hashbrown::HashMap;
 use rigel_common::ids::RowsetId;
@@ -143,12 +143,21 @@ pub(crate) fn encode_keys(columns: &[ArrayRef]) -> Result<Keys> {
         let ints = ints.as_primitive::<Int64Type>();
         return Ok(Keys::Int(ints.values().to_vec()));
     }
+    // One encoding per logical type, however the strings are laid out in memory.
+    let columns: Vec<ArrayRef> = columns
+        .iter()
+        .map(|c| match c.data_type() {
+            DataType::Utf8View | DataType::LargeUtf8 => cast(c, &DataType::Utf8),
+            DataType::BinaryView | DataType::LargeBinary => cast(c, &DataType::Binary),
+            _ => Ok(Arc::clone(c)),
+        })
+        .collect::<std::result::Result<_, _>>()?;
     let fields = columns
         .iter()
         .map(|c| SortField::new(c.data_type().clone()))
         .collect();
     let converter = RowConverter::new(fields)?;
-    Ok(Keys::Bytes(converter.convert_columns(columns)?))
+    Ok(Keys::Bytes(converter.convert_columns(&columns)?))
 }
 
 fn integer_like(t: &DataType) -> bool {
@@ -355,6 +364,7 @@ pub(crate) fn field_index(schema: &Schema, uid: u32) -> Option<usize> {
 /// predates read as their fill value.
 pub(crate) fn fetch_columns(
     path: impl Fn(RowsetId, u32) -> Option<std::path::PathBuf>,
+    metadata: impl Fn(&Path) -> Result<ArrowReaderMetadata>,
     locs: &[RowLoc],
     fields: &[FieldRef],
 ) -> Result<Vec<ArrayRef>> {
@@ -376,8 +386,9 @@ pub(crate) fn fetch_columns(
                 "primary key index points at rowset {rowset} segment {segment}, which is gone"
             ))
         })?;
+        let meta = metadata(&file_path)?;
         let file = std::fs::File::open(&file_path).map_err(|e| Error::io(&file_path, e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta);
         let schema = Arc::clone(builder.schema());
         let present: Vec<Option<usize>> = fields
             .iter()

@@ -1,0 +1,314 @@
+//! Short-circuit point lookups on PRIMARY KEY tables.
+//!
+//! `SELECT cols FROM t WHERE k1 = v1 AND k2 = v2` naming every primary key column by
+//! equality is answered from the tablet's primary-key index without planning: the key
+//! picks the partition and bucket, the index the row, and only that row's pages are read.
+//! StarRocks calls this short-circuiting (`enable_short_circuit`); anything else, or a
+//! value that does not convert to its column's type, takes the planner.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::common::Column;
+use datafusion::logical_expr::Expr;
+use datafusion::prelude::lit;
+use datafusion::scalar::ScalarValue;
+use rigel_be_api::LookupRequest;
+use rigel_common::SqlError;
+use rigel_mysql::QueryResult;
+use rigel_sql::sqlparser::ast::{
+    self, BinaryOperator, GroupByExpr, SelectItem, SetExpr, TableFactor, UnaryOperator,
+};
+use rigel_sql::{KeysType, TableName};
+
+use crate::catalog::OlapTable;
+use crate::partition::{prune_buckets, prune_partitions};
+use crate::session::Session;
+
+/// A query the short circuit can answer.
+struct PointQuery {
+    table: TableName,
+    /// (output name, column name or `None` for `*`).
+    items: Vec<(Option<String>, Option<String>)>,
+    /// column name → literal.
+    equalities: Vec<(String, ast::Expr)>,
+}
+
+fn column_name(e: &ast::Expr) -> Option<String> {
+    match e {
+        ast::Expr::Identifier(id) => Some(id.value.clone()),
+        ast::Expr::CompoundIdentifier(parts) if parts.len() <= 3 => {
+            parts.last().map(|p| p.value.clone())
+        }
+        _ => None,
+    }
+}
+
+fn is_literal(e: &ast::Expr) -> bool {
+    match e {
+        ast::Expr::Value(v) => matches!(
+            v.value,
+            ast::Value::Number(..) | ast::Value::SingleQuotedString(_)
+        ),
+        ast::Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => {
+            matches!(expr.as_ref(), ast::Expr::Value(v) if matches!(v.value, ast::Value::Number(..)))
+        }
+        _ => false,
+    }
+}
+
+/// The literal's text, to be cast to the column type.
+fn literal_text(e: &ast::Expr) -> Option<String> {
+    match e {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::Number(n, _) => Some(n.clone()),
+            ast::Value::SingleQuotedString(s) => Some(s.clone()),
+            _ => None,
+        },
+        ast::Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => literal_text(expr).map(|t| format!("-{t}")),
+        _ => None,
+    }
+}
+
+fn conjuncts<'a>(e: &'a ast::Expr, out: &mut Vec<&'a ast::Expr>) {
+    match e {
+        ast::Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
+            conjuncts(left, out);
+            conjuncts(right, out);
+        }
+        ast::Expr::Nested(inner) => conjuncts(inner, out),
+        other => out.push(other),
+    }
+}
+
+/// The shape check: one plain table, plain columns, a conjunction of `column = literal`.
+fn point_query(query: &ast::Query) -> Option<PointQuery> {
+    if query.with.is_some()
+        || query.order_by.is_some()
+        || query.limit_clause.is_some()
+        || query.fetch.is_some()
+        || !query.locks.is_empty()
+        || query.for_clause.is_some()
+        || query.settings.is_some()
+        || query.format_clause.is_some()
+        || !query.pipe_operators.is_empty()
+    {
+        return None;
+    }
+    let SetExpr::Select(s) = query.body.as_ref() else {
+        return None;
+    };
+    let plain_group_by =
+        matches!(&s.group_by, GroupByExpr::Expressions(v, m) if v.is_empty() && m.is_empty());
+    if s.distinct.is_some()
+        || s.top.is_some()
+        || s.exclude.is_some()
+        || s.into.is_some()
+        || !s.lateral_views.is_empty()
+        || s.prewhere.is_some()
+        || !s.connect_by.is_empty()
+        || !plain_group_by
+        || !s.cluster_by.is_empty()
+        || !s.distribute_by.is_empty()
+        || !s.sort_by.is_empty()
+        || s.having.is_some()
+        || !s.named_window.is_empty()
+        || s.qualify.is_some()
+        || s.value_table_mode.is_some()
+        || s.from.len() != 1
+        || !s.from[0].joins.is_empty()
+    {
+        return None;
+    }
+    let TableFactor::Table {
+        name,
+        args: None,
+        with_hints,
+        version: None,
+        partitions,
+        sample: None,
+        index_hints,
+        json_path: None,
+        ..
+    } = &s.from[0].relation
+    else {
+        return None;
+    };
+    if !with_hints.is_empty() || !partitions.is_empty() || !index_hints.is_empty() {
+        return None;
+    }
+    let table = TableName::try_from(name).ok()?;
+    let mut items = vec![];
+    for item in &s.projection {
+        match item {
+            SelectItem::Wildcard(opts)
+                if opts.opt_exclude.is_none()
+                    && opts.opt_except.is_none()
+                    && opts.opt_replace.is_none()
+                    && opts.opt_rename.is_none()
+                    && opts.opt_ilike.is_none() =>
+            {
+                items.push((None, None))
+            }
+            SelectItem::UnnamedExpr(e) => {
+                let c = column_name(e)?;
+                items.push((Some(c.clone()), Some(c)));
+            }
+            SelectItem::ExprWithAlias { expr, alias } => {
+                items.push((Some(alias.value.clone()), Some(column_name(expr)?)));
+            }
+            _ => return None,
+        }
+    }
+    let mut preds = vec![];
+    conjuncts(s.selection.as_ref()?, &mut preds);
+    let mut equalities = vec![];
+    for p in preds {
+        let ast::Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Eq,
+            right,
+        } = p
+        else {
+            return None;
+        };
+        let (c, v) = match (column_name(left), column_name(right)) {
+            (Some(c), None) if is_literal(right) => (c, right.as_ref().clone()),
+            (None, Some(c)) if is_literal(left) => (c, left.as_ref().clone()),
+            _ => return None,
+        };
+        equalities.push((c, v));
+    }
+    Some(PointQuery {
+        table,
+        items,
+        equalities,
+    })
+}
+
+impl Session {
+    /// Answers a point lookup on a PRIMARY KEY table from its index; `None` when the query
+    /// is not one (the planner takes it).
+    pub(crate) async fn point_lookup(
+        &mut self,
+        query: &ast::Query,
+    ) -> Result<Option<QueryResult>, SqlError> {
+        if !self.var_bool("enable_short_circuit") {
+            return Ok(None);
+        }
+        let Some(q) = point_query(query) else {
+            return Ok(None);
+        };
+        let Ok(db) = self.db_of(&q.table.db) else {
+            return Ok(None);
+        };
+        let Some(table) = self.fe.catalog().read().table(&db, &q.table.name) else {
+            return Ok(None);
+        };
+        let Some(olap) = table.olap() else {
+            return Ok(None);
+        };
+        if olap.keys_type != KeysType::Primary {
+            return Ok(None);
+        }
+        let Some((keys, tablet)) = key_and_tablet(olap, &q.equalities) else {
+            return Ok(None);
+        };
+        let mut projection = vec![];
+        let mut names = vec![];
+        for (out, column) in &q.items {
+            match column {
+                None => {
+                    for (i, c) in olap.columns.iter().enumerate() {
+                        projection.push(i);
+                        names.push(c.name.clone());
+                    }
+                }
+                Some(c) => {
+                    let Some(i) = olap.column_index(c) else {
+                        // Unknown column: the planner words the error.
+                        return Ok(None);
+                    };
+                    projection.push(i);
+                    names.push(out.clone().unwrap_or_else(|| c.clone()));
+                }
+            }
+        }
+        let request = LookupRequest {
+            schema: olap.arrow_schema(),
+            tablet,
+            keys,
+            projection,
+        };
+        let batch = self.fe.backend().lookup_rows(request).await?;
+        let schema: SchemaRef = Arc::new(Schema::new(
+            batch
+                .schema()
+                .fields()
+                .iter()
+                .zip(&names)
+                .map(|(f, n)| Field::new(n, f.data_type().clone(), f.is_nullable()))
+                .collect::<Vec<_>>(),
+        ));
+        let batch = RecordBatch::try_new_with_options(
+            Arc::clone(&schema),
+            batch.columns().to_vec(),
+            &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+        )
+        .map_err(|e| SqlError::internal(e.to_string()))?;
+        Ok(Some(QueryResult::Rows {
+            schema,
+            stream: Box::pin(futures::stream::iter(vec![Ok(batch)])),
+        }))
+    }
+}
+
+/// The key (one value per primary key column, typed as the columns) and the one tablet it
+/// hashes to; `None` unless the equalities name exactly the primary key columns.
+fn key_and_tablet(
+    olap: &OlapTable,
+    equalities: &[(String, ast::Expr)],
+) -> Option<(Vec<ArrayRef>, rigel_common::ids::TabletId)> {
+    let key_columns = olap.key_indexes();
+    if equalities.len() != key_columns.len() {
+        return None;
+    }
+    let mut keys = vec![];
+    let mut filters = vec![];
+    for &i in &key_columns {
+        let c = &olap.columns[i];
+        let matching: Vec<&ast::Expr> = equalities
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(&c.name))
+            .map(|(_, v)| v)
+            .collect();
+        let [value] = matching.as_slice() else {
+            return None;
+        };
+        let ty = c.ty.to_arrow();
+        let v = ScalarValue::Utf8(Some(literal_text(value)?))
+            .cast_to(&ty)
+            .ok()
+            .filter(|v| !v.is_null())?;
+        keys.push(v.to_array_of_size(1).ok()?);
+        filters.push(Expr::Column(Column::from_name(&c.name)).eq(lit(v)));
+    }
+    let partitions = prune_partitions(olap, &filters);
+    let buckets = prune_buckets(olap, &filters)?;
+    let ([p], [b]) = (partitions.as_slice(), buckets.as_slice()) else {
+        return None;
+    };
+    let tablet = *olap.partitions.get(*p)?.tablets.get(*b as usize)?;
+    Some((keys, tablet))
+}
