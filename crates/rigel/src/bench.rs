@@ -136,18 +136,9 @@ fn buckets(table: &str, sf: f64) -> u32 {
     ((mb_per_sf * sf / 32.0).ceil() as u32).clamp(1, 32)
 }
 
-/// `rigel bench tpch` options.
+/// The server a benchmark talks to.
 #[derive(Args, Debug, Clone)]
-pub struct TpchArgs {
-    /// Scale factor of the generated data.
-    #[arg(long, default_value_t = 1.0)]
-    pub sf: f64,
-    /// Load these dbgen `.tbl` files instead of generating data.
-    #[arg(long)]
-    pub tbl_dir: Option<PathBuf>,
-    /// Where generated data (and the embedded server's data) goes.
-    #[arg(long, default_value = "./rigel-bench-data")]
-    pub work_dir: PathBuf,
+pub struct Endpoint {
     /// A StarRocks-compatible server to benchmark; without it an embedded server is started.
     #[arg(long)]
     pub host: Option<String>,
@@ -163,6 +154,82 @@ pub struct TpchArgs {
     /// Password.
     #[arg(long, default_value = "")]
     pub password: String,
+}
+
+/// A connected benchmark endpoint (and the embedded server, when one was started).
+pub(crate) struct Connected {
+    pub embedded: Option<crate::ServerHandle>,
+    pub host: String,
+    pub port: u16,
+    pub http_port: u16,
+    pub conn: mysql_async::Conn,
+}
+
+impl Endpoint {
+    /// Connects to `--host`, or starts an embedded server with its data under `work_dir`.
+    pub(crate) async fn connect(
+        &self,
+        work_dir: &Path,
+        say: impl Fn(String),
+    ) -> Result<Connected, String> {
+        let mut embedded = None;
+        let (host, port, http_port) = match &self.host {
+            Some(h) => (h.clone(), self.port, self.http_port),
+            None => {
+                let config = rigel_common::config::Config {
+                    query_port: 0,
+                    http_port: 0,
+                    be_http_port: 0,
+                    data_dir: work_dir.join("server").to_string_lossy().into_owned(),
+                    ..Default::default()
+                };
+                let handle = crate::start(config).await.map_err(|e| e.to_string())?;
+                let ports = (handle.mysql_addr.port(), handle.http_addr.port());
+                embedded = Some(handle);
+                say(format!(
+                    "embedded server on ports {} / {}",
+                    ports.0, ports.1
+                ));
+                ("127.0.0.1".to_string(), ports.0, ports.1)
+            }
+        };
+        let conn = mysql_async::Conn::new(self.opts(&host, port))
+            .await
+            .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+        Ok(Connected {
+            embedded,
+            host,
+            port,
+            http_port,
+            conn,
+        })
+    }
+
+    pub(crate) fn opts(&self, host: &str, port: u16) -> mysql_async::OptsBuilder {
+        mysql_async::OptsBuilder::default()
+            .ip_or_hostname(host.to_string())
+            .tcp_port(port)
+            .user(Some(self.user.clone()))
+            .pass(Some(self.password.clone()))
+            .prefer_socket(false)
+    }
+}
+
+/// `rigel bench tpch` options.
+#[derive(Args, Debug, Clone)]
+pub struct TpchArgs {
+    /// Scale factor of the generated data.
+    #[arg(long, default_value_t = 1.0)]
+    pub sf: f64,
+    /// Load these dbgen `.tbl` files instead of generating data.
+    #[arg(long)]
+    pub tbl_dir: Option<PathBuf>,
+    /// Where generated data (and the embedded server's data) goes.
+    #[arg(long, default_value = "./rigel-bench-data")]
+    pub work_dir: PathBuf,
+    /// The server.
+    #[command(flatten)]
+    pub endpoint: Endpoint,
     /// Database.
     #[arg(long, default_value = "tpch")]
     pub database: String,
@@ -291,17 +358,17 @@ fn generate(dir: &Path, sf: f64, progress: &MultiProgress) -> Result<(), String>
 
 /// Stream-Loads one file: asks the frontend for the redirect first (no body), then sends
 /// the file to the backend it names.
-async fn stream_load(
+/// Stream-loads a file (following the FE's redirect) with the given headers; fails unless
+/// the reply says `Success`.
+pub(crate) async fn stream_load(
     client: &reqwest::Client,
-    args: &TpchArgs,
-    host: &str,
-    table: &str,
+    endpoint: &Endpoint,
+    (host, http_port): (&str, u16),
+    (database, table): (&str, &str),
     file: &Path,
+    headers: &[(&str, &str)],
 ) -> Result<serde_json::Value, String> {
-    let url = format!(
-        "http://{host}:{}/api/{}/{table}/_stream_load",
-        args.http_port, args.database
-    );
+    let url = format!("http://{host}:{http_port}/api/{database}/{table}/_stream_load");
     let label = format!(
         "bench_{table}_{}",
         std::time::SystemTime::now()
@@ -311,7 +378,7 @@ async fn stream_load(
     );
     let probe = client
         .put(&url)
-        .basic_auth(&args.user, Some(&args.password))
+        .basic_auth(&endpoint.user, Some(&endpoint.password))
         .header("Expect", "100-continue")
         .header("content-length", "0")
         .send()
@@ -332,13 +399,16 @@ async fn stream_load(
         .map_err(|e| format!("{}: {e}", file.display()))?;
     let len = f.metadata().await.map(|m| m.len()).unwrap_or(0);
     let stream = tokio_util::io::ReaderStream::with_capacity(f, 1 << 20);
-    let resp = client
+    let mut req = client
         .put(&target)
-        .basic_auth(&args.user, Some(&args.password))
+        .basic_auth(&endpoint.user, Some(&endpoint.password))
         .header("label", label)
-        .header("column_separator", "|")
         .header("timeout", "3600")
-        .header("content-length", len.to_string())
+        .header("content-length", len.to_string());
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req
         .body(reqwest::Body::wrap_stream(stream))
         .send()
         .await
@@ -617,37 +687,13 @@ pub async fn run(args: TpchArgs) -> Result<bool, String> {
     }
 
     // The server: the one given, or an embedded one.
-    let mut embedded = None;
-    let (host, port, http_port) = match &args.host {
-        Some(h) => (h.clone(), args.port, args.http_port),
-        None => {
-            let config = rigel_common::config::Config {
-                query_port: 0,
-                http_port: 0,
-                be_http_port: 0,
-                data_dir: args.work_dir.join("server").to_string_lossy().into_owned(),
-                ..Default::default()
-            };
-            let handle = crate::start(config).await.map_err(|e| e.to_string())?;
-            let ports = (handle.mysql_addr.port(), handle.http_addr.port());
-            embedded = Some(handle);
-            say(format!(
-                "embedded server on ports {} / {}",
-                ports.0, ports.1
-            ));
-            ("127.0.0.1".to_string(), ports.0, ports.1)
-        }
-    };
-    let args = TpchArgs { http_port, ..args };
-    let opts = mysql_async::OptsBuilder::default()
-        .ip_or_hostname(host.clone())
-        .tcp_port(port)
-        .user(Some(args.user.clone()))
-        .pass(Some(args.password.clone()))
-        .prefer_socket(false);
-    let mut conn = mysql_async::Conn::new(opts)
-        .await
-        .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+    let Connected {
+        embedded,
+        host,
+        port: _,
+        http_port,
+        mut conn,
+    } = args.endpoint.connect(&args.work_dir, &say).await?;
 
     // Load.
     let mut load_report = vec![];
@@ -680,7 +726,15 @@ pub async fn run(args: TpchArgs) -> Result<bool, String> {
             bar.set_message(t.to_string());
             let file = data_dir.join(format!("{t}.tbl"));
             let started = Instant::now();
-            let reply = stream_load(&client, &args, &host, t, &file).await?;
+            let reply = stream_load(
+                &client,
+                &args.endpoint,
+                (&host, http_port),
+                (&args.database, t),
+                &file,
+                &[("column_separator", "|")],
+            )
+            .await?;
             let secs = started.elapsed().as_secs_f64();
             let rows = reply["NumberLoadedRows"].as_u64().unwrap_or(0);
             let bytes = reply["LoadBytes"].as_u64().unwrap_or(0);

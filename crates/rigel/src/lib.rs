@@ -2,6 +2,7 @@
 //! one process.
 
 pub mod bench;
+pub mod bench_pk;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -35,6 +35,8 @@ enum Command {
 enum BenchCommand {
     /// TPC-H: generate, load with Stream Load, run the 22 queries, verify, report.
     Tpch(rigel::bench::TpchArgs),
+    /// PRIMARY KEY table: Stream Load inserts and upserts, then concurrent point lookups.
+    Pk(rigel::bench_pk::PkArgs),
 }
 
 /// Flags are the kebab-case of StarRocks' configuration keys; they override the file.
@@ -127,9 +129,7 @@ async fn run_server(config: Config) -> Result<(), String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Bench {
-            which: BenchCommand::Tpch(args),
-        } => {
+        Command::Bench { which } => {
             init_logging("WARN");
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -141,7 +141,11 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(rigel::bench::run(args)) {
+            let outcome = match which {
+                BenchCommand::Tpch(args) => runtime.block_on(rigel::bench::run(args)),
+                BenchCommand::Pk(args) => runtime.block_on(rigel::bench_pk::run(args)),
+            };
+            match outcome {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => ExitCode::from(1),
                 Err(e) => {

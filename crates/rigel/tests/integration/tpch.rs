@@ -8,11 +8,7 @@ async fn tpch_22_queries_match_datafusion() {
         sf: 0.01,
         tbl_dir: None,
         work_dir: dir.path().to_path_buf(),
-        host: None,
-        port: 9030,
-        http_port: 8030,
-        user: "root".into(),
-        password: String::new(),
+        endpoint: embedded(),
         database: "tpch".into(),
         queries: "1-22".into(),
         runs: 1,
@@ -27,4 +23,40 @@ async fn tpch_22_queries_match_datafusion() {
         all_correct,
         "some TPC-H answers differ from DataFusion's (see the JSON above)"
     );
+}
+
+/// `rigel bench pk` end to end at a small size: inserts, upserts (every key replaced),
+/// the count and sum checks and concurrent point lookups that must all find the new value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn primary_key_bench_loads_upserts_and_looks_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = rigel::bench_pk::PkArgs {
+        rows: 30_000,
+        buckets: 3,
+        clients: 8,
+        lookups: 400,
+        warmup: 2,
+        rate: 0,
+        work_dir: dir.path().to_path_buf(),
+        endpoint: embedded(),
+        database: "bench_pk".into(),
+        skip_load: false,
+        json: true,
+    };
+    let correct = rigel::bench_pk::run(args).await.expect("benchmark runs");
+    assert!(
+        correct,
+        "the table or a lookup answer was wrong (see the JSON above)"
+    );
+}
+
+/// No `--host`: the benchmark starts an embedded server.
+fn embedded() -> rigel::bench::Endpoint {
+    rigel::bench::Endpoint {
+        host: None,
+        port: 9030,
+        http_port: 8030,
+        user: "root".into(),
+        password: String::new(),
+    }
 }
