@@ -306,6 +306,9 @@ define_config! {
     /// Seconds a rowset replaced by compaction or DELETE stays readable (for queries on
     /// older snapshots) before its files are removed.
     tablet_rowset_stale_sweep_time_sec: u64 = "1800", mutable = true;
+    /// Writes to a tablet fail (1041, retry later) once it has this many visible rowsets;
+    /// compaction brings the count back down.
+    tablet_max_versions: u32 = "1000";
     /// Analyze a table automatically once the rows loaded since its last ANALYZE reach a
     /// fifth of the rows it had then (and at least 100,000).
     enable_statistic_collect: bool = "true", mutable = true;

@@ -89,7 +89,10 @@ pub async fn start(mut config: Config) -> Result<ServerHandle, StartError> {
 
     let engine = {
         let dir = storage.clone();
-        tokio::task::spawn_blocking(move || StorageEngine::open(&dir, StorageOptions::default()))
+        let options = StorageOptions {
+            tablet_max_versions: config.tablet_max_versions.max(1) as usize,
+        };
+        tokio::task::spawn_blocking(move || StorageEngine::open(&dir, options))
             .await
             .map_err(|e| StartError::Dir(storage.clone(), std::io::Error::other(e.to_string())))??
     };

@@ -297,3 +297,44 @@ async fn unique_table_matches_a_model_through_compaction_and_restarts() {
         assert_eq!(rows, expected, "after step {step}");
     }
 }
+
+/// Past `tablet_max_versions` visible rowsets a write fails with a clear error; once
+/// compaction catches up, writes go through again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_fail_past_tablet_max_versions_until_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = crate::common::test_config(dir.path());
+    config.tablet_max_versions = 3;
+    config.min_cumulative_compaction_num_singleton_deltas = 2;
+    config.cumulative_compaction_check_interval_seconds = 0;
+    let handle = rigel::start(config).await.unwrap();
+    let mut c = crate::common::connect(handle.mysql_addr.port(), None).await;
+    exec(&mut c, "CREATE DATABASE v").await;
+    exec(
+        &mut c,
+        "CREATE TABLE v.t (k INT NOT NULL, n INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1",
+    )
+    .await;
+    for i in 0..3 {
+        exec(&mut c, &format!("INSERT INTO v.t VALUES ({i}, {i})")).await;
+    }
+    let err = c
+        .query_drop("INSERT INTO v.t VALUES (9, 9)")
+        .await
+        .expect_err("a fourth version is refused");
+    assert_eq!(crate::common::errno(&err), 1041, "{err}");
+    assert!(err.to_string().contains("too many versions"), "{err}");
+    std::sync::Arc::clone(&handle.frontend)
+        .compaction_round()
+        .await
+        .unwrap();
+    exec(&mut c, "INSERT INTO v.t VALUES (9, 9)").await;
+    let n: i64 = c
+        .query_first("SELECT count(*) FROM v.t")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 4, "the refused INSERT left nothing behind");
+    drop(c);
+    handle.shutdown().await;
+}
