@@ -172,6 +172,11 @@ impl Backend for LocalBackend {
         .map_err(|e| SqlError::internal(e.to_string()))
     }
 
+    async fn sweep_trash(&self, after_secs: u64) -> Result<usize> {
+        let after_ms = i64::try_from(after_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        self.blocking(move |e| e.sweep_trash(after_ms)).await
+    }
+
     fn scan(&self, request: ScanRequest) -> Result<Arc<dyn ExecutionPlan>> {
         scan::build_scan(&self.engine, &self.readers, request)
     }

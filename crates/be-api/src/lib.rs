@@ -282,6 +282,10 @@ pub trait Backend: Send + Sync + Debug {
     /// `after_secs` ago. Returns how many rowsets went.
     async fn sweep_stale(&self, after_secs: u64) -> Result<usize>;
 
+    /// Empties what dropped tablets left in the trash at least `after_secs` ago. Returns
+    /// how many tablets' files went.
+    async fn sweep_trash(&self, after_secs: u64) -> Result<usize>;
+
     /// The rows of the keys found (in key order), with the requested columns.
     async fn lookup_rows(&self, request: LookupRequest) -> Result<RecordBatch>;
 

@@ -309,6 +309,8 @@ define_config! {
     /// Writes to a tablet fail (1041, retry later) once it has this many visible rowsets;
     /// compaction brings the count back down.
     tablet_max_versions: u32 = "1000";
+    /// Seconds the files of dropped tables and partitions stay in the trash directory.
+    trash_file_expire_time_sec: u64 = "86400", mutable = true;
     /// Analyze a table automatically once the rows loaded since its last ANALYZE reach a
     /// fifth of the rows it had then (and at least 100,000).
     enable_statistic_collect: bool = "true", mutable = true;

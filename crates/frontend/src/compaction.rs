@@ -167,6 +167,9 @@ impl Frontend {
         self.backend()
             .sweep_stale(config.tablet_rowset_stale_sweep_time_sec)
             .await?;
+        self.backend()
+            .sweep_trash(config.trash_file_expire_time_sec)
+            .await?;
         Ok(())
     }
 

@@ -609,6 +609,37 @@ impl StorageEngine {
         Ok(old.len())
     }
 
+    /// Removes what dropped tablets left in the trash directory at least `after_ms` ago
+    /// (entries are named `<drop time in ms>_<tablet id>`). Returns how many went.
+    pub fn sweep_trash(&self, after_ms: i64) -> Result<usize> {
+        let now = now_ms();
+        let mut removed = 0;
+        for entry in read_dir(&self.root.join("trash"))? {
+            let dropped_ms = entry
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.split('_').next())
+                .and_then(|stamp| stamp.parse::<i64>().ok());
+            let Some(dropped_ms) = dropped_ms else {
+                continue;
+            };
+            if now - dropped_ms < after_ms {
+                continue;
+            }
+            let gone = if entry.is_dir() {
+                std::fs::remove_dir_all(&entry)
+            } else {
+                std::fs::remove_file(&entry)
+            };
+            gone.map_err(|e| Error::io(&entry, e))?;
+            removed += 1;
+        }
+        if removed > 0 {
+            info!(entries = removed, "emptied the trash");
+        }
+        Ok(removed)
+    }
+
     /// Makes a pending transaction's rowsets visible at the given per-tablet versions.
     /// Publishing a transaction that is already visible is a no-op.
     pub fn publish_txn(&self, txn: TxnId, versions: &HashMap<TabletId, u64>) -> Result<()> {
@@ -1285,6 +1316,22 @@ mod tests {
         let view = engine.read_view(TabletId(1), 4).unwrap();
         assert_eq!(view.iter().map(|r| r.rows).sum::<u64>(), 1);
         assert_eq!(engine.read_view(TabletId(1), 3).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn dropped_tablets_wait_in_the_trash_until_it_is_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = StorageEngine::open(dir.path(), StorageOptions::default()).unwrap();
+        engine.create_tablets(&[tablet(1)]).unwrap();
+        let rs = write(&engine, 1, 1, vec![1, 2, 3]);
+        engine.prepare_txn(TxnId(1), vec![rs]).unwrap();
+        engine.drop_tablets(&[TabletId(1)]).unwrap();
+        let trash = dir.path().join("trash");
+        assert_eq!(std::fs::read_dir(&trash).unwrap().count(), 1);
+        assert_eq!(engine.sweep_trash(3_600_000).unwrap(), 0, "not expired yet");
+        assert_eq!(std::fs::read_dir(&trash).unwrap().count(), 1);
+        assert_eq!(engine.sweep_trash(0).unwrap(), 1);
+        assert_eq!(std::fs::read_dir(&trash).unwrap().count(), 0);
     }
 
     #[test]
