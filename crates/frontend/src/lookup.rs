@@ -1,11 +1,13 @@
 //! Short-circuit point lookups on PRIMARY KEY tables.
 //!
-//! `SELECT cols FROM t WHERE k1 = v1 AND k2 = v2` naming every primary key column by
-//! equality is answered from the tablet's primary-key index without planning: the key
-//! picks the partition and bucket, the index the row, and only that row's pages are read.
+//! `SELECT cols FROM t WHERE k1 = v1 AND k2 IN (v2, v3)` naming every primary key column by
+//! equality or IN list (up to [`MAX_KEYS`] keys) is answered from the tablets' primary-key
+//! indexes without planning: each key picks its partition and bucket, the index the row,
+//! and only that row's pages are read.
 //! StarRocks calls this short-circuiting (`enable_short_circuit`); anything else, or a
 //! value that does not convert to its column's type, takes the planner.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
@@ -16,6 +18,7 @@ use datafusion::prelude::lit;
 use datafusion::scalar::ScalarValue;
 use rigel_be_api::LookupRequest;
 use rigel_common::SqlError;
+use rigel_common::ids::TabletId;
 use rigel_mysql::QueryResult;
 use rigel_sql::sqlparser::ast::{
     self, BinaryOperator, GroupByExpr, SelectItem, SetExpr, TableFactor, UnaryOperator,
@@ -23,7 +26,7 @@ use rigel_sql::sqlparser::ast::{
 use rigel_sql::{KeysType, TableName};
 
 use crate::catalog::OlapTable;
-use crate::partition::{prune_buckets, prune_partitions};
+use crate::partition::{combinations, prune_buckets, prune_partitions};
 use crate::session::Session;
 
 /// A query the short circuit can answer.
@@ -31,9 +34,12 @@ struct PointQuery {
     table: TableName,
     /// (output name, column name or `None` for `*`).
     items: Vec<(Option<String>, Option<String>)>,
-    /// column name → literal.
-    equalities: Vec<(String, ast::Expr)>,
+    /// column name → the literals it may equal.
+    equalities: Vec<(String, Vec<ast::Expr>)>,
 }
+
+/// Most keys one statement looks up without planning.
+const MAX_KEYS: usize = 1024;
 
 fn column_name(e: &ast::Expr) -> Option<String> {
     match e {
@@ -175,17 +181,23 @@ fn point_query(query: &ast::Query) -> Option<PointQuery> {
     conjuncts(s.selection.as_ref()?, &mut preds);
     let mut equalities = vec![];
     for p in preds {
-        let ast::Expr::BinaryOp {
-            left,
-            op: BinaryOperator::Eq,
-            right,
-        } = p
-        else {
-            return None;
-        };
-        let (c, v) = match (column_name(left), column_name(right)) {
-            (Some(c), None) if is_literal(right) => (c, right.as_ref().clone()),
-            (None, Some(c)) if is_literal(left) => (c, left.as_ref().clone()),
+        let (c, v) = match p {
+            ast::Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Eq,
+                right,
+            } => match (column_name(left), column_name(right)) {
+                (Some(c), None) if is_literal(right) => (c, vec![right.as_ref().clone()]),
+                (None, Some(c)) if is_literal(left) => (c, vec![left.as_ref().clone()]),
+                _ => return None,
+            },
+            ast::Expr::InList {
+                expr,
+                list,
+                negated: false,
+            } if !list.is_empty() && list.iter().all(is_literal) => {
+                (column_name(expr)?, list.clone())
+            }
             _ => return None,
         };
         equalities.push((c, v));
@@ -222,7 +234,7 @@ impl Session {
         if olap.keys_type != KeysType::Primary {
             return Ok(None);
         }
-        let Some((keys, tablet)) = key_and_tablet(olap, &q.equalities) else {
+        let Some(per_tablet) = keys_by_tablet(olap, &q.equalities) else {
             return Ok(None);
         };
         let mut projection = vec![];
@@ -245,70 +257,108 @@ impl Session {
                 }
             }
         }
-        let request = LookupRequest {
-            schema: olap.arrow_schema(),
-            tablet,
-            keys,
-            projection,
-        };
-        let batch = self.fe.backend().lookup_rows(request).await?;
+        let table_schema = olap.arrow_schema();
+        let projected = table_schema
+            .project(&projection)
+            .map_err(|e| SqlError::internal(e.to_string()))?;
         let schema: SchemaRef = Arc::new(Schema::new(
-            batch
-                .schema()
+            projected
                 .fields()
                 .iter()
                 .zip(&names)
                 .map(|(f, n)| Field::new(n, f.data_type().clone(), f.is_nullable()))
                 .collect::<Vec<_>>(),
         ));
-        let batch = RecordBatch::try_new_with_options(
-            Arc::clone(&schema),
-            batch.columns().to_vec(),
-            &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
-        )
-        .map_err(|e| SqlError::internal(e.to_string()))?;
+        let mut batches = vec![];
+        for (tablet, keys) in per_tablet {
+            let request = LookupRequest {
+                schema: Arc::clone(&table_schema),
+                tablet,
+                keys,
+                projection: projection.clone(),
+            };
+            let batch = self.fe.backend().lookup_rows(request).await?;
+            let batch = RecordBatch::try_new_with_options(
+                Arc::clone(&schema),
+                batch.columns().to_vec(),
+                &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+            )
+            .map_err(|e| SqlError::internal(e.to_string()))?;
+            batches.push(Ok(batch));
+        }
         Ok(Some(QueryResult::Rows {
             schema,
-            stream: Box::pin(futures::stream::iter(vec![Ok(batch)])),
+            stream: Box::pin(futures::stream::iter(batches)),
         }))
     }
 }
 
-/// The key (one value per primary key column, typed as the columns) and the one tablet it
-/// hashes to; `None` unless the equalities name exactly the primary key columns.
-fn key_and_tablet(
+/// The keys (one array per primary key column, typed as the columns) grouped by the tablet
+/// each hashes to; `None` unless the conditions name exactly the primary key columns, every
+/// value converts and there are at most [`MAX_KEYS`] keys.
+fn keys_by_tablet(
     olap: &OlapTable,
-    equalities: &[(String, ast::Expr)],
-) -> Option<(Vec<ArrayRef>, rigel_common::ids::TabletId)> {
+    equalities: &[(String, Vec<ast::Expr>)],
+) -> Option<Vec<(TabletId, Vec<ArrayRef>)>> {
     let key_columns = olap.key_indexes();
     if equalities.len() != key_columns.len() {
         return None;
     }
-    let mut keys = vec![];
-    let mut filters = vec![];
+    // Distinct values per key column, in key order.
+    let mut per_column: Vec<Vec<ScalarValue>> = vec![];
     for &i in &key_columns {
         let c = &olap.columns[i];
-        let matching: Vec<&ast::Expr> = equalities
+        let matching: Vec<&Vec<ast::Expr>> = equalities
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case(&c.name))
             .map(|(_, v)| v)
             .collect();
-        let [value] = matching.as_slice() else {
+        let [values] = matching.as_slice() else {
             return None;
         };
         let ty = c.ty.to_arrow();
-        let v = ScalarValue::Utf8(Some(literal_text(value)?))
-            .cast_to(&ty)
-            .ok()
-            .filter(|v| !v.is_null())?;
-        keys.push(v.to_array_of_size(1).ok()?);
-        filters.push(Expr::Column(Column::from_name(&c.name)).eq(lit(v)));
+        let mut typed: Vec<ScalarValue> = vec![];
+        for v in values.iter() {
+            let v = ScalarValue::Utf8(Some(literal_text(v)?))
+                .cast_to(&ty)
+                .ok()
+                .filter(|v| !v.is_null())?;
+            if !typed.contains(&v) {
+                typed.push(v);
+            }
+        }
+        per_column.push(typed);
     }
-    let partitions = prune_partitions(olap, &filters);
-    let buckets = prune_buckets(olap, &filters)?;
-    let ([p], [b]) = (partitions.as_slice(), buckets.as_slice()) else {
+    let combos = per_column
+        .iter()
+        .try_fold(1usize, |n, v| n.checked_mul(v.len()))?;
+    if combos == 0 || combos > MAX_KEYS {
         return None;
-    };
-    let tablet = *olap.partitions.get(*p)?.tablets.get(*b as usize)?;
-    Some((keys, tablet))
+    }
+    let mut groups: BTreeMap<TabletId, Vec<Vec<ScalarValue>>> = BTreeMap::new();
+    for key in combinations(&per_column) {
+        let filters: Vec<Expr> = key_columns
+            .iter()
+            .zip(&key)
+            .map(|(&i, v)| {
+                Expr::Column(Column::from_name(&olap.columns[i].name)).eq(lit(v.clone()))
+            })
+            .collect();
+        let partitions = prune_partitions(olap, &filters);
+        let buckets = prune_buckets(olap, &filters)?;
+        let ([p], [b]) = (partitions.as_slice(), buckets.as_slice()) else {
+            return None;
+        };
+        let tablet = *olap.partitions.get(*p)?.tablets.get(*b as usize)?;
+        groups.entry(tablet).or_default().push(key);
+    }
+    groups
+        .into_iter()
+        .map(|(t, keys)| {
+            let columns = (0..key_columns.len())
+                .map(|c| ScalarValue::iter_to_array(keys.iter().map(|k| k[c].clone())).ok())
+                .collect::<Option<Vec<ArrayRef>>>()?;
+            Some((t, columns))
+        })
+        .collect()
 }

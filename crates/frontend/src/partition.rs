@@ -643,30 +643,35 @@ pub fn prune_buckets(olap: &OlapTable, filters: &[Expr]) -> Option<Vec<u32>> {
         return None;
     }
     let mut result = std::collections::BTreeSet::new();
-    let mut idx = vec![0usize; per_column.len()];
-    loop {
-        let arrays: Vec<ArrayRef> = per_column
+    for combo in combinations(&per_column) {
+        let arrays: Vec<ArrayRef> = combo
             .iter()
-            .zip(&idx)
-            .map(|(vals, &i)| vals[i].to_array())
+            .map(ScalarValue::to_array)
             .collect::<Result<_, _>>()
             .ok()?;
         let h = bucket_hashes(&arrays, 1).ok()?;
         result.insert(bucket_of(h[0], *buckets));
-        // Next combination.
-        let mut k = 0;
-        loop {
-            if k == idx.len() {
-                return Some(result.into_iter().collect());
-            }
-            idx[k] += 1;
-            if idx[k] < per_column[k].len() {
-                break;
-            }
-            idx[k] = 0;
-            k += 1;
-        }
     }
+    Some(result.into_iter().collect())
+}
+
+/// Every combination of one value per column (the cartesian product), first column
+/// slowest.
+pub(crate) fn combinations(per_column: &[Vec<ScalarValue>]) -> Vec<Vec<ScalarValue>> {
+    let mut out: Vec<Vec<ScalarValue>> = vec![vec![]];
+    for values in per_column {
+        out = out
+            .iter()
+            .flat_map(|prefix| {
+                values.iter().map(move |v| {
+                    let mut next = prefix.clone();
+                    next.push(v.clone());
+                    next
+                })
+            })
+            .collect();
+    }
+    out
 }
 
 /// Typed bounds of every partition, for the write path.
