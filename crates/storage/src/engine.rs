@@ -663,18 +663,40 @@ impl StorageEngine {
                 })
                 .collect()
         };
+        // The keys of plain upserts and deletes are read before the indexes are locked, so
+        // that lookups wait only for the index updates.
+        let mut keys: Vec<Option<Vec<SegmentKeys>>> = primary
+            .iter()
+            .map(|(i, key, _)| {
+                let rs = &pending[*i];
+                if rs.update.is_some() {
+                    return Ok(None);
+                }
+                rs.segments
+                    .iter()
+                    .enumerate()
+                    .map(|(n, seg)| {
+                        read_keys(&self.segment_path(rs.tablet_id, &seg.name), key)
+                            .map(|k| SegmentKeys::new(n as u32, k))
+                    })
+                    .collect::<Result<Vec<_>>>()
+                    .map(Some)
+            })
+            .collect::<Result<_>>()?;
         // Held until the rowsets are visible, so that lookups never find rows of a rowset
         // that is not (yet) published.
         let mut indexes: Vec<MutexGuard<'_, Option<PkIndex>>> =
             primary.iter().map(|(_, _, index)| index.lock()).collect();
         // Segments replaced by their resolved rewrite (partial and conditional updates).
         let mut replaced: Vec<PathBuf> = vec![];
-        for ((i, key, _), guard) in primary.iter().zip(indexes.iter_mut()) {
+        for (((i, key, _), guard), read) in
+            primary.iter().zip(indexes.iter_mut()).zip(keys.iter_mut())
+        {
             let rs = &mut pending[*i];
             let Some(&version) = versions.get(&rs.tablet_id) else {
                 continue;
             };
-            let applied = self.apply_primary(guard, rs, key);
+            let applied = self.apply_primary(guard, rs, key, read.take());
             match applied {
                 Ok((d, files)) => {
                     pk_deletes.push((rs.tablet_id, version, d));
@@ -706,21 +728,31 @@ impl StorageEngine {
     /// A rowset with an [`UpdateRule`] is resolved segment by segment against the rows its
     /// keys have (earlier segments of the same rowset included): segments that take values
     /// from existing rows are rewritten, and the files they replace are returned.
+    ///
+    /// `keys`: the rowset's keys when already read (a rowset without an update rule).
     fn apply_primary(
         &self,
         index: &mut Option<PkIndex>,
         rs: &mut RowsetMeta,
         key: &[u32],
+        keys: Option<Vec<SegmentKeys>>,
     ) -> Result<(NewDeletes, Vec<PathBuf>)> {
         if index.is_none() {
             self.rebuild_index(index, rs.tablet_id, key)?;
         }
         let Some(rule) = rs.update.take() else {
-            let mut segments = Vec::with_capacity(rs.segments.len());
-            for (i, seg) in rs.segments.iter().enumerate() {
-                let keys = read_keys(&self.segment_path(rs.tablet_id, &seg.name), key)?;
-                segments.push(SegmentKeys::new(i as u32, keys));
-            }
+            let segments = match keys {
+                Some(k) => k,
+                None => rs
+                    .segments
+                    .iter()
+                    .enumerate()
+                    .map(|(i, seg)| {
+                        read_keys(&self.segment_path(rs.tablet_id, &seg.name), key)
+                            .map(|k| SegmentKeys::new(i as u32, k))
+                    })
+                    .collect::<Result<_>>()?,
+            };
             return Ok((apply_rowset(index, rs.rowset_id, &segments)?, vec![]));
         };
         let others: HashMap<RowsetId, Arc<RowsetMeta>> = self
