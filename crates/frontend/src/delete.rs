@@ -27,12 +27,12 @@ fn delete_error(msg: impl Into<String>) -> SqlError {
     SqlError::new(ErrorCode::ER_NOT_SUPPORTED_YET, msg)
 }
 
-/// The one table of a DELETE and its PARTITION list.
+/// The one table of a DELETE and its PARTITION list (USING is checked by the caller).
 fn target(d: &ast::Delete) -> Result<(TableName, Vec<String>), SqlError> {
     let from = match &d.from {
         FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
     };
-    if !d.tables.is_empty() || d.using.is_some() || from.len() != 1 || !from[0].joins.is_empty() {
+    if !d.tables.is_empty() || from.len() != 1 || !from[0].joins.is_empty() {
         return Err(delete_error(
             "DELETE from several tables or with USING/JOIN",
         ));
@@ -66,7 +66,13 @@ impl Session {
             ));
         };
         if olap.keys_type == KeysType::Primary {
-            return self.delete_primary(&name, &only, &selection).await;
+            let using = d.using.clone().unwrap_or_default();
+            return self.delete_primary(&name, &only, &using, &selection).await;
+        }
+        if d.using.is_some() {
+            return Err(delete_error(
+                "DELETE … USING on a table that is not a PRIMARY KEY table",
+            ));
         }
         for p in &only {
             if olap.partition(p).is_none() {

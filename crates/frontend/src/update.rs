@@ -85,11 +85,12 @@ impl Session {
         }
     }
 
-    /// `DELETE FROM t WHERE …` on a PRIMARY KEY table.
+    /// `DELETE FROM t [USING t2, …] WHERE …` on a PRIMARY KEY table.
     pub(crate) async fn delete_primary(
         &mut self,
         name: &TableName,
         partitions: &[String],
+        using: &[ast::TableWithJoins],
         selection: &ast::Expr,
     ) -> Result<QueryResult, SqlError> {
         let (db, table) = self.primary_table(name, "DELETE")?;
@@ -98,11 +99,13 @@ impl Session {
                 "DELETE … PARTITION on a PRIMARY KEY table (filter on the partition column instead)",
             ));
         }
-        let select = format!(
-            "SELECT * FROM {}.{} WHERE {selection}",
-            quote(&db),
-            quote(&table.name)
-        );
+        // The table's own columns, whatever USING adds.
+        let target = format!("{}.{}", quote(&db), quote(&table.name));
+        let mut from = target.clone();
+        for t in using {
+            from.push_str(&format!(", {t}"));
+        }
+        let select = format!("SELECT {target}.* FROM {from} WHERE {selection}");
         self.write_selected(db, &table, select, OP_DELETE, "DELETE")
             .await
     }
