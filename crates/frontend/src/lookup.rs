@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
-use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::Column;
 use datafusion::logical_expr::Expr;
 use datafusion::prelude::lit;
@@ -65,6 +65,17 @@ fn is_literal(e: &ast::Expr) -> bool {
         }
         _ => false,
     }
+}
+
+fn is_string(ty: &DataType) -> bool {
+    matches!(
+        ty,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    )
+}
+
+fn is_string_literal(e: &ast::Expr) -> bool {
+    matches!(e, ast::Expr::Value(v) if matches!(v.value, ast::Value::SingleQuotedString(_)))
 }
 
 /// The literal's text, to be cast to the column type.
@@ -319,6 +330,11 @@ fn keys_by_tablet(
         let ty = c.ty.to_arrow();
         let mut typed: Vec<ScalarValue> = vec![];
         for v in values.iter() {
+            // MySQL compares a string column with a number numerically ('05' = 5): only
+            // string literals look string keys up.
+            if is_string(&ty) && !is_string_literal(v) {
+                return None;
+            }
             let v = ScalarValue::Utf8(Some(literal_text(v)?))
                 .cast_to(&ty)
                 .ok()
