@@ -32,8 +32,8 @@ use crate::session::Session;
 /// A query the short circuit can answer.
 struct PointQuery {
     table: TableName,
-    /// (output name, column name or `None` for `*`).
-    items: Vec<(Option<String>, Option<String>)>,
+    /// (output name, column name) per select item; `None` for `*`.
+    items: Vec<Option<(String, String)>>,
     /// column name → the literals it may equal.
     equalities: Vec<(String, Vec<ast::Expr>)>,
 }
@@ -176,14 +176,14 @@ fn point_query(query: &ast::Query) -> Option<PointQuery> {
                     && opts.opt_rename.is_none()
                     && opts.opt_ilike.is_none() =>
             {
-                items.push((None, None))
+                items.push(None)
             }
             SelectItem::UnnamedExpr(e) => {
                 let c = column_name(e)?;
-                items.push((Some(c.clone()), Some(c)));
+                items.push(Some((c.clone(), c)));
             }
             SelectItem::ExprWithAlias { expr, alias } => {
-                items.push((Some(alias.value.clone()), Some(column_name(expr)?)));
+                items.push(Some((alias.value.clone(), column_name(expr)?)));
             }
             _ => return None,
         }
@@ -250,21 +250,21 @@ impl Session {
         };
         let mut projection = vec![];
         let mut names = vec![];
-        for (out, column) in &q.items {
-            match column {
+        for item in &q.items {
+            match item {
                 None => {
                     for (i, c) in olap.columns.iter().enumerate() {
                         projection.push(i);
                         names.push(c.name.clone());
                     }
                 }
-                Some(c) => {
+                Some((out, c)) => {
                     let Some(i) = olap.column_index(c) else {
                         // Unknown column: the planner words the error.
                         return Ok(None);
                     };
                     projection.push(i);
-                    names.push(out.clone().unwrap_or_else(|| c.clone()));
+                    names.push(out.clone());
                 }
             }
         }

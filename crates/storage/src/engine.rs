@@ -18,28 +18,27 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
+use datafusion::arrow::compute::kernels::cmp::lt;
+use datafusion::arrow::compute::{interleave, take};
+use datafusion::arrow::datatypes::{FieldRef, SchemaRef};
+use datafusion::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use datafusion::parquet::file::metadata::PageIndexPolicy;
 use parking_lot::{Mutex, MutexGuard, RwLock};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use rigel_common::ids::{RowsetId, TabletId, TxnId};
 use tracing::{info, warn};
 
-use crate::meta::{RowsetMeta, TabletMeta, decode, encode};
-use crate::meta::{SegmentMeta, UpdateRule};
+use crate::meta::{RowsetMeta, SegmentMeta, TabletMeta, UpdateRule, decode, encode};
 use crate::primary::{
-    DeletedRows, NewDeletes, OP_COLUMN, OP_DELETE, PkIndex, RowLoc, SegmentKeys, apply_rowset,
-    decode_rows, encode_keys, encode_rows, fetch_columns, field_index, index_segment, read_keys,
+    DeletedRows, NewDeletes, OP_DELETE, PkIndex, RowLoc, SegmentKeys, apply_rowset, decode_rows,
+    encode_keys, encode_rows, fetch_columns, field_index, index_segment, op_column, read_keys,
     read_segment, union_rows,
 };
-use crate::segment::{RowsetWriter, SegmentOptions, now_ms, sync_dir};
-use crate::segment::{SegmentCompression, write_segment_in_order};
+use crate::segment::{
+    RowsetWriter, SegmentCompression, SegmentOptions, now_ms, sync_dir, write_segment_in_order,
+};
 use crate::{Error, Result};
-use datafusion::arrow::array::{Array, ArrayRef, Int8Array, RecordBatch, UInt32Array};
-use datafusion::arrow::compute::kernels::cmp::lt;
-use datafusion::arrow::compute::{interleave, take};
-use datafusion::arrow::datatypes::FieldRef;
-use datafusion::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
-use datafusion::parquet::file::metadata::PageIndexPolicy;
 
 const TABLETS: TableDefinition<u64, &[u8]> = TableDefinition::new("tablets");
 const ROWSETS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("rowsets");
@@ -92,6 +91,18 @@ impl TabletState {
             .filter_map(|r| r.version)
             .max()
             .unwrap_or(0)
+    }
+
+    /// What a reader at `version` sees.
+    fn snapshot(&self, version: u64) -> Snapshot {
+        let rowsets: Vec<Arc<RowsetMeta>> = self
+            .rowsets
+            .iter()
+            .filter(|r| r.visible_at(version))
+            .cloned()
+            .collect();
+        let deletes = self.deletes_at(&rowsets, version);
+        Snapshot { rowsets, deletes }
     }
 
     /// The rows of `rowsets`' segments deleted at `version`.
@@ -456,9 +467,13 @@ impl StorageEngine {
         Ok(())
     }
 
-    /// The current rowsets of a tablet, oldest first.
-    pub fn current_rowsets(&self, tablet: TabletId) -> Result<Vec<Arc<RowsetMeta>>> {
-        self.read_view(tablet, u64::MAX)
+    /// The current rowsets of a tablet by id (where the index's row locations point).
+    fn current_rowsets(&self, tablet: TabletId) -> Result<HashMap<RowsetId, Arc<RowsetMeta>>> {
+        Ok(self
+            .read_view(tablet, u64::MAX)?
+            .into_iter()
+            .map(|r| (r.rowset_id, r))
+            .collect())
     }
 
     /// Makes a compaction's output visible in place of its inputs (`replaces`: current
@@ -755,12 +770,7 @@ impl StorageEngine {
             };
             return Ok((apply_rowset(index, rs.rowset_id, &segments)?, vec![]));
         };
-        let others: HashMap<RowsetId, Arc<RowsetMeta>> = self
-            .read_snapshot(rs.tablet_id, u64::MAX)?
-            .rowsets
-            .into_iter()
-            .map(|r| (r.rowset_id, r))
-            .collect();
+        let others = self.current_rowsets(rs.tablet_id)?;
         let mut deletes = NewDeletes::new();
         let mut replaced = vec![];
         for i in 0..rs.segments.len() {
@@ -806,13 +816,7 @@ impl StorageEngine {
             .map(|&u| find(u).map(|c| Arc::clone(batch.column(c))))
             .collect::<Result<_>>()?;
         let keys = encode_keys(&key_columns)?;
-        let op = schema.index_of(OP_COLUMN).ok().and_then(|c| {
-            batch
-                .column(c)
-                .as_any()
-                .downcast_ref::<Int8Array>()
-                .cloned()
-        });
+        let op = op_column(&batch);
         // Upserted rows whose key has a row already, and where that row is.
         let mut matched: Vec<u32> = vec![];
         let mut locs: Vec<RowLoc> = vec![];
@@ -863,11 +867,12 @@ impl StorageEngine {
         if !keep.is_empty() && !taking.is_empty() {
             let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
             let first_kept = usize::from(condition.is_some());
+            // Row r keeps its own value, or takes the j-th fetched one.
+            let mut from: Vec<(usize, usize)> = (0..batch.num_rows()).map(|r| (0, r)).collect();
+            for &(j, row) in &taking {
+                from[row as usize] = (1, j);
+            }
             for (k, &c) in keep.iter().enumerate() {
-                let mut from: Vec<(usize, usize)> = (0..batch.num_rows()).map(|r| (0, r)).collect();
-                for &(j, row) in &taking {
-                    from[row as usize] = (1, j);
-                }
                 let old_values = &old[first_kept + k];
                 columns[c] = interleave(&[batch.column(c).as_ref(), old_values.as_ref()], &from)?;
             }
@@ -1085,14 +1090,7 @@ impl StorageEngine {
             .tablets
             .get(&tablet)
             .ok_or(Error::TabletNotFound(tablet))?;
-        let rowsets: Vec<Arc<RowsetMeta>> = t
-            .rowsets
-            .iter()
-            .filter(|r| r.visible_at(version))
-            .cloned()
-            .collect();
-        let deletes = t.deletes_at(&rowsets, version);
-        Ok(Snapshot { rowsets, deletes })
+        Ok(t.snapshot(version))
     }
 
     /// Looks rows of a PRIMARY KEY tablet up by key, at the newest published version.
@@ -1132,12 +1130,7 @@ impl StorageEngine {
             }
         }
         // Rows are read while the index is held: no publish or compaction moves them.
-        let rowsets: HashMap<RowsetId, Arc<RowsetMeta>> = self
-            .read_snapshot(tablet, u64::MAX)?
-            .rowsets
-            .into_iter()
-            .map(|r| (r.rowset_id, r))
-            .collect();
+        let rowsets = self.current_rowsets(tablet)?;
         let path_of = |rowset: RowsetId, segment: u32| {
             let meta = rowsets.get(&rowset)?.segments.get(segment as usize)?;
             Some(self.segment_path(tablet, &meta.name))
@@ -1188,34 +1181,15 @@ impl StorageEngine {
         let sorted: BTreeMap<_, _> = state.tablets.iter().collect();
         sorted
             .into_values()
-            .map(|t| TabletInfo {
-                meta: t.meta.clone(),
-                rowsets: t.rowsets.iter().filter(|r| r.is_current()).count(),
-                rows: {
-                    let current: Vec<Arc<RowsetMeta>> = t
-                        .rowsets
-                        .iter()
-                        .filter(|r| r.is_current())
-                        .cloned()
-                        .collect();
-                    let deleted: u64 = t
-                        .deletes_at(&current, u64::MAX)
-                        .values()
-                        .map(|d| d.len() as u64)
-                        .sum();
-                    current
-                        .iter()
-                        .map(|r| r.rows)
-                        .sum::<u64>()
-                        .saturating_sub(deleted)
-                },
-                bytes: t
-                    .rowsets
-                    .iter()
-                    .filter(|r| r.is_current())
-                    .map(|r| r.bytes)
-                    .sum(),
-                max_version: t.max_version(),
+            .map(|t| {
+                let current = t.snapshot(u64::MAX);
+                TabletInfo {
+                    meta: t.meta.clone(),
+                    rowsets: current.rowsets.len(),
+                    rows: current.live_rows(),
+                    bytes: current.rowsets.iter().map(|r| r.bytes).sum(),
+                    max_version: t.max_version(),
+                }
             })
             .collect()
     }

@@ -180,21 +180,17 @@ pub(crate) fn read_keys(path: &Path, key_uids: &[u32]) -> Result<Vec<(Keys, Opti
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)?.with_batch_size(64 * 1024);
     let schema: SchemaRef = Arc::clone(builder.schema());
-    let mut indices = vec![];
-    for uid in key_uids {
-        let uid = uid.to_string();
-        let idx = schema
-            .fields()
-            .iter()
-            .position(|f| f.metadata().get(COLUMN_ID_METADATA_KEY) == Some(&uid))
-            .ok_or_else(|| {
+    let indices: Vec<usize> = key_uids
+        .iter()
+        .map(|&uid| {
+            field_index(&schema, uid).ok_or_else(|| {
                 Error::Corrupt(format!(
                     "segment {} has no primary key column {uid}",
                     path.display()
                 ))
-            })?;
-        indices.push(idx);
-    }
+            })
+        })
+        .collect::<Result<_>>()?;
     let op_idx = schema.index_of(OP_COLUMN).ok();
     let mut roots = indices.clone();
     roots.extend(op_idx);
@@ -211,16 +207,19 @@ pub(crate) fn read_keys(path: &Path, key_uids: &[u32]) -> Result<Vec<(Keys, Opti
             .iter()
             .filter_map(|&i| pos(i).map(|p| Arc::clone(batch.column(p))))
             .collect();
-        let op = op_idx.and_then(pos).and_then(|p| {
-            batch
-                .column(p)
-                .as_any()
-                .downcast_ref::<Int8Array>()
-                .cloned()
-        });
-        out.push((encode_keys(&keys)?, op));
+        out.push((encode_keys(&keys)?, op_column(&batch)));
     }
     Ok(out)
+}
+
+/// The [`OP_COLUMN`] of a batch, if it has one.
+pub(crate) fn op_column(batch: &RecordBatch) -> Option<Int8Array> {
+    let c = batch.schema().index_of(OP_COLUMN).ok()?;
+    batch
+        .column(c)
+        .as_any()
+        .downcast_ref::<Int8Array>()
+        .cloned()
 }
 
 /// Deleted rows of one segment, sorted and distinct.
