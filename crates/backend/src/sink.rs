@@ -36,8 +36,10 @@ struct Inner {
     writers: HashMap<TabletId, RowsetWriter>,
     /// Rows routed to a tablet.
     accepted: u64,
-    /// At most one segment is written in the background; the next flush waits for it.
-    in_flight: Option<InFlight>,
+    /// Segments being written in the background, oldest first (at most one per core).
+    in_flight: std::collections::VecDeque<InFlight>,
+    /// How many segments may be written at once.
+    flush_threads: usize,
 }
 
 impl Inner {
@@ -86,23 +88,28 @@ impl Inner {
 
     /// Keeps the rows in memory (buffered and being written) within the budget. Past three
     /// quarters of it the largest buffer is written in the background while routing goes
-    /// on; only past the whole budget does routing wait for that write.
+    /// on (up to one segment per core at a time); only past the whole budget does routing
+    /// wait for the oldest of those writes.
     fn enforce_budget(&mut self) -> Result<(), SqlError> {
         let budget = match self.target.memory_limit {
             0 => SINK_MEMORY_BUDGET,
             n => n,
         };
         loop {
+            while self
+                .in_flight
+                .front()
+                .is_some_and(|f| f.handle.is_finished())
+            {
+                self.join_oldest()?;
+            }
             let buffered: usize = self.writers.values().map(|w| w.buffered_bytes()).sum();
-            let writing = self.in_flight.as_ref().map_or(0, |f| f.bytes);
-            if self.in_flight.is_some() {
-                if buffered + writing <= budget {
-                    return Ok(());
-                }
-                self.join_in_flight()?;
+            let writing: usize = self.in_flight.iter().map(|f| f.bytes).sum();
+            if buffered + writing > budget && !self.in_flight.is_empty() {
+                self.join_oldest()?;
                 continue;
             }
-            if buffered <= budget / 4 * 3 {
+            if buffered <= budget / 4 * 3 || self.in_flight.len() >= self.flush_threads {
                 return Ok(());
             }
             let Some(largest) = self.writers.values_mut().max_by_key(|w| w.buffered_bytes()) else {
@@ -117,7 +124,7 @@ impl Inner {
                 .name("rigel-flush".to_string())
                 .spawn(move || pending.write())
                 .map_err(|e| SqlError::internal(format!("cannot start a flush thread: {e}")))?;
-            self.in_flight = Some(InFlight {
+            self.in_flight.push_back(InFlight {
                 tablet,
                 bytes,
                 handle,
@@ -125,9 +132,10 @@ impl Inner {
         }
     }
 
-    /// Waits for the background segment and hands it to its writer.
-    fn join_in_flight(&mut self) -> Result<(), SqlError> {
-        let Some(f) = self.in_flight.take() else {
+    /// Waits for the oldest background segment and hands it to its writer. Segments are
+    /// handed over in the order they were cut, which keeps each tablet's in load order.
+    fn join_oldest(&mut self) -> Result<(), SqlError> {
+        let Some(f) = self.in_flight.pop_front() else {
             return Ok(());
         };
         let segment = f
@@ -141,15 +149,28 @@ impl Inner {
         Ok(())
     }
 
+    /// Waits for every background segment.
+    fn join_in_flight(&mut self) -> Result<(), SqlError> {
+        let mut result = Ok(());
+        while !self.in_flight.is_empty() {
+            if let Err(e) = self.join_oldest() {
+                result = result.and(Err(e));
+            }
+        }
+        result
+    }
+
     fn finish(mut self) -> Result<SinkSummary, SqlError> {
-        self.join_in_flight()?;
-        // The last buffers of all tablets, written on all cores.
+        // The last buffers of all tablets, written on all cores while the segments in flight
+        // finish; those are older, and go to their writers first.
         let pending: Vec<(TabletId, PendingSegment)> = self
             .writers
             .values_mut()
             .filter_map(|w| Some((w.tablet_id(), w.take_segment()?)))
             .collect();
-        for (tablet, segment) in write_all(pending)? {
+        let written = write_all(pending);
+        self.join_in_flight()?;
+        for (tablet, segment) in written? {
             if let Some(w) = self.writers.get_mut(&tablet) {
                 w.add_segment(segment);
             }
@@ -237,7 +258,10 @@ impl LocalSink {
                 options,
                 writers: HashMap::new(),
                 accepted: 0,
-                in_flight: None,
+                in_flight: Default::default(),
+                flush_threads: std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1),
             })),
         })
     }
