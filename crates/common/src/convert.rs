@@ -56,7 +56,7 @@ pub fn convert_column(
     errors: &mut Vec<RowError>,
 ) -> Result<ArrayRef, SqlError> {
     let to = target.ty.to_arrow();
-    let mut out = if source.data_type() == &to {
+    let out = if source.data_type() == &to {
         Arc::clone(source)
     } else if let Some(fast) = parse_plain_text(source, &to) {
         fast
@@ -97,6 +97,18 @@ pub fn convert_column(
             }
         }
     }
+    check_converted(out, target, errors, |row| source.is_null(row))
+}
+
+/// The checks every converted column goes through: string lengths, JSON validity and NOT
+/// NULL (`was_null`: whether the row's source value was NULL, as opposed to one that did
+/// not convert, which is reported already).
+fn check_converted(
+    mut out: ArrayRef,
+    target: &TargetColumn,
+    errors: &mut Vec<RowError>,
+    was_null: impl Fn(usize) -> bool,
+) -> Result<ArrayRef, SqlError> {
     if let Some(limit) = target.ty.max_length() {
         check_length(&out, limit, target, errors);
     }
@@ -105,7 +117,7 @@ pub fn convert_column(
     }
     if !target.nullable && out.null_count() > 0 {
         for row in 0..out.len() {
-            if out.is_null(row) && source.is_null(row) {
+            if out.is_null(row) && was_null(row) {
                 errors.push(RowError {
                     row,
                     code: ErrorCode::ER_BAD_NULL_ERROR,
@@ -117,71 +129,213 @@ pub fn convert_column(
     Ok(out)
 }
 
+/// A NULL field in a [`TextColumn`].
+pub const NULL_SPAN: (u32, u32) = (u32::MAX, u32::MAX);
+
+/// One column of delimited text as it was read: each row's field is a byte range of a
+/// buffer shared by all columns ([`NULL_SPAN`] for NULL). Loads convert these without first
+/// copying every field into a string array: numbers and dates are parsed straight from the
+/// buffer, strings copied once into their final array.
+#[derive(Debug, Clone, Copy)]
+pub struct TextColumn<'a> {
+    /// The text the spans point into.
+    pub data: &'a [u8],
+    /// Each row's field: `start..end` in `data`, or [`NULL_SPAN`].
+    pub spans: &'a [(u32, u32)],
+}
+
+impl<'a> TextColumn<'a> {
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// The field of `row`, `None` for NULL.
+    pub fn get(&self, row: usize) -> Option<&'a [u8]> {
+        let (start, end) = *self.spans.get(row)?;
+        if (start, end) == NULL_SPAN {
+            return None;
+        }
+        self.data.get(start as usize..end as usize)
+    }
+
+    fn values(&self) -> impl ExactSizeIterator<Item = Option<&'a [u8]>> + '_ {
+        (0..self.spans.len()).map(|row| self.get(row))
+    }
+
+    fn nulls(&self) -> Option<datafusion::arrow::buffer::NullBuffer> {
+        if !self.spans.contains(&NULL_SPAN) {
+            return None;
+        }
+        let mut nulls = datafusion::arrow::array::builder::NullBufferBuilder::new(self.spans.len());
+        for &span in self.spans {
+            nulls.append(span != NULL_SPAN);
+        }
+        nulls.finish()
+    }
+
+    /// The fields as a string array (an error when one is not valid UTF-8).
+    pub fn to_strings(&self) -> Result<datafusion::arrow::array::StringArray, SqlError> {
+        use datafusion::arrow::buffer::OffsetBuffer;
+        let total: usize = self.values().flatten().map(<[u8]>::len).sum();
+        if i32::try_from(total).is_err() {
+            return Err(SqlError::new(
+                ErrorCode::ER_OUT_OF_RESOURCES,
+                format!("{total} bytes of text in one column of one block"),
+            ));
+        }
+        let mut values = Vec::with_capacity(total);
+        let mut offsets = Vec::with_capacity(self.spans.len() + 1);
+        offsets.push(0i32);
+        for v in self.values() {
+            if let Some(v) = v {
+                values.extend_from_slice(v);
+            }
+            // Cannot overflow: `total` fits.
+            offsets.push(values.len() as i32);
+        }
+        datafusion::arrow::array::StringArray::try_new(
+            OffsetBuffer::new(offsets.into()),
+            values.into(),
+            self.nulls(),
+        )
+        .map_err(|e| SqlError::new(ErrorCode::ER_TRUNCATED_WRONG_VALUE, e.to_string()))
+    }
+}
+
+/// Converts one column of text, like [`convert_column`] on its strings but faster: plain
+/// integers, decimals and dates are parsed in place, strings copied once.
+pub fn convert_text(
+    text: TextColumn<'_>,
+    target: &TargetColumn,
+    errors: &mut Vec<RowError>,
+) -> Result<ArrayRef, SqlError> {
+    let to = target.ty.to_arrow();
+    let fast = match &to {
+        DataType::Utf8 => Some(Arc::new(text.to_strings()?) as ArrayRef),
+        // The most common case, spelled out: no per-value iterator machinery.
+        DataType::Decimal128(precision, scale) if *scale >= 0 => {
+            let (p, s) = (*precision as u32, *scale as u32);
+            let mut values = Vec::with_capacity(text.len());
+            let mut plain = true;
+            for &(start, end) in text.spans {
+                if (start, end) == NULL_SPAN {
+                    values.push(0);
+                    continue;
+                }
+                match text
+                    .data
+                    .get(start as usize..end as usize)
+                    .and_then(|t| plain_decimal(t, p, s))
+                {
+                    Some(v) => values.push(v),
+                    None => {
+                        plain = false;
+                        break;
+                    }
+                }
+            }
+            plain
+                .then(|| {
+                    datafusion::arrow::array::Decimal128Array::new(values.into(), text.nulls())
+                        .with_precision_and_scale(p as u8, s as i8)
+                        .ok()
+                })
+                .flatten()
+                .map(|a| Arc::new(a) as ArrayRef)
+        }
+        _ => parse_plain(text.values(), text.nulls(), &to),
+    };
+    match fast {
+        Some(out) => check_converted(out, target, errors, |row| text.get(row).is_none()),
+        None => convert_column(&(Arc::new(text.to_strings()?) as ArrayRef), target, errors),
+    }
+}
+
 /// The loads' hot path: text columns of plain decimals (`-12.5`) and ISO dates
 /// (`1998-12-01`) parsed directly, without the general cast's per-value allocations. `None`
 /// when any value is not in that plain form (then the general cast decides, with StarRocks'
 /// trimming and rounding rules).
 fn parse_plain_text(source: &ArrayRef, to: &DataType) -> Option<ArrayRef> {
-    use datafusion::arrow::array::{Date32Array, Decimal128Array};
     if source.data_type() != &DataType::Utf8 {
         return None;
     }
     let strings = source.as_string::<i32>();
+    parse_plain(
+        strings.iter().map(|v| v.map(str::as_bytes)),
+        strings.nulls().cloned(),
+        to,
+    )
+}
+
+/// Parses `values` (NULL where `nulls` says) as `to`, when every value is in the plain form
+/// of [`parse_plain_text`].
+fn parse_plain<'a>(
+    values: impl ExactSizeIterator<Item = Option<&'a [u8]>>,
+    nulls: Option<datafusion::arrow::buffer::NullBuffer>,
+    to: &DataType,
+) -> Option<ArrayRef> {
+    use datafusion::arrow::array::{Date32Array, Decimal128Array};
     match to {
         DataType::Decimal128(precision, scale) if *scale >= 0 => {
             let (precision, scale) = (*precision as u32, *scale as u32);
-            let mut values = Vec::with_capacity(strings.len());
-            for v in strings.iter() {
-                values.push(match v {
-                    None => 0,
-                    Some(t) => plain_decimal(t.as_bytes(), precision, scale)?,
-                });
-            }
-            let array = Decimal128Array::new(values.into(), strings.nulls().cloned())
+            let values = parse_all(values, |t| plain_decimal(t, precision, scale))?;
+            let array = Decimal128Array::new(values.into(), nulls)
                 .with_precision_and_scale(precision as u8, scale as i8)
                 .ok()?;
             Some(Arc::new(array))
         }
         DataType::Date32 => {
-            let mut values = Vec::with_capacity(strings.len());
-            for v in strings.iter() {
-                values.push(match v {
-                    None => 0,
-                    Some(t) => plain_date(t.as_bytes())?,
-                });
-            }
-            Some(Arc::new(Date32Array::new(
-                values.into(),
-                strings.nulls().cloned(),
-            )))
+            let values = parse_all(values, plain_date)?;
+            Some(Arc::new(Date32Array::new(values.into(), nulls)))
         }
-        DataType::Int8 => plain_integers::<Int8Type>(strings),
-        DataType::Int16 => plain_integers::<Int16Type>(strings),
-        DataType::Int32 => plain_integers::<Int32Type>(strings),
-        DataType::Int64 => plain_integers::<Int64Type>(strings),
+        DataType::Int8 => plain_integers::<Int8Type>(values, nulls),
+        DataType::Int16 => plain_integers::<Int16Type>(values, nulls),
+        DataType::Int32 => plain_integers::<Int32Type>(values, nulls),
+        DataType::Int64 => plain_integers::<Int64Type>(values, nulls),
         _ => None,
     }
 }
 
+/// Parses every value with `parse` (NULLs become the default); `None` as soon as one does
+/// not parse.
+#[inline(always)]
+fn parse_all<'a, T: Default>(
+    values: impl ExactSizeIterator<Item = Option<&'a [u8]>>,
+    parse: impl Fn(&'a [u8]) -> Option<T>,
+) -> Option<Vec<T>> {
+    let mut out = Vec::with_capacity(values.len());
+    for v in values {
+        out.push(match v {
+            None => T::default(),
+            Some(t) => parse(t)?,
+        });
+    }
+    Some(out)
+}
+
 /// A column of `[-+]digits` in the type's range; `None` if any value is not.
-fn plain_integers<T>(strings: &datafusion::arrow::array::StringArray) -> Option<ArrayRef>
+fn plain_integers<'a, T>(
+    values: impl ExactSizeIterator<Item = Option<&'a [u8]>>,
+    nulls: Option<datafusion::arrow::buffer::NullBuffer>,
+) -> Option<ArrayRef>
 where
     T: datafusion::arrow::datatypes::ArrowPrimitiveType,
     T::Native: TryFrom<i64>,
 {
-    let mut values = Vec::with_capacity(strings.len());
-    for v in strings.iter() {
-        values.push(match v {
-            None => T::Native::default(),
-            Some(t) => T::Native::try_from(plain_integer(t.as_bytes())?).ok()?,
-        });
-    }
+    let values = parse_all(values, |t| T::Native::try_from(plain_integer(t)?).ok())?;
     Some(Arc::new(
-        datafusion::arrow::array::PrimitiveArray::<T>::new(values.into(), strings.nulls().cloned()),
+        datafusion::arrow::array::PrimitiveArray::<T>::new(values.into(), nulls),
     ))
 }
 
 /// `[-+]digits` (at most 18 digits) as an integer.
+#[inline]
 fn plain_integer(text: &[u8]) -> Option<i64> {
     let (negative, digits) = match text.first()? {
         b'-' => (true, &text[1..]),
@@ -203,34 +357,49 @@ fn plain_integer(text: &[u8]) -> Option<i64> {
 
 /// `[-+]digits[.digits]` with at most `scale` fraction digits and at most
 /// `precision - scale` integer digits, as an unscaled value.
+#[inline]
 fn plain_decimal(text: &[u8], precision: u32, scale: u32) -> Option<i128> {
     let (negative, digits) = match text.first()? {
         b'-' => (true, &text[1..]),
         b'+' => (false, &text[1..]),
         _ => (false, text),
     };
-    let (int, frac) = match digits.iter().position(|&c| c == b'.') {
-        Some(i) => (&digits[..i], &digits[i + 1..]),
-        None => (digits, &digits[digits.len()..]),
-    };
-    if int.is_empty() && frac.is_empty() {
-        return None;
-    }
-    if frac.len() as u32 > scale || int.len() as u32 > precision - scale {
-        return None;
-    }
-    let mut v: i128 = 0;
-    for &b in int.iter().chain(frac) {
-        if !b.is_ascii_digit() {
+    // One pass: the digits accumulate in a u64 while they fit (up to 18 of them), which is
+    // much cheaper than an i128; the point's position is remembered.
+    let mut small: u64 = 0;
+    let mut big: i128 = 0;
+    let mut count = 0u32;
+    let mut point = None;
+    for (i, &b) in digits.iter().enumerate() {
+        let d = b.wrapping_sub(b'0');
+        if d < 10 {
+            if count < 18 {
+                small = small * 10 + u64::from(d);
+            } else {
+                if count == 18 {
+                    big = i128::from(small);
+                }
+                big = big * 10 + i128::from(d);
+            }
+            count += 1;
+        } else if b == b'.' && point.is_none() {
+            point = Some(i);
+        } else {
             return None;
         }
-        v = v * 10 + i128::from(b - b'0');
     }
-    v *= 10i128.pow(scale - frac.len() as u32);
+    let int_len = point.unwrap_or(digits.len()) as u32;
+    let frac_len = count - int_len;
+    if count == 0 || frac_len > scale || int_len > precision - scale {
+        return None;
+    }
+    let v = if count <= 18 { i128::from(small) } else { big };
+    let v = v * 10i128.pow(scale - frac_len);
     Some(if negative { -v } else { v })
 }
 
 /// `YYYY-MM-DD` (a valid calendar date) as days since 1970-01-01.
+#[inline]
 fn plain_date(text: &[u8]) -> Option<i32> {
     if text.len() != 10 || text[4] != b'-' || text[7] != b'-' {
         return None;
@@ -256,6 +425,7 @@ fn plain_date(text: &[u8]) -> Option<i32> {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+#[inline]
 fn days_from_civil(y: i32, m: u32, d: u32) -> i32 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
@@ -389,6 +559,10 @@ mod tests {
         assert_eq!(plain_decimal(b"12.5", 15, 2), Some(1250));
         assert_eq!(plain_decimal(b"-0.07", 15, 2), Some(-7));
         assert_eq!(plain_decimal(b"+3", 15, 2), Some(300));
+        assert_eq!(
+            plain_decimal(b"-123456789012345678901.25", 38, 4),
+            Some(-1_234_567_890_123_456_789_012_500)
+        );
         assert_eq!(plain_decimal(b".5", 15, 2), Some(50));
         assert_eq!(plain_decimal(b"1.005", 15, 2), None); // needs rounding
         assert_eq!(plain_decimal(b"1e3", 15, 2), None);
@@ -518,5 +692,76 @@ mod tests {
         let out = convert_column(&src, &col(ColumnType::Json, true), &mut errors).unwrap();
         assert_eq!(out.as_string::<i32>().value(0), r#"{"a":1}"#);
         assert_eq!(errors.len(), 1);
+    }
+
+    #[test]
+    fn text_columns_convert_like_their_strings() {
+        let fields: [Option<&str>; 11] = [
+            Some("12"),
+            None,
+            Some(" 7 "),
+            Some("-3"),
+            Some("1.5"),
+            Some("x"),
+            Some("1998-12-01"),
+            Some(""),
+            Some("123456789012"),
+            Some("+0.25"),
+            Some("{\"a\": 1}"),
+        ];
+        let mut data = vec![];
+        let mut spans = vec![];
+        for f in fields {
+            match f {
+                None => spans.push(NULL_SPAN),
+                Some(t) => {
+                    let start = data.len() as u32;
+                    data.extend_from_slice(t.as_bytes());
+                    spans.push((start, data.len() as u32));
+                }
+            }
+        }
+        let text = TextColumn {
+            data: &data,
+            spans: &spans,
+        };
+        let strings: ArrayRef = Arc::new(StringArray::from(fields.to_vec()));
+        let types = [
+            ColumnType::TinyInt,
+            ColumnType::Int,
+            ColumnType::BigInt,
+            ColumnType::Double,
+            ColumnType::Decimal {
+                precision: 9,
+                scale: 2,
+            },
+            ColumnType::Date,
+            ColumnType::Datetime,
+            ColumnType::Varchar(3),
+            ColumnType::Json,
+            ColumnType::Boolean,
+        ];
+        for ty in types {
+            for nullable in [true, false] {
+                let target = col(ty.clone(), nullable);
+                let (mut from_text, mut from_strings) = (vec![], vec![]);
+                let a = convert_text(text, &target, &mut from_text).unwrap();
+                let b = convert_column(&strings, &target, &mut from_strings).unwrap();
+                assert_eq!(a.as_ref(), b.as_ref(), "{ty}");
+                from_text.sort_by_key(|e| e.row);
+                from_strings.sort_by_key(|e| e.row);
+                assert_eq!(from_text, from_strings, "{ty}");
+            }
+        }
+        // All plain: the fast path.
+        let ints = TextColumn {
+            data: b"1-2",
+            spans: &[(0, 1), NULL_SPAN, (1, 3)],
+        };
+        let out = convert_text(ints, &col(ColumnType::BigInt, true), &mut vec![]).unwrap();
+        assert_eq!(
+            out.as_primitive::<Int64Type>().iter().collect::<Vec<_>>(),
+            vec![Some(1), None, Some(-2)]
+        );
     }
 }

@@ -37,7 +37,7 @@ use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 use parking_lot::Mutex;
 use rigel_be_api::{OP_COLUMN, OP_DELETE, OP_UPSERT, UpdateRule, WriteTarget};
-use rigel_common::convert::{RowError, TargetColumn, convert_column};
+use rigel_common::convert::{RowError, TargetColumn, convert_column, convert_text};
 use rigel_common::ids::{DbId, TxnId};
 use rigel_common::{ErrorCode, SqlError};
 use rigel_http::{BackendHttp, Reply, StreamLoadRequest};
@@ -49,7 +49,7 @@ use tracing::{info, warn};
 use crate::Frontend;
 use crate::catalog::{OlapTable, Table};
 use crate::planner::SessionView;
-use csv::{BadRow, Split};
+use csv::{BadRow, Columns, Split};
 use options::{ColumnItem, Format, LoadOptions};
 
 /// Parsed blocks that may wait for the writer.
@@ -199,15 +199,16 @@ impl ColSource {
     /// when the load does not give the column.
     fn evaluate(
         &self,
-        source: &RecordBatch,
+        source: Option<&RecordBatch>,
+        n: usize,
         default: &Option<ScalarValue>,
         ty: &DataType,
     ) -> Result<ArrayRef, SqlError> {
-        let n = source.num_rows();
+        let source = || source.ok_or_else(|| SqlError::internal("load source rows not built"));
         match self {
-            ColSource::Source(i) => Ok(Arc::clone(source.column(*i))),
+            ColSource::Source(i) => Ok(Arc::clone(source()?.column(*i))),
             ColSource::Expr(e) => e
-                .evaluate(source)
+                .evaluate(source()?)
                 .and_then(|v| v.into_array(n))
                 .map_err(crate::error::df_error),
             ColSource::Default => match default {
@@ -457,9 +458,9 @@ impl LoadPlan {
     }
 
     /// Maps, converts and filters the rows of one split block.
-    fn process(&self, split: Split) -> Result<Processed, SqlError> {
+    fn process(&self, split: &mut Split) -> Result<Processed, SqlError> {
         let n = split.rows;
-        let mut bad = split.bad;
+        let mut bad = std::mem::take(&mut split.bad);
         let mut bad_count = bad.len();
         let total = n + bad.len();
         if n == 0 {
@@ -471,13 +472,28 @@ impl LoadPlan {
                 bad_count,
             });
         }
-        let source = RecordBatch::try_new(Arc::clone(&self.source_schema), split.columns)
-            .map_err(|e| SqlError::internal(e.to_string()))?;
+        // Plain text converts straight from the fields' byte ranges; the rows are built as
+        // string arrays only for expressions and `__op` (or when they come as arrays).
+        let text = match &split.columns {
+            Columns::Text(t) => Some(t),
+            Columns::Arrays(_) => None,
+        };
+        let needs_batch = text.is_none()
+            || self.op.is_some()
+            || self.columns.iter().any(|c| matches!(c, ColSource::Expr(_)));
+        let source = if needs_batch {
+            let batch =
+                RecordBatch::try_new(Arc::clone(&self.source_schema), split.columns.arrays()?)
+                    .map_err(|e| SqlError::internal(e.to_string()))?;
+            Some(batch)
+        } else {
+            None
+        };
         let mut errors: Vec<RowError> = vec![];
         let op = match &self.op {
             None => None,
             Some(src) => {
-                let raw = src.evaluate(&source, &None, &DataType::Int8)?;
+                let raw = src.evaluate(source.as_ref(), n, &None, &DataType::Int8)?;
                 Some(op_values(&raw, &mut errors)?)
             }
         };
@@ -496,14 +512,21 @@ impl LoadPlan {
             .zip(&self.columns)
             .zip(&self.defaults)
         {
-            let raw = src.evaluate(&source, default, &col.ty.to_arrow())?;
             let target = TargetColumn {
                 name: col.name.clone(),
                 ty: col.ty.clone(),
                 nullable: col.nullable,
             };
             let mut col_errors = vec![];
-            let converted = convert_column(&raw, &target, &mut col_errors)?;
+            let converted = match (src, text) {
+                (ColSource::Source(i), Some(t)) => {
+                    convert_text(t.column(*i), &target, &mut col_errors)?
+                }
+                _ => {
+                    let raw = src.evaluate(source.as_ref(), n, default, &col.ty.to_arrow())?;
+                    convert_column(&raw, &target, &mut col_errors)?
+                }
+            };
             for e in col_errors {
                 // Without strict mode a value that does not convert loads as NULL, when the
                 // column allows it.
@@ -522,8 +545,16 @@ impl LoadPlan {
                 keep[e.row] = false;
                 bad_count += 1;
                 if bad.len() < 10_000 {
+                    let text = match (text, &source) {
+                        (Some(t), _) => t.row_text(
+                            e.row,
+                            &String::from_utf8_lossy(&self.options.column_separator),
+                        ),
+                        (None, Some(source)) => row_text(source, e.row, &self.options),
+                        (None, None) => String::new(),
+                    };
                     bad.push(BadRow {
-                        text: row_text(&source, e.row, &self.options),
+                        text,
                         reason: e.reason.clone(),
                     });
                 }

@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, StringBuilder};
 use memchr::memmem;
+use rigel_common::SqlError;
+use rigel_common::convert::{NULL_SPAN, TextColumn};
 
 /// A rejected row: its text and why.
 #[derive(Debug, Clone)]
@@ -23,12 +25,64 @@ pub struct BadRow {
 /// Rows of one chunk, split into columns.
 #[derive(Debug)]
 pub struct Split {
-    /// One string column per expected field.
-    pub columns: Vec<ArrayRef>,
+    /// One column per expected field.
+    pub columns: Columns,
     /// Rows in `columns`.
     pub rows: usize,
     /// Rows rejected while splitting.
     pub bad: Vec<BadRow>,
+}
+
+/// The fields of a split chunk.
+#[derive(Debug)]
+pub enum Columns {
+    /// String arrays (enclosed text, whose fields are unescaped; JSON).
+    Arrays(Vec<ArrayRef>),
+    /// Where each field lies in the text read (plain delimited text).
+    Text(TextFields),
+}
+
+impl Columns {
+    /// The fields as string arrays.
+    pub fn arrays(&self) -> Result<Vec<ArrayRef>, SqlError> {
+        match self {
+            Columns::Arrays(a) => Ok(a.clone()),
+            Columns::Text(t) => (0..t.spans.len())
+                .map(|i| Ok(Arc::new(t.column(i).to_strings()?) as ArrayRef))
+                .collect(),
+        }
+    }
+}
+
+/// Plain delimited text and its fields' byte ranges, column by column. The text is valid
+/// UTF-8 wherever a span points.
+#[derive(Debug, Default)]
+pub struct TextFields {
+    /// The text read (whole rows).
+    pub data: Vec<u8>,
+    /// Per column, each row's field (`NULL_SPAN` for `\N`).
+    spans: Vec<Vec<(u32, u32)>>,
+}
+
+impl TextFields {
+    /// Column `i`.
+    pub fn column(&self, i: usize) -> TextColumn<'_> {
+        TextColumn {
+            data: &self.data,
+            spans: self.spans.get(i).map_or(&[], Vec::as_slice),
+        }
+    }
+
+    /// Row `row` as text, fields joined by `sep` (for the error log).
+    pub fn row_text(&self, row: usize, sep: &str) -> String {
+        (0..self.spans.len())
+            .map(|i| match self.column(i).get(row) {
+                None => "\\N".to_string(),
+                Some(v) => String::from_utf8_lossy(v).into_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join(sep)
+    }
 }
 
 /// An incremental splitter.
@@ -41,9 +95,19 @@ pub struct CsvSplitter {
     fields: usize,
     skip: usize,
     carry: Vec<u8>,
-    spans: Vec<(usize, usize)>,
-    /// Each column's share of the text in the last block (sizes the next block's builders).
-    shares: Vec<f64>,
+    /// The current row's field boundaries, reused across rows.
+    row: Vec<(usize, usize)>,
+    /// Rows per byte in the last block (sizes the next block's span vectors).
+    density: f64,
+}
+
+/// Spans of plain text being split.
+struct SpanOut {
+    spans: Vec<Vec<(u32, u32)>>,
+    rows: usize,
+    bad: Vec<BadRow>,
+    /// Whether the whole block is valid UTF-8 (else each row is checked).
+    valid_utf8: bool,
 }
 
 struct Builders {
@@ -53,39 +117,26 @@ struct Builders {
 }
 
 impl Builders {
-    /// Builders for a block of `bytes` bytes, sized from the share of the text each column
-    /// took in the previous block (`shares`, empty for the first), so that they rarely grow.
-    fn new(fields: usize, bytes: usize, shares: &[f64]) -> Self {
-        let even = 1.0 / fields.max(1) as f64;
+    /// Builders for a block of `bytes` bytes.
+    fn new(fields: usize, bytes: usize) -> Self {
+        let share = bytes / fields.max(1) + 64;
         Self {
             cols: (0..fields)
-                .map(|i| {
-                    let share = shares.get(i).copied().unwrap_or(even);
-                    StringBuilder::with_capacity(1024, (bytes as f64 * share * 1.1) as usize + 64)
-                })
+                .map(|_| StringBuilder::with_capacity(1024, share))
                 .collect(),
             rows: 0,
             bad: vec![],
         }
     }
 
-    /// Each column's share of the text bytes.
-    fn shares(&self) -> Vec<f64> {
-        let sizes: Vec<usize> = self.cols.iter().map(|b| b.values_slice().len()).collect();
-        let total: usize = sizes.iter().sum();
-        if total == 0 {
-            return vec![];
-        }
-        sizes.iter().map(|&s| s as f64 / total as f64).collect()
-    }
-
     fn finish(mut self) -> Split {
         Split {
-            columns: self
-                .cols
-                .iter_mut()
-                .map(|b| Arc::new(b.finish()) as ArrayRef)
-                .collect(),
+            columns: Columns::Arrays(
+                self.cols
+                    .iter_mut()
+                    .map(|b| Arc::new(b.finish()) as ArrayRef)
+                    .collect(),
+            ),
             rows: self.rows,
             bad: self.bad,
         }
@@ -105,6 +156,9 @@ fn bad(text: &[u8], reason: String) -> BadRow {
     };
     BadRow { text: t, reason }
 }
+
+/// The longest text one block of plain rows may have: spans are 32-bit offsets.
+const MAX_BLOCK: usize = u32::MAX as usize - 1;
 
 impl CsvSplitter {
     /// A splitter for rows of `fields` fields.
@@ -126,8 +180,8 @@ impl CsvSplitter {
             fields,
             skip: skip_header,
             carry: vec![],
-            spans: Vec::with_capacity(fields + 1),
-            shares: vec![],
+            row: Vec::with_capacity(fields + 1),
+            density: 0.0,
         }
     }
 
@@ -136,50 +190,101 @@ impl CsvSplitter {
     pub fn push(&mut self, data: &[u8], last: bool) -> Split {
         let mut buf = std::mem::take(&mut self.carry);
         buf.extend_from_slice(data);
-        let mut out = Builders::new(self.fields, buf.len(), &self.shares);
-        let consumed = if self.enclose.is_some() {
-            self.split_quoted(&buf, last, &mut out)
-        } else {
-            self.split_plain(&buf, last, &mut out)
-        };
-        self.carry = buf[consumed..].to_vec();
-        out.finish()
-    }
-
-    /// Splits a block of whole rows (the caller cut it after a row delimiter, or it is the
-    /// end of the input), independently of any other block: without enclosures, blocks can
-    /// be split on several threads at once.
-    pub fn split_rows(&mut self, rows: &[u8]) -> Split {
-        debug_assert!(self.enclose.is_none());
-        let mut out = Builders::new(self.fields, rows.len(), &self.shares);
-        self.split_plain(rows, true, &mut out);
-        if out.rows > 0 {
-            self.shares = out.shares();
+        if self.enclose.is_some() {
+            let mut out = Builders::new(self.fields, buf.len());
+            let consumed = self.split_quoted(&buf, last, &mut out);
+            self.carry = buf[consumed..].to_vec();
+            return out.finish();
         }
-        out.finish()
+        let mut out = self.span_out(&buf, 0);
+        let consumed = self.split_plain(&buf, 0, last, &mut out);
+        self.carry = buf[consumed..].to_vec();
+        buf.truncate(consumed);
+        self.finish_text(buf, out)
     }
 
-    fn split_plain(&mut self, buf: &[u8], last: bool, out: &mut Builders) -> usize {
+    /// Splits `text[start..]`, a block of whole rows (the caller cut it after a row
+    /// delimiter, or it is the end of the input), independently of any other block: without
+    /// enclosures, blocks can be split on several threads at once. The split keeps `text`.
+    pub fn split_rows(&mut self, text: Vec<u8>, start: usize) -> Split {
+        debug_assert!(self.enclose.is_none());
+        let mut out = self.span_out(&text, start);
+        self.split_plain(&text, start, true, &mut out);
+        self.finish_text(text, out)
+    }
+
+    fn span_out(&self, buf: &[u8], start: usize) -> SpanOut {
+        let text = buf.get(start..).unwrap_or_default();
+        let rows = (text.len() as f64 * self.density * 1.05) as usize + 16;
+        SpanOut {
+            spans: (0..self.fields).map(|_| Vec::with_capacity(rows)).collect(),
+            rows: 0,
+            bad: vec![],
+            valid_utf8: std::str::from_utf8(text).is_ok(),
+        }
+    }
+
+    fn finish_text(&mut self, data: Vec<u8>, out: SpanOut) -> Split {
+        if out.rows > 0 && !data.is_empty() {
+            self.density = out.rows as f64 / data.len() as f64;
+        }
+        Split {
+            columns: Columns::Text(TextFields {
+                data,
+                spans: out.spans,
+            }),
+            rows: out.rows,
+            bad: out.bad,
+        }
+    }
+
+    /// Splits the rows of `buf[start..]`. Returns where the unfinished last row starts (the
+    /// end of `buf` when `last`).
+    fn split_plain(&mut self, buf: &[u8], start: usize, last: bool, out: &mut SpanOut) -> usize {
+        if buf.len() > MAX_BLOCK {
+            out.bad.push(bad(
+                buf.get(start..).unwrap_or_default(),
+                format!("more than {MAX_BLOCK} bytes of text in one block"),
+            ));
+            return buf.len();
+        }
+        if let ([sep], [delim]) = (self.sep.as_slice(), self.delim.as_slice())
+            && sep != delim
+            && self.skip == 0
+        {
+            return self.split_single_bytes(buf, start, last, (*sep, *delim), out);
+        }
         let delim = self.delim.clone();
         let finder = memmem::Finder::new(&delim);
-        let mut start = 0;
+        let mut from = start;
         loop {
-            let end = match finder.find(&buf[start..]) {
-                Some(i) => start + i,
+            let end = match finder.find(&buf[from..]) {
+                Some(i) => from + i,
                 None => {
-                    if last && start < buf.len() {
+                    if last && from < buf.len() {
                         buf.len()
                     } else {
-                        return start;
+                        return from;
                     }
                 }
             };
-            let row = &buf[start..end];
-            start = (end + self.delim.len()).min(buf.len());
+            let row_start = from;
+            from = (end + delim.len()).min(buf.len());
             if self.skip > 0 {
                 self.skip -= 1;
-            } else if !row.is_empty() {
-                self.plain_row(row, out);
+            } else if end > row_start {
+                self.row.clear();
+                let row = &buf[row_start..end];
+                let mut field = 0;
+                for i in memmem::find_iter(row, &self.sep) {
+                    if i < field {
+                        continue;
+                    }
+                    self.row.push((row_start + field, row_start + i));
+                    field = i + self.sep.len();
+                }
+                self.row.push((row_start + field, end));
+                self.finish_row(buf, row_start, end, out);
             }
             if end == buf.len() {
                 return buf.len();
@@ -187,38 +292,50 @@ impl CsvSplitter {
         }
     }
 
-    fn plain_row(&mut self, row: &[u8], out: &mut Builders) {
-        let Ok(text) = std::str::from_utf8(row) else {
-            out.bad
-                .push(bad(row, "the row is not valid UTF-8".to_string()));
-            return;
-        };
-        // Field boundaries, in a buffer reused across rows.
-        let spans = &mut self.spans;
-        spans.clear();
-        if self.sep.len() == 1 {
-            let mut from = 0;
-            for i in memchr::memchr_iter(self.sep[0], row) {
-                spans.push((from, i));
-                from = i + 1;
-            }
-            spans.push((from, row.len()));
-        } else {
-            let mut from = 0;
-            for i in memmem::find_iter(row, &self.sep) {
-                if i < from {
-                    continue;
+    /// The common case, one-byte separator and delimiter: one pass finds both.
+    fn split_single_bytes(
+        &mut self,
+        buf: &[u8],
+        start: usize,
+        last: bool,
+        (sep, delim): (u8, u8),
+        out: &mut SpanOut,
+    ) -> usize {
+        let mut row_start = start;
+        let mut field = start;
+        self.row.clear();
+        for_each_byte2(&buf[start..], sep, delim, |i| {
+            let i = start + i;
+            self.row.push((field, i));
+            field = i + 1;
+            if buf[i] == delim {
+                if i > row_start {
+                    self.finish_row(buf, row_start, i, out);
                 }
-                spans.push((from, i));
-                from = i + self.sep.len();
+                self.row.clear();
+                row_start = field;
             }
-            spans.push((from, row.len()));
+        });
+        if row_start < buf.len() && !last {
+            return row_start;
         }
-        if spans.len() == self.fields + 1 && spans.last().is_some_and(|(a, b)| a == b) {
-            spans.pop();
+        if row_start < buf.len() {
+            self.row.push((field, buf.len()));
+            self.finish_row(buf, row_start, buf.len(), out);
         }
-        if spans.len() != self.fields {
-            let got = spans.len();
+        buf.len()
+    }
+
+    /// Checks the row `buf[start..end]` whose field boundaries are in `self.row`, and adds
+    /// its fields to `out` (or it to `out.bad`).
+    fn finish_row(&mut self, buf: &[u8], start: usize, end: usize, out: &mut SpanOut) {
+        let row = &buf[start..end];
+        let fields = &mut self.row;
+        if fields.len() == self.fields + 1 && fields.last().is_some_and(|(a, b)| a == b) {
+            fields.pop();
+        }
+        if fields.len() != self.fields {
+            let got = fields.len();
             out.bad.push(bad(
                 row,
                 format!(
@@ -228,14 +345,26 @@ impl CsvSplitter {
             ));
             return;
         }
-        for (b, &(from, to)) in out.cols.iter_mut().zip(spans.iter()) {
-            let p = &text[from..to];
-            let p = if self.trim { p.trim() } else { p };
-            if p == "\\N" {
-                b.append_null();
-            } else {
-                b.append_value(p);
+        if !out.valid_utf8 && std::str::from_utf8(row).is_err() {
+            out.bad
+                .push(bad(row, "the row is not valid UTF-8".to_string()));
+            return;
+        }
+        for (col, &(mut from, mut to)) in out.spans.iter_mut().zip(fields.iter()) {
+            if self.trim {
+                while from < to && buf[from].is_ascii_whitespace() {
+                    from += 1;
+                }
+                while to > from && buf[to - 1].is_ascii_whitespace() {
+                    to -= 1;
+                }
             }
+            // Offsets fit: the block is at most MAX_BLOCK bytes.
+            col.push(if &buf[from..to] == b"\\N" {
+                NULL_SPAN
+            } else {
+                (from as u32, to as u32)
+            });
         }
         out.rows += 1;
     }
@@ -380,6 +509,37 @@ impl CsvSplitter {
     }
 }
 
+/// Calls `f` with the position of every byte of `hay` equal to `a` or `b`, in order, looking
+/// at eight bytes at a time. Fields of delimited text are short: a search that returns at
+/// each match (`memchr2`) pays its start-up cost once per field.
+#[inline]
+fn for_each_byte2(hay: &[u8], a: u8, b: u8, mut f: impl FnMut(usize)) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let (pa, pb) = (ONES * u64::from(a), ONES * u64::from(b));
+    // The high bit of each byte of `x` that is zero, and no other bit (no carries cross
+    // bytes: `(y & 0x7f) + 0x7f` is at most 0xfe).
+    let zero_bytes = |x: u64| !(((x & LOW7) + LOW7) | x | LOW7);
+    let mut chunks = hay.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let mut matches = zero_bytes(x ^ pa) | zero_bytes(x ^ pb);
+        while matches != 0 {
+            f(base + (matches.trailing_zeros() / 8) as usize);
+            matches &= matches - 1;
+        }
+        base += 8;
+    }
+    for (i, &c) in chunks.remainder().iter().enumerate() {
+        if c == a || c == b {
+            f(base + i);
+        }
+    }
+}
+
 fn field_value(
     mut bytes: Vec<u8>,
     quoted: bool,
@@ -408,7 +568,8 @@ mod tests {
     use datafusion::arrow::array::{Array, AsArray};
 
     fn cell(s: &Split, col: usize, row: usize) -> Option<String> {
-        let a = s.columns[col].as_string::<i32>();
+        let arrays = s.columns.arrays().unwrap();
+        let a = arrays[col].as_string::<i32>();
         (!a.is_null(row)).then(|| a.value(row).to_string())
     }
 
@@ -460,5 +621,53 @@ mod tests {
         assert_eq!(s.rows, 1);
         assert_eq!(cell(&s, 1, 0), None);
         assert_eq!(cell(&s, 2, 0).as_deref(), Some(""));
+    }
+
+    /// Every cell of a split, row by row, and the bad rows' reasons.
+    fn cells(s: &Split) -> (Vec<Vec<Option<String>>>, Vec<String>) {
+        let arrays = s.columns.arrays().unwrap();
+        let rows = (0..s.rows)
+            .map(|r| (0..arrays.len()).map(|c| cell(s, c, r)).collect())
+            .collect();
+        (rows, s.bad.iter().map(|b| b.reason.clone()).collect())
+    }
+
+    #[test]
+    fn one_byte_fast_path_matches_the_general_path() {
+        let input: &[u8] =
+            b"1|a|b|\n2|\\N| c |\n\n3|x\xff|y\n4|only\n5|\xc3\xa9|\\Nx|\n6|||\n7|7|7";
+        for trim in [false, true] {
+            // A header line makes the first push take the general path.
+            let mut general =
+                CsvSplitter::new(b"|".to_vec(), b"\n".to_vec(), None, None, trim, 3, 1);
+            let expected = cells(&general.push(&[b"h|h|h\n", input].concat(), true));
+            assert_eq!(expected.0.len(), 5, "{expected:?}");
+            assert_eq!(expected.1.len(), 2, "{expected:?}");
+            for cut in 0..input.len() {
+                let mut fast =
+                    CsvSplitter::new(b"|".to_vec(), b"\n".to_vec(), None, None, trim, 3, 0);
+                let (mut rows, mut reasons) = cells(&fast.push(&input[..cut], false));
+                let (r, b) = cells(&fast.push(&input[cut..], true));
+                rows.extend(r);
+                reasons.extend(b);
+                assert_eq!((rows, reasons), expected, "cut at {cut}, trim {trim}");
+            }
+            let mut whole = CsvSplitter::new(b"|".to_vec(), b"\n".to_vec(), None, None, trim, 3, 0);
+            assert_eq!(cells(&whole.split_rows(input.to_vec(), 0)), expected);
+        }
+    }
+
+    #[test]
+    fn byte_pairs_are_found_eight_at_a_time() {
+        let hay: Vec<u8> = (0..300u32).map(|i| (i * 37 % 251) as u8).collect();
+        for (a, b) in [(b'|', b'\n'), (0, 255), (0x80, 0x7f), (7, 7)] {
+            for len in [0, 1, 7, 8, 9, 64, 300] {
+                let mut found = vec![];
+                for_each_byte2(&hay[..len], a, b, |i| found.push(i));
+                let expected: Vec<usize> =
+                    (0..len).filter(|&i| hay[i] == a || hay[i] == b).collect();
+                assert_eq!(found, expected, "{a} {b} {len}");
+            }
+        }
     }
 }

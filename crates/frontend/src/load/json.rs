@@ -9,7 +9,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, StringBuilder};
 use serde_json::Value;
 
-use super::csv::{BadRow, Split};
+use super::csv::{BadRow, Columns, Split};
 
 /// A parsed JSON path: keys and array indexes after `$`.
 #[derive(Debug, Clone, PartialEq)]
@@ -149,10 +149,11 @@ pub fn split_json(
         rows += 1;
     }
     Ok(Split {
-        columns: cols
-            .iter_mut()
-            .map(|b| Arc::new(b.finish()) as ArrayRef)
-            .collect(),
+        columns: Columns::Arrays(
+            cols.iter_mut()
+                .map(|b| Arc::new(b.finish()) as ArrayRef)
+                .collect(),
+        ),
         rows,
         bad,
     })
@@ -180,10 +181,11 @@ mod tests {
         .unwrap();
         assert_eq!(s.rows, 2);
         assert_eq!(s.bad.len(), 1);
-        let c = s.columns[1].as_string::<i32>();
+        let columns = s.columns.arrays().unwrap();
+        let c = columns[1].as_string::<i32>();
         assert_eq!(c.value(0), "a");
         assert!(c.is_null(1));
-        assert_eq!(s.columns[2].as_string::<i32>().value(0), "[1,2]");
+        assert_eq!(columns[2].as_string::<i32>().value(0), "[1,2]");
     }
 
     #[test]
@@ -191,8 +193,9 @@ mod tests {
         let body = b"{\"ID\": 1, \"v\": \"x\"}\n{\"id\": 2, \"v\": true}";
         let s = split_json(body, &names(&["id", "v"]), None, None, false).unwrap();
         assert_eq!(s.rows, 2);
-        assert_eq!(s.columns[0].as_string::<i32>().value(0), "1");
-        assert_eq!(s.columns[1].as_string::<i32>().value(1), "true");
+        let columns = s.columns.arrays().unwrap();
+        assert_eq!(columns[0].as_string::<i32>().value(0), "1");
+        assert_eq!(columns[1].as_string::<i32>().value(1), "true");
         assert!(split_json(b"[1]", &names(&["a"]), None, None, false).is_err());
         assert!(split_json(b"{bad", &names(&["a"]), None, None, false).is_err());
     }

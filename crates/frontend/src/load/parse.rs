@@ -26,7 +26,7 @@ use bytes::Bytes;
 use memchr::memmem;
 use rigel_common::SqlError;
 
-use super::csv::CsvSplitter;
+use super::csv::{Columns, CsvSplitter};
 use super::options::{Compression, Format};
 use super::{LoadPlan, Processed, load_error};
 
@@ -143,7 +143,11 @@ pub(super) fn parse_loop(
                 plan.options.json_root.as_deref(),
                 plan.options.strip_outer_array,
             );
-            send(split.map_err(load_error).and_then(|s| plan.process(s)));
+            send(
+                split
+                    .map_err(load_error)
+                    .and_then(|mut s| plan.process(&mut s)),
+            );
         }
         Format::Csv if plan.options.enclose.is_none() => parallel_csv(&plan, &mut *reader, send),
         Format::Csv => {
@@ -167,8 +171,8 @@ pub(super) fn parse_loop(
                     }
                 };
                 let last = n < buf.len();
-                let split = splitter.push(&buf[..n], last);
-                if !send(plan.process(split)) || last {
+                let mut split = splitter.push(&buf[..n], last);
+                if !send(plan.process(&mut split)) || last {
                     return;
                 }
             }
@@ -250,9 +254,12 @@ fn parse_worker(
     while let Ok(item) = work.recv() {
         let result = match item {
             Work::Rows(text, start) => {
-                let split = splitter.split_rows(&text[start..]);
-                let _ = recycle.try_send(text);
-                plan.process(split)
+                let mut split = splitter.split_rows(text, start);
+                let result = plan.process(&mut split);
+                if let Columns::Text(t) = split.columns {
+                    let _ = recycle.try_send(t.data);
+                }
+                result
             }
             Work::Failed(e) => Err(e),
         };
