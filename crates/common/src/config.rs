@@ -314,6 +314,9 @@ define_config! {
     /// Analyze a table automatically once the rows loaded since its last ANALYZE reach a
     /// fifth of the rows it had then (and at least 100,000).
     enable_statistic_collect: bool = "true", mutable = true;
+    /// `ANALYZE SAMPLE` reads whole tablets, spread over the table's partitions, until it has
+    /// about this many rows, and scales what it finds to the whole table.
+    statistic_sample_collect_rows: u64 = "200000", mutable = true;
 }
 
 /// StarRocks keys that have no meaning in Rigel's single-binary design, with the reason.

@@ -61,7 +61,9 @@ pub fn convert_column(
     } else if let Some(fast) = parse_plain_text(source, &to) {
         fast
     } else if source.data_type() == &DataType::Null {
-        new_null_array(&to, source.len())
+        // Every value is NULL (a `NullArray` has no null buffer: `is_null` says false).
+        let out = new_null_array(&to, source.len());
+        return check_converted(out, target, errors, |_| true);
     } else {
         let source_for_cast = normalize_source(source, &target.ty)?;
         let options = CastOptions {
@@ -692,6 +694,22 @@ mod tests {
         let out = convert_column(&src, &col(ColumnType::Json, true), &mut errors).unwrap();
         assert_eq!(out.as_string::<i32>().value(0), r#"{"a":1}"#);
         assert_eq!(errors.len(), 1);
+    }
+
+    #[test]
+    fn untyped_nulls_load_as_nulls() {
+        let nulls: ArrayRef = Arc::new(datafusion::arrow::array::NullArray::new(2));
+        let mut errors = vec![];
+        let out = convert_column(&nulls, &col(ColumnType::Varchar(10), true), &mut errors).unwrap();
+        assert_eq!((out.len(), out.null_count(), errors.len()), (2, 2, 0));
+        let out = convert_column(&nulls, &col(ColumnType::Int, false), &mut errors).unwrap();
+        assert_eq!(out.null_count(), 2);
+        assert_eq!(errors.len(), 2);
+        assert!(
+            errors
+                .iter()
+                .all(|e| e.code == ErrorCode::ER_BAD_NULL_ERROR)
+        );
     }
 
     #[test]

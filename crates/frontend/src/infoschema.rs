@@ -24,6 +24,7 @@ pub const TABLES: &[&str] = &[
     "character_sets",
     "collations",
     "column_privileges",
+    "column_statistics",
     "columns",
     "engines",
     "events",
@@ -542,6 +543,50 @@ impl InformationSchema {
                             s(serde_json::to_string(&o.properties).unwrap_or_default()),
                             i(t.id.0),
                         ]);
+                    }
+                }
+                b
+            }
+            "column_statistics" => {
+                // Beyond StarRocks (which keeps these in `_statistics_.column_statistics`):
+                // what ANALYZE collected and the planner uses, one row per column.
+                let mut b = ResultBuilder::new(&[
+                    ("table_schema", DataType::Utf8),
+                    ("table_name", DataType::Utf8),
+                    ("column_name", DataType::Utf8),
+                    ("row_count", DataType::Int64),
+                    ("ndv", DataType::Int64),
+                    ("null_count", DataType::Int64),
+                    ("min", DataType::Utf8),
+                    ("max", DataType::Utf8),
+                    ("update_time", DataType::Utf8),
+                ]);
+                let state = ctx.env.catalog.read();
+                for db in state.databases.values() {
+                    for id in db.tables.values() {
+                        let Some(t) = state.tables.get(id) else {
+                            continue;
+                        };
+                        let Some(stats) = t.olap().and_then(|o| o.statistics.as_ref()) else {
+                            continue;
+                        };
+                        let opt = |v: &Option<String>| match v {
+                            Some(v) => s(v.clone()),
+                            None => ScalarValue::Utf8(None),
+                        };
+                        for c in &stats.columns {
+                            b.row(vec![
+                                s(db.name.clone()),
+                                s(t.name.clone()),
+                                s(c.name.clone()),
+                                i(stats.rows as i64),
+                                i(c.ndv as i64),
+                                i(c.nulls as i64),
+                                opt(&c.min),
+                                opt(&c.max),
+                                date_text(stats.updated_ms),
+                            ]);
+                        }
                     }
                 }
                 b

@@ -284,6 +284,7 @@ impl Frontend {
             connection_id: 0,
             vars: Arc::new(self.session_defaults()),
             user_vars: Arc::new(BTreeMap::new()),
+            scan_tablets: None,
         }
     }
 

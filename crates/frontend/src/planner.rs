@@ -49,6 +49,8 @@ pub struct SessionView {
     pub vars: Arc<BTreeMap<&'static str, String>>,
     /// User variables (`@x`).
     pub user_vars: Arc<BTreeMap<String, ScalarValue>>,
+    /// Scans read only these tablets (`ANALYZE SAMPLE`); `None` for all.
+    pub scan_tablets: Option<Arc<std::collections::HashSet<rigel_common::ids::TabletId>>>,
 }
 
 impl SessionView {

@@ -375,6 +375,9 @@ impl TableProvider for OlapTableProvider {
                 None => tablets.extend(p.tablets.iter().map(|t| (*t, p.visible_version))),
             }
         }
+        if let Some(only) = &self.ctx.session.scan_tablets {
+            tablets.retain(|(t, _)| only.contains(t));
+        }
         self.ctx.scans.lock().push(ScanReport {
             table: format!("{}.{}", self.db, self.table.name),
             partitions: (selected.len(), olap.partitions.len(), names),

@@ -68,6 +68,7 @@ impl Session {
             connection_id: self.conn.id as u64,
             vars: Arc::new(self.vars.clone()),
             user_vars: Arc::new(self.user_vars.clone()),
+            scan_tablets: None,
         }
     }
 

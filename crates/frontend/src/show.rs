@@ -937,7 +937,7 @@ impl Session {
                         s(j.status),
                         s(ms_text(j.start_ms)),
                         s(ms_text(j.end_ms)),
-                        s("{}"),
+                        s(j.properties),
                         s(j.reason),
                     ]);
                 }
