@@ -311,6 +311,9 @@ define_config! {
     tablet_max_versions: u32 = "1000";
     /// Seconds the files of dropped tables and partitions stay in the trash directory.
     trash_file_expire_time_sec: u64 = "86400", mutable = true;
+    /// Seconds a dropped table or partition stays in the recycle bin, recoverable with
+    /// `RECOVER TABLE` / `RECOVER PARTITION`, before its data is removed.
+    catalog_trash_expire_second: u64 = "86400", mutable = true;
     /// Analyze a table automatically once the rows loaded since its last ANALYZE reach a
     /// fifth of the rows it had then (and at least 100,000).
     enable_statistic_collect: bool = "true", mutable = true;

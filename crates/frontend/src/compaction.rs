@@ -193,6 +193,10 @@ impl Frontend {
                 _ = &mut stop => return,
                 _ = tokio::time::sleep(wait) => {}
             }
+            let expire = self.config().catalog_trash_expire_second;
+            if let Err(e) = self.purge_recycle_bin(expire).await {
+                warn!("emptying the recycle bin failed: {e}");
+            }
             if interval == 0 {
                 continue;
             }

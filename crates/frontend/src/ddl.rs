@@ -806,6 +806,7 @@ impl Session {
                             name: ct.name.name.clone(),
                         },
                         false,
+                        true,
                     )
                     .await;
                 Err(e)
@@ -856,6 +857,7 @@ impl Session {
         if_exists: bool,
         name: TableName,
         view: bool,
+        force: bool,
     ) -> Result<QueryResult, SqlError> {
         let db = self.db_of(&name.db)?;
         let mut w = self.fe.catalog().writer().await;
@@ -880,9 +882,17 @@ impl Session {
                 name.name
             )));
         }
-        w.commit(vec![JournalEntry::DropTable { id: table.id }])?;
+        // Into the recycle bin (RECOVER TABLE), unless FORCE.
+        let mut entries = vec![JournalEntry::DropTable {
+            id: table.id,
+            dropped_ms: now_ms(),
+        }];
+        if force {
+            entries.push(JournalEntry::PurgeTable { id: table.id });
+        }
+        w.commit(entries)?;
         drop(w);
-        if let Some(o) = table.olap() {
+        if force && let Some(o) = table.olap() {
             let tablets = o.all_tablets();
             if !tablets.is_empty() {
                 self.fe.backend().drop_tablets(tablets).await?;
@@ -1018,7 +1028,7 @@ impl Session {
             .ok_or_else(|| unknown_table(&db, &name.name))?;
         let mut new_table = (*table).clone();
         let mut new_tablets = vec![];
-        let mut dropped_tablets = vec![];
+        let mut recycled = vec![];
         for op in ops {
             let TableKind::Olap(olap) = &mut new_table.kind else {
                 return Err(ddl_error(
@@ -1098,8 +1108,13 @@ impl Session {
                         .position(|p| p.name.eq_ignore_ascii_case(&name))
                     {
                         Some(i) => {
+                            // Into the recycle bin (RECOVER PARTITION).
                             let p = olap.partitions.remove(i);
-                            dropped_tablets.extend(p.tablets);
+                            recycled.push(JournalEntry::RecyclePartition {
+                                table_id: table.id,
+                                partition: Box::new(p),
+                                dropped_ms: now_ms(),
+                            });
                         }
                         None if if_exists => {}
                         None => {
@@ -1189,13 +1204,12 @@ impl Session {
         if !new_tablets.is_empty() {
             self.fe.backend().create_tablets(new_tablets).await?;
         }
-        w.commit(vec![JournalEntry::PutTable {
+        let mut entries = vec![JournalEntry::PutTable {
             table: Box::new(new_table),
-        }])?;
+        }];
+        entries.extend(recycled);
+        w.commit(entries)?;
         drop(w);
-        if !dropped_tablets.is_empty() {
-            self.fe.backend().drop_tablets(dropped_tablets).await?;
-        }
         Ok(QueryResult::ok())
     }
 }
@@ -1215,7 +1229,7 @@ fn unknown_column(name: &str) -> SqlError {
     )
 }
 
-fn sort_partitions(olap: &mut OlapTable, types: &[ColumnType]) {
+pub(crate) fn sort_partitions(olap: &mut OlapTable, types: &[ColumnType]) {
     let key = |p: &Partition| -> Option<datafusion::scalar::ScalarValue> {
         p.lower
             .as_ref()

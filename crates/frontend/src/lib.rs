@@ -28,6 +28,7 @@ pub mod partition;
 pub mod planner;
 mod provider;
 mod query;
+mod recycle;
 mod result;
 mod rules;
 mod session;

@@ -204,6 +204,24 @@ fn parse_tuple(vals: &[String], types: &[ColumnType]) -> Result<Vec<ScalarValue>
         .collect()
 }
 
+/// An error unless `p`'s range is disjoint from every partition of `existing`.
+pub fn check_disjoint(
+    p: &Partition,
+    existing: &[Partition],
+    types: &[ColumnType],
+) -> Result<(), SqlError> {
+    let bounds = typed_bounds(p, types)?;
+    for other in existing {
+        if overlaps(&bounds, &typed_bounds(other, types)?) {
+            return Err(partition_error(format!(
+                "The range of partition '{}' overlaps partition '{}'",
+                p.name, other.name
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn overlaps(a: &TypedBounds, b: &TypedBounds) -> bool {
     let a_below_b = match (&a.upper, &b.lower) {
         (Some(au), Some(bl)) => cmp_tuple(au, bl) != Ordering::Greater,

@@ -209,10 +209,18 @@ impl Session {
                 like,
             } => self.create_table_like(if_not_exists, name, like).await,
             Statement::DropTable {
-                if_exists, name, ..
-            } => self.drop_table(if_exists, name, false).await,
+                if_exists,
+                name,
+                force,
+            } => self.drop_table(if_exists, name, false, force).await,
+            Statement::RecoverTable(name) => self.recover_table(name).await,
+            Statement::RecoverPartition { partition, table } => {
+                self.recover_partition(partition, table).await
+            }
             Statement::CreateView(v) => self.create_view(*v).await,
-            Statement::DropView { if_exists, name } => self.drop_table(if_exists, name, true).await,
+            Statement::DropView { if_exists, name } => {
+                self.drop_table(if_exists, name, true, true).await
+            }
             Statement::AlterTable { name, ops } => self.alter_table(name, ops).await,
             Statement::Truncate { name, partitions } => self.truncate(name, partitions).await,
             Statement::Show(show) => self.show(show).await,

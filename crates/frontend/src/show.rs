@@ -943,6 +943,45 @@ impl Session {
                 }
                 self.filtered(b, filter, 2).await
             }
+            Show::RecycleBin => {
+                let mut b = ResultBuilder::text(&[
+                    "Type",
+                    "Name",
+                    "DbId",
+                    "TableId",
+                    "PartitionId",
+                    "DropTime",
+                ]);
+                let state = self.fe.catalog().read();
+                for (t, at) in state.recycled_tables.values() {
+                    b.row(vec![
+                        s("Table"),
+                        s(t.name.clone()),
+                        s(t.db_id.0.to_string()),
+                        s(t.id.0.to_string()),
+                        s(""),
+                        s(ms_text(*at)),
+                    ]);
+                }
+                for (table_id, p, at) in state.recycled_partitions.values() {
+                    let db = state
+                        .tables
+                        .get(table_id)
+                        .or_else(|| state.recycled_tables.get(table_id).map(|(t, _)| t))
+                        .map(|t| t.db_id.0.to_string())
+                        .unwrap_or_default();
+                    b.row(vec![
+                        s("Partition"),
+                        s(p.name.clone()),
+                        s(db),
+                        s(table_id.0.to_string()),
+                        s(p.id.0.to_string()),
+                        s(ms_text(*at)),
+                    ]);
+                }
+                drop(state);
+                b.into_result()
+            }
             Show::Catalogs => {
                 let mut b = ResultBuilder::text(&["Catalog", "Type", "Comment"]);
                 b.row(vec![

@@ -134,6 +134,15 @@ pub enum Statement {
     /// `BEGIN`, `START TRANSACTION`, `COMMIT`, `ROLLBACK`: accepted, each statement
     /// commits on its own.
     Transaction(String),
+    /// `RECOVER TABLE [db.]t`
+    RecoverTable(TableName),
+    /// `RECOVER PARTITION p FROM [db.]t`
+    RecoverPartition {
+        /// Partition.
+        partition: String,
+        /// Table.
+        table: TableName,
+    },
     /// `ADMIN SET FRONTEND CONFIG ("k" = "v")`
     AdminSetConfig(Vec<(String, String)>),
     /// `ADMIN SHOW FRONTEND CONFIG [LIKE 'pattern']`
@@ -625,6 +634,8 @@ pub enum Show {
     Data(Option<TableName>),
     /// `SHOW CATALOGS`
     Catalogs,
+    /// `SHOW CATALOG RECYCLE BIN`
+    RecycleBin,
     /// `SHOW LOAD [FROM db] [WHERE …]`
     Load {
         /// `FROM db`

@@ -418,6 +418,7 @@ impl<'a> StarRocksParser<'a> {
             "TRUNCATE" => self.parse_truncate(),
             "KILL" => self.parse_kill(),
             "ADMIN" => self.parse_admin(),
+            "RECOVER" => self.parse_recover(),
             "ANALYZE" => self.parse_analyze(),
             "BEGIN" | "COMMIT" | "ROLLBACK" | "START" => self.parse_transaction(),
             _ => {
@@ -513,6 +514,21 @@ impl<'a> StarRocksParser<'a> {
             columns,
             sample,
         })
+    }
+
+    fn parse_recover(&mut self) -> PResult<Statement> {
+        self.expect_word("RECOVER")?;
+        if self.eat_word("TABLE") {
+            return Ok(Statement::RecoverTable(self.table_name()?));
+        }
+        if self.eat_word("PARTITION") {
+            let partition = self.ident()?;
+            self.expect_word("FROM")?;
+            let table = self.table_name()?;
+            return Ok(Statement::RecoverPartition { partition, table });
+        }
+        let what = self.peek_word().unwrap_or_default();
+        Ok(self.unsupported(format!("RECOVER {what}")))
     }
 
     fn parse_admin(&mut self) -> PResult<Statement> {

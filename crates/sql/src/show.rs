@@ -160,6 +160,12 @@ impl StarRocksParser<'_> {
                 self.parser.next_token();
                 Show::Catalogs
             }
+            "CATALOG" => {
+                self.parser.next_token();
+                self.expect_word("RECYCLE")?;
+                self.expect_word("BIN")?;
+                Show::RecycleBin
+            }
             "LOAD" => {
                 self.parser.next_token();
                 let db = self.db_clause()?;

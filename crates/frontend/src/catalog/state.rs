@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rigel_common::ids::{DbId, PartitionId, TableId, TabletId, TxnId};
 use serde::{Deserialize, Serialize};
 
-use super::model::{Database, Table, TableKind};
+use super::model::{Database, Partition, Table, TableKind};
 
 /// How many committed transactions are remembered for publish recovery.
 const RECENT_COMMITS: usize = 100_000;
@@ -64,10 +64,37 @@ pub enum JournalEntry {
         /// The table.
         table: Box<Table>,
     },
-    /// A dropped table.
+    /// A dropped table: it moves to the recycle bin (its tablets stay until purged).
     DropTable {
         /// Id.
         id: TableId,
+        /// When (ms; 0 in journals written before the recycle bin, which purges them at once).
+        #[serde(default)]
+        dropped_ms: i64,
+    },
+    /// A table back from the recycle bin, under its old name.
+    RecoverTable {
+        /// Id.
+        id: TableId,
+    },
+    /// A table gone from the recycle bin for good (its tablets are dropped).
+    PurgeTable {
+        /// Id.
+        id: TableId,
+    },
+    /// A dropped partition (the table's new definition comes in a `PutTable`).
+    RecyclePartition {
+        /// Its table.
+        table_id: TableId,
+        /// The partition.
+        partition: Box<Partition>,
+        /// When (ms).
+        dropped_ms: i64,
+    },
+    /// A partition gone from the recycle bin: recovered (with a `PutTable`) or purged.
+    ForgetPartition {
+        /// Id.
+        id: PartitionId,
     },
     /// A committed load.
     CommitTxn(CommitRecord),
@@ -101,6 +128,13 @@ pub struct CatalogState {
     /// Labels of committed loads per database: transaction and commit time.
     #[serde(default)]
     pub labels: BTreeMap<DbId, BTreeMap<String, (TxnId, i64)>>,
+    /// Dropped tables that RECOVER TABLE can bring back, with the drop time (ms).
+    #[serde(default)]
+    pub recycled_tables: BTreeMap<TableId, (Arc<Table>, i64)>,
+    /// Dropped partitions that RECOVER PARTITION can bring back: table, partition, drop
+    /// time (ms).
+    #[serde(default)]
+    pub recycled_partitions: BTreeMap<PartitionId, (TableId, Partition, i64)>,
 }
 
 impl CatalogState {
@@ -145,12 +179,39 @@ impl CatalogState {
                 }
                 self.tables.insert(table.id, table);
             }
-            JournalEntry::DropTable { id } => {
-                if let Some(old) = self.tables.remove(id)
-                    && let Some(db) = self.databases.get_mut(&old.db_id)
-                {
-                    db.tables.remove(&old.name);
+            JournalEntry::DropTable { id, dropped_ms } => {
+                if let Some(old) = self.tables.remove(id) {
+                    if let Some(db) = self.databases.get_mut(&old.db_id) {
+                        db.tables.remove(&old.name);
+                    }
+                    if old.olap().is_some() {
+                        self.recycled_tables.insert(*id, (old, *dropped_ms));
+                    }
                 }
+            }
+            JournalEntry::RecoverTable { id } => {
+                if let Some((table, _)) = self.recycled_tables.remove(id)
+                    && let Some(db) = self.databases.get_mut(&table.db_id)
+                {
+                    db.tables.insert(table.name.clone(), table.id);
+                    self.tables.insert(table.id, table);
+                }
+            }
+            JournalEntry::PurgeTable { id } => {
+                self.recycled_tables.remove(id);
+            }
+            JournalEntry::RecyclePartition {
+                table_id,
+                partition,
+                dropped_ms,
+            } => {
+                self.recycled_partitions.insert(
+                    partition.id,
+                    (*table_id, (**partition).clone(), *dropped_ms),
+                );
+            }
+            JournalEntry::ForgetPartition { id } => {
+                self.recycled_partitions.remove(id);
             }
             JournalEntry::CommitTxn(record) => {
                 if let Some(table) = self.tables.get_mut(&record.table_id) {
@@ -209,12 +270,18 @@ impl CatalogState {
         self.tables.get(id).cloned()
     }
 
-    /// Every tablet of every table.
+    /// Every tablet of every table, those in the recycle bin included.
     pub fn all_tablets(&self) -> std::collections::HashSet<TabletId> {
+        let recycled_partitions = self
+            .recycled_partitions
+            .values()
+            .flat_map(|(_, p, _)| p.tablets.iter().copied());
         self.tables
             .values()
+            .chain(self.recycled_tables.values().map(|(t, _)| t))
             .filter_map(|t| t.olap())
             .flat_map(|o| o.all_tablets())
+            .chain(recycled_partitions)
             .collect()
     }
 }

@@ -6,7 +6,101 @@ use std::time::Duration;
 
 use mysql_async::prelude::*;
 
-use crate::common::{ServerProcess, TestServer, connect, exec};
+use crate::common::{ServerProcess, TestServer, connect, errno, exec};
+
+/// Dropped tables and partitions stay in the recycle bin across restarts and can be
+/// recovered with their data; once `catalog_trash_expire_second` passes they are purged
+/// for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recycle_bin_survives_restarts_and_expires() {
+    let mut server = TestServer::start().await;
+    {
+        let mut c = server.conn().await;
+        exec(&mut c, "CREATE DATABASE rb").await;
+        exec(&mut c, "USE rb").await;
+        exec(
+            &mut c,
+            "CREATE TABLE t (k INT, d DATE) DUPLICATE KEY(k)
+             PARTITION BY RANGE(d) (PARTITION p1 VALUES LESS THAN ('2024-01-01'), PARTITION p2 VALUES LESS THAN ('2025-01-01'))
+             DISTRIBUTED BY HASH(k) BUCKETS 2",
+        )
+        .await;
+        exec(
+            &mut c,
+            "INSERT INTO t VALUES (1, '2023-05-01'), (2, '2024-05-01')",
+        )
+        .await;
+        exec(
+            &mut c,
+            "CREATE TABLE gone (k INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 2",
+        )
+        .await;
+        exec(&mut c, "INSERT INTO gone VALUES (1), (2), (3)").await;
+        exec(&mut c, "DROP TABLE gone").await;
+        exec(&mut c, "ALTER TABLE t DROP PARTITION p1").await;
+    }
+    server.restart().await;
+    let mut c = server.conn_db("rb").await;
+    let bin: Vec<(String, String)> = c
+        .query("SHOW CATALOG RECYCLE BIN")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r: mysql_async::Row| (r.get(0).unwrap(), r.get(1).unwrap()))
+        .collect();
+    assert_eq!(
+        bin,
+        vec![
+            ("Table".to_string(), "gone".to_string()),
+            ("Partition".to_string(), "p1".to_string())
+        ]
+    );
+    exec(&mut c, "RECOVER TABLE gone").await;
+    exec(&mut c, "RECOVER PARTITION p1 FROM t").await;
+    let n: i64 = c
+        .query_first("SELECT count(*) FROM gone")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 3);
+    let ks: Vec<i32> = c.query("SELECT k FROM t ORDER BY k").await.unwrap();
+    assert_eq!(ks, vec![1, 2]);
+
+    // With no grace period the background sweep purges what is dropped.
+    exec(
+        &mut c,
+        "ADMIN SET FRONTEND CONFIG (\"catalog_trash_expire_second\" = \"0\")",
+    )
+    .await;
+    exec(&mut c, "DROP TABLE gone").await;
+    exec(&mut c, "ALTER TABLE t DROP PARTITION p1").await;
+    let mut left = usize::MAX;
+    for _ in 0..600 {
+        let rows: Vec<mysql_async::Row> = c.query("SHOW CATALOG RECYCLE BIN").await.unwrap();
+        left = rows.len();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 0, "the recycle bin was not emptied");
+    let e = c.query_drop("RECOVER TABLE gone").await.unwrap_err();
+    assert_eq!(errno(&e), 1051);
+    let e = c
+        .query_drop("RECOVER PARTITION p1 FROM t")
+        .await
+        .unwrap_err();
+    assert_eq!(errno(&e), 1735);
+    drop(c);
+    // Purged for good: still gone after a restart, and the rest of the table is intact.
+    server.restart().await;
+    let mut c = server.conn_db("rb").await;
+    let ks: Vec<i32> = c.query("SELECT k FROM t ORDER BY k").await.unwrap();
+    assert_eq!(ks, vec![2]);
+    let rows: Vec<mysql_async::Row> = c.query("SHOW CATALOG RECYCLE BIN").await.unwrap();
+    assert!(rows.is_empty());
+    server.stop().await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_keeps_schema_and_data() {
