@@ -193,6 +193,9 @@ impl Frontend {
                 _ = &mut stop => return,
                 _ = tokio::time::sleep(wait) => {}
             }
+            if let Err(e) = self.retire_partitions().await {
+                warn!("retiring partitions failed: {e}");
+            }
             let expire = self.config().catalog_trash_expire_second;
             if let Err(e) = self.purge_recycle_bin(expire).await {
                 warn!("emptying the recycle bin failed: {e}");

@@ -13,6 +13,7 @@ use rigel_common::{ColumnType, ErrorCode, SqlError};
 use rigel_sql::RangePartitionDef;
 
 use crate::catalog::{Distribution, OlapTable, Partition, PartitionScheme};
+use rigel_common::ids::PartitionId;
 
 fn partition_error(msg: impl Into<String>) -> SqlError {
     SqlError::new(ErrorCode::ER_RANGE_NOT_INCREASING_ERROR, msg)
@@ -202,6 +203,49 @@ fn parse_tuple(vals: &[String], types: &[ColumnType]) -> Result<Vec<ScalarValue>
         .zip(types)
         .map(|(v, t)| parse_value(v, t))
         .collect()
+}
+
+/// The partitions `partition_live_number = keep` retires, oldest first: all but the `keep`
+/// most recent of those that have started — whose lower bound is not after `now` (a
+/// DATE/DATETIME first partition column; for other types every partition counts).
+/// Partitions for the future are never retired and do not count.
+pub fn expired_partitions(
+    partitions: &[Partition],
+    types: &[ColumnType],
+    keep: usize,
+    now: NaiveDateTime,
+) -> Result<Vec<PartitionId>, SqlError> {
+    let Some(first) = types.first() else {
+        return Ok(vec![]);
+    };
+    let now = match first {
+        ColumnType::Date => Some(parse_value(&now.format("%Y-%m-%d").to_string(), first)?),
+        ColumnType::Datetime => Some(parse_value(
+            &now.format("%Y-%m-%d %H:%M:%S").to_string(),
+            first,
+        )?),
+        _ => None,
+    };
+    let mut started = vec![];
+    for p in partitions {
+        let lower = typed_bounds(p, types)?.lower;
+        let first_lower = lower.as_ref().and_then(|l| l.first().cloned());
+        let has_started = match (&first_lower, &now) {
+            (Some(l), Some(now)) => l.partial_cmp(now) != Some(Ordering::Greater),
+            _ => true,
+        };
+        if has_started {
+            started.push((lower, p.id));
+        }
+    }
+    started.sort_by(|(a, _), (b, _)| match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, _) => Ordering::Less,
+        (_, None) => Ordering::Greater,
+        (Some(a), Some(b)) => cmp_tuple(a, b),
+    });
+    let retire = started.len().saturating_sub(keep);
+    Ok(started.into_iter().take(retire).map(|(_, id)| id).collect())
 }
 
 /// An error unless `p`'s range is disjoint from every partition of `existing`.
@@ -730,6 +774,49 @@ mod tests {
             upper: v.map(|v| vec![v.to_string()]),
             properties: vec![],
         }
+    }
+
+    #[test]
+    fn live_number_retires_the_oldest_started_partitions() {
+        let part = |id: u64, lower: Option<&str>, upper: &str| Partition {
+            id: PartitionId(id),
+            name: format!("p{id}"),
+            lower: lower.map(|l| vec![l.to_string()]),
+            upper: Some(vec![upper.to_string()]),
+            tablets: vec![],
+            visible_version: 1,
+            visible_version_time_ms: 0,
+            created_ms: 0,
+        };
+        // Out of order on purpose; p5 is in the future.
+        let parts = vec![
+            part(3, Some("2024-01-03"), "2024-01-04"),
+            part(1, None, "2024-01-02"),
+            part(5, Some("2024-01-10"), "2024-01-11"),
+            part(2, Some("2024-01-02"), "2024-01-03"),
+            part(4, Some("2024-01-04"), "2024-01-05"),
+        ];
+        let now = NaiveDate::from_ymd_opt(2024, 1, 4)
+            .and_then(|d| d.and_hms_opt(12, 0, 0))
+            .unwrap();
+        let ids = |v: Vec<PartitionId>| v.into_iter().map(|p| p.0).collect::<Vec<_>>();
+        let types = [ColumnType::Date];
+        assert_eq!(
+            ids(expired_partitions(&parts, &types, 2, now).unwrap()),
+            vec![1, 2]
+        );
+        assert_eq!(
+            ids(expired_partitions(&parts, &types, 4, now).unwrap()),
+            Vec::<u64>::new()
+        );
+        assert_eq!(
+            ids(expired_partitions(&parts, &types, 0, now).unwrap()),
+            vec![1, 2, 3, 4]
+        );
+        // Integer ranges: every partition counts.
+        let ints = vec![part(7, Some("10"), "20"), part(6, None, "10")];
+        let ids_int = expired_partitions(&ints, &[ColumnType::Int], 1, now).unwrap();
+        assert_eq!(ids(ids_int), vec![6]);
     }
 
     #[test]

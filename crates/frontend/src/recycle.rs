@@ -114,6 +114,81 @@ impl Session {
 }
 
 impl Frontend {
+    /// Moves partitions past a table's `partition_live_number` to the recycle bin: of the
+    /// partitions that have started, all but that many most recent ones.
+    pub(crate) async fn retire_partitions(&self) -> Result<usize, SqlError> {
+        let live_number = |t: &crate::catalog::Table| -> Option<usize> {
+            let o = t.olap()?;
+            if !matches!(o.partition_scheme, PartitionScheme::Range { .. }) {
+                return None;
+            }
+            o.properties
+                .get("partition_live_number")
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .filter(|n| *n > 0)
+                .map(|n| n as usize)
+        };
+        let tables: Vec<_> = self
+            .catalog()
+            .read()
+            .tables
+            .values()
+            .filter(|t| live_number(t).is_some())
+            .map(|t| t.id)
+            .collect();
+        let now = chrono::Local::now().naive_local();
+        let mut retired = 0;
+        for id in tables {
+            let mut w = self.catalog().writer().await;
+            let Some(table) = w.read().tables.get(&id).cloned() else {
+                continue;
+            };
+            let Some(keep) = live_number(&table) else {
+                continue;
+            };
+            let mut new_table = (*table).clone();
+            let TableKind::Olap(olap) = &mut new_table.kind else {
+                continue;
+            };
+            let PartitionScheme::Range { columns } = &olap.partition_scheme else {
+                continue;
+            };
+            let types: Vec<ColumnType> = columns
+                .iter()
+                .filter_map(|c| olap.column(c).map(|c| c.ty.clone()))
+                .collect();
+            let expired =
+                crate::partition::expired_partitions(&olap.partitions, &types, keep, now)?;
+            if expired.is_empty() {
+                continue;
+            }
+            let dropped_ms = now_ms();
+            let mut entries = vec![];
+            olap.partitions.retain(|p| {
+                if !expired.contains(&p.id) {
+                    return true;
+                }
+                entries.push(JournalEntry::RecyclePartition {
+                    table_id: id,
+                    partition: Box::new(p.clone()),
+                    dropped_ms,
+                });
+                false
+            });
+            retired += entries.len();
+            info!(table = %table.name, partitions = entries.len(), keep, "retired partitions past partition_live_number");
+            new_table.updated_ms = dropped_ms;
+            entries.insert(
+                0,
+                JournalEntry::PutTable {
+                    table: Box::new(new_table),
+                },
+            );
+            w.commit(entries)?;
+        }
+        Ok(retired)
+    }
+
     /// Drops the tablets of tables and partitions in the recycle bin for longer than
     /// `catalog_trash_expire_second` (all of them with `expire_secs` 0).
     pub(crate) async fn purge_recycle_bin(&self, expire_secs: u64) -> Result<usize, SqlError> {

@@ -102,6 +102,61 @@ async fn recycle_bin_survives_restarts_and_expires() {
     server.stop().await;
 }
 
+/// `partition_live_number` keeps a RANGE-partitioned table's most recent partitions: the
+/// background sweep moves older ones to the recycle bin; partitions for the future stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partition_live_number_retires_old_partitions() {
+    let server = TestServer::start().await;
+    let mut c = server.conn().await;
+    exec(&mut c, "CREATE DATABASE live").await;
+    exec(&mut c, "USE live").await;
+    exec(
+        &mut c,
+        "CREATE TABLE t (d DATE NOT NULL, n INT) DUPLICATE KEY(d)
+         PARTITION BY RANGE(d) (
+           PARTITION p2020 VALUES LESS THAN ('2021-01-01'),
+           PARTITION p2021 VALUES LESS THAN ('2022-01-01'),
+           PARTITION p2022 VALUES LESS THAN ('2023-01-01'),
+           PARTITION p2023 VALUES LESS THAN ('2024-01-01'),
+           PARTITION p9998 VALUES [('9998-01-01'), ('9999-01-01'))
+         ) DISTRIBUTED BY HASH(d) BUCKETS 1
+         PROPERTIES (\"partition_live_number\" = \"2\")",
+    )
+    .await;
+    exec(
+        &mut c,
+        "INSERT INTO t VALUES ('2020-05-01', 1), ('2021-05-01', 2), ('2022-05-01', 3), \
+         ('2023-05-01', 4), ('9998-05-01', 5)",
+    )
+    .await;
+    let mut names: Vec<String> = vec![];
+    for _ in 0..600 {
+        names = c
+            .query(
+                "SELECT partition_name FROM information_schema.partitions \
+                 WHERE table_schema = 'live' AND table_name = 't' ORDER BY partition_name",
+            )
+            .await
+            .unwrap();
+        if names.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(names, vec!["p2022", "p2023", "p9998"]);
+    let ns: Vec<i32> = c.query("SELECT n FROM t ORDER BY n").await.unwrap();
+    assert_eq!(ns, vec![3, 4, 5]);
+    let bin: Vec<String> = c
+        .query("SHOW CATALOG RECYCLE BIN")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r: mysql_async::Row| r.get(1).unwrap())
+        .collect();
+    assert_eq!(bin, vec!["p2020", "p2021"]);
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_keeps_schema_and_data() {
     let mut server = TestServer::start().await;
