@@ -439,6 +439,10 @@ fn rewrite_expr(expr: &mut SqlExpr) {
         }
         SqlExpr::Function(f) => {
             let name = func_name(f);
+            if name == "group_concat" {
+                rewrite_group_concat(f);
+                return;
+            }
             let Some(args) = func_args(f) else { return };
             match (name.as_str(), args.as_slice()) {
                 ("if", [c, a, b]) => {
@@ -515,6 +519,51 @@ fn rewrite_expr(expr: &mut SqlExpr) {
         }
         _ => {}
     }
+}
+
+/// `GROUP_CONCAT([DISTINCT] e1 [, e2 …] [ORDER BY …] [SEPARATOR 's'])` as DataFusion's
+/// `string_agg(CAST(e1 AS VARCHAR) || …, 's' [ORDER BY …])`: values as text, several
+/// expressions concatenated (a NULL in any of them skips the row, as in MySQL), `,` by
+/// default between values.
+fn rewrite_group_concat(f: &mut ast::Function) {
+    let FunctionArguments::List(list) = &mut f.args else {
+        return;
+    };
+    let mut separator: ast::ValueWithSpan = ast::Value::SingleQuotedString(",".to_string()).into();
+    list.clauses.retain(|c| match c {
+        ast::FunctionArgumentClause::Separator(v) => {
+            separator = v.clone();
+            false
+        }
+        _ => true,
+    });
+    let mut text: Option<SqlExpr> = None;
+    for a in &list.args {
+        let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = a else {
+            return;
+        };
+        let part = SqlExpr::Cast {
+            kind: ast::CastKind::Cast,
+            expr: Box::new(e.clone()),
+            data_type: ast::DataType::Varchar(None),
+            array: false,
+            format: None,
+        };
+        text = Some(match text {
+            None => part,
+            Some(left) => SqlExpr::BinaryOp {
+                left: Box::new(left),
+                op: ast::BinaryOperator::StringConcat,
+                right: Box::new(part),
+            },
+        });
+    }
+    let Some(text) = text else { return };
+    list.args = vec![
+        FunctionArg::Unnamed(FunctionArgExpr::Expr(text)),
+        FunctionArg::Unnamed(FunctionArgExpr::Expr(SqlExpr::Value(separator))),
+    ];
+    f.name = ast::ObjectName::from(vec![Ident::new("string_agg")]);
 }
 
 /// Gives every top-level output column a unique name, and returns the names MySQL clients
