@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
-use rigel_be_api::{MAX_KEY_BYTES, SinkSummary, TabletSink, WriteTarget};
+use rigel_be_api::{MAX_KEY_BYTES, PartitionRoute, SinkSummary, TabletSink, WriteTarget};
 use rigel_common::ids::{TabletId, TxnId};
 use rigel_common::{ErrorCode, SqlError};
 use rigel_storage::primary::first_oversized_key;
@@ -286,6 +286,16 @@ impl TabletSink for LocalSink {
             self.inner = Some(inner);
         }
         result
+    }
+
+    async fn set_partitions(&mut self, partitions: Vec<PartitionRoute>) -> Result<(), SqlError> {
+        let inner = self.inner.as_mut().ok_or_else(closed)?;
+        let mut target = (*inner.target).clone();
+        target.partitions = partitions;
+        let target = Arc::new(target);
+        inner.router = Router::try_new(Arc::clone(&target))?;
+        inner.target = target;
+        Ok(())
     }
 
     async fn finish(mut self: Box<Self>) -> Result<SinkSummary, SqlError> {

@@ -128,6 +128,10 @@ pub trait TabletSink: Send {
     /// of rows that belong to no (selected) partition; they are not written.
     async fn write(&mut self, batch: RecordBatch) -> Result<Vec<u32>>;
 
+    /// Replaces the partitions rows are routed to (ordered by range, as in a new
+    /// [`WriteTarget`]): partitions created during the write (expression partitioning).
+    async fn set_partitions(&mut self, partitions: Vec<PartitionRoute>) -> Result<()>;
+
     /// Flushes everything and durably prepares the transaction on the backend.
     async fn finish(self: Box<Self>) -> Result<SinkSummary>;
 }

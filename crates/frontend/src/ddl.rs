@@ -492,6 +492,7 @@ impl Session {
                 })
         };
         // Partitioning.
+        let mut auto_partition = None;
         let (partition_scheme, range_defs) = match &ct.partition {
             None => (PartitionScheme::Unpartitioned, vec![]),
             Some(PartitionDesc::Range {
@@ -519,10 +520,48 @@ impl Session {
             Some(PartitionDesc::List { .. }) => {
                 return Err(SqlError::not_supported("PARTITION BY LIST"));
             }
-            Some(PartitionDesc::Expr { .. }) => {
-                return Err(SqlError::not_supported(
-                    "Expression partitioning (it arrives with the table models work)",
-                ));
+            Some(PartitionDesc::Expr { function, args }) => {
+                let is_date_trunc = function
+                    .as_deref()
+                    .is_some_and(|f| f.eq_ignore_ascii_case("date_trunc"));
+                let [unit, column] = args.as_slice() else {
+                    return Err(SqlError::not_supported(
+                        "Expression partitioning other than PARTITION BY date_trunc('<unit>', col)",
+                    ));
+                };
+                if !is_date_trunc {
+                    return Err(SqlError::not_supported(
+                        "Expression partitioning other than PARTITION BY date_trunc('<unit>', col)",
+                    ));
+                }
+                let unit = unit
+                    .trim()
+                    .trim_matches(|c| c == '\'' || c == '"')
+                    .to_ascii_lowercase();
+                if !matches!(unit.as_str(), "hour" | "day" | "month" | "year") {
+                    return Err(ddl_error(format!(
+                        "date_trunc partitioning by '{unit}': expected hour, day, month or year"
+                    )));
+                }
+                let column = column.trim().trim_matches('`').to_ascii_lowercase();
+                let ty = col_ty(&column)?;
+                if !matches!(ty, ColumnType::Date | ColumnType::Datetime) {
+                    return Err(ddl_error(format!(
+                        "date_trunc partitioning needs a DATE or DATETIME column; '{column}' is {ty}"
+                    )));
+                }
+                if unit == "hour" && ty == ColumnType::Date {
+                    return Err(ddl_error(
+                        "date_trunc partitioning by hour needs a DATETIME column",
+                    ));
+                }
+                auto_partition = Some(unit);
+                (
+                    PartitionScheme::Range {
+                        columns: vec![column],
+                    },
+                    vec![],
+                )
             }
         };
         // Distribution.
@@ -662,6 +701,7 @@ impl Session {
             next_column_uid,
             under_replicated,
             statistics: None,
+            auto_partition,
         })
     }
 

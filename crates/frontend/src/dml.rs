@@ -229,6 +229,9 @@ impl Session {
             .await?;
         let mut total = 0usize;
         let mut filtered = 0usize;
+        // Rows for partitions the table lacks create them (expression partitioning), unless
+        // the statement names its partitions.
+        let named_partitions = !ins.partitions.is_empty();
         let result: Result<(), SqlError> = async {
             while let Some(batch) = stream.next().await {
                 let batch = batch?;
@@ -258,7 +261,13 @@ impl Session {
                     .map_err(|e| SqlError::internal(e.to_string()))?;
                 total += n;
                 if converted.num_rows() > 0 {
-                    let unmatched = sink.write(converted.clone()).await?;
+                    let mut unmatched = sink.write(converted.clone()).await?;
+                    if !unmatched.is_empty() && !named_partitions {
+                        unmatched = self
+                            .fe
+                            .write_to_new_partitions(&table, &mut *sink, &converted, unmatched)
+                            .await?;
+                    }
                     if let Some(&first) = unmatched.first() {
                         if strict {
                             return Err(no_partition_error(

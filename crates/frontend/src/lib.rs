@@ -14,6 +14,7 @@
 //! serves over RPC.
 
 mod analyze;
+mod autopart;
 pub mod catalog;
 mod compaction;
 mod ddl;

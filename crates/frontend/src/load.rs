@@ -930,7 +930,12 @@ impl LoadService {
                     bad_rows.extend(p.bad);
                 }
                 if p.batch.num_rows() > 0 {
-                    let unmatched = sink.write(p.batch.clone()).await?;
+                    let mut unmatched = sink.write(p.batch.clone()).await?;
+                    if !unmatched.is_empty() && plan.options.partitions.is_empty() {
+                        unmatched = fe
+                            .write_to_new_partitions(&table, &mut *sink, &p.batch, unmatched)
+                            .await?;
+                    }
                     counts.1 += unmatched.len() as u64;
                     counts.3 += (p.batch.num_rows() - unmatched.len()) as u64;
                     for &r in unmatched.iter().take(100) {

@@ -139,7 +139,13 @@ fn olap_ddl(table: &Table, o: &OlapTable) -> String {
     if !table.comment.is_empty() {
         let _ = writeln!(out, "COMMENT {}", dq(&table.comment));
     }
-    if let PartitionScheme::Range { columns } = &o.partition_scheme {
+    if let (PartitionScheme::Range { columns }, Some(unit)) =
+        (&o.partition_scheme, &o.auto_partition)
+    {
+        // Expression partitioning: the partitions are the loads' to create.
+        let col = columns.first().map(|c| quote(c)).unwrap_or_default();
+        let _ = writeln!(out, "PARTITION BY date_trunc('{unit}', {col})");
+    } else if let PartitionScheme::Range { columns } = &o.partition_scheme {
         let cols: Vec<String> = columns.iter().map(|c| quote(c)).collect();
         let _ = writeln!(out, "PARTITION BY RANGE({})", cols.join(", "));
         let parts: Vec<String> = o

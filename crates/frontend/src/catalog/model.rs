@@ -136,6 +136,10 @@ pub struct OlapTable {
     /// Column statistics from the last ANALYZE.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statistics: Option<TableStatistics>,
+    /// Expression partitioning, `PARTITION BY date_trunc('<unit>', col)`: the unit (`hour`,
+    /// `day`, `month` or `year`) of the RANGE partitions loads create as they need them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_partition: Option<String>,
 }
 
 /// What ANALYZE found in a table.

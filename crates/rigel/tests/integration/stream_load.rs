@@ -622,6 +622,73 @@ async fn loads_into_unique_and_aggregate_tables() {
     assert_eq!(rows, vec![(1, 6, 9), (2, 15, 7)]);
 }
 
+/// Stream Load into a table with expression partitioning creates the partitions its rows
+/// need, also when two loads race for the same new partition; the partitions and the
+/// partitioning survive a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loads_create_expression_partitions() {
+    let mut server = TestServer::start().await;
+    let mut c = server.conn().await;
+    exec(&mut c, "CREATE DATABASE ep").await;
+    exec(&mut c, "USE ep").await;
+    exec(
+        &mut c,
+        "CREATE TABLE t (d DATE NOT NULL, id INT NOT NULL, v INT) DUPLICATE KEY(d, id)
+         PARTITION BY date_trunc('month', d) DISTRIBUTED BY HASH(id) BUCKETS 2",
+    )
+    .await;
+    let loader = Loader::new(&server);
+    let sep = [("column_separator", ",")];
+    let body = |month: u32, from: i32| -> Vec<u8> {
+        (from..from + 50)
+            .map(|i| format!("2024-{month:02}-{:02},{i},1\n", 1 + i % 28))
+            .collect::<String>()
+            .into_bytes()
+    };
+    // Two loads at once, both bringing rows for March and one for April too.
+    let (a, b) = tokio::join!(
+        loader.load("ep", "t", &sep, [body(3, 0), body(4, 100)].concat()),
+        loader.load("ep", "t", &sep, body(3, 200)),
+    );
+    for r in [&a, &b] {
+        assert_eq!(r["Status"], "Success", "{r}");
+    }
+    assert_eq!(a["NumberLoadedRows"], 100, "{a}");
+    let names: Vec<String> = c
+        .query(
+            "SELECT partition_name FROM information_schema.partitions \
+             WHERE table_schema = 'ep' AND table_name = 't' ORDER BY partition_name",
+        )
+        .await
+        .unwrap();
+    assert_eq!(names, vec!["p202403", "p202404"]);
+    drop(c);
+    server.restart().await;
+    let mut c = server.conn_db("ep").await;
+    let counts: Vec<(i64, i64)> = c
+        .query("SELECT month(d), count(*) FROM t GROUP BY 1 ORDER BY 1")
+        .await
+        .unwrap();
+    assert_eq!(counts, vec![(3, 100), (4, 50)]);
+    let ddl: (String, String) = c.query_first("SHOW CREATE TABLE t").await.unwrap().unwrap();
+    assert!(
+        ddl.1.contains("PARTITION BY date_trunc('month', `d`)"),
+        "{}",
+        ddl.1
+    );
+    // After the restart a load still creates what it needs.
+    let r = Loader::new(&server)
+        .load("ep", "t", &sep, body(5, 300))
+        .await;
+    assert_eq!(r["Status"], "Success", "{r}");
+    let n: i64 = c
+        .query_first("SELECT count(*) FROM t")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 200);
+}
+
 /// Stream Load into a PRIMARY KEY table: upserts, deletes through `__op` (a data column, a
 /// constant in `columns`, a JSON field), rejected op values, and `__op` refused elsewhere.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
