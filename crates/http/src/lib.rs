@@ -228,6 +228,11 @@ async fn be_stream_load<H: BackendHttp>(
             map.insert(k.as_str().to_ascii_lowercase(), v.to_string());
         }
     }
+    let expects_continue = headers
+        .get(header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    let shared = SharedBody::new(body);
     let request = StreamLoadRequest {
         db,
         table,
@@ -236,12 +241,75 @@ async fn be_stream_load<H: BackendHttp>(
         client,
         host: host_of(&headers),
         body: Box::pin(
-            body.into_data_stream()
+            shared
+                .clone()
                 .map(|r| r.map_err(|e| std::io::Error::other(e.to_string()))),
         ),
     };
     let reply = h.stream_load(request).await;
+    // A load refused before its body was read (a used label, a bad header): a client that
+    // did not ask for `100-continue` is still sending it, and closing the connection under
+    // it fails its upload (EPIPE) instead of showing the reply. Read the rest first, up to
+    // a limit; past it the connection closes.
+    if !expects_continue {
+        shared.drain(MAX_DRAIN_BYTES).await;
+    }
     json_response(reply.status, &reply.body)
+}
+
+/// The most of a refused load's body read (and discarded) before replying.
+const MAX_DRAIN_BYTES: usize = 64 << 20;
+
+/// A request body the handler reads and the route can finish reading after it.
+#[derive(Clone)]
+struct SharedBody {
+    inner: Arc<std::sync::Mutex<Option<axum::body::BodyDataStream>>>,
+}
+
+impl SharedBody {
+    fn new(body: Body) -> Self {
+        Self {
+            inner: Arc::new(std::sync::Mutex::new(Some(body.into_data_stream()))),
+        }
+    }
+
+    /// Reads what is left of the body, up to `limit` bytes or 30 seconds.
+    async fn drain(&self, limit: usize) {
+        let rest = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let Some(mut rest) = rest else { return };
+        let read = async {
+            let mut n = 0;
+            while let Some(Ok(chunk)) = rest.next().await {
+                n += chunk.len();
+                if n > limit {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(30), read).await;
+    }
+}
+
+impl Stream for SharedBody {
+    type Item = Result<Bytes, axum::Error>;
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let mut guard = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match guard.as_mut() {
+            Some(stream) => stream.poll_next_unpin(cx),
+            None => std::task::Poll::Ready(None),
+        }
+    }
 }
 
 async fn be_error_log<H: BackendHttp>(

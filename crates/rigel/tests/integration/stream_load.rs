@@ -221,7 +221,8 @@ async fn racing_requests_with_one_label_load_once() {
     )
     .await;
     let loader = std::sync::Arc::new(Loader::new(&server));
-    let body: Vec<u8> = (0..20_000)
+    // Large enough that the refused requests are still uploading when they are answered.
+    let body: Vec<u8> = (0..300_000)
         .flat_map(|i| format!("{i}\tv{i}\n").into_bytes())
         .collect();
     let mut tasks = vec![];
@@ -249,7 +250,7 @@ async fn racing_requests_with_one_label_load_once() {
         3,
         "{statuses:?}"
     );
-    assert_eq!(count(&mut c, "SELECT count(*) FROM race.r").await, 20_000);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM race.r").await, 300_000);
     server.stop().await;
 }
 
