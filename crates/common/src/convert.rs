@@ -166,8 +166,15 @@ impl<'a> TextColumn<'a> {
         self.data.get(start as usize..end as usize)
     }
 
-    fn values(&self) -> impl ExactSizeIterator<Item = Option<&'a [u8]>> + '_ {
-        (0..self.spans.len()).map(|row| self.get(row))
+    fn values(&self) -> impl ExactSizeIterator<Item = Option<&'a [u8]>> + 'a {
+        let data = self.data;
+        self.spans.iter().map(move |&(start, end)| {
+            if (start, end) == NULL_SPAN {
+                None
+            } else {
+                data.get(start as usize..end as usize)
+            }
+        })
     }
 
     fn nulls(&self) -> Option<datafusion::arrow::buffer::NullBuffer> {
@@ -218,40 +225,10 @@ pub fn convert_text(
     errors: &mut Vec<RowError>,
 ) -> Result<ArrayRef, SqlError> {
     let to = target.ty.to_arrow();
-    let fast = match &to {
-        DataType::Utf8 => Some(Arc::new(text.to_strings()?) as ArrayRef),
-        // The most common case, spelled out: no per-value iterator machinery.
-        DataType::Decimal128(precision, scale) if *scale >= 0 => {
-            let (p, s) = (*precision as u32, *scale as u32);
-            let mut values = Vec::with_capacity(text.len());
-            let mut plain = true;
-            for &(start, end) in text.spans {
-                if (start, end) == NULL_SPAN {
-                    values.push(0);
-                    continue;
-                }
-                match text
-                    .data
-                    .get(start as usize..end as usize)
-                    .and_then(|t| plain_decimal(t, p, s))
-                {
-                    Some(v) => values.push(v),
-                    None => {
-                        plain = false;
-                        break;
-                    }
-                }
-            }
-            plain
-                .then(|| {
-                    datafusion::arrow::array::Decimal128Array::new(values.into(), text.nulls())
-                        .with_precision_and_scale(p as u8, s as i8)
-                        .ok()
-                })
-                .flatten()
-                .map(|a| Arc::new(a) as ArrayRef)
-        }
-        _ => parse_plain(text.values(), text.nulls(), &to),
+    let fast = if to == DataType::Utf8 {
+        Some(Arc::new(text.to_strings()?) as ArrayRef)
+    } else {
+        parse_plain(text.values(), text.nulls(), &to)
     };
     match fast {
         Some(out) => check_converted(out, target, errors, |row| text.get(row).is_none()),

@@ -137,35 +137,25 @@ impl Frontend {
     ) -> Result<(), SqlError> {
         let start_ms = now_ms();
         let mut properties = "{}".to_string();
-        let outcome = match self.sample(table, kind).await {
-            Ok(sample) => {
-                if let Some((_, read, total)) = &sample {
-                    properties =
-                        format!("{{\"sample_rows\": \"{read}\", \"table_rows\": \"{total}\"}}");
-                }
-                let sample =
-                    sample.map(|(tablets, read, total)| (tablets, total as f64 / read as f64));
-                let mut view = view.clone();
-                let factor = sample.as_ref().map(|(tablets, factor)| {
-                    view.scan_tablets = Some(Arc::new(tablets.clone()));
-                    *factor
-                });
-                match self
-                    .collect_statistics(&view, db, &table.name, &columns)
-                    .await
-                {
-                    Ok(stats) => {
-                        let stats = match factor {
-                            Some(f) => scale_statistics(stats, f),
-                            None => stats,
-                        };
-                        self.store_statistics(table.id, stats).await
-                    }
-                    Err(e) => Err(e),
-                }
+        let outcome = async {
+            let mut view = view.clone();
+            let mut factor = None;
+            if let Some((tablets, read, total)) = self.sample(table, kind).await? {
+                properties =
+                    format!("{{\"sample_rows\": \"{read}\", \"table_rows\": \"{total}\"}}");
+                view.scan_tablets = Some(Arc::new(tablets));
+                factor = Some(total as f64 / read as f64);
             }
-            Err(e) => Err(e),
-        };
+            let stats = self
+                .collect_statistics(&view, db, &table.name, &columns)
+                .await?;
+            let stats = match factor {
+                Some(f) => scale_statistics(stats, f),
+                None => stats,
+            };
+            self.store_statistics(table.id, stats).await
+        }
+        .await;
         let job = AnalyzeJob {
             id: start_ms as u64,
             db: db.to_string(),

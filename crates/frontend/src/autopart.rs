@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use chrono::{Datelike, Duration, Months, NaiveDate, NaiveDateTime, Timelike};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{cast, take_record_batch};
 use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
@@ -16,6 +16,7 @@ use rigel_common::{ColumnType, ErrorCode, SqlError};
 use crate::Frontend;
 use crate::catalog::{JournalEntry, Partition, PartitionScheme, Table, TableKind};
 use crate::now_ms;
+use crate::partition::{step_time, time_partition_name};
 
 /// The period of `unit` that `t` falls in: its start and the next period's start.
 fn period(unit: &str, t: NaiveDateTime) -> Option<(NaiveDateTime, NaiveDateTime)> {
@@ -27,23 +28,7 @@ fn period(unit: &str, t: NaiveDateTime) -> Option<(NaiveDateTime, NaiveDateTime)
         "year" => NaiveDate::from_ymd_opt(day.year(), 1, 1)?.and_hms_opt(0, 0, 0)?,
         _ => return None,
     };
-    let end = match unit {
-        "hour" => start.checked_add_signed(Duration::hours(1))?,
-        "day" => start.checked_add_signed(Duration::days(1))?,
-        "month" => start.checked_add_months(Months::new(1))?,
-        _ => start.checked_add_months(Months::new(12))?,
-    };
-    Some((start, end))
-}
-
-fn partition_name(unit: &str, start: NaiveDateTime) -> String {
-    let format = match unit {
-        "hour" => "p%Y%m%d%H",
-        "day" => "p%Y%m%d",
-        "month" => "p%Y%m",
-        _ => "p%Y",
-    };
-    start.format(format).to_string()
+    Some((start, step_time(start, 1, unit)?))
 }
 
 fn bound_text(ty: &ColumnType, t: NaiveDateTime) -> String {
@@ -80,15 +65,10 @@ impl Frontend {
         let TableKind::Olap(olap) = &mut new_table.kind else {
             return Ok(table);
         };
-        let (Some(unit), PartitionScheme::Range { columns }) =
-            (olap.auto_partition.clone(), &olap.partition_scheme)
-        else {
+        let Some(unit) = olap.auto_partition.clone() else {
             return Ok(table);
         };
-        let types: Vec<ColumnType> = columns
-            .iter()
-            .filter_map(|c| olap.column(c).map(|c| c.ty.clone()))
-            .collect();
+        let types = olap.partition_types();
         let Some(ty) = types.first().cloned() else {
             return Ok(table);
         };
@@ -98,16 +78,14 @@ impl Frontend {
                 continue;
             };
             let lower = bound_text(&ty, start);
+            // Another load (or the user) may have created it; anything else overlapping the
+            // period is refused by the disjointness check below.
+            let value = crate::partition::parse_value(&lower, &ty)?;
             let covered = olap.partitions.iter().any(|p| {
-                let Ok(b) = crate::partition::typed_bounds(p, &types) else {
-                    return false;
-                };
-                let Ok(v) = crate::partition::parse_value(&lower, &ty) else {
-                    return false;
-                };
-                let above_lower = b.lower.as_ref().is_none_or(|l| l[0] <= v);
-                let below_upper = b.upper.as_ref().is_none_or(|u| v < u[0]);
-                above_lower && below_upper
+                crate::partition::typed_bounds(p, &types).is_ok_and(|b| {
+                    b.lower.as_ref().is_none_or(|l| l[0] <= value)
+                        && b.upper.as_ref().is_none_or(|u| value < u[0])
+                })
             });
             if covered {
                 continue;
@@ -119,7 +97,7 @@ impl Frontend {
                 .collect::<Result<_, _>>()?;
             let partition = Partition {
                 id: pid,
-                name: partition_name(&unit, start),
+                name: time_partition_name(&start, &unit),
                 lower: Some(vec![lower]),
                 upper: Some(vec![bound_text(&ty, end)]),
                 tablets: tablets.clone(),
@@ -211,7 +189,7 @@ mod tests {
         let text = |unit: &str| {
             let (s, e) = period(unit, t).unwrap();
             (
-                partition_name(unit, s),
+                time_partition_name(&s, unit),
                 bound_text(&ColumnType::Datetime, s),
                 bound_text(&ColumnType::Datetime, e),
             )

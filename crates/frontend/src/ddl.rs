@@ -1077,13 +1077,10 @@ impl Session {
             };
             match op {
                 AlterOp::AddPartition(def) => {
-                    let PartitionScheme::Range { columns } = &olap.partition_scheme else {
+                    if !matches!(olap.partition_scheme, PartitionScheme::Range { .. }) {
                         return Err(ddl_error("the table is not RANGE partitioned"));
-                    };
-                    let types: Vec<ColumnType> = columns
-                        .iter()
-                        .filter_map(|c| olap.column(c).map(|c| c.ty.clone()))
-                        .collect();
+                    }
+                    let types = olap.partition_types();
                     let if_not_exists = matches!(
                         &def,
                         RangePartitionDef::LessThan {

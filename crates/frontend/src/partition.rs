@@ -298,6 +298,30 @@ fn push_checked(
     Ok(())
 }
 
+/// `d` moved on by `every` units (`hour`, `day`, `week`, `month`, `year`); `None` past the
+/// calendar's end or for another unit.
+pub fn step_time(d: NaiveDateTime, every: i64, unit: &str) -> Option<NaiveDateTime> {
+    match unit {
+        "day" => d.checked_add_signed(Duration::days(every)),
+        "week" => d.checked_add_signed(Duration::weeks(every)),
+        "hour" => d.checked_add_signed(Duration::hours(every)),
+        "month" => d.checked_add_months(Months::new(every as u32)),
+        "year" => d.checked_add_months(Months::new(every as u32 * 12)),
+        _ => None,
+    }
+}
+
+/// StarRocks' name of the partition of one `unit` that starts at `d`.
+pub fn time_partition_name(d: &NaiveDateTime, unit: &str) -> String {
+    match unit {
+        "day" => d.format("p%Y%m%d").to_string(),
+        "week" => format!("p{}_{:02}", d.iso_week().year(), d.iso_week().week()),
+        "hour" => d.format("p%Y%m%d%H").to_string(),
+        "month" => d.format("p%Y%m").to_string(),
+        _ => d.format("p%Y").to_string(),
+    }
+}
+
 /// The ranges of `START (s) END (e) EVERY (n [unit])`, with StarRocks' partition names.
 fn batch_ranges(
     start: &str,
@@ -324,25 +348,8 @@ fn batch_ranges(
                 }
             };
             let (mut cur, end) = (parse(start)?, parse(end)?);
-            let step = |d: NaiveDateTime| -> Option<NaiveDateTime> {
-                match unit {
-                    "day" => d.checked_add_signed(Duration::days(every)),
-                    "week" => d.checked_add_signed(Duration::weeks(every)),
-                    "hour" => d.checked_add_signed(Duration::hours(every)),
-                    "month" => d.checked_add_months(Months::new(every as u32)),
-                    "year" => d.checked_add_months(Months::new(every as u32 * 12)),
-                    _ => None,
-                }
-            };
-            let name_of = |d: &NaiveDateTime| -> String {
-                match unit {
-                    "day" => d.format("p%Y%m%d").to_string(),
-                    "week" => format!("p{}_{:02}", d.iso_week().year(), d.iso_week().week()),
-                    "hour" => d.format("p%Y%m%d%H").to_string(),
-                    "month" => d.format("p%Y%m").to_string(),
-                    _ => d.format("p%Y").to_string(),
-                }
-            };
+            let step = |d: NaiveDateTime| step_time(d, every, unit);
+            let name_of = |d: &NaiveDateTime| time_partition_name(d, unit);
             if !matches!(unit, "day" | "week" | "hour" | "month" | "year") {
                 return Err(partition_error(format!("unsupported EVERY unit '{unit}'")));
             }

@@ -5,7 +5,7 @@
 //! their data in the backend untouched, so a recovery is a catalog change and nothing
 //! else. `DROP TABLE … FORCE` skips the bin.
 
-use rigel_common::{ColumnType, ErrorCode, SqlError};
+use rigel_common::{ErrorCode, SqlError};
 use rigel_mysql::QueryResult;
 use rigel_sql::TableName;
 use tracing::info;
@@ -82,22 +82,19 @@ impl Session {
         let TableKind::Olap(olap) = &mut new_table.kind else {
             return Err(SqlError::internal("not an OLAP table"));
         };
-        let PartitionScheme::Range { columns } = &olap.partition_scheme else {
+        if !matches!(olap.partition_scheme, PartitionScheme::Range { .. }) {
             return Err(SqlError::new(
                 ErrorCode::ER_WRONG_OBJECT,
                 "the table is no longer RANGE partitioned",
             ));
-        };
+        }
         if olap.partition(&recovered.name).is_some() {
             return Err(SqlError::new(
                 ErrorCode::ER_SAME_NAME_PARTITION,
                 format!("Duplicate partition name {}", recovered.name),
             ));
         }
-        let types: Vec<ColumnType> = columns
-            .iter()
-            .filter_map(|c| olap.column(c).map(|c| c.ty.clone()))
-            .collect();
+        let types = olap.partition_types();
         crate::partition::check_disjoint(&recovered, &olap.partitions, &types)?;
         let id = recovered.id;
         olap.partitions.push(recovered);
@@ -150,13 +147,7 @@ impl Frontend {
             let TableKind::Olap(olap) = &mut new_table.kind else {
                 continue;
             };
-            let PartitionScheme::Range { columns } = &olap.partition_scheme else {
-                continue;
-            };
-            let types: Vec<ColumnType> = columns
-                .iter()
-                .filter_map(|c| olap.column(c).map(|c| c.ty.clone()))
-                .collect();
+            let types = olap.partition_types();
             let expired =
                 crate::partition::expired_partitions(&olap.partitions, &types, keep, now)?;
             if expired.is_empty() {

@@ -335,6 +335,17 @@ impl OlapTable {
             .iter()
             .find(|p| p.name.eq_ignore_ascii_case(name))
     }
+
+    /// The types of the RANGE partition columns (empty for an unpartitioned table).
+    pub fn partition_types(&self) -> Vec<ColumnType> {
+        match &self.partition_scheme {
+            PartitionScheme::Range { columns } => columns
+                .iter()
+                .filter_map(|c| self.column(c).map(|c| c.ty.clone()))
+                .collect(),
+            PartitionScheme::Unpartitioned => vec![],
+        }
+    }
 }
 
 macro_rules! text_serde {
