@@ -55,6 +55,9 @@ pub fn convert_column(
     target: &TargetColumn,
     errors: &mut Vec<RowError>,
 ) -> Result<ArrayRef, SqlError> {
+    if matches!(target.ty, ColumnType::Hll | ColumnType::Bitmap) {
+        return convert_sketch(source, target, errors);
+    }
     let to = target.ty.to_arrow();
     let out = if source.data_type() == &to {
         Arc::clone(source)
@@ -99,6 +102,72 @@ pub fn convert_column(
             }
         }
     }
+    check_converted(out, target, errors, |row| source.is_null(row))
+}
+
+/// HLL and BITMAP columns take only values of their type, made by their functions
+/// (`hll_hash`, `to_bitmap`, …); a value that does not decode makes its row bad.
+fn convert_sketch(
+    source: &ArrayRef,
+    target: &TargetColumn,
+    errors: &mut Vec<RowError>,
+) -> Result<ArrayRef, SqlError> {
+    use datafusion::arrow::array::BinaryArray;
+    let validate = match target.ty {
+        ColumnType::Hll => crate::sketch::validate_hll,
+        _ => crate::sketch::validate_bitmap,
+    };
+    let out: ArrayRef = match source.data_type() {
+        DataType::Null => new_null_array(&DataType::Binary, source.len()),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => {
+            let binary = if source.data_type() == &DataType::Binary {
+                Arc::clone(source)
+            } else {
+                cast_with_options(source, &DataType::Binary, &CastOptions::default())
+                    .map_err(SqlError::internal)?
+            };
+            let values = binary.as_binary::<i32>();
+            let mut bad = false;
+            for (row, v) in values.iter().enumerate() {
+                if let Some(Err(e)) = v.map(validate) {
+                    bad = true;
+                    errors.push(RowError {
+                        row,
+                        code: ErrorCode::ER_TRUNCATED_WRONG_VALUE,
+                        reason: format!("{} for column '{}'", e.message, target.name),
+                    });
+                }
+            }
+            if bad {
+                let kept: BinaryArray = values
+                    .iter()
+                    .map(|v| v.filter(|v| validate(v).is_ok()))
+                    .collect();
+                Arc::new(kept)
+            } else {
+                binary
+            }
+        }
+        other => {
+            let functions = match target.ty {
+                ColumnType::Hll => "hll_hash(...) or hll_empty()",
+                _ => "to_bitmap(...), bitmap_from_string(...), bitmap_hash(...) or bitmap_empty()",
+            };
+            return Err(SqlError::new(
+                ErrorCode::ER_WRONG_ARGUMENTS,
+                format!(
+                    "Column '{}' is {} and cannot take a {} value; write {functions}",
+                    target.name,
+                    target.ty.to_string().to_uppercase(),
+                    match other {
+                        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => "string",
+                        t if t.is_integer() => "integer",
+                        _ => "differently typed",
+                    }
+                ),
+            ));
+        }
+    };
     check_converted(out, target, errors, |row| source.is_null(row))
 }
 

@@ -9,6 +9,7 @@ pub mod convert;
 pub mod error;
 pub mod hash;
 pub mod ids;
+pub mod sketch;
 pub mod types;
 
 pub use error::{ErrorCode, ErrorExt, SqlError};
