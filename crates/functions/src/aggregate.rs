@@ -83,5 +83,7 @@ impl AggregateUDFImpl for StarRocksAvg {
 
 /// The aggregate functions.
 pub fn functions() -> Vec<AggregateUDF> {
-    vec![AggregateUDF::new_from_impl(StarRocksAvg::new())]
+    let mut v = vec![AggregateUDF::new_from_impl(StarRocksAvg::new())];
+    v.extend(crate::sketch::aggregates());
+    v
 }

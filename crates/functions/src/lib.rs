@@ -1,11 +1,13 @@
 //! StarRocks and MySQL built-in functions that DataFusion lacks or defines differently,
 //! as DataFusion scalar UDFs: session functions (`database()`, `user()`, …), MySQL date
 //! functions (`date_format`, `str_to_date`, `year`, `datediff`, …) and string functions
-//! with MySQL semantics (`length` in bytes, `locate`, `instr`, …).
+//! with MySQL semantics (`length` in bytes, `locate`, `instr`, …), and the HLL and BITMAP
+//! functions.
 
 pub mod aggregate;
 pub mod datetime;
 pub mod session;
+pub mod sketch;
 pub mod string;
 
 use datafusion::execution::FunctionRegistry;
@@ -18,6 +20,7 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
     let mut v = session::functions();
     v.extend(datetime::functions());
     v.extend(string::functions());
+    v.extend(sketch::functions());
     v
 }
 
