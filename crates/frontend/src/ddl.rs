@@ -8,8 +8,8 @@ use rigel_common::ids::{DbId, PartitionId, TableId, TabletId};
 use rigel_common::{ColumnType, ErrorCode, SqlError};
 use rigel_mysql::QueryResult;
 use rigel_sql::{
-    AlterOp, ColumnDef, ColumnPosition, CreateTable, CreateView, DefaultValue, DistributionDesc,
-    Insert, KeysDesc, KeysType, PartitionDesc, RangePartitionDef, TableName,
+    AggType, AlterOp, ColumnDef, ColumnPosition, CreateTable, CreateView, DefaultValue,
+    DistributionDesc, Insert, KeysDesc, KeysType, PartitionDesc, RangePartitionDef, TableName,
 };
 
 use crate::catalog::{
@@ -168,10 +168,42 @@ pub fn parse_ttl(text: &str) -> Option<u64> {
     Some(n * mult)
 }
 
+/// An aggregation type must suit its column's type: HLL_UNION takes HLL, BITMAP_UNION takes
+/// BITMAP, SUM numbers; HLL and BITMAP columns merge by union or replacement only.
+fn check_agg_type(def: &ColumnDef) -> Result<(), SqlError> {
+    let Some(agg) = def.agg else {
+        return Ok(());
+    };
+    let sketch = matches!(def.ty, ColumnType::Hll | ColumnType::Bitmap);
+    let fits = match agg {
+        AggType::HllUnion => def.ty == ColumnType::Hll,
+        AggType::BitmapUnion => def.ty == ColumnType::Bitmap,
+        AggType::Sum => def.ty.to_arrow().is_numeric(),
+        AggType::Max | AggType::Min => def.ty.is_scalar() && !sketch && def.ty != ColumnType::Json,
+        AggType::Replace | AggType::ReplaceIfNotNull => true,
+        AggType::PercentileUnion => {
+            return Err(SqlError::not_supported(
+                "The PERCENTILE type and PERCENTILE_UNION",
+            ));
+        }
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(ddl_error(format!(
+            "Aggregation type {} does not fit column '{}' of type {}",
+            agg.as_str(),
+            def.name,
+            def.ty.to_string().to_uppercase()
+        )))
+    }
+}
+
 fn column_from_def(def: &ColumnDef, uid: u32, is_key: bool) -> Result<Column, SqlError> {
     def.ty
         .validate()
         .map_err(|e| ddl_error(format!("column '{}': {e}", def.name)))?;
+    check_agg_type(def)?;
     if def.generated.is_some() {
         return Err(SqlError::not_supported("Generated columns"));
     }

@@ -17,6 +17,7 @@ mod analyze;
 mod autopart;
 pub mod catalog;
 mod compaction;
+mod count_distinct;
 mod ddl;
 mod delete;
 mod dml;

@@ -237,6 +237,7 @@ impl QueryEnv {
             .with_window_functions(self.windows.clone())
             .with_expr_planners(self.planners.clone())
             .with_table_functions(self.table_functions.clone())
+            .with_analyzer_rule(Arc::new(crate::count_distinct::CountDistinctSketch))
             .with_catalog_list(Arc::new(RigelCatalogList::new(Arc::clone(&ctx))))
             .build();
         let props = state.execution_props_mut();

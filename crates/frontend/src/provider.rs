@@ -284,6 +284,12 @@ fn merge_plan(
             (KeysType::Aggregate, Some(AggType::Sum)) => sum(column(&c.name)),
             (KeysType::Aggregate, Some(AggType::Max)) => max(column(&c.name)),
             (KeysType::Aggregate, Some(AggType::Min)) => min(column(&c.name)),
+            (KeysType::Aggregate, Some(AggType::HllUnion)) => {
+                Arc::new(rigel_functions::sketch::hll_union_udaf()).call(vec![column(&c.name)])
+            }
+            (KeysType::Aggregate, Some(AggType::BitmapUnion)) => {
+                Arc::new(rigel_functions::sketch::bitmap_union_udaf()).call(vec![column(&c.name)])
+            }
             (KeysType::Aggregate, Some(AggType::ReplaceIfNotNull)) => last_value_udaf()
                 .call(vec![column(&c.name)])
                 .order_by(latest.clone())
@@ -296,11 +302,16 @@ fn merge_plan(
         };
         values.push(agg.alias(&c.name));
     }
-    // SUM widens its type; every column keeps the table's.
+    // SUM widens its type; every column keeps the table's, and its metadata (the StarRocks
+    // type, which tells a BITMAP from a VARBINARY).
     let output: Vec<Expr> = columns
         .fields()
         .iter()
-        .map(|f| cast(column(f.name()), f.data_type().clone()).alias(f.name()))
+        .map(|f| {
+            let metadata = (!f.metadata().is_empty())
+                .then(|| datafusion::common::metadata::FieldMetadata::from(f.metadata()));
+            cast(column(f.name()), f.data_type().clone()).alias_with_metadata(f.name(), metadata)
+        })
         .collect();
     LogicalPlanBuilder::scan(table.name.as_str(), provider_as_source(raw), None)?
         .aggregate(keys, values)?

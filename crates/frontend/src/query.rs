@@ -2,10 +2,13 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::array::{RecordBatch, new_null_array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{collect, displayable, execute_stream};
-use rigel_common::SqlError;
+use futures::StreamExt;
+use rigel_common::{ColumnType, SqlError};
 use rigel_mysql::{QueryResult, Value};
 use rigel_sql::Statement;
 use rigel_sql::sqlparser::ast;
@@ -18,6 +21,42 @@ use crate::planner::{
 };
 use crate::result::{ResultBuilder, s};
 use crate::session::Session;
+
+/// HLL and BITMAP values go to clients as NULL, as StarRocks sends them: they are opaque
+/// and can be large (`bitmap_to_string`, `hll_cardinality` and friends show them).
+fn hide_sketches(stream: SendableRecordBatchStream) -> SendableRecordBatchStream {
+    let schema = stream.schema();
+    let hidden: Vec<usize> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| {
+            matches!(
+                ColumnType::from_field(f),
+                Some(ColumnType::Hll | ColumnType::Bitmap)
+            )
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if hidden.is_empty() {
+        return stream;
+    }
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    for &i in &hidden {
+        fields[i] = fields[i].clone().with_nullable(true);
+    }
+    let schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+    let out_schema = Arc::clone(&schema);
+    let batches = stream.map(move |batch| {
+        let batch = batch?;
+        let mut columns = batch.columns().to_vec();
+        for &i in &hidden {
+            columns[i] = new_null_array(columns[i].data_type(), batch.num_rows());
+        }
+        Ok(RecordBatch::try_new(Arc::clone(&schema), columns)?)
+    });
+    Box::pin(RecordBatchStreamAdapter::new(out_schema, batches))
+}
 
 impl Session {
     /// Runs a query, streaming its result.
@@ -38,7 +77,7 @@ impl Session {
         let stream = execute_stream(physical, state.task_ctx()).map_err(df_error)?;
         Ok(QueryResult::Rows {
             schema,
-            stream: self.guard_stream(stream),
+            stream: self.guard_stream(hide_sketches(stream)),
         })
     }
 

@@ -237,8 +237,7 @@ pub(crate) fn write_target(
 }
 
 /// How rows with equal keys merge in AGGREGATE, UNIQUE and PRIMARY KEY tables; `None` for
-/// DUPLICATE KEY tables. HLL and BITMAP columns (whose functions are not there yet) cannot
-/// be written.
+/// DUPLICATE KEY tables.
 pub(crate) fn merge_rule(olap: &OlapTable) -> Result<Option<MergeRule>, SqlError> {
     let last_wins = || {
         olap.columns.iter().map(|c| {
@@ -256,23 +255,24 @@ pub(crate) fn merge_rule(olap: &OlapTable) -> Result<Option<MergeRule>, SqlError
         KeysType::Primary => last_wins()
             .chain(std::iter::once(ValueMerge::Replace))
             .collect(),
-        KeysType::Aggregate => olap
-            .columns
-            .iter()
-            .map(|c| match (c.is_key, c.agg) {
-                (true, _) => Ok(ValueMerge::Key),
-                (false, Some(AggType::Sum)) => Ok(ValueMerge::Sum),
-                (false, Some(AggType::Max)) => Ok(ValueMerge::Max),
-                (false, Some(AggType::Min)) => Ok(ValueMerge::Min),
-                (false, Some(AggType::Replace) | None) => Ok(ValueMerge::Replace),
-                (false, Some(AggType::ReplaceIfNotNull)) => Ok(ValueMerge::ReplaceIfNotNull),
-                (false, Some(other)) => Err(SqlError::not_supported(format!(
-                    "Writing to a {} column ('{}')",
-                    other.as_str(),
-                    c.name
-                ))),
-            })
-            .collect::<Result<_, _>>()?,
+        KeysType::Aggregate => {
+            olap.columns
+                .iter()
+                .map(|c| match (c.is_key, c.agg) {
+                    (true, _) => Ok(ValueMerge::Key),
+                    (false, Some(AggType::Sum)) => Ok(ValueMerge::Sum),
+                    (false, Some(AggType::Max)) => Ok(ValueMerge::Max),
+                    (false, Some(AggType::Min)) => Ok(ValueMerge::Min),
+                    (false, Some(AggType::Replace) | None) => Ok(ValueMerge::Replace),
+                    (false, Some(AggType::ReplaceIfNotNull)) => Ok(ValueMerge::ReplaceIfNotNull),
+                    (false, Some(AggType::HllUnion)) => Ok(ValueMerge::HllUnion),
+                    (false, Some(AggType::BitmapUnion)) => Ok(ValueMerge::BitmapUnion),
+                    (false, Some(AggType::PercentileUnion)) => Err(SqlError::not_supported(
+                        format!("Writing to a PERCENTILE_UNION column ('{}')", c.name),
+                    )),
+                })
+                .collect::<Result<_, _>>()?
+        }
     };
     Ok(Some(MergeRule { columns }))
 }

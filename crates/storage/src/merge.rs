@@ -6,10 +6,13 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array, new_empty_array};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BinaryBuilder, RecordBatch, UInt32Array, new_empty_array,
+};
 use datafusion::arrow::compute::{interleave, take};
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::scalar::ScalarValue;
+use rigel_common::sketch::{Bitmap, Hll};
 
 use crate::{Error, Result};
 
@@ -28,6 +31,10 @@ pub enum ValueMerge {
     Replace,
     /// The last non-NULL value written.
     ReplaceIfNotNull,
+    /// The union of the non-NULL HLL sketches.
+    HllUnion,
+    /// The union of the non-NULL bitmaps.
+    BitmapUnion,
 }
 
 /// One [`ValueMerge`] per column of the write schema.
@@ -94,6 +101,7 @@ pub fn merge_equal_keys(batch: RecordBatch, rule: &MergeRule) -> Result<RecordBa
             ValueMerge::Sum | ValueMerge::Max | ValueMerge::Min => {
                 fold_runs(column, &runs, &last, *how)?
             }
+            ValueMerge::HllUnion | ValueMerge::BitmapUnion => union_runs(column, &runs, *how)?,
         };
         columns.push(merged);
     }
@@ -159,6 +167,44 @@ fn fold_runs(
     Ok(interleave(&[single.as_ref(), patches.as_ref()], &picks)?)
 }
 
+/// The union of the sketches of each run (NULL when all of them are NULL).
+fn union_runs(column: &ArrayRef, runs: &[(usize, usize)], how: ValueMerge) -> Result<ArrayRef> {
+    let Some(values) = column.as_binary_opt::<i32>() else {
+        return Err(Error::Merge(format!(
+            "{how:?} over a {} column",
+            column.data_type()
+        )));
+    };
+    let sketch_error = |e: rigel_common::SqlError| Error::Merge(e.message);
+    let mut out = BinaryBuilder::with_capacity(runs.len(), values.values().len());
+    for &(start, end) in runs {
+        let mut present = (start..end).filter(|&r| values.is_valid(r)).peekable();
+        let Some(&first) = present.peek() else {
+            out.append_null();
+            continue;
+        };
+        if end - start == 1 {
+            out.append_value(values.value(first));
+            continue;
+        }
+        let merged = if how == ValueMerge::HllUnion {
+            let mut hll = Hll::new();
+            for r in present {
+                hll.merge_bytes(values.value(r)).map_err(sketch_error)?;
+            }
+            hll.to_bytes()
+        } else {
+            let mut bitmap = Bitmap::new();
+            for r in present {
+                bitmap.union_bytes(values.value(r)).map_err(sketch_error)?;
+            }
+            bitmap.to_bytes()
+        };
+        out.append_value(merged);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,6 +252,55 @@ mod tests {
             ],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn sketches_of_equal_keys_are_unioned() {
+        use datafusion::arrow::array::BinaryArray;
+        let hll = |v: &str| Hll::single_bytes(rigel_common::sketch::hll_hash(v.as_bytes()));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int32, false),
+            Field::new("h", DataType::Binary, true),
+            Field::new("b", DataType::Binary, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int32Array::from(vec![1, 2, 1, 1, 3])),
+                Arc::new(BinaryArray::from(vec![
+                    Some(hll("a").as_slice()),
+                    Some(hll("a").as_slice()),
+                    Some(hll("b").as_slice()),
+                    Some(hll("a").as_slice()),
+                    None,
+                ])),
+                Arc::new(BinaryArray::from(vec![
+                    Some(Bitmap::single_bytes(1).as_slice()),
+                    None,
+                    Some(Bitmap::single_bytes(7).as_slice()),
+                    None,
+                    None,
+                ])),
+            ],
+        )
+        .unwrap();
+        let rule = MergeRule {
+            columns: vec![
+                ValueMerge::Key,
+                ValueMerge::HllUnion,
+                ValueMerge::BitmapUnion,
+            ],
+        };
+        let sorted = sort_batch(batch, &rule.key(), true).unwrap();
+        let merged = merge_equal_keys(sorted, &rule).unwrap();
+        assert_eq!(merged.num_rows(), 3);
+        let h = merged.column(1).as_binary::<i32>();
+        assert_eq!(Hll::from_bytes(h.value(0)).unwrap().estimate(), 2);
+        assert_eq!(Hll::from_bytes(h.value(1)).unwrap().estimate(), 1);
+        assert!(h.is_null(2));
+        let b = merged.column(2).as_binary::<i32>();
+        assert_eq!(Bitmap::from_bytes(b.value(0)).unwrap().to_text(), "1,7");
+        assert!(b.is_null(1));
     }
 
     #[test]

@@ -623,6 +623,83 @@ async fn loads_into_unique_and_aggregate_tables() {
     assert_eq!(rows, vec![(1, 6, 9), (2, 15, 7)]);
 }
 
+/// StarRocks' way to fill BITMAP and HLL columns: Stream Load maps a source column through
+/// `to_bitmap` / `hll_hash`. Loads merge into the sketches, compaction keeps the answers,
+/// and a plain value in a sketch column fails the load with the functions to use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loads_into_bitmap_and_hll_columns() {
+    let server = TestServer::start().await;
+    let fe = std::sync::Arc::clone(&server.handle.as_ref().unwrap().frontend);
+    let mut c = server.conn().await;
+    // Compaction runs when this test says, on any tablet with two rowsets or more.
+    exec(
+        &mut c,
+        "ADMIN SET FRONTEND CONFIG (\"cumulative_compaction_check_interval_seconds\" = \"0\")",
+    )
+    .await;
+    exec(
+        &mut c,
+        "ADMIN SET FRONTEND CONFIG (\"min_cumulative_compaction_num_singleton_deltas\" = \"2\")",
+    )
+    .await;
+    exec(&mut c, "CREATE DATABASE sk").await;
+    exec(&mut c, "USE sk").await;
+    exec(
+        &mut c,
+        "CREATE TABLE uv (page INT NOT NULL, users BITMAP BITMAP_UNION NOT NULL, approx HLL HLL_UNION NOT NULL)
+         AGGREGATE KEY(page) DISTRIBUTED BY HASH(page) BUCKETS 2",
+    )
+    .await;
+    let loader = Loader::new(&server);
+    let columns = "page, user, users = to_bitmap(user), approx = hll_hash(user)";
+    let headers = [("column_separator", ","), ("columns", columns)];
+    // Three loads: pages 0..10, users 0..3000, every (page, user) pair sent twice.
+    for part in 0..3u32 {
+        let mut body = String::new();
+        for i in 0..2000u32 {
+            let user = part * 1000 + i % 1000;
+            body.push_str(&format!("{},{user}\n", user % 10));
+        }
+        let r = loader.load("sk", "uv", &headers, body.into_bytes()).await;
+        assert_eq!(r["Status"], "Success", "{r}");
+        assert_eq!(r["NumberLoadedRows"], 2000, "{r}");
+    }
+    let query = "SELECT count(*), bitmap_union_count(users), sum(bitmap_count(users)),
+                        hll_union_agg(approx) BETWEEN 2900 AND 3100,
+                        max(hll_cardinality(approx)) BETWEEN 290 AND 310
+                 FROM uv";
+    let expected = Some((10i64, 3000i64, 3000i64, 1i64, 1i64));
+    let answer: Option<(i64, i64, i64, i64, i64)> = c.query_first(query).await.unwrap();
+    assert_eq!(answer, expected);
+    fe.compaction_round().await.unwrap();
+    let rows: u64 = fe
+        .backend()
+        .tablet_infos()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.rows)
+        .sum();
+    assert_eq!(rows, 10, "compaction merged the sketches on disk");
+    let answer: Option<(i64, i64, i64, i64, i64)> = c.query_first(query).await.unwrap();
+    assert_eq!(answer, expected);
+    // A user id sent as it is, without to_bitmap.
+    let r = loader
+        .load(
+            "sk",
+            "uv",
+            &[
+                ("column_separator", ","),
+                ("columns", "page, users, approx"),
+            ],
+            b"1,5,5".to_vec(),
+        )
+        .await;
+    assert_eq!(r["Status"], "Fail", "{r}");
+    let message = r["Message"].as_str().unwrap_or_default();
+    assert!(message.contains("to_bitmap"), "{message}");
+}
+
 /// Stream Load into a table with expression partitioning creates the partitions its rows
 /// need, also when two loads race for the same new partition; the partitions and the
 /// partitioning survive a restart.
