@@ -184,4 +184,12 @@ impl Backend for LocalBackend {
     async fn tablet_infos(&self) -> Result<Vec<TabletInfo>> {
         Ok(self.engine.tablet_infos())
     }
+
+    async fn prepare_shutdown(&self) -> Result<()> {
+        let written = self.blocking(|e| Ok(e.persist_indexes())).await?;
+        if written > 0 {
+            tracing::info!(tablets = written, "persisted primary key indexes");
+        }
+        Ok(())
+    }
 }

@@ -254,7 +254,7 @@ pub struct CompactSummary {
 /// The backend role as the frontend sees it.
 #[async_trait]
 pub trait Backend: Send + Sync + Debug {
-    /// Creates tablets.
+    /// Creates tablets; for tablets that exist, updates their metadata.
     async fn create_tablets(&self, tablets: Vec<TabletMeta>) -> Result<()>;
 
     /// Drops tablets and their data.
@@ -298,4 +298,8 @@ pub trait Backend: Send + Sync + Debug {
 
     /// Summaries of all tablets this backend holds.
     async fn tablet_infos(&self) -> Result<Vec<TabletInfo>>;
+
+    /// Prepares for a stop: writes what saves work at the next start (persistent primary
+    /// key indexes). Committed data never depends on it.
+    async fn prepare_shutdown(&self) -> Result<()>;
 }

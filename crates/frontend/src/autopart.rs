@@ -9,7 +9,7 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{cast, take_record_batch};
 use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
-use rigel_be_api::{TabletMeta, TabletSink};
+use rigel_be_api::TabletSink;
 use rigel_common::ids::{PartitionId, TableId, TabletId};
 use rigel_common::{ColumnType, ErrorCode, SqlError};
 
@@ -116,13 +116,7 @@ impl Frontend {
             }
             crate::partition::check_disjoint(&partition, &olap.partitions, &types)?;
             for t in tablets {
-                new_tablets.push(TabletMeta {
-                    tablet_id: t,
-                    table_id,
-                    partition_id: pid,
-                    created_ms: now_ms(),
-                    primary_key: olap.primary_key_uids(),
-                });
+                new_tablets.push(crate::ddl::tablet_meta(olap, table_id, pid, t));
             }
             olap.partitions.push(partition);
         }

@@ -34,6 +34,23 @@ fn table_exists(name: &str) -> SqlError {
     )
 }
 
+/// The storage metadata of a new tablet of an OLAP table.
+pub(crate) fn tablet_meta(
+    olap: &OlapTable,
+    table_id: TableId,
+    partition_id: PartitionId,
+    tablet_id: TabletId,
+) -> TabletMeta {
+    TabletMeta {
+        tablet_id,
+        table_id,
+        partition_id,
+        created_ms: now_ms(),
+        primary_key: olap.primary_key_uids(),
+        persistent_index: olap.persistent_index(),
+    }
+}
+
 fn ddl_error(msg: impl Into<String>) -> SqlError {
     SqlError::new(ErrorCode::ER_WRONG_ARGUMENTS, msg)
 }
@@ -758,23 +775,18 @@ impl Session {
         }
         let table_id = TableId(w.next_id()?);
         let buckets = olap.distribution.buckets();
-        let mut metas = vec![];
-        let primary_key = olap.primary_key_uids();
         for p in olap.partitions.iter_mut() {
             p.id = PartitionId(w.next_id()?);
             p.tablets = (0..buckets)
                 .map(|_| w.next_id().map(TabletId))
                 .collect::<Result<_, _>>()?;
-            for t in &p.tablets {
-                metas.push(TabletMeta {
-                    tablet_id: *t,
-                    table_id,
-                    partition_id: p.id,
-                    created_ms: now_ms(),
-                    primary_key: primary_key.clone(),
-                });
-            }
         }
+        let metas = olap
+            .partitions
+            .iter()
+            .flat_map(|p| p.tablets.iter().map(|t| (p.id, *t)))
+            .map(|(pid, t)| tablet_meta(olap, table_id, pid, t))
+            .collect();
         self.fe.backend().create_tablets(metas).await?;
         let table = Table {
             id: table_id,
@@ -1051,8 +1063,7 @@ impl Session {
             return Err(SqlError::internal("not an OLAP table"));
         };
         let mut old_tablets = vec![];
-        let mut metas = vec![];
-        let new_table_keys = new_olap.primary_key_uids();
+        let mut created = vec![];
         for p in new_olap.partitions.iter_mut() {
             if !partitions.is_empty() && !partitions.iter().any(|n| n.eq_ignore_ascii_case(&p.name))
             {
@@ -1065,16 +1076,12 @@ impl Session {
                 .collect::<Result<_, _>>()?;
             // Versions keep increasing so no reader mixes old and new tablets.
             p.visible_version += 1;
-            for t in &p.tablets {
-                metas.push(TabletMeta {
-                    tablet_id: *t,
-                    table_id: table.id,
-                    partition_id: p.id,
-                    created_ms: now_ms(),
-                    primary_key: new_table_keys.clone(),
-                });
-            }
+            created.extend(p.tablets.iter().map(|t| (p.id, *t)));
         }
+        let metas: Vec<_> = created
+            .into_iter()
+            .map(|(pid, t)| tablet_meta(new_olap, table.id, pid, t))
+            .collect();
         new_table.updated_ms = now_ms();
         self.fe.backend().create_tablets(metas).await?;
         w.commit(vec![JournalEntry::PutTable {
@@ -1143,13 +1150,7 @@ impl Session {
                             .map(|_| w.next_id().map(TabletId))
                             .collect::<Result<_, _>>()?;
                         for t in &tablets {
-                            new_tablets.push(TabletMeta {
-                                tablet_id: *t,
-                                table_id: table.id,
-                                partition_id: pid,
-                                created_ms: now_ms(),
-                                primary_key: olap.primary_key_uids(),
-                            });
+                            new_tablets.push(tablet_meta(olap, table.id, pid, *t));
                         }
                         olap.partitions.push(Partition {
                             id: pid,
@@ -1258,12 +1259,23 @@ impl Session {
                     p.name = to;
                 }
                 AlterOp::SetProperties(props) => {
+                    let persistent = olap.persistent_index();
                     for (k, v) in props {
                         let (k, v) = validate_property(&k, &v, &olap.columns)?;
                         if k == "compression" {
                             return Err(ddl_error("property 'compression' cannot be changed"));
                         }
                         olap.properties.insert(k, v);
+                    }
+                    // The tablets learn whether to keep their primary key index on disk.
+                    if olap.persistent_index() != persistent {
+                        for p in &olap.partitions {
+                            new_tablets.extend(
+                                p.tablets
+                                    .iter()
+                                    .map(|t| tablet_meta(olap, table.id, p.id, *t)),
+                            );
+                        }
                     }
                 }
                 AlterOp::Comment(c) => new_table.comment = c,

@@ -58,6 +58,9 @@ impl ServerHandle {
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}
+        if let Err(e) = self.frontend.backend().prepare_shutdown().await {
+            tracing::warn!("preparing storage for the stop: {e}");
+        }
         info!("server stopped");
     }
 

@@ -29,6 +29,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use rigel_common::ids::{RowsetId, TabletId, TxnId};
 use tracing::{info, warn};
 
+use crate::index_file;
 use crate::meta::{RowsetMeta, SegmentMeta, TabletMeta, UpdateRule, decode, encode};
 use crate::primary::{
     DeletedRows, NewDeletes, OP_DELETE, PkIndex, RowLoc, SegmentKeys, apply_rowset, decode_rows,
@@ -308,6 +309,11 @@ impl StorageEngine {
                 known.insert(self.segment_path(rs.tablet_id, &s.name));
             }
         }
+        for (id, t) in &state.tablets {
+            if t.meta.persistent_index {
+                known.insert(self.segment_path(*id, index_file::INDEX_FILE));
+            }
+        }
         let data = self.root.join("data");
         let mut removed = 0usize;
         for shard in read_dir(&data)? {
@@ -332,22 +338,36 @@ impl StorageEngine {
         Ok(())
     }
 
-    /// Creates tablets (idempotent).
+    /// Creates tablets (idempotent). For a tablet that exists, updates its metadata from
+    /// `metas` (a table property such as `enable_persistent_index` changed), keeping its
+    /// creation time.
     pub fn create_tablets(&self, metas: &[TabletMeta]) -> Result<()> {
+        let mut state = self.state.write();
+        let metas: Vec<TabletMeta> = metas
+            .iter()
+            .map(|m| match state.tablets.get(&m.tablet_id) {
+                Some(t) => TabletMeta {
+                    created_ms: t.meta.created_ms,
+                    ..m.clone()
+                },
+                None => m.clone(),
+            })
+            .collect();
         let w = self.db.begin_write()?;
         {
             let mut t = w.open_table(TABLETS)?;
-            for m in metas {
+            for m in &metas {
                 t.insert(m.tablet_id.0, encode(m).as_slice())?;
             }
         }
         w.commit()?;
-        let mut state = self.state.write();
         for m in metas {
-            state
-                .tablets
-                .entry(m.tablet_id)
-                .or_insert_with(|| TabletState::new(m.clone()));
+            match state.tablets.get_mut(&m.tablet_id) {
+                Some(t) => t.meta = m,
+                None => {
+                    state.tablets.insert(m.tablet_id, TabletState::new(m));
+                }
+            }
         }
         Ok(())
     }
@@ -901,7 +921,9 @@ impl StorageEngine {
         Ok((keys, rewritten))
     }
 
-    /// Builds a PRIMARY KEY tablet's index from the key columns of its live rows.
+    /// Builds a PRIMARY KEY tablet's index: from its persisted copy when there is a usable
+    /// one, else from the key columns of its live rows (then persisted, when the tablet
+    /// keeps a persistent index).
     fn rebuild_index(
         &self,
         index: &mut Option<PkIndex>,
@@ -909,7 +931,35 @@ impl StorageEngine {
         key: &[u32],
     ) -> Result<()> {
         let started = std::time::Instant::now();
-        let snapshot = self.read_snapshot(tablet, u64::MAX)?;
+        let (snapshot, persistent) = {
+            let state = self.state.read();
+            let t = state
+                .tablets
+                .get(&tablet)
+                .ok_or(Error::TabletNotFound(tablet))?;
+            (t.snapshot(u64::MAX), t.meta.persistent_index)
+        };
+        let dir = self.tablet_dir(tablet);
+        if persistent {
+            match self.load_index_file(&dir, &snapshot, key) {
+                Ok(Some((loaded, added))) => {
+                    info!(
+                        %tablet,
+                        keys = loaded.as_ref().map_or(0, PkIndex::len),
+                        rowsets_added = added,
+                        ms = started.elapsed().as_millis() as u64,
+                        "loaded primary key index"
+                    );
+                    *index = loaded;
+                    if added > 0 {
+                        self.persist_index(tablet, &snapshot, index.as_ref());
+                    }
+                    return Ok(());
+                }
+                Ok(None) => {}
+                Err(e) => warn!(%tablet, "primary key index file not used, rebuilding: {e}"),
+            }
+        }
         let mut built = None;
         for rs in &snapshot.rowsets {
             for (i, seg) in rs.segments.iter().enumerate() {
@@ -927,7 +977,96 @@ impl StorageEngine {
             );
         }
         *index = built;
+        if persistent {
+            self.persist_index(tablet, &snapshot, index.as_ref());
+        }
         Ok(())
+    }
+
+    /// The index a tablet's index file gives for `snapshot` (the tablet's current state):
+    /// `None` when there is no file or it covers a rowset that is no longer current. Also
+    /// returns how many rowsets were added to what the file held.
+    fn load_index_file(
+        &self,
+        dir: &Path,
+        snapshot: &Snapshot,
+        key: &[u32],
+    ) -> Result<Option<(Option<PkIndex>, usize)>> {
+        let Some(file) = index_file::read(dir)? else {
+            return Ok(None);
+        };
+        let current: HashSet<RowsetId> = snapshot.rowsets.iter().map(|r| r.rowset_id).collect();
+        if file.rowsets.iter().any(|r| !current.contains(r)) {
+            return Ok(None);
+        }
+        let covered: HashSet<RowsetId> = file.rowsets.into_iter().collect();
+        // Rows deleted since the file was written (replaced or deleted by later writes).
+        let mut loaded = file.index;
+        loaded.retain(|loc| {
+            snapshot
+                .deleted(loc.rowset, loc.segment as usize)
+                .is_none_or(|d| d.binary_search(&loc.row).is_err())
+        });
+        let mut index = Some(loaded);
+        let mut added = 0;
+        for rs in snapshot
+            .rowsets
+            .iter()
+            .filter(|r| !covered.contains(&r.rowset_id))
+        {
+            for (i, seg) in rs.segments.iter().enumerate() {
+                let keys = read_keys(&self.segment_path(rs.tablet_id, &seg.name), key)?;
+                let deleted = snapshot.deleted(rs.rowset_id, i);
+                index_segment(&mut index, rs.rowset_id, i as u32, &keys, deleted)?;
+            }
+            added += 1;
+        }
+        Ok(Some((index, added)))
+    }
+
+    /// Writes a tablet's index file for the rowsets of `snapshot`. A failure is logged, not
+    /// returned: the index file only saves work at the next start.
+    fn persist_index(&self, tablet: TabletId, snapshot: &Snapshot, index: Option<&PkIndex>) {
+        let dir = self.tablet_dir(tablet);
+        let result = match index {
+            Some(ix) => {
+                let rowsets: Vec<RowsetId> = snapshot.rowsets.iter().map(|r| r.rowset_id).collect();
+                index_file::write(&dir, &rowsets, ix)
+            }
+            None => index_file::remove(&dir),
+        };
+        if let Err(e) = result {
+            warn!(%tablet, "primary key index not persisted: {e}");
+        }
+    }
+
+    /// Writes the index file of every PRIMARY KEY tablet with a persistent index whose index
+    /// is in memory, so that the next start loads them instead of rebuilding. Called at
+    /// shutdown; returns how many were written.
+    pub fn persist_indexes(&self) -> usize {
+        let tablets: Vec<(TabletId, SharedIndex)> = {
+            let state = self.state.read();
+            state
+                .tablets
+                .iter()
+                .filter(|(_, t)| t.meta.persistent_index && !t.meta.primary_key.is_empty())
+                .map(|(id, t)| (*id, Arc::clone(&t.index)))
+                .collect()
+        };
+        let mut written = 0;
+        for (tablet, index) in tablets {
+            // Held while the rowsets are read: no publish or compaction changes either.
+            let index = index.lock();
+            let Some(ix) = index.as_ref() else {
+                continue;
+            };
+            let Ok(snapshot) = self.read_snapshot(tablet, u64::MAX) else {
+                continue;
+            };
+            self.persist_index(tablet, &snapshot, Some(ix));
+            written += 1;
+        }
+        written
     }
 
     fn publish_rowsets(
@@ -1239,6 +1378,7 @@ mod tests {
             partition_id: PartitionId(1),
             created_ms: 0,
             primary_key: vec![],
+            persistent_index: false,
         }
     }
 

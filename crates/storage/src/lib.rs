@@ -10,6 +10,7 @@
 
 mod engine;
 mod error;
+mod index_file;
 pub mod merge;
 pub mod meta;
 pub mod primary;

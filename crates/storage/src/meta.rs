@@ -17,6 +17,9 @@ pub struct TabletMeta {
     /// PRIMARY KEY tables: the column ids of the key, in key order (empty otherwise).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub primary_key: Vec<u32>,
+    /// PRIMARY KEY tables: keep a copy of the index on disk (`enable_persistent_index`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub persistent_index: bool,
 }
 
 /// One Parquet segment file of a rowset.

@@ -10,8 +10,9 @@
 //! version V on"; a reader at version R skips the union of the entries with V ≤ R. Entries
 //! are written in the same metadata commit that publishes the rowset causing them.
 //!
-//! The index lives in memory and is rebuilt from the key columns of the current rowsets the
-//! first time a tablet is written after a start. Callers serialize publishes and
+//! The index lives in memory and is built the first time a tablet is written or looked up
+//! after a start: from its persisted copy when the table has `enable_persistent_index` (see
+//! `index_file`), else from the key columns of the current rowsets. Callers serialize publishes and
 //! compactions of one tablet (the backend holds a per-tablet lock).
 
 use std::path::Path;
@@ -126,6 +127,14 @@ impl PkIndex {
         match self {
             PkIndex::Int(m) => m.len(),
             PkIndex::Bytes(m) => m.len(),
+        }
+    }
+
+    /// Keeps the keys whose location passes `keep`.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&RowLoc) -> bool) {
+        match self {
+            PkIndex::Int(m) => m.retain(|_, loc| keep(loc)),
+            PkIndex::Bytes(m) => m.retain(|_, loc| keep(loc)),
         }
     }
 }

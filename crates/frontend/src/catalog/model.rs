@@ -290,6 +290,16 @@ impl OlapTable {
             .collect()
     }
 
+    /// Whether a PRIMARY KEY table keeps its index on disk: unless `enable_persistent_index`
+    /// is false (true by default, as in StarRocks).
+    pub fn persistent_index(&self) -> bool {
+        self.keys_type == KeysType::Primary
+            && self
+                .properties
+                .get("enable_persistent_index")
+                .is_none_or(|v| !v.trim().eq_ignore_ascii_case("false"))
+    }
+
     /// Indexes of the key columns.
     pub fn key_indexes(&self) -> Vec<usize> {
         self.columns

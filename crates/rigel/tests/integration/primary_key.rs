@@ -199,6 +199,144 @@ async fn primary_key_table_matches_a_model() {
     }
 }
 
+/// `enable_persistent_index` (on by default): a stop writes each PRIMARY KEY tablet's index
+/// file, the next start reads it and adds what was written since, and a damaged file is
+/// rebuilt from the key columns. Answers are the same either way; a table with the option
+/// off has no file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persistent_index_survives_restarts_and_damage() {
+    let mut server = TestServer::start().await;
+    let mut c = server.conn().await;
+    exec(&mut c, "CREATE DATABASE pi").await;
+    exec(&mut c, "USE pi").await;
+    exec(
+        &mut c,
+        "CREATE TABLE p (k BIGINT NOT NULL, v BIGINT) PRIMARY KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 2",
+    )
+    .await;
+    exec(
+        &mut c,
+        "CREATE TABLE s (k VARCHAR(20) NOT NULL, v BIGINT) PRIMARY KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 2
+         PROPERTIES (\"enable_persistent_index\" = \"false\")",
+    )
+    .await;
+    for t in ["p", "s"] {
+        exec(
+            &mut c,
+            &format!("INSERT INTO {t} SELECT value, value * 1 FROM generate_series(1, 1000)"),
+        )
+        .await;
+        exec(
+            &mut c,
+            &format!("INSERT INTO {t} SELECT value, -value FROM generate_series(1, 1000, 3)"),
+        )
+        .await;
+    }
+    drop(c);
+    let index_files = |server: &TestServer| {
+        let fe = Arc::clone(&server.handle.as_ref().unwrap().frontend);
+        let dir = server.dir.path().join("storage").join("data");
+        async move {
+            let mut files = BTreeMap::new();
+            for t in fe.backend().tablet_infos().await.unwrap() {
+                let id = t.meta.tablet_id.0;
+                let path = dir
+                    .join((id % 256).to_string())
+                    .join(id.to_string())
+                    .join("primary_index.bin");
+                files.insert(id, (t.meta.persistent_index, path));
+            }
+            files
+        }
+    };
+    // Sum and count of v, and v of a few keys.
+    async fn answers(c: &mut mysql_async::Conn, t: &str) -> (i64, i64, Vec<i64>) {
+        let (n, sum): (i64, i64) = c
+            .query_first(format!("SELECT count(*), sum(v) FROM {t}"))
+            .await
+            .unwrap()
+            .unwrap();
+        let picks: Vec<i64> = c
+            .query(format!(
+                "SELECT v FROM {t} WHERE k IN ('1', '2', '999', '1000') ORDER BY k"
+            ))
+            .await
+            .unwrap();
+        (n, sum, picks)
+    }
+    server.restart().await;
+    let files = index_files(&server).await;
+    assert_eq!(files.len(), 4);
+    for (persistent, path) in files.values() {
+        assert_eq!(path.exists(), *persistent, "{}", path.display());
+    }
+    // Writes after the files were written, then a restart that reads them.
+    let mut c = server.conn_db("pi").await;
+    for t in ["p", "s"] {
+        exec(&mut c, &format!("DELETE FROM {t} WHERE k = '2'")).await;
+        exec(
+            &mut c,
+            &format!("INSERT INTO {t} VALUES ('1000', 7), ('1001', 8)"),
+        )
+        .await;
+    }
+    let expected = answers(&mut c, "p").await;
+    assert_eq!(expected.0, 1000);
+    assert_eq!(expected.2, vec![-1, 999, 7]);
+    assert_eq!(answers(&mut c, "s").await.0, 1000);
+    drop(c);
+    server.restart().await;
+    let mut c = server.conn_db("pi").await;
+    assert_eq!(answers(&mut c, "p").await, expected);
+    exec(&mut c, "INSERT INTO p VALUES (1, 5), (2, 6)").await;
+    let expected = answers(&mut c, "p").await;
+    assert_eq!(expected.2, vec![5, 6, 999, 7]);
+    drop(c);
+    // Damaged files: stop (which writes them), damage them, start.
+    if let Some(h) = server.handle.take() {
+        h.shutdown().await;
+    }
+    for (persistent, path) in files.values() {
+        if *persistent {
+            let mut data = std::fs::read(path).unwrap();
+            let middle = data.len() / 2;
+            data[middle] ^= 0xff;
+            std::fs::write(path, &data).unwrap();
+        }
+    }
+    server.handle = Some(
+        rigel::start(crate::common::test_config(server.dir.path()))
+            .await
+            .unwrap(),
+    );
+    let mut c = server.conn_db("pi").await;
+    exec(&mut c, "INSERT INTO p VALUES (3, 0)").await;
+    let (n, sum, picks) = answers(&mut c, "p").await;
+    assert_eq!((n, picks), (expected.0, expected.2));
+    let old_v3: i64 = 3;
+    assert_eq!(sum, expected.1 - old_v3);
+    // Turning the option on later gives the table's tablets their files once their index
+    // is built (here by a write).
+    exec(
+        &mut c,
+        "ALTER TABLE s SET (\"enable_persistent_index\" = \"true\")",
+    )
+    .await;
+    exec(
+        &mut c,
+        "INSERT INTO s SELECT value, value * 2 FROM generate_series(1, 20)",
+    )
+    .await;
+    let s_before = answers(&mut c, "s").await;
+    drop(c);
+    server.restart().await;
+    for (_, path) in index_files(&server).await.values() {
+        assert!(path.exists(), "{}", path.display());
+    }
+    let mut c = server.conn_db("pi").await;
+    assert_eq!(answers(&mut c, "s").await, s_before);
+}
+
 /// Queries running while one statement at a time rewrites every row never see a mix of
 /// two statements.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
