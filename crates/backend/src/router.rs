@@ -1,5 +1,6 @@
 //! Row routing: which partition and which bucket (hence which tablet) each row goes to.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -19,6 +20,8 @@ pub struct Router {
     converter: Option<RowConverter>,
     /// Per partition: (lower, upper) bounds as comparable rows.
     bounds: Vec<(Option<OwnedRow>, Option<OwnedRow>)>,
+    /// LIST partitions: each value tuple (in the row format) → its partition.
+    list: Option<HashMap<Box<[u8]>, usize>>,
     round_robin: AtomicUsize,
 }
 
@@ -36,6 +39,7 @@ impl Router {
     pub fn try_new(target: Arc<WriteTarget>) -> Result<Self, SqlError> {
         let mut converter = None;
         let mut bounds = vec![];
+        let mut list = None;
         if !target.partition_columns.is_empty() {
             let fields = target
                 .partition_columns
@@ -43,10 +47,20 @@ impl Router {
                 .map(|&i| SortField::new(target.schema.field(i).data_type().clone()))
                 .collect();
             let conv = RowConverter::new(fields).map_err(internal)?;
-            for p in &target.partitions {
-                let lower = p.lower.as_ref().map(|v| bound_row(&conv, v)).transpose()?;
-                let upper = p.upper.as_ref().map(|v| bound_row(&conv, v)).transpose()?;
-                bounds.push((lower, upper));
+            if target.partitions.iter().any(|p| p.values.is_some()) {
+                let mut map = HashMap::new();
+                for (i, p) in target.partitions.iter().enumerate() {
+                    for tuple in p.values.iter().flatten() {
+                        map.insert(bound_row(&conv, tuple)?.row().as_ref().into(), i);
+                    }
+                }
+                list = Some(map);
+            } else {
+                for p in &target.partitions {
+                    let lower = p.lower.as_ref().map(|v| bound_row(&conv, v)).transpose()?;
+                    let upper = p.upper.as_ref().map(|v| bound_row(&conv, v)).transpose()?;
+                    bounds.push((lower, upper));
+                }
             }
             converter = Some(conv);
         }
@@ -54,6 +68,7 @@ impl Router {
             target,
             converter,
             bounds,
+            list,
             round_robin: AtomicUsize::new(0),
         })
     }
@@ -123,6 +138,9 @@ impl Router {
 
     fn find_partition(&self, rows: &Rows, i: usize) -> Option<usize> {
         let row = rows.row(i);
+        if let Some(list) = &self.list {
+            return list.get(row.as_ref()).copied();
+        }
         // Partitions are ordered and disjoint: the first whose upper bound is above the row
         // is the only candidate.
         let idx = self.bounds.partition_point(|(_, upper)| match upper {
@@ -200,6 +218,7 @@ mod tests {
             name: format!("p{id}"),
             lower: lower.map(|v| vec![ScalarValue::Date32(Some(v))]),
             upper: upper.map(|v| vec![ScalarValue::Date32(Some(v))]),
+            values: None,
             tablets: tablets.into_iter().map(TabletId).collect(),
         }
     }
@@ -236,5 +255,44 @@ mod tests {
         // NULL goes to the partition holding the minimum.
         assert!(tablets.iter().any(|t| *t == 11 || *t == 12));
         assert_eq!(router.describe_row(&batch, 2), "1970-01-26");
+    }
+
+    #[test]
+    fn routes_by_list_values() {
+        let list = |id: u64, days: &[i32], tablet: u64| PartitionRoute {
+            values: Some(
+                days.iter()
+                    .map(|d| vec![ScalarValue::Date32(Some(*d))])
+                    .collect(),
+            ),
+            ..route(id, None, None, vec![tablet])
+        };
+        let t = target(vec![list(1, &[3, 1], 11), list(2, &[2], 21)]);
+        let router = Router::try_new(Arc::clone(&t)).unwrap();
+        let batch = RecordBatch::try_new(
+            Arc::clone(&t.schema),
+            vec![
+                Arc::new(Date32Array::from(vec![
+                    Some(1),
+                    Some(2),
+                    Some(3),
+                    Some(4),
+                    None,
+                ])),
+                Arc::new(Int64Array::from(vec![1, 2, 3, 4, 5])),
+            ],
+        )
+        .unwrap();
+        let routed = router.route(&batch).unwrap();
+        // 4 is in no list, and no partition takes NULL.
+        assert_eq!(routed.unmatched, vec![3, 4]);
+        let rows = |tablet: u64| {
+            routed
+                .parts
+                .iter()
+                .find(|(t, _)| t.0 == tablet)
+                .map_or(0, |(_, b)| b.num_rows())
+        };
+        assert_eq!((rows(11), rows(21)), (2, 1));
     }
 }

@@ -43,6 +43,8 @@ pub struct PartitionRoute {
     pub lower: Option<Vec<ScalarValue>>,
     /// Exclusive upper bound (`None` = MAXVALUE).
     pub upper: Option<Vec<ScalarValue>>,
+    /// LIST partitions: the value tuples the partition holds (then the bounds are unused).
+    pub values: Option<Vec<Vec<ScalarValue>>>,
     /// Tablets, indexed by bucket.
     pub tablets: Vec<TabletId>,
 }

@@ -1,6 +1,10 @@
-//! Expression partitioning, `PARTITION BY date_trunc('<unit>', col)`: a load that brings
-//! rows for a period the table has no partition for creates that partition (one unit wide,
-//! named `pYYYYMMDD`, `pYYYYMM`, `pYYYY` or `pYYYYMMDDHH`) and writes the rows there.
+//! Expression partitioning: a load that brings rows no partition takes creates the
+//! partitions they need and writes the rows there.
+//!
+//! - `PARTITION BY date_trunc('<unit>', col)`: RANGE partitions one unit wide, named
+//!   `pYYYYMMDD`, `pYYYYMM`, `pYYYY` or `pYYYYMMDDHH`.
+//! - `PARTITION BY (c1, …)`: a LIST partition per distinct value tuple, named after the
+//!   values (`p20240101_Houston`).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -9,14 +13,16 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{cast, take_record_batch};
 use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
-use rigel_be_api::TabletSink;
-use rigel_common::ids::{PartitionId, TableId, TabletId};
+use datafusion::scalar::ScalarValue;
+use rigel_be_api::{TabletMeta, TabletSink};
+use rigel_common::ids::TableId;
 use rigel_common::{ColumnType, ErrorCode, SqlError};
 
 use crate::Frontend;
-use crate::catalog::{JournalEntry, Partition, PartitionScheme, Table, TableKind};
+use crate::catalog::{CatalogWriter, JournalEntry, OlapTable, PartitionScheme, Table, TableKind};
+use crate::ddl::allocate_partition;
 use crate::now_ms;
-use crate::partition::{step_time, time_partition_name};
+use crate::partition::{NewPartition, format_value, step_time, time_partition_name};
 
 /// The period of `unit` that `t` falls in: its start and the next period's start.
 fn period(unit: &str, t: NaiveDateTime) -> Option<(NaiveDateTime, NaiveDateTime)> {
@@ -38,10 +44,79 @@ fn bound_text(ty: &ColumnType, t: NaiveDateTime) -> String {
     }
 }
 
+/// The distinct value tuples (canonical text) of `columns` in `rows`; rows with a NULL in
+/// any of them are left out (no partition takes NULL).
+fn distinct_tuples(
+    rows: &RecordBatch,
+    columns: &[usize],
+) -> Result<BTreeSet<Vec<String>>, SqlError> {
+    let mut tuples = BTreeSet::new();
+    'rows: for r in 0..rows.num_rows() {
+        let mut tuple = Vec::with_capacity(columns.len());
+        for &c in columns {
+            let v = ScalarValue::try_from_array(rows.column(c), r)
+                .map_err(|e| SqlError::internal(e.to_string()))?;
+            if v.is_null() {
+                continue 'rows;
+            }
+            tuple.push(format_value(&v));
+        }
+        tuples.insert(tuple);
+    }
+    Ok(tuples)
+}
+
+/// The name of the LIST partition of a value tuple, as StarRocks names them: `p` and the
+/// values without their punctuation, joined by `_` (`p20240101_Houston`).
+fn list_partition_name(tuple: &[String]) -> String {
+    let parts: Vec<String> = tuple
+        .iter()
+        .map(|v| v.chars().filter(|c| c.is_alphanumeric()).collect())
+        .collect();
+    format!("p{}", parts.join("_"))
+}
+
 impl Frontend {
-    /// Creates the partitions the values of `column` (the partition column) need and the
-    /// table lacks. Returns the table as it is afterwards.
-    async fn create_partitions_for(
+    /// Adds partitions to a table under the catalog lock: `add` pushes them (allocated with
+    /// [`allocate_partition`]) onto the table. Returns the table as it is afterwards.
+    async fn add_partitions(
+        &self,
+        table_id: TableId,
+        add: impl FnOnce(
+            &mut CatalogWriter<'_>,
+            &mut OlapTable,
+            &mut Vec<TabletMeta>,
+        ) -> Result<(), SqlError>,
+    ) -> Result<Arc<Table>, SqlError> {
+        let mut w = self.catalog().writer().await;
+        let Some(table) = w.read().tables.get(&table_id).cloned() else {
+            return Err(SqlError::new(
+                ErrorCode::ER_NO_SUCH_TABLE,
+                "the table was dropped while loading",
+            ));
+        };
+        let mut new_table = (*table).clone();
+        let TableKind::Olap(olap) = &mut new_table.kind else {
+            return Ok(table);
+        };
+        let mut new_tablets = vec![];
+        add(&mut w, olap, &mut new_tablets)?;
+        if new_tablets.is_empty() {
+            return Ok(table);
+        }
+        let types = olap.partition_types();
+        crate::ddl::sort_partitions(olap, &types);
+        new_table.updated_ms = now_ms();
+        self.backend().create_tablets(new_tablets).await?;
+        w.commit(vec![JournalEntry::PutTable {
+            table: Box::new(new_table.clone()),
+        }])?;
+        Ok(Arc::new(new_table))
+    }
+
+    /// Creates the RANGE partitions the values of `column` (the partition column) need and
+    /// the table lacks.
+    async fn create_range_partitions_for(
         &self,
         table_id: TableId,
         column: &dyn Array,
@@ -54,82 +129,94 @@ impl Frontend {
             .flatten()
             .filter_map(|us| chrono::DateTime::from_timestamp_micros(us).map(|t| t.naive_utc()))
             .collect();
-        let mut w = self.catalog().writer().await;
-        let Some(table) = w.read().tables.get(&table_id).cloned() else {
-            return Err(SqlError::new(
-                ErrorCode::ER_NO_SUCH_TABLE,
-                "the table was dropped while loading",
-            ));
-        };
-        let mut new_table = (*table).clone();
-        let TableKind::Olap(olap) = &mut new_table.kind else {
-            return Ok(table);
-        };
-        let Some(unit) = olap.auto_partition.clone() else {
-            return Ok(table);
-        };
-        let types = olap.partition_types();
-        let Some(ty) = types.first().cloned() else {
-            return Ok(table);
-        };
-        let mut new_tablets = vec![];
-        for t in times {
-            let Some((start, end)) = period(&unit, t) else {
-                continue;
+        self.add_partitions(table_id, |w, olap, new_tablets| {
+            let Some(unit) = olap.auto_partition.clone() else {
+                return Ok(());
             };
-            let lower = bound_text(&ty, start);
-            // Another load (or the user) may have created it; anything else overlapping the
-            // period is refused by the disjointness check below.
-            let value = crate::partition::parse_value(&lower, &ty)?;
-            let covered = olap.partitions.iter().any(|p| {
-                crate::partition::typed_bounds(p, &types).is_ok_and(|b| {
-                    b.lower.as_ref().is_none_or(|l| l[0] <= value)
-                        && b.upper.as_ref().is_none_or(|u| value < u[0])
-                })
-            });
-            if covered {
-                continue;
-            }
-            let pid = PartitionId(w.next_id()?);
-            let buckets = olap.distribution.buckets();
-            let tablets: Vec<TabletId> = (0..buckets)
-                .map(|_| w.next_id().map(TabletId))
-                .collect::<Result<_, _>>()?;
-            let partition = Partition {
-                id: pid,
-                name: time_partition_name(&start, &unit),
-                lower: Some(vec![lower]),
-                upper: Some(vec![bound_text(&ty, end)]),
-                tablets: tablets.clone(),
-                visible_version: 1,
-                visible_version_time_ms: now_ms(),
-                created_ms: now_ms(),
+            let types = olap.partition_types();
+            let Some(ty) = types.first().cloned() else {
+                return Ok(());
             };
-            if olap.partition(&partition.name).is_some() {
-                return Err(SqlError::new(
-                    ErrorCode::ER_SAME_NAME_PARTITION,
-                    format!(
-                        "cannot create partition {}: a partition of that name exists",
-                        partition.name
-                    ),
-                ));
+            for t in times {
+                let Some((start, end)) = period(&unit, t) else {
+                    continue;
+                };
+                let lower = bound_text(&ty, start);
+                // Another load (or the user) may have created it; anything else overlapping
+                // the period is refused by the disjointness check below.
+                let value = crate::partition::parse_value(&lower, &ty)?;
+                let covered = olap.partitions.iter().any(|p| {
+                    crate::partition::typed_bounds(p, &types).is_ok_and(|b| {
+                        b.lower.as_ref().is_none_or(|l| l[0] <= value)
+                            && b.upper.as_ref().is_none_or(|u| value < u[0])
+                    })
+                });
+                if covered {
+                    continue;
+                }
+                let name = time_partition_name(&start, &unit);
+                if olap.partition(&name).is_some() {
+                    return Err(SqlError::new(
+                        ErrorCode::ER_SAME_NAME_PARTITION,
+                        format!("cannot create partition {name}: a partition of that name exists"),
+                    ));
+                }
+                let np = NewPartition {
+                    name,
+                    lower: Some(vec![lower]),
+                    upper: Some(vec![bound_text(&ty, end)]),
+                    values: None,
+                };
+                let partition = allocate_partition(w, olap, table_id, np, new_tablets)?;
+                crate::partition::check_disjoint(&partition, &olap.partitions, &types)?;
+                olap.partitions.push(partition);
             }
-            crate::partition::check_disjoint(&partition, &olap.partitions, &types)?;
-            for t in tablets {
-                new_tablets.push(crate::ddl::tablet_meta(olap, table_id, pid, t));
+            Ok(())
+        })
+        .await
+    }
+
+    /// Creates a LIST partition for each value tuple the table has none for.
+    async fn create_list_partitions_for(
+        &self,
+        table_id: TableId,
+        tuples: BTreeSet<Vec<String>>,
+    ) -> Result<Arc<Table>, SqlError> {
+        self.add_partitions(table_id, |w, olap, new_tablets| {
+            let types = olap.partition_types();
+            for tuple in tuples {
+                let typed = tuple
+                    .iter()
+                    .zip(&types)
+                    .map(|(v, t)| crate::partition::parse_value(v, t))
+                    .collect::<Result<Vec<_>, _>>()?;
+                // Another load (or the user) may have created it.
+                let covered = olap.partitions.iter().any(|p| {
+                    crate::partition::typed_bounds(p, &types)
+                        .is_ok_and(|b| b.values.is_some_and(|v| v.contains(&typed)))
+                });
+                if covered {
+                    continue;
+                }
+                let base = list_partition_name(&tuple);
+                let mut name = base.clone();
+                let mut n = 1;
+                while olap.partition(&name).is_some() {
+                    n += 1;
+                    name = format!("{base}_{n}");
+                }
+                let np = NewPartition {
+                    name,
+                    lower: None,
+                    upper: None,
+                    values: Some(vec![tuple]),
+                };
+                let partition = allocate_partition(w, olap, table_id, np, new_tablets)?;
+                olap.partitions.push(partition);
             }
-            olap.partitions.push(partition);
-        }
-        if new_tablets.is_empty() {
-            return Ok(table);
-        }
-        crate::ddl::sort_partitions(olap, &types);
-        new_table.updated_ms = now_ms();
-        self.backend().create_tablets(new_tablets).await?;
-        w.commit(vec![JournalEntry::PutTable {
-            table: Box::new(new_table.clone()),
-        }])?;
-        Ok(Arc::new(new_table))
+            Ok(())
+        })
+        .await
     }
 
     /// After `sink` left the rows `unmatched` of `batch` unwritten (no partition takes
@@ -143,24 +230,29 @@ impl Frontend {
         batch: &RecordBatch,
         unmatched: Vec<u32>,
     ) -> Result<Vec<u32>, SqlError> {
-        let auto = table.olap().is_some_and(|o| o.auto_partition.is_some());
-        if unmatched.is_empty() || !auto {
+        let Some(olap) = table.olap().filter(|o| o.auto_partition.is_some()) else {
+            return Ok(unmatched);
+        };
+        if unmatched.is_empty() {
             return Ok(unmatched);
         }
         let rows = take_record_batch(batch, &UInt32Array::from(unmatched.clone()))
             .map_err(|e| SqlError::internal(e.to_string()))?;
-        let Some(olap) = table.olap() else {
-            return Ok(unmatched);
+        let columns = olap.partition_column_indexes();
+        let updated = match &olap.partition_scheme {
+            PartitionScheme::Range { .. } => {
+                let Some(&index) = columns.first() else {
+                    return Ok(unmatched);
+                };
+                self.create_range_partitions_for(table.id, rows.column(index).as_ref())
+                    .await?
+            }
+            PartitionScheme::List { .. } => {
+                let tuples = distinct_tuples(&rows, &columns)?;
+                self.create_list_partitions_for(table.id, tuples).await?
+            }
+            PartitionScheme::Unpartitioned => return Ok(unmatched),
         };
-        let PartitionScheme::Range { columns } = &olap.partition_scheme else {
-            return Ok(unmatched);
-        };
-        let Some(index) = columns.first().and_then(|c| olap.column_index(c)) else {
-            return Ok(unmatched);
-        };
-        let updated = self
-            .create_partitions_for(table.id, rows.column(index).as_ref())
-            .await?;
         let Some(new_olap) = updated.olap() else {
             return Ok(unmatched);
         };

@@ -17,7 +17,10 @@ use crate::catalog::{
     PartitionScheme, Table, TableKind, ViewDef,
 };
 use crate::error::{unknown_db, unknown_table};
-use crate::partition::{NewPartition, expand_range_partitions, parse_value};
+use crate::partition::{
+    NewPartition, can_be_list_partition, expand_list_partitions, expand_range_partitions,
+    parse_value,
+};
 use crate::session::Session;
 
 /// Live backends in `rigel server`.
@@ -32,6 +35,61 @@ fn table_exists(name: &str) -> SqlError {
         ErrorCode::ER_TABLE_EXISTS_ERROR,
         format!("Table '{name}' already exists"),
     )
+}
+
+/// A new partition of `olap`, with fresh ids and its tablets (whose metadata goes to
+/// `tablets`).
+pub(crate) fn allocate_partition(
+    w: &mut CatalogWriter<'_>,
+    olap: &OlapTable,
+    table_id: TableId,
+    np: NewPartition,
+    tablets: &mut Vec<TabletMeta>,
+) -> Result<Partition, SqlError> {
+    let id = PartitionId(w.next_id()?);
+    let ids: Vec<TabletId> = (0..olap.distribution.buckets())
+        .map(|_| w.next_id().map(TabletId))
+        .collect::<Result<_, _>>()?;
+    tablets.extend(ids.iter().map(|t| tablet_meta(olap, table_id, id, *t)));
+    Ok(Partition {
+        id,
+        name: np.name,
+        lower: np.lower,
+        upper: np.upper,
+        values: np.values,
+        tablets: ids,
+        visible_version: 1,
+        visible_version_time_ms: now_ms(),
+        created_ms: now_ms(),
+    })
+}
+
+/// [`OlapTable::auto_partition`] of `PARTITION BY (c1, …)`.
+pub(crate) const AUTO_LIST: &str = "values";
+
+/// Checks LIST partition columns; returns their names, lowercased.
+fn list_partition_columns(
+    columns: &[String],
+    col_ty: &dyn Fn(&str) -> Result<ColumnType, SqlError>,
+) -> Result<Vec<String>, SqlError> {
+    if columns.is_empty() {
+        return Err(ddl_error("LIST partitioning needs a column"));
+    }
+    let mut names = vec![];
+    for c in columns {
+        let c = c.trim().trim_matches('`').to_ascii_lowercase();
+        let ty = col_ty(&c)?;
+        if !can_be_list_partition(&ty) {
+            return Err(ddl_error(format!(
+                "Column '{c}' of type {ty} cannot be a LIST partition column"
+            )));
+        }
+        if names.contains(&c) {
+            return Err(ddl_error(format!("Partition column '{c}' is listed twice")));
+        }
+        names.push(c);
+    }
+    Ok(names)
 }
 
 /// The storage metadata of a new tablet of an OLAP table.
@@ -542,6 +600,7 @@ impl Session {
         };
         // Partitioning.
         let mut auto_partition = None;
+        let mut list_defs: Vec<(String, Vec<Vec<String>>)> = vec![];
         let (partition_scheme, range_defs) = match &ct.partition {
             None => (PartitionScheme::Unpartitioned, vec![]),
             Some(PartitionDesc::Range {
@@ -566,8 +625,23 @@ impl Session {
                     partitions.clone(),
                 )
             }
-            Some(PartitionDesc::List { .. }) => {
-                return Err(SqlError::not_supported("PARTITION BY LIST"));
+            Some(PartitionDesc::List {
+                columns: pcols,
+                partitions,
+            }) => {
+                let names = list_partition_columns(pcols, &col_ty)?;
+                list_defs = partitions.clone();
+                (PartitionScheme::List { columns: names }, vec![])
+            }
+            // `PARTITION BY (c1, …)`: a LIST partition per distinct value tuple, created by
+            // the loads that bring it.
+            Some(PartitionDesc::Expr {
+                function: None,
+                args,
+            }) => {
+                let names = list_partition_columns(args, &col_ty)?;
+                auto_partition = Some(AUTO_LIST.to_string());
+                (PartitionScheme::List { columns: names }, vec![])
             }
             Some(PartitionDesc::Expr { function, args }) => {
                 let is_date_trunc = function
@@ -669,9 +743,7 @@ impl Session {
                 .map(|c| c.to_ascii_lowercase())
                 .collect();
             let mut needed = vec![];
-            if let PartitionScheme::Range { columns } = &partition_scheme {
-                needed.extend(columns.clone());
-            }
+            needed.extend(partition_scheme.columns().iter().cloned());
             if let Distribution::Hash { columns, .. } = &distribution {
                 needed.extend(columns.clone());
             }
@@ -710,18 +782,19 @@ impl Session {
         }
         let indexes = ct.indexes.iter().map(IndexSpec::from).collect();
         // Partitions (ids are assigned at creation).
-        let types: Vec<ColumnType> = match &partition_scheme {
-            PartitionScheme::Range { columns: pc } => {
-                pc.iter().map(|c| col_ty(c)).collect::<Result<_, _>>()?
-            }
-            PartitionScheme::Unpartitioned => vec![],
-        };
+        let types: Vec<ColumnType> = partition_scheme
+            .columns()
+            .iter()
+            .map(|c| col_ty(c))
+            .collect::<Result<_, _>>()?;
         let new_parts = match &partition_scheme {
             PartitionScheme::Range { .. } => expand_range_partitions(&range_defs, &types, &[])?,
+            PartitionScheme::List { .. } => expand_list_partitions(&list_defs, &types, &[])?,
             PartitionScheme::Unpartitioned => vec![NewPartition {
                 name: ct.name.name.clone(),
                 lower: None,
                 upper: None,
+                values: None,
             }],
         };
         let next_column_uid = columns.len() as u32;
@@ -732,6 +805,7 @@ impl Session {
                 name: p.name,
                 lower: p.lower,
                 upper: p.upper,
+                values: p.values,
                 tablets: vec![],
                 visible_version: 1,
                 visible_version_time_ms: now_ms(),
@@ -1143,30 +1217,23 @@ impl Session {
                         continue;
                     }
                     let parts = expand_range_partitions(&[def], &types, &olap.partitions)?;
-                    let buckets = olap.distribution.buckets();
                     for np in parts {
-                        let pid = PartitionId(w.next_id()?);
-                        let tablets: Vec<TabletId> = (0..buckets)
-                            .map(|_| w.next_id().map(TabletId))
-                            .collect::<Result<_, _>>()?;
-                        for t in &tablets {
-                            new_tablets.push(tablet_meta(olap, table.id, pid, *t));
-                        }
-                        olap.partitions.push(Partition {
-                            id: pid,
-                            name: np.name,
-                            lower: np.lower,
-                            upper: np.upper,
-                            tablets,
-                            visible_version: 1,
-                            visible_version_time_ms: now_ms(),
-                            created_ms: now_ms(),
-                        });
+                        let p = allocate_partition(&mut w, olap, table.id, np, &mut new_tablets)?;
+                        olap.partitions.push(p);
                     }
                     sort_partitions(olap, &types);
                 }
-                AlterOp::AddListPartition { .. } => {
-                    return Err(SqlError::not_supported("LIST partitions"));
+                AlterOp::AddListPartition { name, values } => {
+                    if !matches!(olap.partition_scheme, PartitionScheme::List { .. }) {
+                        return Err(ddl_error("the table is not LIST partitioned"));
+                    }
+                    let types = olap.partition_types();
+                    let parts =
+                        expand_list_partitions(&[(name, values)], &types, &olap.partitions)?;
+                    for np in parts {
+                        let p = allocate_partition(&mut w, olap, table.id, np, &mut new_tablets)?;
+                        olap.partitions.push(p);
+                    }
                 }
                 AlterOp::DropPartition { if_exists, name } => {
                     if matches!(olap.partition_scheme, PartitionScheme::Unpartitioned) {
@@ -1217,9 +1284,7 @@ impl Session {
                         .ok_or_else(|| unknown_column(&from))?;
                     olap.columns[idx].name = to.clone();
                     rename_in(&mut olap.order_by, &lower_from, &to);
-                    if let PartitionScheme::Range { columns } = &mut olap.partition_scheme {
-                        rename_in(columns, &lower_from, &to);
-                    }
+                    rename_in(olap.partition_scheme.columns_mut(), &lower_from, &to);
                     if let Distribution::Hash { columns, .. } = &mut olap.distribution {
                         rename_in(columns, &lower_from, &to);
                     }
@@ -1420,7 +1485,7 @@ fn drop_column(olap: &mut OlapTable, name: &str) -> Result<(), SqlError> {
     if col.is_key {
         return Err(ddl_error(format!("Key column '{name}' cannot be dropped")));
     }
-    let used_by_partition = matches!(&olap.partition_scheme, PartitionScheme::Range { columns } if columns.contains(&lower));
+    let used_by_partition = olap.partition_scheme.columns().contains(&lower);
     let used_by_distribution = matches!(&olap.distribution, Distribution::Hash { columns, .. } if columns.contains(&lower));
     if used_by_partition || used_by_distribution || olap.order_by.contains(&lower) {
         return Err(ddl_error(format!(
@@ -1484,7 +1549,7 @@ fn modify_column(
         )));
     }
     let lower = old.name.clone();
-    let is_structural = matches!(&olap.partition_scheme, PartitionScheme::Range { columns } if columns.contains(&lower))
+    let is_structural = olap.partition_scheme.columns().contains(&lower)
         || matches!(&olap.distribution, Distribution::Hash { columns, .. } if columns.contains(&lower));
     if is_structural && old.ty != def.ty {
         return Err(ddl_error(format!(

@@ -429,18 +429,15 @@ pub(crate) fn no_partition_error(
             ),
         );
     }
-    let values: Vec<String> = match &olap.partition_scheme {
-        crate::catalog::PartitionScheme::Range { columns } => columns
-            .iter()
-            .filter_map(|c| olap.column_index(c))
-            .map(|i| {
-                ScalarValue::try_from_array(batch.column(i), row)
-                    .map(|v| v.to_string())
-                    .unwrap_or_default()
-            })
-            .collect(),
-        crate::catalog::PartitionScheme::Unpartitioned => vec![],
-    };
+    let values: Vec<String> = olap
+        .partition_column_indexes()
+        .into_iter()
+        .map(|i| {
+            ScalarValue::try_from_array(batch.column(i), row)
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        })
+        .collect();
     SqlError::new(
         ErrorCode::ER_NO_PARTITION_FOR_GIVEN_VALUE,
         format!(

@@ -518,12 +518,13 @@ impl InformationSchema {
                             }
                             Distribution::Random { .. } => (String::new(), "RANDOM"),
                         };
-                        let part_key = match &o.partition_scheme {
-                            PartitionScheme::Range { columns } => {
-                                quote(columns.iter().map(String::as_str).collect())
-                            }
-                            PartitionScheme::Unpartitioned => String::new(),
-                        };
+                        let part_key = quote(
+                            o.partition_scheme
+                                .columns()
+                                .iter()
+                                .map(String::as_str)
+                                .collect(),
+                        );
                         let sort: Vec<&str> = o
                             .sort_key()
                             .iter()
@@ -615,6 +616,7 @@ impl InformationSchema {
                             PartitionScheme::Range { columns } => {
                                 (s("RANGE"), s(columns.join(", ")))
                             }
+                            PartitionScheme::List { columns } => (s("LIST"), s(columns.join(", "))),
                             PartitionScheme::Unpartitioned => {
                                 (ScalarValue::Utf8(None), ScalarValue::Utf8(None))
                             }
@@ -628,7 +630,10 @@ impl InformationSchema {
                                 i(pos + 1),
                                 method.clone(),
                                 expr.clone(),
-                                opt(p.upper.as_ref().map(|u| u.join(", "))),
+                                opt(match &p.values {
+                                    Some(tuples) => Some(crate::show::list_values_ddl(tuples)),
+                                    None => p.upper.as_ref().map(|u| u.join(", ")),
+                                }),
                                 null_i(),
                                 date_text(p.created_ms),
                             ]);

@@ -1,4 +1,5 @@
-//! Range partitions: building them from DDL, and pruning them (and buckets) from filters.
+//! Range and list partitions: building them from DDL, and pruning them (and buckets) from
+//! filters.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -60,6 +61,8 @@ pub struct TypedBounds {
     pub lower: Option<Vec<ScalarValue>>,
     /// Exclusive upper bound; None = MAXVALUE.
     pub upper: Option<Vec<ScalarValue>>,
+    /// LIST partitions: the value tuples.
+    pub values: Option<Vec<Vec<ScalarValue>>>,
 }
 
 fn cmp_tuple(a: &[ScalarValue], b: &[ScalarValue]) -> Ordering {
@@ -83,6 +86,11 @@ pub fn typed_bounds(p: &Partition, types: &[ColumnType]) -> Result<TypedBounds, 
     Ok(TypedBounds {
         lower: p.lower.as_ref().map(conv).transpose()?,
         upper: p.upper.as_ref().map(conv).transpose()?,
+        values: p
+            .values
+            .as_ref()
+            .map(|tuples| tuples.iter().map(conv).collect())
+            .transpose()?,
     })
 }
 
@@ -95,6 +103,19 @@ pub struct NewPartition {
     pub lower: Option<Vec<String>>,
     /// Upper bound.
     pub upper: Option<Vec<String>>,
+    /// LIST partitions: the value tuples.
+    pub values: Option<Vec<Vec<String>>>,
+}
+
+/// Each partition's name and typed bounds.
+fn named_bounds(
+    partitions: &[Partition],
+    types: &[ColumnType],
+) -> Result<Vec<(String, TypedBounds)>, SqlError> {
+    partitions
+        .iter()
+        .map(|p| Ok((p.name.clone(), typed_bounds(p, types)?)))
+        .collect()
 }
 
 /// Expands DDL partition definitions into partitions, given the existing ones (for ALTER).
@@ -104,10 +125,7 @@ pub fn expand_range_partitions(
     types: &[ColumnType],
     existing: &[Partition],
 ) -> Result<Vec<NewPartition>, SqlError> {
-    let mut all: Vec<(String, TypedBounds)> = existing
-        .iter()
-        .map(|p| Ok((p.name.clone(), typed_bounds(p, types)?)))
-        .collect::<Result<_, SqlError>>()?;
+    let mut all = named_bounds(existing, types)?;
     let mut new = vec![];
     let fmt = |v: &Vec<ScalarValue>| v.iter().map(format_value).collect::<Vec<_>>();
     for def in defs {
@@ -133,12 +151,17 @@ pub fn expand_range_partitions(
                         "The upper value of partition '{name}' must be greater than the lower value"
                     )));
                 }
-                let b = TypedBounds { lower, upper };
+                let b = TypedBounds {
+                    lower,
+                    upper,
+                    values: None,
+                };
                 push_checked(&mut all, name, b.clone())?;
                 new.push(NewPartition {
                     name: name.clone(),
                     lower: b.lower.as_ref().map(fmt),
                     upper: b.upper.as_ref().map(fmt),
+                    values: None,
                 });
             }
             RangePartitionDef::Fixed {
@@ -154,12 +177,14 @@ pub fn expand_range_partitions(
                 let b = TypedBounds {
                     lower: Some(l),
                     upper: Some(u),
+                    values: None,
                 };
                 push_checked(&mut all, name, b.clone())?;
                 new.push(NewPartition {
                     name: name.clone(),
                     lower: b.lower.as_ref().map(fmt),
                     upper: b.upper.as_ref().map(fmt),
+                    values: None,
                 });
             }
             RangePartitionDef::Batch {
@@ -177,18 +202,85 @@ pub fn expand_range_partitions(
                     let b = TypedBounds {
                         lower: Some(vec![l]),
                         upper: Some(vec![u]),
+                        values: None,
                     };
                     push_checked(&mut all, &name, b.clone())?;
                     new.push(NewPartition {
                         name,
                         lower: b.lower.as_ref().map(fmt),
                         upper: b.upper.as_ref().map(fmt),
+                        values: None,
                     });
                 }
             }
         }
     }
     Ok(new)
+}
+
+/// Expands `PARTITION p VALUES IN (…)` definitions into partitions, given the existing
+/// ones (for ALTER). Every tuple has one value per partition column, and no tuple is in two
+/// partitions.
+pub fn expand_list_partitions(
+    defs: &[(String, Vec<Vec<String>>)],
+    types: &[ColumnType],
+    existing: &[Partition],
+) -> Result<Vec<NewPartition>, SqlError> {
+    let mut all = named_bounds(existing, types)?;
+    let mut new = vec![];
+    for (name, tuples) in defs {
+        if tuples.is_empty() {
+            return Err(partition_error(format!(
+                "Partition '{name}' needs at least one value"
+            )));
+        }
+        let mut values: Vec<Vec<ScalarValue>> = vec![];
+        for tuple in tuples {
+            if tuple.len() != types.len() {
+                return Err(partition_error(format!(
+                    "Partition '{name}': {} value(s) given for {} partition column(s)",
+                    tuple.len(),
+                    types.len()
+                )));
+            }
+            let typed = parse_tuple(tuple, types)?;
+            if values.contains(&typed) {
+                return Err(partition_error(format!(
+                    "Partition '{name}' lists a value twice"
+                )));
+            }
+            values.push(typed);
+        }
+        let text = values
+            .iter()
+            .map(|t| t.iter().map(format_value).collect())
+            .collect();
+        push_checked(
+            &mut all,
+            name,
+            TypedBounds {
+                lower: None,
+                upper: None,
+                values: Some(values),
+            },
+        )?;
+        new.push(NewPartition {
+            name: name.clone(),
+            lower: None,
+            upper: None,
+            values: Some(text),
+        });
+    }
+    Ok(new)
+}
+
+/// Can a column of this type partition a table by LIST?
+pub fn can_be_list_partition(ty: &ColumnType) -> bool {
+    ty.can_be_range_partition()
+        || matches!(
+            ty,
+            ColumnType::Boolean | ColumnType::Char(_) | ColumnType::Varchar(_)
+        )
 }
 
 fn parse_tuple(vals: &[String], types: &[ColumnType]) -> Result<Vec<ScalarValue>, SqlError> {
@@ -257,8 +349,13 @@ pub fn check_disjoint(
     let bounds = typed_bounds(p, types)?;
     for other in existing {
         if overlaps(&bounds, &typed_bounds(other, types)?) {
+            let what = if bounds.values.is_some() {
+                "values"
+            } else {
+                "range"
+            };
             return Err(partition_error(format!(
-                "The range of partition '{}' overlaps partition '{}'",
+                "The {what} of partition '{}' overlaps partition '{}'",
                 p.name, other.name
             )));
         }
@@ -267,6 +364,12 @@ pub fn check_disjoint(
 }
 
 fn overlaps(a: &TypedBounds, b: &TypedBounds) -> bool {
+    match (&a.values, &b.values) {
+        (Some(x), Some(y)) => return x.iter().any(|t| y.contains(t)),
+        (None, None) => {}
+        // A list partition and a range: tables have one kind or the other.
+        _ => return false,
+    }
     let a_below_b = match (&a.upper, &b.lower) {
         (Some(au), Some(bl)) => cmp_tuple(au, bl) != Ordering::Greater,
         _ => false,
@@ -290,8 +393,13 @@ fn push_checked(
         ));
     }
     if let Some((other, _)) = all.iter().find(|(_, o)| overlaps(o, &b)) {
+        let what = if b.values.is_some() {
+            "A value of"
+        } else {
+            "Range of"
+        };
         return Err(partition_error(format!(
-            "Range of partition '{name}' overlaps with partition '{other}'"
+            "{what} partition '{name}' overlaps with partition '{other}'"
         )));
     }
     all.push((name.to_string(), b));
@@ -630,8 +738,10 @@ fn interval_intersects_partition(
 /// The partitions (indexes into `olap.partitions`) the filters may select.
 pub fn prune_partitions(olap: &OlapTable, filters: &[Expr]) -> Vec<usize> {
     let all: Vec<usize> = (0..olap.partitions.len()).collect();
-    let PartitionScheme::Range { columns } = &olap.partition_scheme else {
-        return all;
+    let columns = match &olap.partition_scheme {
+        PartitionScheme::Range { columns } => columns,
+        PartitionScheme::List { columns } => return prune_list(olap, columns, filters),
+        PartitionScheme::Unpartitioned => return all,
     };
     let Some(first) = columns.first() else {
         return all;
@@ -639,18 +749,11 @@ pub fn prune_partitions(olap: &OlapTable, filters: &[Expr]) -> Vec<usize> {
     let Some(col) = olap.column(first) else {
         return all;
     };
-    let dt = col.ty.to_arrow();
     let mut conjuncts = vec![];
     for f in filters {
         split_conjunction(f, &mut conjuncts);
     }
-    let constraints: Vec<Vec<Interval>> = conjuncts
-        .iter()
-        .filter_map(|c| match constraint(c, &col.name, &dt) {
-            Allowed::Ranges(r) => Some(r),
-            Allowed::All => None,
-        })
-        .collect();
+    let constraints = column_constraints(&conjuncts, &col.name, &col.ty);
     if constraints.is_empty() {
         return all;
     }
@@ -669,6 +772,60 @@ pub fn prune_partitions(olap: &OlapTable, filters: &[Expr]) -> Vec<usize> {
             constraints.iter().all(|ranges| {
                 ranges.iter().any(|iv| {
                     interval_intersects_partition(iv, lower.as_ref(), upper.as_ref(), multi)
+                })
+            })
+        })
+        .collect()
+}
+
+/// For each conjunct that constrains `column`, the ranges of values it allows.
+fn column_constraints(conjuncts: &[Expr], column: &str, ty: &ColumnType) -> Vec<Vec<Interval>> {
+    let dt = ty.to_arrow();
+    conjuncts
+        .iter()
+        .filter_map(|c| match constraint(c, column, &dt) {
+            Allowed::Ranges(r) => Some(r),
+            Allowed::All => None,
+        })
+        .collect()
+}
+
+/// LIST partitions: those with a value tuple every filter on a partition column allows.
+fn prune_list(olap: &OlapTable, columns: &[String], filters: &[Expr]) -> Vec<usize> {
+    let all: Vec<usize> = (0..olap.partitions.len()).collect();
+    let mut conjuncts = vec![];
+    for f in filters {
+        split_conjunction(f, &mut conjuncts);
+    }
+    // Per partition column: its type, and the ranges each constraining conjunct allows.
+    let mut per_column: Vec<(usize, ColumnType, Vec<Vec<Interval>>)> = vec![];
+    for (i, name) in columns.iter().enumerate() {
+        let Some(col) = olap.column(name) else {
+            return all;
+        };
+        let constraints = column_constraints(&conjuncts, &col.name, &col.ty);
+        if !constraints.is_empty() {
+            per_column.push((i, col.ty.clone(), constraints));
+        }
+    }
+    if per_column.is_empty() {
+        return all;
+    }
+    all.into_iter()
+        .filter(|&p| {
+            let Some(tuples) = &olap.partitions[p].values else {
+                return true;
+            };
+            tuples.iter().any(|tuple| {
+                per_column.iter().all(|(i, ty, constraints)| {
+                    let Some(value) = tuple.get(*i).and_then(|t| parse_value(t, ty).ok()) else {
+                        return true;
+                    };
+                    constraints.iter().all(|ranges| {
+                        ranges.iter().any(|iv| {
+                            interval_intersects_partition(iv, Some(&value), Some(&value), true)
+                        })
+                    })
                 })
             })
         })
@@ -745,17 +902,19 @@ pub(crate) fn combinations(per_column: &[Vec<ScalarValue>]) -> Vec<Vec<ScalarVal
 
 /// Typed bounds of every partition, for the write path.
 pub fn routes_bounds(olap: &OlapTable) -> Result<Vec<TypedBounds>, SqlError> {
-    let types: Vec<ColumnType> = match &olap.partition_scheme {
-        PartitionScheme::Unpartitioned => return Ok(vec![]),
-        PartitionScheme::Range { columns } => columns
-            .iter()
-            .map(|c| {
-                olap.column(c)
-                    .map(|c| c.ty.clone())
-                    .ok_or_else(|| SqlError::internal(format!("partition column {c} missing")))
-            })
-            .collect::<Result<_, _>>()?,
-    };
+    let types: Vec<ColumnType> = olap
+        .partition_scheme
+        .columns()
+        .iter()
+        .map(|c| {
+            olap.column(c)
+                .map(|c| c.ty.clone())
+                .ok_or_else(|| SqlError::internal(format!("partition column {c} missing")))
+        })
+        .collect::<Result<_, _>>()?;
+    if types.is_empty() {
+        return Ok(vec![]);
+    }
     olap.partitions
         .iter()
         .map(|p| typed_bounds(p, &types))
@@ -790,6 +949,7 @@ mod tests {
             name: format!("p{id}"),
             lower: lower.map(|l| vec![l.to_string()]),
             upper: Some(vec![upper.to_string()]),
+            values: None,
             tablets: vec![],
             visible_version: 1,
             visible_version_time_ms: 0,

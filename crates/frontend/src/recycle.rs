@@ -82,10 +82,10 @@ impl Session {
         let TableKind::Olap(olap) = &mut new_table.kind else {
             return Err(SqlError::internal("not an OLAP table"));
         };
-        if !matches!(olap.partition_scheme, PartitionScheme::Range { .. }) {
+        if matches!(olap.partition_scheme, PartitionScheme::Unpartitioned) {
             return Err(SqlError::new(
                 ErrorCode::ER_WRONG_OBJECT,
-                "the table is no longer RANGE partitioned",
+                "the table is no longer partitioned",
             ));
         }
         if olap.partition(&recovered.name).is_some() {

@@ -92,6 +92,23 @@ fn values_ddl(vals: &[String]) -> String {
     vals.iter().map(|v| dq(v)).collect::<Vec<_>>().join(", ")
 }
 
+/// The value tuples of a LIST partition as DDL writes them: `("a", "b")` for one partition
+/// column, `(("a", "1"), ("b", "2"))` for several.
+pub(crate) fn list_values_ddl(tuples: &[Vec<String>]) -> String {
+    let single = tuples.iter().all(|t| t.len() == 1);
+    let items: Vec<String> = tuples
+        .iter()
+        .map(|t| {
+            if single {
+                values_ddl(t)
+            } else {
+                format!("({})", values_ddl(t))
+            }
+        })
+        .collect();
+    format!("({})", items.join(", "))
+}
+
 /// SHOW CREATE TABLE text; feeding it back creates an identical table.
 pub fn create_table_ddl(table: &Table) -> String {
     match &table.kind {
@@ -145,6 +162,26 @@ fn olap_ddl(table: &Table, o: &OlapTable) -> String {
         // Expression partitioning: the partitions are the loads' to create.
         let col = columns.first().map(|c| quote(c)).unwrap_or_default();
         let _ = writeln!(out, "PARTITION BY date_trunc('{unit}', {col})");
+    } else if let (PartitionScheme::List { columns }, Some(_)) =
+        (&o.partition_scheme, &o.auto_partition)
+    {
+        let cols: Vec<String> = columns.iter().map(|c| quote(c)).collect();
+        let _ = writeln!(out, "PARTITION BY ({})", cols.join(", "));
+    } else if let PartitionScheme::List { columns } = &o.partition_scheme {
+        let cols: Vec<String> = columns.iter().map(|c| quote(c)).collect();
+        let _ = writeln!(out, "PARTITION BY LIST({})", cols.join(", "));
+        let parts: Vec<String> = o
+            .partitions
+            .iter()
+            .map(|p| {
+                format!(
+                    "PARTITION {} VALUES IN {}",
+                    quote(&p.name),
+                    list_values_ddl(p.values.as_deref().unwrap_or_default())
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "({})", parts.join(",\n"));
     } else if let PartitionScheme::Range { columns } = &o.partition_scheme {
         let cols: Vec<String> = columns.iter().map(|c| quote(c)).collect();
         let _ = writeln!(out, "PARTITION BY RANGE({})", cols.join(", "));
@@ -453,10 +490,7 @@ impl Session {
                     ("RowCount", DataType::Int64),
                 ]);
                 if !temporary {
-                    let part_key = match &olap.partition_scheme {
-                        PartitionScheme::Range { columns } => columns.join(", "),
-                        PartitionScheme::Unpartitioned => String::new(),
-                    };
+                    let part_key = olap.partition_scheme.columns().join(", ");
                     let dist_key = match &olap.distribution {
                         Distribution::Hash { columns, .. } => columns.join(", "),
                         Distribution::Random { .. } => "ALL KEY".to_string(),
@@ -465,6 +499,9 @@ impl Session {
                         let (rows, bytes) = stats.get(&p.id).copied().unwrap_or_default();
                         let range = match &olap.partition_scheme {
                             PartitionScheme::Unpartitioned => String::new(),
+                            PartitionScheme::List { .. } => {
+                                list_values_ddl(p.values.as_deref().unwrap_or_default())
+                            }
                             PartitionScheme::Range { .. } => format!(
                                 "[{}, {})",
                                 p.lower

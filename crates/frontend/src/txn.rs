@@ -18,7 +18,7 @@ use rigel_sql::{AggType, KeysType};
 use tracing::{error, warn};
 
 use crate::Frontend;
-use crate::catalog::{CommitRecord, Distribution, JournalEntry, OlapTable, PartitionScheme, Table};
+use crate::catalog::{CommitRecord, Distribution, JournalEntry, OlapTable, Table};
 use crate::partition::routes_bounds;
 
 /// How a commit ended.
@@ -170,26 +170,21 @@ pub(crate) fn write_target(
         vec![]
     };
     let bounds = routes_bounds(olap)?;
-    let partition_columns: Vec<usize> = match &olap.partition_scheme {
-        PartitionScheme::Unpartitioned => vec![],
-        PartitionScheme::Range { columns } => columns
-            .iter()
-            .filter_map(|c| olap.column_index(c))
-            .collect(),
-    };
+    let partition_columns = olap.partition_column_indexes();
     let mut partitions = vec![];
     for (i, p) in olap.partitions.iter().enumerate() {
         let selected =
             only.is_none_or(|names| names.iter().any(|n| n.eq_ignore_ascii_case(&p.name)));
-        let (lower, upper) = match bounds.get(i) {
-            Some(b) => (b.lower.clone(), b.upper.clone()),
-            None => (None, None),
+        let (lower, upper, values) = match bounds.get(i) {
+            Some(b) => (b.lower.clone(), b.upper.clone(), b.values.clone()),
+            None => (None, None, None),
         };
         partitions.push(PartitionRoute {
             partition_id: p.id,
             name: p.name.clone(),
             lower,
             upper,
+            values,
             // Rows routed to a partition outside `only` are rejected like rows of no
             // partition.
             tablets: if selected { p.tablets.clone() } else { vec![] },

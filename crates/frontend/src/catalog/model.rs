@@ -60,6 +60,30 @@ pub enum PartitionScheme {
         /// Partition columns.
         columns: Vec<String>,
     },
+    /// LIST on these columns: each partition holds the rows whose values are one of its
+    /// value tuples.
+    List {
+        /// Partition columns.
+        columns: Vec<String>,
+    },
+}
+
+impl PartitionScheme {
+    /// The partition columns (none for an unpartitioned table).
+    pub fn columns(&self) -> &[String] {
+        match self {
+            PartitionScheme::Unpartitioned => &[],
+            PartitionScheme::Range { columns } | PartitionScheme::List { columns } => columns,
+        }
+    }
+
+    /// The partition columns, to rename one.
+    pub fn columns_mut(&mut self) -> &mut [String] {
+        match self {
+            PartitionScheme::Unpartitioned => &mut [],
+            PartitionScheme::Range { columns } | PartitionScheme::List { columns } => columns,
+        }
+    }
 }
 
 /// A partition.
@@ -73,6 +97,9 @@ pub struct Partition {
     pub lower: Option<Vec<String>>,
     /// Exclusive upper bound; None = MAXVALUE.
     pub upper: Option<Vec<String>>,
+    /// LIST partitions: the value tuples (one literal per partition column) it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<Vec<String>>>,
     /// Tablets by bucket.
     pub tablets: Vec<TabletId>,
     /// Highest committed version; every tablet is read at this version.
@@ -136,8 +163,10 @@ pub struct OlapTable {
     /// Column statistics from the last ANALYZE.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statistics: Option<TableStatistics>,
-    /// Expression partitioning, `PARTITION BY date_trunc('<unit>', col)`: the unit (`hour`,
-    /// `day`, `month` or `year`) of the RANGE partitions loads create as they need them.
+    /// Expression partitioning: partitions are created by the loads that need them. For
+    /// `PARTITION BY date_trunc('<unit>', col)` (a RANGE scheme) the unit (`hour`, `day`,
+    /// `month` or `year`); for `PARTITION BY (c1, …)` (a LIST scheme) `"values"`, one
+    /// partition per distinct value tuple.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_partition: Option<String>,
 }
@@ -202,6 +231,9 @@ pub struct ViewDef {
 }
 
 /// What a table is.
+// Tables live behind `Arc` in the catalog and are rarely moved; boxing the common variant
+// would only add an indirection to every catalog lookup.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum TableKind {
     /// Native table.
@@ -346,15 +378,22 @@ impl OlapTable {
             .find(|p| p.name.eq_ignore_ascii_case(name))
     }
 
-    /// The types of the RANGE partition columns (empty for an unpartitioned table).
+    /// The indexes of the partition columns.
+    pub fn partition_column_indexes(&self) -> Vec<usize> {
+        self.partition_scheme
+            .columns()
+            .iter()
+            .filter_map(|c| self.column_index(c))
+            .collect()
+    }
+
+    /// The types of the partition columns (empty for an unpartitioned table).
     pub fn partition_types(&self) -> Vec<ColumnType> {
-        match &self.partition_scheme {
-            PartitionScheme::Range { columns } => columns
-                .iter()
-                .filter_map(|c| self.column(c).map(|c| c.ty.clone()))
-                .collect(),
-            PartitionScheme::Unpartitioned => vec![],
-        }
+        self.partition_scheme
+            .columns()
+            .iter()
+            .filter_map(|c| self.column(c).map(|c| c.ty.clone()))
+            .collect()
     }
 }
 

@@ -458,3 +458,65 @@ async fn large_results_stream_and_ddl_round_trips() {
     assert_eq!(parts.len(), 5);
     server.stop().await;
 }
+
+/// SHOW CREATE TABLE of LIST partitioned tables (explicit and `PARTITION BY (cols)`) fed
+/// back creates identical tables.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_partitioned_ddl_round_trips() {
+    let server = TestServer::start().await;
+    let mut c = server.conn().await;
+    exec(&mut c, "CREATE DATABASE lp").await;
+    exec(&mut c, "USE lp").await;
+    exec(
+        &mut c,
+        "CREATE TABLE l (id BIGINT, city VARCHAR(20) NOT NULL, dt DATE NOT NULL) DUPLICATE KEY(id)
+         PARTITION BY LIST (dt, city) (
+            PARTITION p1 VALUES IN ((\"2022-04-01\", \"Los Angeles\"), (\"2022-04-02\", \"Say \\\"hi\\\"\")),
+            PARTITION p2 VALUES IN ((\"2022-04-01\", \"Houston\")))
+         DISTRIBUTED BY HASH(id) BUCKETS 1",
+    )
+    .await;
+    exec(
+        &mut c,
+        "CREATE TABLE e (id BIGINT, city VARCHAR(20) NOT NULL) DUPLICATE KEY(id)
+         PARTITION BY (city) DISTRIBUTED BY HASH(id) BUCKETS 1",
+    )
+    .await;
+    for (table, clause) in [
+        ("l", "PARTITION BY LIST(`dt`, `city`)"),
+        ("e", "PARTITION BY (`city`)"),
+    ] {
+        let (_, ddl): (String, String) = c
+            .query_first(format!("SHOW CREATE TABLE {table}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(ddl.contains(clause), "{ddl}");
+        let copy = ddl.replacen(
+            &format!("CREATE TABLE `{table}`"),
+            &format!("CREATE TABLE `{table}_copy`"),
+            1,
+        );
+        exec(&mut c, &copy).await;
+        let (_, ddl2): (String, String) = c
+            .query_first(format!("SHOW CREATE TABLE {table}_copy"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(ddl2.replacen(&format!("{table}_copy"), table, 1), ddl);
+    }
+    exec(
+        &mut c,
+        "INSERT INTO l_copy VALUES (1, 'Say \\\"hi\\\"', '2022-04-02'), (2, 'Houston', '2022-04-01')",
+    )
+    .await;
+    let rows: Vec<(i64, String)> = c
+        .query("SELECT id, city FROM l_copy ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![(1, "Say \"hi\"".to_string()), (2, "Houston".to_string())]
+    );
+    server.stop().await;
+}
