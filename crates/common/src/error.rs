@@ -47,6 +47,9 @@ macro_rules! define_error_codes {
 
 define_error_codes! {
     ER_DBACCESS_DENIED_ERROR => (1044, "42000", 403),
+    ER_TABLEACCESS_DENIED_ERROR => (1142, "42000", 403),
+    ER_NONEXISTING_GRANT => (1141, "42000", 404),
+    ER_CANNOT_USER => (1396, "HY000", 400),
     ER_ACCESS_DENIED_ERROR => (1045, "28000", 401),
     ER_NO_DB_ERROR => (1046, "3D000", 400),
     ER_UNKNOWN_COM_ERROR => (1047, "08S01", 400),

@@ -1,9 +1,11 @@
-//! The catalog: databases, tables, partitions, tablets, versions and global variables.
+//! The catalog: databases, tables, partitions, tablets, versions, global variables and
+//! accounts.
 //!
 //! The state lives in memory and changes only through [`JournalEntry`]s, which are made
 //! durable in the journal before they are applied. Writers serialize on
 //! [`Catalog::writer`]; readers take cheap snapshots of `Arc`ed tables.
 
+pub mod account;
 mod journal;
 pub mod model;
 pub mod state;
@@ -14,6 +16,7 @@ use std::sync::Arc;
 use parking_lot::{RwLock, RwLockReadGuard};
 use tokio::sync::{Mutex, MutexGuard};
 
+pub use account::{Grant, GrantTarget, UserAccount, account_key};
 pub use model::*;
 pub use state::{CatalogState, CommitRecord, JournalEntry};
 

@@ -55,7 +55,8 @@ fn target(d: &ast::Delete) -> Result<(TableName, Vec<String>), SqlError> {
 impl Session {
     pub(crate) async fn delete(&mut self, d: ast::Delete) -> Result<QueryResult, SqlError> {
         let (name, only) = target(&d)?;
-        let (_, table) = self.olap_table(&name, "DELETE")?;
+        let (db, table) = self.olap_table(&name, "DELETE")?;
+        self.require(rigel_sql::Privilege::Delete, Some(&db), Some(&table.name))?;
         let Some(olap) = table.olap() else {
             return Err(SqlError::internal("not an OLAP table"));
         };

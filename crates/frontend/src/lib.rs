@@ -13,6 +13,7 @@
 //! The frontend reaches storage only through [`rigel_be_api::Backend`], which cluster mode
 //! serves over RPC.
 
+mod account;
 mod analyze;
 mod autopart;
 pub mod catalog;
@@ -66,6 +67,8 @@ pub struct Connection {
     pub id: u32,
     /// User name.
     pub user: String,
+    /// The host pattern of the account the user logged in as (`'user'@'host'`).
+    pub host: String,
     /// Client address.
     pub peer: SocketAddr,
     /// Connected at.
@@ -256,25 +259,17 @@ impl Frontend {
         self.be_http_port.store(port, Ordering::Relaxed);
     }
 
-    /// Checks HTTP Basic credentials (Stream Load). Accounts arrive with the security
-    /// work; until then root without a password is the only user.
+    /// Checks HTTP Basic credentials (Stream Load); returns the account.
     pub fn authenticate_http(
         &self,
         user: &str,
         password: &str,
         client: SocketAddr,
-    ) -> Result<(), SqlError> {
-        if user == "root" && password.is_empty() {
-            Ok(())
-        } else {
-            Err(SqlError::new(
-                ErrorCode::ER_ACCESS_DENIED_ERROR,
-                format!(
-                    "Access denied for user '{user}'@'{}' (using password: {})",
-                    client.ip(),
-                    if password.is_empty() { "NO" } else { "YES" }
-                ),
-            ))
+    ) -> Result<catalog::UserAccount, SqlError> {
+        let account = account::find_account(&self.catalog().read(), user, &client.ip().to_string());
+        match account {
+            Some(a) if account::check_password(&a.password, password) => Ok(a),
+            _ => Err(access_denied(user, client, !password.is_empty())),
         }
     }
 
@@ -288,6 +283,7 @@ impl Frontend {
             vars: Arc::new(self.session_defaults()),
             user_vars: Arc::new(BTreeMap::new()),
             scan_tablets: None,
+            account: Arc::new(account::builtin_root()),
         }
     }
 
@@ -295,6 +291,18 @@ impl Frontend {
     pub fn uptime_secs(&self) -> u64 {
         self.started.elapsed().as_secs()
     }
+}
+
+/// MySQL's error for a failed login.
+fn access_denied(user: &str, client: SocketAddr, password_given: bool) -> SqlError {
+    SqlError::new(
+        ErrorCode::ER_ACCESS_DENIED_ERROR,
+        format!(
+            "Access denied for user '{user}'@'{}' (using password: {})",
+            client.ip(),
+            if password_given { "YES" } else { "NO" }
+        ),
+    )
 }
 
 fn now_ms() -> i64 {
@@ -314,29 +322,47 @@ impl MysqlHandler for FrontendService {
 
     async fn login(&self, request: LoginRequest) -> Result<Session, SqlError> {
         let fe = &self.0;
-        // Accounts arrive with the security work; until then only root, without a password.
         let password_given = !request.auth_response.is_empty();
-        if request.user != "root" || password_given {
-            return Err(SqlError::new(
-                ErrorCode::ER_ACCESS_DENIED_ERROR,
-                format!(
-                    "Access denied for user '{}'@'{}' (using password: {})",
-                    request.user,
-                    request.peer.ip(),
-                    if password_given { "YES" } else { "NO" }
-                ),
-            ));
-        }
-        if let Some(db) = &request.database
-            && fe.catalog().read().database(db).is_none()
-            && !db.eq_ignore_ascii_case(provider::INFORMATION_SCHEMA)
-        {
-            return Err(error::unknown_db(db));
+        let found = account::find_account(
+            &fe.catalog().read(),
+            &request.user,
+            &request.peer.ip().to_string(),
+        );
+        let account = match found {
+            Some(a)
+                if account::check_scramble(
+                    &a.password,
+                    &request.scramble,
+                    &request.auth_response,
+                ) =>
+            {
+                a
+            }
+            _ => return Err(access_denied(&request.user, request.peer, password_given)),
+        };
+        if let Some(db) = &request.database {
+            if fe.catalog().read().database(db).is_none()
+                && !db.eq_ignore_ascii_case(provider::INFORMATION_SCHEMA)
+            {
+                return Err(error::unknown_db(db));
+            }
+            if !db.eq_ignore_ascii_case(provider::INFORMATION_SCHEMA)
+                && !account::sees_database(&account, db)
+            {
+                return Err(SqlError::new(
+                    ErrorCode::ER_DBACCESS_DENIED_ERROR,
+                    format!(
+                        "Access denied for user '{}'@'{}' to database '{db}'",
+                        account.name, account.host
+                    ),
+                ));
+            }
         }
         let (cancel, _) = watch::channel(0u64);
         let conn = Arc::new(Connection {
             id: request.connection_id,
-            user: request.user.clone(),
+            user: account.name.clone(),
+            host: account.host.clone(),
             peer: request.peer,
             connected: Instant::now(),
             connected_ms: now_ms(),
@@ -371,6 +397,7 @@ impl FrontendHttp for FrontendService {
     ) -> Result<(), String> {
         self.0
             .authenticate_http(user, password, client)
+            .map(|_| ())
             .map_err(|e| e.message)
     }
 

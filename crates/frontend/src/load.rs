@@ -42,7 +42,7 @@ use rigel_common::ids::{DbId, TxnId};
 use rigel_common::{ErrorCode, SqlError};
 use rigel_http::{BackendHttp, Reply, StreamLoadRequest};
 use rigel_sql::sqlparser::ast;
-use rigel_sql::{DefaultValue, KeysType};
+use rigel_sql::{DefaultValue, KeysType, Privilege};
 use serde_json::{Map, Value, json};
 use tracing::{info, warn};
 
@@ -827,7 +827,7 @@ impl LoadService {
                 "Access denied: no HTTP Basic credentials (curl -u user:password)",
             ));
         };
-        fe.authenticate_http(&user, &password, req.client)?;
+        let account = fe.authenticate_http(&user, &password, req.client)?;
         let options = LoadOptions::from_headers(&req.headers).map_err(load_error)?;
         if let Some(l) = &options.label {
             report.label = l.clone();
@@ -842,6 +842,19 @@ impl LoadService {
                 .ok_or_else(|| crate::error::unknown_table(&req.db, &req.table))?;
             (db.id, t)
         };
+        if !crate::account::allowed(
+            &account,
+            Privilege::Insert,
+            Some(&req.db),
+            Some(&table.name),
+        ) {
+            return Err(crate::account::denied(
+                &account,
+                Privilege::Insert,
+                Some(&req.db),
+                Some(&table.name),
+            ));
+        }
         let Some(olap) = table.olap() else {
             return Err(load_error(format!("'{}' is a view", req.table)));
         };
@@ -1241,6 +1254,7 @@ impl LoadService {
         };
         self.fe
             .authenticate_http(&user, &password, client)
+            .map(|_| ())
             .map_err(|e| denied(e.message))
     }
 }

@@ -51,6 +51,8 @@ pub struct SessionView {
     pub user_vars: Arc<BTreeMap<String, ScalarValue>>,
     /// Scans read only these tablets (`ANALYZE SAMPLE`); `None` for all.
     pub scan_tablets: Option<Arc<std::collections::HashSet<rigel_common::ids::TabletId>>>,
+    /// The account the statement runs as (tables it names need its SELECT privilege).
+    pub account: Arc<crate::catalog::UserAccount>,
 }
 
 impl SessionView {

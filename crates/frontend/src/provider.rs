@@ -17,7 +17,7 @@ use datafusion::logical_expr::{
 use datafusion::physical_plan::ExecutionPlan;
 use rigel_be_api::{SEQUENCE_COLUMN, ScanOptions, ScanRequest};
 use rigel_common::SqlError;
-use rigel_sql::{AggType, KeysType};
+use rigel_sql::{AggType, KeysType, Privilege};
 
 use crate::catalog::{Table, TableKind};
 use crate::infoschema::InformationSchema;
@@ -129,6 +129,25 @@ impl SchemaProvider for DatabaseSchema {
         let Some(table) = table else {
             return Ok(None);
         };
+        // What a statement names needs SELECT; the tables inside a view it may read need
+        // not (the view is the grant).
+        let account = &self.ctx.session.account;
+        if self.ctx.view_depth == 0
+            && !crate::account::allowed(
+                account,
+                Privilege::Select,
+                Some(&self.db),
+                Some(&table.name),
+            )
+        {
+            let e = crate::account::denied(
+                account,
+                Privilege::Select,
+                Some(&self.db),
+                Some(&table.name),
+            );
+            return Err(DataFusionError::External(Box::new(e)));
+        }
         match &table.kind {
             TableKind::Olap(_) => Ok(Some(Arc::new(OlapTableProvider::new(
                 Arc::clone(&self.ctx),

@@ -63,12 +63,13 @@ impl Session {
     pub(crate) fn view(&self) -> SessionView {
         SessionView {
             db: self.db.clone(),
-            current_user: format!("'{}'@'%'", self.conn.user),
+            current_user: format!("'{}'@'{}'", self.conn.user, self.conn.host),
             user: format!("{}@{}", self.conn.user, self.conn.peer.ip()),
             connection_id: self.conn.id as u64,
             vars: Arc::new(self.vars.clone()),
             user_vars: Arc::new(self.user_vars.clone()),
             scan_tablets: None,
+            account: self.account(),
         }
     }
 
@@ -169,12 +170,62 @@ impl Session {
         a.since = Some(Instant::now());
     }
 
+    /// The privilege a statement needs, checked before it runs. Queries are checked as
+    /// their tables are resolved (SELECT on each table or view they name); account
+    /// statements check their own.
+    fn check_privileges(&self, stmt: &Statement) -> Result<(), SqlError> {
+        use rigel_sql::Privilege as P;
+        let on_table = |p: P, name: &rigel_sql::TableName| -> Result<(), SqlError> {
+            let db = self.db_of(&name.db)?;
+            self.require(p, Some(&db), Some(&name.name))
+        };
+        let on_db = |p: P, db: &Option<String>| -> Result<(), SqlError> {
+            let db = self.db_of(db)?;
+            self.require(p, Some(&db), None)
+        };
+        match stmt {
+            Statement::Insert(i) => on_table(P::Insert, &i.table),
+            Statement::CreateDatabase { .. } => self.require(P::Create, None, None),
+            Statement::DropDatabase { name, .. } => self.require(P::Drop, Some(name), None),
+            Statement::CreateTable(ct) => on_db(P::Create, &ct.name.db),
+            Statement::CreateTableLike { name, like, .. } => {
+                on_db(P::Create, &name.db)?;
+                on_table(P::Select, like)
+            }
+            Statement::CreateView(v) => on_db(P::Create, &v.name.db),
+            Statement::DropTable { name, .. } | Statement::DropView { name, .. } => {
+                on_table(P::Drop, name)
+            }
+            Statement::RecoverTable(name) => on_db(P::Create, &name.db),
+            Statement::RecoverPartition { table, .. } => on_table(P::Alter, table),
+            Statement::AlterTable { name, .. } => on_table(P::Alter, name),
+            Statement::Truncate { name, .. } => on_table(P::Delete, name),
+            Statement::Analyze { table, .. } => on_table(P::Select, table),
+            Statement::AdminSetConfig(_) => self.require(P::Grant, None, None),
+            Statement::Set(items)
+                if items.iter().any(|i| {
+                    matches!(
+                        i,
+                        SetItem::Variable {
+                            scope: VarScope::Global,
+                            ..
+                        }
+                    )
+                }) =>
+            {
+                self.require(P::Grant, None, None)
+            }
+            _ => Ok(()),
+        }
+    }
+
     async fn run(&mut self, stmt: ParsedStatement) -> Result<QueryResult, SqlError> {
         if !matches!(stmt.statement, Statement::Show(rigel_sql::Show::Warnings))
             && !matches!(stmt.statement, Statement::Show(rigel_sql::Show::Errors))
         {
             self.warnings.clear();
         }
+        self.check_privileges(&stmt.statement)?;
         match stmt.statement {
             Statement::Query(q) => self.run_query(*q).await,
             Statement::Explain { kind, statement } => self.explain(&kind, *statement).await,
@@ -235,6 +286,7 @@ impl Session {
                 sample,
             } => self.analyze(table, columns, sample).await,
             Statement::AdminShowConfig(pattern) => self.admin_show_config(pattern),
+            Statement::Account(a) => self.account_statement(a).await,
             Statement::Unsupported(what) => Err(SqlError::not_supported(what)),
             Statement::Other(other) => self.other(*other).await,
         }
@@ -262,6 +314,16 @@ impl Session {
                 .map(|d| d.name.clone())
                 .ok_or_else(|| unknown_db(db))?;
             drop(state);
+            let account = self.account();
+            if !crate::account::sees_database(&account, &found) {
+                return Err(SqlError::new(
+                    ErrorCode::ER_DBACCESS_DENIED_ERROR,
+                    format!(
+                        "Access denied for user '{}'@'{}' to database '{found}'",
+                        account.name, account.host
+                    ),
+                ));
+            }
             self.db = Some(found);
         }
         self.conn.activity.lock().db = self.db.clone();
@@ -533,7 +595,7 @@ impl MysqlSession for Session {
     }
 
     async fn execute(&mut self, statement: ParsedStatement) -> Result<QueryResult, SqlError> {
-        self.set_activity(Some(statement.text.clone()));
+        self.set_activity(Some(rigel_sql::redact(&statement.text).into_owned()));
         let result = self.run(statement).await.map_err(|e| self.refine_error(e));
         self.set_activity(None);
         result

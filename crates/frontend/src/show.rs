@@ -331,6 +331,7 @@ impl Session {
         match show {
             Show::Databases(filter) => {
                 let mut b = ResultBuilder::text(&["Database"]);
+                let account = self.account();
                 let mut names: Vec<String> = self
                     .fe
                     .catalog()
@@ -338,6 +339,7 @@ impl Session {
                     .databases
                     .values()
                     .map(|d| d.name.clone())
+                    .filter(|d| crate::account::sees_database(&account, d))
                     .collect();
                 names.push(INFORMATION_SCHEMA.to_string());
                 names.sort();

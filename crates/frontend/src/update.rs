@@ -136,6 +136,7 @@ impl Session {
         let table_name =
             TableName::try_from(name).map_err(|e| SqlError::new(ErrorCode::ER_PARSE_ERROR, e))?;
         let (db, table) = self.primary_table(&table_name, "UPDATE")?;
+        self.require(rigel_sql::Privilege::Update, Some(&db), Some(&table.name))?;
         let Some(olap) = table.olap() else {
             return Err(SqlError::internal("not an OLAP table"));
         };

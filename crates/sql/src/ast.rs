@@ -36,6 +36,9 @@ pub enum Statement {
         /// `PROPERTIES (...)`
         properties: Vec<(String, String)>,
     },
+    /// Accounts and privileges (CREATE/ALTER/DROP USER, SET PASSWORD, GRANT, REVOKE,
+    /// SHOW GRANTS, SHOW USERS).
+    Account(crate::account::AccountStatement),
     /// `DROP DATABASE`
     DropDatabase {
         /// `IF EXISTS`

@@ -38,10 +38,13 @@ impl StarRocksParser<'_> {
         if self.eat_word("TABLE") {
             return self.parse_create_table(external, temporary);
         }
+        if self.peek_word().as_deref() == Some("USER") {
+            return Ok(Statement::Account(self.parse_create_user()?));
+        }
         let what = self.peek_word().unwrap_or_default();
         match what.as_str() {
-            "MATERIALIZED" | "USER" | "ROLE" | "REPOSITORY" | "RESOURCE" | "CATALOG"
-            | "FUNCTION" | "INDEX" | "ROUTINE" | "ANALYZE" | "FILE" | "PIPE" | "EXTERNAL" => {
+            "MATERIALIZED" | "ROLE" | "REPOSITORY" | "RESOURCE" | "CATALOG" | "FUNCTION"
+            | "INDEX" | "ROUTINE" | "ANALYZE" | "FILE" | "PIPE" | "EXTERNAL" => {
                 Ok(self.unsupported(format!("CREATE {what}")))
             }
             _ => self.parser.expected(
@@ -780,12 +783,18 @@ impl StarRocksParser<'_> {
             let name = self.table_name()?;
             return Ok(Statement::DropView { if_exists, name });
         }
+        if self.peek_word().as_deref() == Some("USER") {
+            return Ok(Statement::Account(self.parse_drop_user()?));
+        }
         let what = self.peek_word().unwrap_or_default();
         Ok(self.unsupported(format!("DROP {what}")))
     }
 
     pub(crate) fn parse_alter(&mut self) -> PResult<Statement> {
         self.expect_word("ALTER")?;
+        if self.peek_word().as_deref() == Some("USER") {
+            return Ok(Statement::Account(self.parse_alter_user()?));
+        }
         if self.eat_word("VIEW") {
             let name = self.table_name()?;
             let mut columns = vec![];

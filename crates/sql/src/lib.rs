@@ -6,11 +6,13 @@
 //! sqlparser's tokenizer and helpers into the types of [`ast`]. This crate produces syntax
 //! trees only: it knows nothing of catalogs, storage or execution.
 
+pub mod account;
 pub mod ast;
 mod ddl;
 mod parser;
 mod show;
 
+pub use account::{AccountStatement, AuthSpec, GrantObject, Privilege, UserIdentity, redact};
 pub use ast::*;
 pub use datafusion::sql::sqlparser;
 pub use parser::{ParseError, parse_expr, parse_one, parse_statements};

@@ -421,6 +421,8 @@ impl<'a> StarRocksParser<'a> {
             "RECOVER" => self.parse_recover(),
             "ANALYZE" => self.parse_analyze(),
             "BEGIN" | "COMMIT" | "ROLLBACK" | "START" => self.parse_transaction(),
+            "GRANT" => Ok(Statement::Account(self.parse_grant()?)),
+            "REVOKE" => Ok(Statement::Account(self.parse_revoke()?)),
             _ => {
                 let stmt = self.parser.parse_statement()?;
                 Ok(Statement::Other(Box::new(stmt)))
@@ -627,6 +629,9 @@ impl<'a> StarRocksParser<'a> {
 
     fn parse_set(&mut self) -> PResult<Statement> {
         self.expect_word("SET")?;
+        if self.peek_word().as_deref() == Some("PASSWORD") {
+            return Ok(Statement::Account(self.parse_set_password()?));
+        }
         if self.eat_word("NAMES") {
             let charset = self.name_or_string()?;
             let collation = if self.parser.parse_keyword(Keyword::COLLATE) {

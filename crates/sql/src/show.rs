@@ -3,6 +3,7 @@
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::tokenizer::Token;
 
+use crate::account::AccountStatement;
 use crate::ast::*;
 use crate::parser::{PResult, StarRocksParser};
 
@@ -38,6 +39,19 @@ impl StarRocksParser<'_> {
         }
         let word = self.peek_word().unwrap_or_default();
         let show = match word.as_str() {
+            "GRANTS" => {
+                self.parser.next_token();
+                let user = if self.eat_word("FOR") {
+                    Some(self.user_identity()?)
+                } else {
+                    None
+                };
+                return Ok(Statement::Account(AccountStatement::ShowGrants(user)));
+            }
+            "USERS" => {
+                self.parser.next_token();
+                return Ok(Statement::Account(AccountStatement::ShowUsers));
+            }
             "DATABASES" | "SCHEMAS" => {
                 self.parser.next_token();
                 Show::Databases(self.show_filter()?)

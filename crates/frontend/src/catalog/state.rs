@@ -10,6 +10,7 @@ use std::sync::Arc;
 use rigel_common::ids::{DbId, PartitionId, TableId, TabletId, TxnId};
 use serde::{Deserialize, Serialize};
 
+use super::account::{UserAccount, account_key};
 use super::model::{Database, Partition, Table, TableKind};
 
 /// How many committed transactions are remembered for publish recovery.
@@ -110,6 +111,18 @@ pub enum JournalEntry {
         /// Value.
         value: String,
     },
+    /// An account created or changed (password, grants).
+    PutUser {
+        /// The account as it is now.
+        user: UserAccount,
+    },
+    /// An account dropped.
+    DropUser {
+        /// Name.
+        name: String,
+        /// Host pattern.
+        host: String,
+    },
 }
 
 /// Everything the catalog holds.
@@ -135,6 +148,10 @@ pub struct CatalogState {
     /// time (ms).
     #[serde(default)]
     pub recycled_partitions: BTreeMap<PartitionId, (TableId, Partition, i64)>,
+    /// Accounts by `name@host`. `root@%` without a password and with every privilege exists
+    /// until it is given a password.
+    #[serde(default)]
+    pub users: BTreeMap<String, UserAccount>,
 }
 
 impl CatalogState {
@@ -212,6 +229,12 @@ impl CatalogState {
             }
             JournalEntry::ForgetPartition { id } => {
                 self.recycled_partitions.remove(id);
+            }
+            JournalEntry::PutUser { user } => {
+                self.users.insert(user.key(), user.clone());
+            }
+            JournalEntry::DropUser { name, host } => {
+                self.users.remove(&account_key(name, host));
             }
             JournalEntry::CommitTxn(record) => {
                 if let Some(table) = self.tables.get_mut(&record.table_id) {

@@ -8,6 +8,7 @@ mod compaction;
 mod durability;
 mod fuzz;
 mod primary_key;
+mod security;
 mod stream_load;
 mod tpch;
 

@@ -1,0 +1,63 @@
+//! Accounts and their privileges, as the catalog stores them.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+/// A user account: a name and the hosts it may connect from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserAccount {
+    /// User name.
+    pub name: String,
+    /// Host pattern (`%` and `_` wildcards, as in MySQL).
+    pub host: String,
+    /// The mysql_native_password hash, `*` and 40 upper-case hex digits of
+    /// SHA1(SHA1(password)); empty for no password. The password itself is never stored.
+    pub password: String,
+    /// Privileges granted to the account.
+    pub grants: Vec<Grant>,
+    /// Creation time (ms).
+    pub created_ms: i64,
+}
+
+/// Privileges on one object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// What they are on.
+    pub object: GrantTarget,
+    /// Privilege keywords (`SELECT`, `INSERT`, …).
+    pub privileges: BTreeSet<String>,
+}
+
+/// What privileges are granted on.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum GrantTarget {
+    /// Everything (`*.*`).
+    Global,
+    /// A database and all its tables (`db.*`).
+    Database(String),
+    /// One table or view.
+    Table {
+        /// Database.
+        db: String,
+        /// Table.
+        table: String,
+    },
+}
+
+impl UserAccount {
+    /// The catalog key: `name@host`.
+    pub fn key(&self) -> String {
+        account_key(&self.name, &self.host)
+    }
+
+    /// `'name'@'host'`.
+    pub fn identity(&self) -> String {
+        format!("'{}'@'{}'", self.name, self.host)
+    }
+}
+
+/// The catalog key of an account.
+pub fn account_key(name: &str, host: &str) -> String {
+    format!("{name}@{host}")
+}
