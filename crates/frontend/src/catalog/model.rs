@@ -322,14 +322,15 @@ impl OlapTable {
             .collect()
     }
 
-    /// Whether a PRIMARY KEY table keeps its index on disk: unless `enable_persistent_index`
-    /// is false (true by default, as in StarRocks).
+    /// Whether a PRIMARY KEY table keeps a copy of its index on disk: when
+    /// `enable_persistent_index` is true. Off by default (StarRocks defaults to on): loading
+    /// the copy takes as long as rebuilding from the key columns (docs/benchmarks).
     pub fn persistent_index(&self) -> bool {
         self.keys_type == KeysType::Primary
             && self
                 .properties
                 .get("enable_persistent_index")
-                .is_none_or(|v| !v.trim().eq_ignore_ascii_case("false"))
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
     }
 
     /// Indexes of the key columns.

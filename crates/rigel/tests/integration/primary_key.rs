@@ -199,7 +199,7 @@ async fn primary_key_table_matches_a_model() {
     }
 }
 
-/// `enable_persistent_index` (on by default): a stop writes each PRIMARY KEY tablet's index
+/// `enable_persistent_index`: a stop writes each PRIMARY KEY tablet's index
 /// file, the next start reads it and adds what was written since, and a damaged file is
 /// rebuilt from the key columns. Answers are the same either way; a table with the option
 /// off has no file.
@@ -211,7 +211,8 @@ async fn persistent_index_survives_restarts_and_damage() {
     exec(&mut c, "USE pi").await;
     exec(
         &mut c,
-        "CREATE TABLE p (k BIGINT NOT NULL, v BIGINT) PRIMARY KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 2",
+        "CREATE TABLE p (k BIGINT NOT NULL, v BIGINT) PRIMARY KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 2
+         PROPERTIES (\"enable_persistent_index\" = \"true\")",
     )
     .await;
     exec(
