@@ -320,6 +320,16 @@ define_config! {
     /// `ANALYZE SAMPLE` reads whole tablets, spread over the table's partitions, until it has
     /// about this many rows, and scales what it finds to the whole table.
     statistic_sample_collect_rows: u64 = "200000", mutable = true;
+    /// Directory of `fe.audit.log` and `fe.slow_query.log`. Default: `<data_dir>/log`.
+    audit_log_dir: String = "";
+    /// Write audit records as JSON objects instead of `|Key=value` fields.
+    audit_log_json_format: bool = "false", mutable = true;
+    /// Rotated audit and slow-query logs older than this are deleted (`30d`, `12h`, …).
+    audit_log_delete_age: String = "30d", mutable = true;
+    /// Statements taking at least this many milliseconds also go to `fe.slow_query.log`.
+    qe_slow_log_ms: u64 = "5000", mutable = true;
+    /// The most recent audit records `information_schema.audit_log` shows (Rigel extension).
+    audit_log_memory_records: u64 = "10000", mutable = true;
 }
 
 /// StarRocks keys that have no meaning in Rigel's single-binary design, with the reason.
@@ -420,6 +430,15 @@ impl Config {
             outcomes.push((key.to_string(), outcome));
         }
         Ok(outcomes)
+    }
+
+    /// Directory of the audit and slow-query logs.
+    pub fn audit_log_path(&self) -> PathBuf {
+        if self.audit_log_dir.is_empty() {
+            Path::new(&self.data_dir).join("log")
+        } else {
+            PathBuf::from(&self.audit_log_dir)
+        }
     }
 
     /// Directory of the frontend metadata.

@@ -20,6 +20,7 @@ use crate::variables;
 
 /// The tables of information_schema.
 pub const TABLES: &[&str] = &[
+    "audit_log",
     "be_compactions",
     "character_sets",
     "collations",
@@ -638,6 +639,61 @@ impl InformationSchema {
                                 date_text(p.created_ms),
                             ]);
                         }
+                    }
+                }
+                b
+            }
+            // Rigel extension, for admins only (others see no rows).
+            "audit_log" => {
+                let mut b = ResultBuilder::new(&[
+                    ("query_id", DataType::Utf8),
+                    ("timestamp", DataType::Utf8),
+                    ("query_type", DataType::Utf8),
+                    ("client_ip", DataType::Utf8),
+                    ("user", DataType::Utf8),
+                    ("authorized_user", DataType::Utf8),
+                    ("db", DataType::Utf8),
+                    ("state", DataType::Utf8),
+                    ("error_code", DataType::Utf8),
+                    ("query_time", DataType::Int64),
+                    ("scan_bytes", DataType::Int64),
+                    ("scan_rows", DataType::Int64),
+                    ("return_rows", DataType::Int64),
+                    ("stmt_id", DataType::Int64),
+                    ("is_query", DataType::Boolean),
+                    ("stmt", DataType::Utf8),
+                ]);
+                let admin = crate::account::allowed(
+                    &ctx.session.account,
+                    rigel_sql::Privilege::Grant,
+                    None,
+                    None,
+                );
+                if admin {
+                    for r in ctx.env.audit.recent() {
+                        let client_ip = r
+                            .client
+                            .rsplit_once(':')
+                            .map_or(r.client.as_str(), |(ip, _)| ip)
+                            .to_string();
+                        b.row(vec![
+                            s(r.query_id),
+                            date_text(r.timestamp_ms),
+                            s(r.kind),
+                            s(client_ip),
+                            s(r.user),
+                            s(r.authorized_user),
+                            s(r.db),
+                            s(r.state),
+                            s(r.error_code),
+                            i(r.time_ms),
+                            i(r.scan_bytes),
+                            i(r.scan_rows),
+                            i(r.return_rows),
+                            i(r.stmt_id),
+                            ScalarValue::Boolean(Some(r.is_query)),
+                            s(r.stmt),
+                        ]);
                     }
                 }
                 b

@@ -15,6 +15,7 @@
 
 mod account;
 mod analyze;
+pub mod audit;
 mod autopart;
 pub mod catalog;
 mod compaction;
@@ -144,11 +145,13 @@ impl Frontend {
             rigel_common::VERSION
         );
         let loads = Arc::new(load::LoadRegistry::default());
+        let audit = Arc::new(audit::AuditLog::new(audit_options(&config)));
         let env = Arc::new(QueryEnv::new(
             Arc::clone(&catalog),
             Arc::clone(&backend),
             server_version.clone(),
             Arc::clone(&loads),
+            audit,
         ));
         let fe = Arc::new(Self {
             config: RwLock::new(config),
@@ -287,9 +290,46 @@ impl Frontend {
         }
     }
 
+    /// Records a login attempt in the audit log.
+    fn audit_login(&self, request: &LoginRequest, account: &str, outcome: Result<(), &SqlError>) {
+        let (state, error_code) = match outcome {
+            Ok(()) => ("OK", String::new()),
+            Err(e) => ("ERR", e.code.errno.to_string()),
+        };
+        self.env.audit.write(audit::AuditRecord {
+            timestamp_ms: now_ms(),
+            kind: "connection",
+            client: request.peer.to_string(),
+            user: request.user.clone(),
+            authorized_user: account.to_string(),
+            db: request.database.clone().unwrap_or_default(),
+            state,
+            error_code,
+            time_ms: 0,
+            scan_bytes: 0,
+            scan_rows: 0,
+            return_rows: 0,
+            stmt_id: 0,
+            query_id: String::new(),
+            is_query: false,
+            stmt: String::new(),
+        });
+    }
+
     /// Seconds since start.
     pub fn uptime_secs(&self) -> u64 {
         self.started.elapsed().as_secs()
+    }
+}
+
+/// The audit log's settings from the configuration.
+pub(crate) fn audit_options(config: &Config) -> audit::AuditOptions {
+    audit::AuditOptions {
+        dir: config.audit_log_path(),
+        json: config.audit_log_json_format,
+        delete_age_secs: ddl::parse_ttl(&config.audit_log_delete_age).unwrap_or(30 * 86_400),
+        slow_ms: config.qe_slow_log_ms,
+        memory_records: usize::try_from(config.audit_log_memory_records).unwrap_or(usize::MAX),
     }
 }
 
@@ -338,7 +378,11 @@ impl MysqlHandler for FrontendService {
             {
                 a
             }
-            _ => return Err(access_denied(&request.user, request.peer, password_given)),
+            _ => {
+                let e = access_denied(&request.user, request.peer, password_given);
+                fe.audit_login(&request, "", Err(&e));
+                return Err(e);
+            }
         };
         if let Some(db) = &request.database {
             if fe.catalog().read().database(db).is_none()
@@ -375,7 +419,11 @@ impl MysqlHandler for FrontendService {
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
         });
-        fe.register(Arc::clone(&conn))?;
+        if let Err(e) = fe.register(Arc::clone(&conn)) {
+            fe.audit_login(&request, &account.identity(), Err(&e));
+            return Err(e);
+        }
+        fe.audit_login(&request, &account.identity(), Ok(()));
         Ok(Session::new(Arc::clone(fe), conn, request.database))
     }
 }

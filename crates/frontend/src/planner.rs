@@ -98,6 +98,8 @@ pub struct QueryEnv {
     pub loads: Arc<crate::load::LoadRegistry>,
     /// Compactions running and their candidates.
     pub compactions: Arc<crate::compaction::CompactionStats>,
+    /// The audit log.
+    pub audit: Arc<crate::audit::AuditLog>,
     runtime: Arc<RuntimeEnv>,
     scalars: Vec<Arc<ScalarUDF>>,
     aggregates: Vec<Arc<AggregateUDF>>,
@@ -120,6 +122,7 @@ impl QueryEnv {
         backend: Arc<dyn Backend>,
         version: String,
         loads: Arc<crate::load::LoadRegistry>,
+        audit: Arc<crate::audit::AuditLog>,
     ) -> Self {
         let mut scalars = SessionStateDefaults::default_scalar_functions();
         // MySQL spellings of DataFusion functions.
@@ -154,6 +157,7 @@ impl QueryEnv {
             version,
             loads,
             compactions: Arc::default(),
+            audit,
             runtime: Arc::new(RuntimeEnv::default()),
             scalars,
             aggregates: SessionStateDefaults::default_aggregate_functions()

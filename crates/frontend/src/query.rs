@@ -74,6 +74,7 @@ impl Session {
         let plan = logical_plan(&state, stmt).await?;
         let physical = physical_plan(&state, &plan).await?;
         let schema: SchemaRef = display_schema(&physical.schema(), &names);
+        self.last_plan = Some(Arc::clone(&physical));
         let stream = execute_stream(physical, state.task_ctx()).map_err(df_error)?;
         Ok(QueryResult::Rows {
             schema,

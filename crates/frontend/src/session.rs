@@ -42,6 +42,10 @@ pub struct Session {
     pub(crate) vars: BTreeMap<&'static str, String>,
     pub(crate) user_vars: BTreeMap<String, ScalarValue>,
     pub(crate) warnings: Vec<Warning>,
+    /// Statements run on this connection (the audit log's StmtId).
+    stmts: u64,
+    /// The physical plan of the last query, for the audit log's scan counts.
+    pub(crate) last_plan: Option<Arc<dyn datafusion::physical_plan::ExecutionPlan>>,
     closed: bool,
 }
 
@@ -55,6 +59,8 @@ impl Session {
             vars,
             user_vars: BTreeMap::new(),
             warnings: vec![],
+            stmts: 0,
+            last_plan: None,
             closed: false,
         }
     }
@@ -442,10 +448,19 @@ impl Session {
     fn admin_set_config(&mut self, pairs: Vec<(String, String)>) -> Result<QueryResult, SqlError> {
         let mut config = self.fe.config.write();
         for (k, v) in pairs {
+            if k.trim().eq_ignore_ascii_case("audit_log_delete_age")
+                && crate::ddl::parse_ttl(&v).is_none()
+            {
+                return Err(SqlError::new(
+                    ErrorCode::ER_WRONG_ARGUMENTS,
+                    format!("Invalid audit_log_delete_age '{v}': expected a duration such as 30d"),
+                ));
+            }
             config
                 .set_runtime(&k, &v)
                 .map_err(|e| SqlError::new(ErrorCode::ER_WRONG_ARGUMENTS, e.to_string()))?;
         }
+        self.fe.env.audit.set_options(crate::audit_options(&config));
         Ok(QueryResult::ok())
     }
 
@@ -586,6 +601,43 @@ fn guard(
     }))
 }
 
+/// A random query id, formatted as a UUID.
+fn query_id() -> String {
+    let v: u128 = rand::random();
+    let h = format!("{v:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// A result stream whose audit record is written when its last row has been sent.
+fn audited(stream: BatchStream, audit: crate::audit::PendingAudit) -> BatchStream {
+    Box::pin(futures::stream::unfold(
+        (stream, audit),
+        |(mut stream, mut audit)| async move {
+            match stream.next().await {
+                Some(Ok(batch)) => {
+                    audit.add_rows(batch.num_rows());
+                    Some((Ok(batch), (stream, audit)))
+                }
+                Some(Err(e)) => {
+                    audit.finish("ERR", Some(e.code.errno));
+                    Some((Err(e), (stream, audit)))
+                }
+                None => {
+                    audit.finish("EOF", None);
+                    None
+                }
+            }
+        },
+    ))
+}
+
 #[async_trait]
 impl MysqlSession for Session {
     type Statement = ParsedStatement;
@@ -595,10 +647,49 @@ impl MysqlSession for Session {
     }
 
     async fn execute(&mut self, statement: ParsedStatement) -> Result<QueryResult, SqlError> {
-        self.set_activity(Some(rigel_sql::redact(&statement.text).into_owned()));
+        let text = rigel_sql::redact(&statement.text).into_owned();
+        self.set_activity(Some(text.clone()));
+        self.stmts += 1;
+        self.last_plan = None;
+        let is_query = matches!(statement.statement, Statement::Query(_));
+        let mut audit = crate::audit::PendingAudit::new(
+            Arc::clone(&self.fe.env.audit),
+            crate::audit::AuditRecord {
+                timestamp_ms: crate::now_ms(),
+                kind: "query",
+                client: self.conn.peer.to_string(),
+                user: self.conn.user.clone(),
+                authorized_user: format!("'{}'@'{}'", self.conn.user, self.conn.host),
+                db: self.db.clone().unwrap_or_default(),
+                state: "OK",
+                error_code: String::new(),
+                time_ms: 0,
+                scan_bytes: 0,
+                scan_rows: 0,
+                return_rows: 0,
+                stmt_id: self.stmts,
+                query_id: query_id(),
+                is_query,
+                stmt: text,
+            },
+        );
         let result = self.run(statement).await.map_err(|e| self.refine_error(e));
         self.set_activity(None);
-        result
+        audit.set_plan(self.last_plan.take());
+        match result {
+            Ok(QueryResult::Rows { schema, stream }) => Ok(QueryResult::Rows {
+                schema,
+                stream: audited(stream, audit),
+            }),
+            Ok(ok) => {
+                audit.finish("OK", None);
+                Ok(ok)
+            }
+            Err(e) => {
+                audit.finish("ERR", Some(e.code.errno));
+                Err(e)
+            }
+        }
     }
 
     async fn prepare(&mut self, sql: &str) -> Result<PreparedInfo, SqlError> {
