@@ -282,6 +282,11 @@ define_config! {
     mysql_server_version: String = "8.0.33";
     /// Maximum number of MySQL connections.
     qe_max_connection: u32 = "4096", mutable = true;
+    /// Activate every role granted to a user at login, not only the default roles.
+    activate_all_roles_on_login: bool = "false", mutable = true;
+    /// Maximum number of MySQL connections of one user (StarRocks' per-user
+    /// `max_user_connections` property, as one setting for every user).
+    max_conn_per_user: u32 = "100", mutable = true;
     /// Default `query_timeout` (seconds) of new sessions.
     query_timeout: u32 = "300", mutable = true;
     /// Log level: DEBUG, INFO, WARN or ERROR.

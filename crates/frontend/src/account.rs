@@ -12,10 +12,14 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::DataType;
 use rigel_common::{ErrorCode, SqlError};
 use rigel_mysql::QueryResult;
-use rigel_sql::{AccountStatement, AuthSpec, GrantObject, Privilege, UserIdentity};
+use rigel_sql::{
+    AccountStatement, AuthSpec, GrantObject, Grantee, Privilege, RoleSet, UserIdentity,
+};
 use sha1::{Digest, Sha1};
 
-use crate::catalog::{CatalogState, Grant, GrantTarget, JournalEntry, UserAccount, account_key};
+use crate::catalog::{
+    CatalogState, Grant, GrantTarget, JournalEntry, RoleDef, UserAccount, account_key,
+};
 use crate::now_ms;
 use crate::result::{ResultBuilder, s};
 use crate::session::Session;
@@ -31,6 +35,8 @@ pub fn builtin_root() -> UserAccount {
         password: String::new(),
         grants: vec![],
         created_ms: 0,
+        roles: vec![],
+        default_roles: vec![],
     }
 }
 
@@ -135,6 +141,58 @@ fn exact_account(state: &CatalogState, user: &UserIdentity) -> Option<UserAccoun
     }
 }
 
+/// The role every account has.
+pub const PUBLIC: &str = "public";
+
+/// Built-in roles; all but `public` cannot be changed or dropped.
+pub const BUILTIN_ROLES: [&str; 5] = [ROOT, "cluster_admin", "db_admin", "user_admin", PUBLIC];
+
+fn global_grant(privileges: &[Privilege]) -> Grant {
+    Grant {
+        object: GrantTarget::Global,
+        privileges: privileges.iter().map(|p| p.as_str().to_string()).collect(),
+    }
+}
+
+/// A role's own privileges and the roles granted to it.
+fn role_privileges(state: &CatalogState, role: &str) -> (Vec<Grant>, Vec<String>) {
+    use Privilege as P;
+    let builtin = match role {
+        ROOT => Some(global_grant(&P::ALL)),
+        "db_admin" => Some(global_grant(&[
+            P::Select,
+            P::Insert,
+            P::Update,
+            P::Delete,
+            P::Alter,
+            P::Create,
+            P::Drop,
+        ])),
+        "user_admin" => Some(global_grant(&[P::Grant])),
+        "cluster_admin" => Some(global_grant(&[P::Operate])),
+        _ => None,
+    };
+    if let Some(g) = builtin {
+        return (vec![g], vec![]);
+    }
+    match state.roles.get(role) {
+        Some(r) => (r.grants.clone(), r.roles.clone()),
+        None => (vec![], vec![]),
+    }
+}
+
+/// Whether a role exists (built in, or created).
+fn role_exists(state: &CatalogState, role: &str) -> bool {
+    BUILTIN_ROLES.contains(&role) || state.roles.contains_key(role)
+}
+
+fn unknown_role(role: &str) -> SqlError {
+    SqlError::new(
+        ErrorCode::ER_WRONG_ARGUMENTS,
+        format!("Role '{role}' does not exist"),
+    )
+}
+
 fn covers(target: &GrantTarget, db: Option<&str>, table: Option<&str>) -> bool {
     match target {
         GrantTarget::Global => true,
@@ -235,30 +293,44 @@ impl Session {
     /// apply to open sessions at once). A dropped account keeps no privileges.
     pub(crate) fn account(&self) -> Arc<UserAccount> {
         let state = self.fe.catalog().read();
-        let found = state
-            .users
-            .get(&account_key(&self.conn.user, &self.conn.host))
-            .cloned()
-            .or_else(|| {
-                (self.conn.user == ROOT && self.conn.host == "%")
-                    .then(|| {
-                        exact_account(
-                            &state,
-                            &UserIdentity {
-                                name: ROOT.into(),
-                                host: "%".into(),
-                            },
-                        )
-                    })
-                    .flatten()
-            });
-        Arc::new(found.unwrap_or_else(|| UserAccount {
+        let me = UserIdentity {
             name: self.conn.user.clone(),
             host: self.conn.host.clone(),
+        };
+        let mut account = exact_account(&state, &me).unwrap_or_else(|| UserAccount {
+            name: me.name.clone(),
+            host: me.host.clone(),
             password: String::new(),
             grants: vec![],
             created_ms: 0,
-        }))
+            roles: vec![],
+            default_roles: vec![],
+        });
+        let all_on_login = self.fe.config.read().activate_all_roles_on_login;
+        let active: Vec<String> = match &self.active_roles {
+            None | Some(RoleSet::Default) if all_on_login => account.roles.clone(),
+            None | Some(RoleSet::Default) => account.default_roles.clone(),
+            Some(RoleSet::None) => vec![],
+            Some(RoleSet::All) => account.roles.clone(),
+            // Only roles still granted count.
+            Some(RoleSet::Roles(r)) => r
+                .iter()
+                .filter(|x| account.roles.contains(x))
+                .cloned()
+                .collect(),
+        };
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut stack: Vec<String> = active;
+        stack.push(PUBLIC.to_string());
+        while let Some(r) = stack.pop() {
+            if !seen.insert(r.clone()) {
+                continue;
+            }
+            let (grants, roles) = role_privileges(&state, &r);
+            account.grants.extend(grants);
+            stack.extend(roles);
+        }
+        Arc::new(account)
     }
 
     /// Fails unless the session's account holds `p` on the table / database / globally.
@@ -276,42 +348,17 @@ impl Session {
         }
     }
 
-    fn grant_target(&self, object: &GrantObject) -> Result<GrantTarget, SqlError> {
-        Ok(match object {
-            GrantObject::Global => GrantTarget::Global,
-            GrantObject::Database(d) => GrantTarget::Database(d.clone()),
-            GrantObject::Table { db, table } => GrantTarget::Table {
-                db: match db {
-                    Some(d) => d.clone(),
-                    None => self.current_db()?,
-                },
-                table: table.clone(),
-            },
-        })
-    }
-
     /// Runs an account statement.
     pub(crate) async fn account_statement(
         &mut self,
         stmt: AccountStatement,
     ) -> Result<QueryResult, SqlError> {
-        match stmt {
-            AccountStatement::ShowGrants(user) => return self.show_grants(user),
-            AccountStatement::ShowUsers => {
-                self.require(Privilege::Grant, None, None)?;
-                let state = self.fe.catalog().read();
-                let mut users: BTreeSet<String> =
-                    state.users.values().map(UserAccount::identity).collect();
-                if !state.users.values().any(|u| u.name == ROOT) {
-                    users.insert(builtin_root().identity());
-                }
-                let mut b = ResultBuilder::new(&[("User", DataType::Utf8)]);
-                for u in users {
-                    b.row(vec![s(u)]);
-                }
-                return b.into_result();
-            }
-            AccountStatement::SetPassword { ref user, .. } => {
+        match &stmt {
+            AccountStatement::ShowGrants(grantee) => return self.show_grants(grantee.clone()),
+            AccountStatement::ShowUsers => return self.show_users(),
+            AccountStatement::ShowRoles => return self.show_roles(),
+            AccountStatement::SetRole(set) => return self.set_role(set.clone()),
+            AccountStatement::SetPassword { user, .. } => {
                 // Anyone may change their own password.
                 let own = user
                     .as_ref()
@@ -325,11 +372,18 @@ impl Session {
         let granter = self.account();
         let mut w = self.fe.catalog().writer().await;
         let state = w.read();
+        if let AccountStatement::GrantRoles { roles, .. }
+        | AccountStatement::RevokeRoles { roles, .. } = &stmt
+            && let Some(r) = roles.iter().find(|r| !role_exists(&state, r))
+        {
+            return Err(unknown_role(r));
+        }
         let entry = match stmt {
             AccountStatement::CreateUser {
                 if_not_exists,
                 user,
                 auth,
+                default_roles,
             } => {
                 if exact_account(&state, &user).is_some() {
                     if if_not_exists {
@@ -338,6 +392,9 @@ impl Session {
                     return Err(cannot_user("CREATE USER", &user));
                 }
                 validate_identity(&user)?;
+                if let Some(r) = default_roles.iter().find(|r| !role_exists(&state, r)) {
+                    return Err(unknown_role(r));
+                }
                 JournalEntry::PutUser {
                     user: UserAccount {
                         name: user.name.clone(),
@@ -349,6 +406,8 @@ impl Session {
                             .unwrap_or_default(),
                         grants: vec![],
                         created_ms: now_ms(),
+                        roles: default_roles.clone(),
+                        default_roles,
                     },
                 }
             }
@@ -397,124 +456,304 @@ impl Session {
                     host: user.host,
                 }
             }
+            AccountStatement::CreateRole {
+                if_not_exists,
+                name,
+            } => {
+                if role_exists(&state, &name) {
+                    if if_not_exists {
+                        return Ok(QueryResult::ok());
+                    }
+                    return Err(SqlError::new(
+                        ErrorCode::ER_CANNOT_USER,
+                        format!("Operation CREATE ROLE failed for '{name}': it exists"),
+                    ));
+                }
+                validate_identity(&UserIdentity {
+                    name: name.clone(),
+                    host: "%".into(),
+                })?;
+                JournalEntry::PutRole {
+                    role: RoleDef {
+                        name,
+                        grants: vec![],
+                        roles: vec![],
+                    },
+                }
+            }
+            AccountStatement::DropRole { if_exists, name } => {
+                if BUILTIN_ROLES.contains(&name.as_str()) {
+                    return Err(SqlError::new(
+                        ErrorCode::ER_CANNOT_USER,
+                        format!("Operation DROP ROLE failed: '{name}' is a built-in role"),
+                    ));
+                }
+                if !state.roles.contains_key(&name) {
+                    if if_exists {
+                        return Ok(QueryResult::ok());
+                    }
+                    return Err(unknown_role(&name));
+                }
+                JournalEntry::DropRole { name }
+            }
+            AccountStatement::GrantRoles { roles, grantee } => match grantee {
+                Grantee::User(user) => {
+                    let mut account = self.existing_account(&state, &user, "GRANT")?;
+                    for r in roles {
+                        if !account.roles.contains(&r) {
+                            account.roles.push(r);
+                        }
+                    }
+                    JournalEntry::PutUser { user: account }
+                }
+                Grantee::Role(target) => {
+                    let mut role = mutable_role(&state, &target)?;
+                    for r in roles {
+                        // A role may not (indirectly) contain itself.
+                        if r == target || role_reaches(&state, &r, &target) {
+                            return Err(SqlError::new(
+                                ErrorCode::ER_WRONG_ARGUMENTS,
+                                format!("Granting '{r}' to '{target}' would make a cycle"),
+                            ));
+                        }
+                        if !role.roles.contains(&r) {
+                            role.roles.push(r);
+                        }
+                    }
+                    JournalEntry::PutRole { role }
+                }
+            },
+            AccountStatement::RevokeRoles { roles, grantee } => match grantee {
+                Grantee::User(user) => {
+                    let mut account = self.existing_account(&state, &user, "REVOKE")?;
+                    account.roles.retain(|r| !roles.contains(r));
+                    account.default_roles.retain(|r| !roles.contains(r));
+                    JournalEntry::PutUser { user: account }
+                }
+                Grantee::Role(target) => {
+                    let mut role = mutable_role(&state, &target)?;
+                    role.roles.retain(|r| !roles.contains(r));
+                    JournalEntry::PutRole { role }
+                }
+            },
+            AccountStatement::SetDefaultRole { roles, user } => {
+                let mut account = self.existing_account(&state, &user, "SET DEFAULT ROLE")?;
+                account.default_roles = match roles {
+                    RoleSet::None => vec![],
+                    RoleSet::All | RoleSet::Default => account.roles.clone(),
+                    RoleSet::Roles(list) => {
+                        if let Some(r) = list.iter().find(|r| !account.roles.contains(r)) {
+                            return Err(SqlError::new(
+                                ErrorCode::ER_WRONG_ARGUMENTS,
+                                format!("Role '{r}' is not granted to {user}"),
+                            ));
+                        }
+                        list
+                    }
+                };
+                JournalEntry::PutUser { user: account }
+            }
             AccountStatement::Grant {
                 privileges,
                 object,
-                user,
+                grantee,
             } => {
-                let (target, mut account) =
-                    self.grant_change(&state, &granter, "GRANT", &privileges, &object, &user)?;
-                if account.name == ROOT {
-                    return Ok(QueryResult::ok());
+                let target = self.grant_target(&object)?;
+                check_grantable(&granter, &privileges, &target)?;
+                let add = |grants: &mut Vec<Grant>| {
+                    let names = privileges.iter().map(|p| p.as_str().to_string());
+                    match grants.iter_mut().find(|g| g.object == target) {
+                        Some(g) => g.privileges.extend(names),
+                        None => grants.push(Grant {
+                            object: target.clone(),
+                            privileges: names.collect(),
+                        }),
+                    }
+                };
+                match grantee {
+                    Grantee::User(user) => {
+                        let mut account = self.existing_account(&state, &user, "GRANT")?;
+                        if account.name == ROOT {
+                            return Ok(QueryResult::ok());
+                        }
+                        add(&mut account.grants);
+                        JournalEntry::PutUser { user: account }
+                    }
+                    Grantee::Role(name) => {
+                        let mut role = mutable_role(&state, &name)?;
+                        add(&mut role.grants);
+                        JournalEntry::PutRole { role }
+                    }
                 }
-                let names = privileges.iter().map(|p| p.as_str().to_string());
-                match account.grants.iter_mut().find(|g| g.object == target) {
-                    Some(g) => g.privileges.extend(names),
-                    None => account.grants.push(Grant {
-                        object: target,
-                        privileges: names.collect(),
-                    }),
-                }
-                JournalEntry::PutUser { user: account }
             }
             AccountStatement::Revoke {
                 privileges,
                 object,
-                user,
+                grantee,
             } => {
-                let (target, mut account) =
-                    self.grant_change(&state, &granter, "REVOKE", &privileges, &object, &user)?;
-                if account.name == ROOT {
-                    return Err(SqlError::new(
-                        ErrorCode::ER_CANNOT_USER,
-                        "Operation REVOKE failed: root keeps every privilege",
-                    ));
-                }
-                for g in account.grants.iter_mut().filter(|g| g.object == target) {
-                    for p in &privileges {
-                        g.privileges.remove(p.as_str());
+                let target = self.grant_target(&object)?;
+                check_grantable(&granter, &privileges, &target)?;
+                let remove = |grants: &mut Vec<Grant>| {
+                    for g in grants.iter_mut().filter(|g| g.object == target) {
+                        for p in &privileges {
+                            g.privileges.remove(p.as_str());
+                        }
+                    }
+                    grants.retain(|g| !g.privileges.is_empty());
+                };
+                match grantee {
+                    Grantee::User(user) => {
+                        let mut account = self.existing_account(&state, &user, "REVOKE")?;
+                        if account.name == ROOT {
+                            return Err(SqlError::new(
+                                ErrorCode::ER_CANNOT_USER,
+                                "Operation REVOKE failed: root keeps every privilege",
+                            ));
+                        }
+                        remove(&mut account.grants);
+                        JournalEntry::PutUser { user: account }
+                    }
+                    Grantee::Role(name) => {
+                        let mut role = mutable_role(&state, &name)?;
+                        remove(&mut role.grants);
+                        JournalEntry::PutRole { role }
                     }
                 }
-                account.grants.retain(|g| !g.privileges.is_empty());
-                JournalEntry::PutUser { user: account }
             }
-            AccountStatement::ShowGrants(_) | AccountStatement::ShowUsers => {
-                return Ok(QueryResult::ok());
-            }
+            AccountStatement::ShowGrants(_)
+            | AccountStatement::ShowUsers
+            | AccountStatement::ShowRoles
+            | AccountStatement::SetRole(_) => return Ok(QueryResult::ok()),
         };
         drop(state);
         w.commit(vec![entry])?;
         Ok(QueryResult::ok())
     }
 
-    /// The object and the account a GRANT or REVOKE (`op`) changes, once the granter may.
-    fn grant_change(
+    fn existing_account(
         &self,
         state: &CatalogState,
-        granter: &UserAccount,
-        op: &str,
-        privileges: &[Privilege],
-        object: &GrantObject,
         user: &UserIdentity,
-    ) -> Result<(GrantTarget, UserAccount), SqlError> {
-        let target = self.grant_target(object)?;
-        self.check_grantable(granter, privileges, &target)?;
-        match exact_account(state, user) {
-            Some(account) => Ok((target, account)),
-            None => Err(SqlError::new(
+        op: &str,
+    ) -> Result<UserAccount, SqlError> {
+        exact_account(state, user).ok_or_else(|| {
+            SqlError::new(
                 ErrorCode::ER_CANNOT_USER,
                 format!("Operation {op} failed: no such account {user}"),
-            )),
-        }
+            )
+        })
     }
 
-    /// A grant or revoke needs GRANT on the object, and the privileges themselves: nobody
-    /// hands out (or takes away) what they do not hold.
-    fn check_grantable(
-        &self,
-        granter: &UserAccount,
-        privileges: &[Privilege],
-        target: &GrantTarget,
-    ) -> Result<(), SqlError> {
-        let (db, table) = match target {
-            GrantTarget::Global => (None, None),
-            GrantTarget::Database(d) => (Some(d.as_str()), None),
-            GrantTarget::Table { db, table } => (Some(db.as_str()), Some(table.as_str())),
-        };
-        for p in std::iter::once(&Privilege::Grant).chain(privileges) {
-            if !allowed(granter, *p, db, table) {
-                return Err(denied(granter, *p, db, table));
+    /// `SET ROLE`: the roles must be granted to the account.
+    fn set_role(&mut self, set: RoleSet) -> Result<QueryResult, SqlError> {
+        if let RoleSet::Roles(list) = &set {
+            let granted = {
+                let state = self.fe.catalog().read();
+                exact_account(
+                    &state,
+                    &UserIdentity {
+                        name: self.conn.user.clone(),
+                        host: self.conn.host.clone(),
+                    },
+                )
+                .map(|a| a.roles)
+                .unwrap_or_default()
+            };
+            if let Some(r) = list.iter().find(|r| !granted.contains(r)) {
+                return Err(SqlError::new(
+                    ErrorCode::ER_SPECIFIC_ACCESS_DENIED_ERROR,
+                    format!(
+                        "Role '{r}' is not granted to '{}'@'{}'",
+                        self.conn.user, self.conn.host
+                    ),
+                ));
             }
         }
-        Ok(())
+        self.active_roles = Some(set);
+        Ok(QueryResult::ok())
     }
 
-    fn show_grants(&self, user: Option<UserIdentity>) -> Result<QueryResult, SqlError> {
+    fn show_users(&self) -> Result<QueryResult, SqlError> {
+        self.require(Privilege::Grant, None, None)?;
+        let state = self.fe.catalog().read();
+        let mut users: BTreeSet<String> = state.users.values().map(UserAccount::identity).collect();
+        if !state.users.values().any(|u| u.name == ROOT) {
+            users.insert(builtin_root().identity());
+        }
+        let mut b = ResultBuilder::new(&[("User", DataType::Utf8)]);
+        for u in users {
+            b.row(vec![s(u)]);
+        }
+        b.into_result()
+    }
+
+    fn show_roles(&self) -> Result<QueryResult, SqlError> {
+        let state = self.fe.catalog().read();
+        let mut b = ResultBuilder::new(&[
+            ("Name", DataType::Utf8),
+            ("Builtin", DataType::Utf8),
+            ("Comment", DataType::Utf8),
+        ]);
+        let mut names: BTreeSet<&str> = BUILTIN_ROLES.into_iter().collect();
+        names.extend(state.roles.keys().map(String::as_str));
+        for n in names {
+            let builtin = BUILTIN_ROLES.contains(&n);
+            b.row(vec![s(n), s(if builtin { "true" } else { "false" }), s("")]);
+        }
+        b.into_result()
+    }
+
+    fn grant_target(&self, object: &GrantObject) -> Result<GrantTarget, SqlError> {
+        Ok(match object {
+            GrantObject::Global => GrantTarget::Global,
+            GrantObject::Database(d) => GrantTarget::Database(d.clone()),
+            GrantObject::Table { db, table } => GrantTarget::Table {
+                db: match db {
+                    Some(d) => d.clone(),
+                    None => self.current_db()?,
+                },
+                table: table.clone(),
+            },
+        })
+    }
+
+    fn show_grants(&self, grantee: Option<Grantee>) -> Result<QueryResult, SqlError> {
         let own = UserIdentity {
             name: self.conn.user.clone(),
             host: self.conn.host.clone(),
         };
-        let user = user.unwrap_or(own.clone());
-        if user != own {
+        let grantee = grantee.unwrap_or(Grantee::User(own.clone()));
+        if grantee != Grantee::User(own) {
             self.require(Privilege::Grant, None, None)?;
         }
-        let account = {
+        let (identity, grants, roles, is_root) = {
             let state = self.fe.catalog().read();
-            exact_account(&state, &user)
-        };
-        let Some(account) = account else {
-            return Err(SqlError::new(
-                ErrorCode::ER_NONEXISTING_GRANT,
-                format!("There is no such grant defined for user {user}"),
-            ));
+            match &grantee {
+                Grantee::User(user) => {
+                    let Some(account) = exact_account(&state, user) else {
+                        return Err(SqlError::new(
+                            ErrorCode::ER_NONEXISTING_GRANT,
+                            format!("There is no such grant defined for user {user}"),
+                        ));
+                    };
+                    let is_root = account.name == ROOT;
+                    (account.identity(), account.grants, account.roles, is_root)
+                }
+                Grantee::Role(r) => {
+                    if !role_exists(&state, r) {
+                        return Err(unknown_role(r));
+                    }
+                    let (grants, roles) = role_privileges(&state, r);
+                    (format!("ROLE '{r}'"), grants, roles, false)
+                }
+            }
         };
         let mut b = ResultBuilder::new(&[
             ("UserIdentity", DataType::Utf8),
             ("Catalog", DataType::Utf8),
             ("Grants", DataType::Utf8),
         ]);
-        let identity = account.identity();
-        if account.name == ROOT {
+        if is_root {
             b.row(vec![
                 s(identity.clone()),
                 s("default_catalog"),
@@ -523,7 +762,15 @@ impl Session {
                 )),
             ]);
         }
-        for g in &account.grants {
+        if !roles.is_empty() {
+            let list: Vec<String> = roles.iter().map(|r| format!("'{r}'")).collect();
+            b.row(vec![
+                s(identity.clone()),
+                s(""),
+                s(format!("GRANT {} TO {identity}", list.join(", "))),
+            ]);
+        }
+        for g in &grants {
             // In the canonical order (SELECT, INSERT, UPDATE, DELETE, …).
             let mut ordered: Vec<Privilege> = g
                 .privileges
@@ -553,6 +800,62 @@ impl Session {
         }
         b.into_result()
     }
+}
+
+/// A role that GRANT/REVOKE may change: created ones and `public`.
+fn mutable_role(state: &CatalogState, name: &str) -> Result<RoleDef, SqlError> {
+    if let Some(r) = state.roles.get(name) {
+        return Ok(r.clone());
+    }
+    if name == PUBLIC {
+        return Ok(RoleDef {
+            name: PUBLIC.to_string(),
+            grants: vec![],
+            roles: vec![],
+        });
+    }
+    if BUILTIN_ROLES.contains(&name) {
+        return Err(SqlError::new(
+            ErrorCode::ER_WRONG_ARGUMENTS,
+            format!("The built-in role '{name}' cannot be changed"),
+        ));
+    }
+    Err(unknown_role(name))
+}
+
+/// Whether `from` contains `to`, directly or through other roles.
+fn role_reaches(state: &CatalogState, from: &str, to: &str) -> bool {
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![from.to_string()];
+    while let Some(r) = stack.pop() {
+        if r == to {
+            return true;
+        }
+        if seen.insert(r.clone()) {
+            stack.extend(role_privileges(state, &r).1);
+        }
+    }
+    false
+}
+
+/// A grant or revoke needs GRANT on the object, and the privileges themselves: nobody
+/// hands out (or takes away) what they do not hold.
+fn check_grantable(
+    granter: &UserAccount,
+    privileges: &[Privilege],
+    target: &GrantTarget,
+) -> Result<(), SqlError> {
+    let (db, table) = match target {
+        GrantTarget::Global => (None, None),
+        GrantTarget::Database(d) => (Some(d.as_str()), None),
+        GrantTarget::Table { db, table } => (Some(db.as_str()), Some(table.as_str())),
+    };
+    for p in std::iter::once(&Privilege::Grant).chain(privileges) {
+        if !allowed(granter, *p, db, table) {
+            return Err(denied(granter, *p, db, table));
+        }
+    }
+    Ok(())
 }
 
 fn validate_identity(user: &UserIdentity) -> Result<(), SqlError> {
@@ -618,6 +921,8 @@ mod tests {
                 password: String::new(),
                 grants: vec![],
                 created_ms: 0,
+                roles: vec![],
+                default_roles: vec![],
             };
             state.users.insert(u.key(), u);
         }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use parking_lot::{RwLock, RwLockReadGuard};
 use tokio::sync::{Mutex, MutexGuard};
 
-pub use account::{Grant, GrantTarget, UserAccount, account_key};
+pub use account::{Grant, GrantTarget, RoleDef, UserAccount, account_key};
 pub use model::*;
 pub use state::{CatalogState, CommitRecord, JournalEntry};
 

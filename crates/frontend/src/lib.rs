@@ -230,12 +230,27 @@ impl Frontend {
     }
 
     fn register(&self, conn: Arc<Connection>) -> Result<(), SqlError> {
-        let max = self.config.read().qe_max_connection as usize;
+        let (max, per_user) = {
+            let config = self.config.read();
+            (
+                config.qe_max_connection as usize,
+                config.max_conn_per_user as usize,
+            )
+        };
         let mut conns = self.connections.lock();
         if conns.len() >= max {
             return Err(SqlError::new(
                 ErrorCode::ER_CON_COUNT_ERROR,
                 "Too many connections",
+            ));
+        }
+        if conns.values().filter(|c| c.user == conn.user).count() >= per_user {
+            return Err(SqlError::new(
+                ErrorCode::ER_TOO_MANY_USER_CONNECTIONS,
+                format!(
+                    "User {} has exceeded the 'max_user_connections' resource (current value: {per_user})",
+                    conn.user
+                ),
             ));
         }
         conns.insert(conn.id, conn);

@@ -44,6 +44,8 @@ pub struct Session {
     pub(crate) warnings: Vec<Warning>,
     /// Statements run on this connection (the audit log's StmtId).
     stmts: u64,
+    /// `SET ROLE`: the active roles (`None`: the account's default roles).
+    pub(crate) active_roles: Option<rigel_sql::RoleSet>,
     /// The physical plan of the last query, for the audit log's scan counts.
     pub(crate) last_plan: Option<Arc<dyn datafusion::physical_plan::ExecutionPlan>>,
     closed: bool,
@@ -60,6 +62,7 @@ impl Session {
             user_vars: BTreeMap::new(),
             warnings: vec![],
             stmts: 0,
+            active_roles: None,
             last_plan: None,
             closed: false,
         }
@@ -207,7 +210,7 @@ impl Session {
             Statement::AlterTable { name, .. } => on_table(P::Alter, name),
             Statement::Truncate { name, .. } => on_table(P::Delete, name),
             Statement::Analyze { table, .. } => on_table(P::Select, table),
-            Statement::AdminSetConfig(_) => self.require(P::Grant, None, None),
+            Statement::AdminSetConfig(_) => self.require(P::Operate, None, None),
             Statement::Set(items)
                 if items.iter().any(|i| {
                     matches!(
@@ -219,7 +222,7 @@ impl Session {
                     )
                 }) =>
             {
-                self.require(P::Grant, None, None)
+                self.require(P::Operate, None, None)
             }
             _ => Ok(()),
         }

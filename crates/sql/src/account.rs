@@ -50,11 +50,14 @@ pub enum Privilege {
     Drop,
     /// Accounts and grants (`GRANT`, in the MySQL-style shorthand).
     Grant,
+    /// Operating the server: `ADMIN SET FRONTEND CONFIG`, `SET GLOBAL`, killing others'
+    /// statements (`OPERATE ON SYSTEM`).
+    Operate,
 }
 
 impl Privilege {
     /// Every privilege, for `ALL`.
-    pub const ALL: [Privilege; 8] = [
+    pub const ALL: [Privilege; 9] = [
         Privilege::Select,
         Privilege::Insert,
         Privilege::Update,
@@ -63,6 +66,7 @@ impl Privilege {
         Privilege::Create,
         Privilege::Drop,
         Privilege::Grant,
+        Privilege::Operate,
     ];
 
     /// The keyword.
@@ -76,6 +80,7 @@ impl Privilege {
             Privilege::Create => "CREATE",
             Privilege::Drop => "DROP",
             Privilege::Grant => "GRANT",
+            Privilege::Operate => "OPERATE",
         }
     }
 
@@ -90,6 +95,7 @@ impl Privilege {
             "CREATE" | "CREATE_PRIV" => Privilege::Create,
             "DROP" | "DROP_PRIV" => Privilege::Drop,
             "GRANT" | "GRANT_PRIV" => Privilege::Grant,
+            "OPERATE" | "NODE_PRIV" | "ADMIN_PRIV" => Privilege::Operate,
             _ => return None,
         })
     }
@@ -122,6 +128,8 @@ pub enum AccountStatement {
         user: UserIdentity,
         /// Password, if any.
         auth: Option<AuthSpec>,
+        /// `DEFAULT ROLE r1, …`: granted, and active at login.
+        default_roles: Vec<String>,
     },
     /// `ALTER USER [IF EXISTS] u IDENTIFIED …`
     AlterUser {
@@ -146,28 +154,89 @@ pub enum AccountStatement {
         /// New password.
         auth: AuthSpec,
     },
-    /// `GRANT privileges ON object TO u [WITH GRANT OPTION]`
+    /// `GRANT privileges ON object TO {[USER] u | ROLE r} [WITH GRANT OPTION]`
     Grant {
         /// Privileges.
         privileges: Vec<Privilege>,
         /// Object.
         object: GrantObject,
         /// Grantee.
-        user: UserIdentity,
+        grantee: Grantee,
     },
-    /// `REVOKE privileges ON object FROM u`
+    /// `REVOKE privileges ON object FROM {[USER] u | ROLE r}`
     Revoke {
         /// Privileges.
         privileges: Vec<Privilege>,
         /// Object.
         object: GrantObject,
+        /// Who loses them.
+        grantee: Grantee,
+    },
+    /// `CREATE ROLE [IF NOT EXISTS] r`
+    CreateRole {
+        /// `IF NOT EXISTS`
+        if_not_exists: bool,
+        /// Name.
+        name: String,
+    },
+    /// `DROP ROLE [IF EXISTS] r`
+    DropRole {
+        /// `IF EXISTS`
+        if_exists: bool,
+        /// Name.
+        name: String,
+    },
+    /// `GRANT r1, … TO {[USER] u | ROLE r}`
+    GrantRoles {
+        /// Roles granted.
+        roles: Vec<String>,
+        /// Grantee.
+        grantee: Grantee,
+    },
+    /// `REVOKE r1, … FROM {[USER] u | ROLE r}`
+    RevokeRoles {
+        /// Roles revoked.
+        roles: Vec<String>,
+        /// Who loses them.
+        grantee: Grantee,
+    },
+    /// `SET ROLE {DEFAULT | NONE | ALL | r1, …}`
+    SetRole(RoleSet),
+    /// `SET DEFAULT ROLE {NONE | ALL | r1, …} TO u`
+    SetDefaultRole {
+        /// Roles.
+        roles: RoleSet,
         /// Account.
         user: UserIdentity,
     },
-    /// `SHOW GRANTS [FOR u]`
-    ShowGrants(Option<UserIdentity>),
+    /// `SHOW GRANTS [FOR {u | ROLE r}]`
+    ShowGrants(Option<Grantee>),
     /// `SHOW USERS`
     ShowUsers,
+    /// `SHOW ROLES`
+    ShowRoles,
+}
+
+/// Who receives a grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grantee {
+    /// An account.
+    User(UserIdentity),
+    /// A role.
+    Role(String),
+}
+
+/// The roles `SET ROLE` / `SET DEFAULT ROLE` name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleSet {
+    /// `DEFAULT`: the account's default roles.
+    Default,
+    /// `NONE`
+    None,
+    /// `ALL`: every role granted.
+    All,
+    /// These roles.
+    Roles(Vec<String>),
 }
 
 impl StarRocksParser<'_> {
@@ -240,10 +309,16 @@ impl StarRocksParser<'_> {
         let if_not_exists = self.eat_words(&["IF", "NOT", "EXISTS"]);
         let user = self.user_identity()?;
         let auth = self.auth_spec()?;
+        let default_roles = if self.eat_words(&["DEFAULT", "ROLE"]) {
+            self.role_names()?
+        } else {
+            vec![]
+        };
         Ok(AccountStatement::CreateUser {
             if_not_exists,
             user,
             auth,
+            default_roles,
         })
     }
 
@@ -363,16 +438,71 @@ impl StarRocksParser<'_> {
         }
     }
 
-    /// `GRANT privileges ON object TO u [WITH GRANT OPTION]`.
+    /// `[USER] u` or `ROLE r`.
+    pub(crate) fn grantee(&mut self) -> PResult<Grantee> {
+        if self.eat_word("ROLE") {
+            return Ok(Grantee::Role(self.name_or_string_lit()?));
+        }
+        self.eat_word("USER");
+        Ok(Grantee::User(self.user_identity()?))
+    }
+
+    /// Whether the words before the next `to_word` include `ON`: a privilege grant rather
+    /// than a role grant.
+    fn grants_privileges(&self, to_word: &str) -> bool {
+        for i in 0.. {
+            match self.parser.peek_nth_token(i).token {
+                Token::EOF | Token::SemiColon => return false,
+                Token::Word(w) if w.quote_style.is_none() => {
+                    if w.value.eq_ignore_ascii_case("ON") {
+                        return true;
+                    }
+                    if w.value.eq_ignore_ascii_case(to_word) {
+                        return false;
+                    }
+                }
+                _ => {}
+            }
+        }
+        false
+    }
+
+    fn role_names(&mut self) -> PResult<Vec<String>> {
+        let mut roles = vec![self.name_or_string_lit()?];
+        while self.parser.consume_token(&Token::Comma) {
+            roles.push(self.name_or_string_lit()?);
+        }
+        Ok(roles)
+    }
+
+    /// `DEFAULT | NONE | ALL | r1, …`
+    fn role_set(&mut self) -> PResult<RoleSet> {
+        if self.eat_word("DEFAULT") {
+            return Ok(RoleSet::Default);
+        }
+        if self.eat_word("NONE") {
+            return Ok(RoleSet::None);
+        }
+        if self.eat_word("ALL") {
+            return Ok(RoleSet::All);
+        }
+        Ok(RoleSet::Roles(self.role_names()?))
+    }
+
+    /// `GRANT privileges ON object TO grantee [WITH GRANT OPTION]`, `GRANT roles TO grantee`.
     pub(crate) fn parse_grant(&mut self) -> PResult<AccountStatement> {
         self.expect_word("GRANT")?;
-        let privileges = self.privileges()?;
+        if !self.grants_privileges("TO") {
+            let roles = self.role_names()?;
+            self.expect_word("TO")?;
+            let grantee = self.grantee()?;
+            return Ok(AccountStatement::GrantRoles { roles, grantee });
+        }
+        let mut privileges = self.privileges()?;
         self.expect_word("ON")?;
         let object = self.grant_object()?;
         self.expect_word("TO")?;
-        self.eat_word("USER");
-        let user = self.user_identity()?;
-        let mut privileges = privileges;
+        let grantee = self.grantee()?;
         if self.eat_words(&["WITH", "GRANT", "OPTION"]) {
             privileges.push(Privilege::Grant);
             privileges.sort();
@@ -381,24 +511,59 @@ impl StarRocksParser<'_> {
         Ok(AccountStatement::Grant {
             privileges,
             object,
-            user,
+            grantee,
         })
     }
 
-    /// `REVOKE privileges ON object FROM u`.
+    /// `REVOKE privileges ON object FROM grantee`, `REVOKE roles FROM grantee`.
     pub(crate) fn parse_revoke(&mut self) -> PResult<AccountStatement> {
         self.expect_word("REVOKE")?;
+        if !self.grants_privileges("FROM") {
+            let roles = self.role_names()?;
+            self.expect_word("FROM")?;
+            let grantee = self.grantee()?;
+            return Ok(AccountStatement::RevokeRoles { roles, grantee });
+        }
         let privileges = self.privileges()?;
         self.expect_word("ON")?;
         let object = self.grant_object()?;
         self.expect_word("FROM")?;
-        self.eat_word("USER");
-        let user = self.user_identity()?;
+        let grantee = self.grantee()?;
         Ok(AccountStatement::Revoke {
             privileges,
             object,
-            user,
+            grantee,
         })
+    }
+
+    /// After `CREATE` / `DROP`: `ROLE …`.
+    pub(crate) fn parse_role_ddl(&mut self, create: bool) -> PResult<AccountStatement> {
+        self.expect_word("ROLE")?;
+        if create {
+            let if_not_exists = self.eat_words(&["IF", "NOT", "EXISTS"]);
+            Ok(AccountStatement::CreateRole {
+                if_not_exists,
+                name: self.name_or_string_lit()?,
+            })
+        } else {
+            let if_exists = self.eat_words(&["IF", "EXISTS"]);
+            Ok(AccountStatement::DropRole {
+                if_exists,
+                name: self.name_or_string_lit()?,
+            })
+        }
+    }
+
+    /// After `SET`: `ROLE …` or `DEFAULT ROLE … TO u`.
+    pub(crate) fn parse_set_role(&mut self) -> PResult<AccountStatement> {
+        if self.eat_words(&["DEFAULT", "ROLE"]) {
+            let roles = self.role_set()?;
+            self.expect_word("TO")?;
+            let user = self.user_identity()?;
+            return Ok(AccountStatement::SetDefaultRole { roles, user });
+        }
+        self.expect_word("ROLE")?;
+        Ok(AccountStatement::SetRole(self.role_set()?))
     }
 }
 
@@ -460,6 +625,7 @@ mod tests {
                 if_not_exists: false,
                 user: u("app_user", "%"),
                 auth: Some(AuthSpec::Password("pw".into())),
+                default_roles: vec![],
             }
         );
         assert_eq!(
@@ -470,6 +636,7 @@ mod tests {
                 if_not_exists: true,
                 user: u("bob", "10.0.%"),
                 auth: Some(AuthSpec::Hash("*AB".into())),
+                default_roles: vec![],
             }
         );
         assert_eq!(
@@ -477,7 +644,7 @@ mod tests {
             AccountStatement::Grant {
                 privileges: vec![Privilege::Select, Privilege::Insert],
                 object: GrantObject::Database("w".into()),
-                user: u("a", "%"),
+                grantee: Grantee::User(u("a", "%")),
             }
         );
         assert_eq!(
@@ -485,7 +652,7 @@ mod tests {
             AccountStatement::Grant {
                 privileges: Privilege::ALL.to_vec(),
                 object: GrantObject::Global,
-                user: u("a", "%"),
+                grantee: Grantee::User(u("a", "%")),
             }
         );
         assert_eq!(
@@ -496,7 +663,7 @@ mod tests {
                     db: Some("w".into()),
                     table: "t".into(),
                 },
-                user: u("a", "%"),
+                grantee: Grantee::User(u("a", "%")),
             }
         );
         assert_eq!(
@@ -508,6 +675,50 @@ mod tests {
         );
         assert_eq!(account("SHOW GRANTS"), AccountStatement::ShowGrants(None));
         assert!(crate::parse_one("GRANT FLY ON *.* TO a").is_err());
+        assert_eq!(
+            account("GRANT analyst, 'etl' TO USER a"),
+            AccountStatement::GrantRoles {
+                roles: vec!["analyst".into(), "etl".into()],
+                grantee: Grantee::User(u("a", "%")),
+            }
+        );
+        assert_eq!(
+            account("GRANT SELECT ON TABLE w.t TO ROLE analyst"),
+            AccountStatement::Grant {
+                privileges: vec![Privilege::Select],
+                object: GrantObject::Table {
+                    db: Some("w".into()),
+                    table: "t".into(),
+                },
+                grantee: Grantee::Role("analyst".into()),
+            }
+        );
+        assert_eq!(
+            account("REVOKE analyst FROM ROLE r2"),
+            AccountStatement::RevokeRoles {
+                roles: vec!["analyst".into()],
+                grantee: Grantee::Role("r2".into()),
+            }
+        );
+        assert_eq!(
+            account("SET DEFAULT ROLE analyst TO 'a'@'%'"),
+            AccountStatement::SetDefaultRole {
+                roles: RoleSet::Roles(vec!["analyst".into()]),
+                user: u("a", "%"),
+            }
+        );
+        assert_eq!(
+            account("SET ROLE ALL"),
+            AccountStatement::SetRole(RoleSet::All)
+        );
+        assert_eq!(
+            account("CREATE ROLE r"),
+            AccountStatement::CreateRole {
+                if_not_exists: false,
+                name: "r".into(),
+            }
+        );
+        assert_eq!(account("SHOW ROLES"), AccountStatement::ShowRoles);
     }
 
     #[test]

@@ -41,10 +41,13 @@ impl StarRocksParser<'_> {
         if self.peek_word().as_deref() == Some("USER") {
             return Ok(Statement::Account(self.parse_create_user()?));
         }
+        if self.peek_word().as_deref() == Some("ROLE") {
+            return Ok(Statement::Account(self.parse_role_ddl(true)?));
+        }
         let what = self.peek_word().unwrap_or_default();
         match what.as_str() {
-            "MATERIALIZED" | "ROLE" | "REPOSITORY" | "RESOURCE" | "CATALOG" | "FUNCTION"
-            | "INDEX" | "ROUTINE" | "ANALYZE" | "FILE" | "PIPE" | "EXTERNAL" => {
+            "MATERIALIZED" | "REPOSITORY" | "RESOURCE" | "CATALOG" | "FUNCTION" | "INDEX"
+            | "ROUTINE" | "ANALYZE" | "FILE" | "PIPE" | "EXTERNAL" => {
                 Ok(self.unsupported(format!("CREATE {what}")))
             }
             _ => self.parser.expected(
@@ -785,6 +788,9 @@ impl StarRocksParser<'_> {
         }
         if self.peek_word().as_deref() == Some("USER") {
             return Ok(Statement::Account(self.parse_drop_user()?));
+        }
+        if self.peek_word().as_deref() == Some("ROLE") {
+            return Ok(Statement::Account(self.parse_role_ddl(false)?));
         }
         let what = self.peek_word().unwrap_or_default();
         Ok(self.unsupported(format!("DROP {what}")))

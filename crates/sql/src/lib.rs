@@ -12,7 +12,9 @@ mod ddl;
 mod parser;
 mod show;
 
-pub use account::{AccountStatement, AuthSpec, GrantObject, Privilege, UserIdentity, redact};
+pub use account::{
+    AccountStatement, AuthSpec, GrantObject, Grantee, Privilege, RoleSet, UserIdentity, redact,
+};
 pub use ast::*;
 pub use datafusion::sql::sqlparser;
 pub use parser::{ParseError, parse_expr, parse_one, parse_statements};

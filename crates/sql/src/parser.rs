@@ -632,6 +632,12 @@ impl<'a> StarRocksParser<'a> {
         if self.peek_word().as_deref() == Some("PASSWORD") {
             return Ok(Statement::Account(self.parse_set_password()?));
         }
+        if self.peek_word().as_deref() == Some("ROLE")
+            || (self.peek_word().as_deref() == Some("DEFAULT")
+                && self.peek_nth_word(1).as_deref() == Some("ROLE"))
+        {
+            return Ok(Statement::Account(self.parse_set_role()?));
+        }
         if self.eat_word("NAMES") {
             let charset = self.name_or_string()?;
             let collation = if self.parser.parse_keyword(Keyword::COLLATE) {

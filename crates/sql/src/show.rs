@@ -41,16 +41,20 @@ impl StarRocksParser<'_> {
         let show = match word.as_str() {
             "GRANTS" => {
                 self.parser.next_token();
-                let user = if self.eat_word("FOR") {
-                    Some(self.user_identity()?)
+                let grantee = if self.eat_word("FOR") {
+                    Some(self.grantee()?)
                 } else {
                     None
                 };
-                return Ok(Statement::Account(AccountStatement::ShowGrants(user)));
+                return Ok(Statement::Account(AccountStatement::ShowGrants(grantee)));
             }
             "USERS" => {
                 self.parser.next_token();
                 return Ok(Statement::Account(AccountStatement::ShowUsers));
+            }
+            "ROLES" => {
+                self.parser.next_token();
+                return Ok(Statement::Account(AccountStatement::ShowRoles));
             }
             "DATABASES" | "SCHEMAS" => {
                 self.parser.next_token();

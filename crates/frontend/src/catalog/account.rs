@@ -18,6 +18,23 @@ pub struct UserAccount {
     pub grants: Vec<Grant>,
     /// Creation time (ms).
     pub created_ms: i64,
+    /// Roles granted to the account.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// The roles active at login.
+    #[serde(default)]
+    pub default_roles: Vec<String>,
+}
+
+/// A role: privileges and other roles, granted together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleDef {
+    /// Name.
+    pub name: String,
+    /// Privileges granted to the role.
+    pub grants: Vec<Grant>,
+    /// Roles granted to the role.
+    pub roles: Vec<String>,
 }
 
 /// Privileges on one object.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rigel_common::ids::{DbId, PartitionId, TableId, TabletId, TxnId};
 use serde::{Deserialize, Serialize};
 
-use super::account::{UserAccount, account_key};
+use super::account::{RoleDef, UserAccount, account_key};
 use super::model::{Database, Partition, Table, TableKind};
 
 /// How many committed transactions are remembered for publish recovery.
@@ -123,6 +123,16 @@ pub enum JournalEntry {
         /// Host pattern.
         host: String,
     },
+    /// A role created or changed.
+    PutRole {
+        /// The role as it is now.
+        role: RoleDef,
+    },
+    /// A role dropped (and taken from every account and role that had it).
+    DropRole {
+        /// Name.
+        name: String,
+    },
 }
 
 /// Everything the catalog holds.
@@ -152,6 +162,9 @@ pub struct CatalogState {
     /// until it is given a password.
     #[serde(default)]
     pub users: BTreeMap<String, UserAccount>,
+    /// Roles created with CREATE ROLE (and `public` once changed), by name.
+    #[serde(default)]
+    pub roles: BTreeMap<String, RoleDef>,
 }
 
 impl CatalogState {
@@ -235,6 +248,19 @@ impl CatalogState {
             }
             JournalEntry::DropUser { name, host } => {
                 self.users.remove(&account_key(name, host));
+            }
+            JournalEntry::PutRole { role } => {
+                self.roles.insert(role.name.clone(), role.clone());
+            }
+            JournalEntry::DropRole { name } => {
+                self.roles.remove(name);
+                for u in self.users.values_mut() {
+                    u.roles.retain(|r| r != name);
+                    u.default_roles.retain(|r| r != name);
+                }
+                for r in self.roles.values_mut() {
+                    r.roles.retain(|x| x != name);
+                }
             }
             JournalEntry::CommitTxn(record) => {
                 if let Some(table) = self.tables.get_mut(&record.table_id) {

@@ -331,3 +331,165 @@ async fn audit_log_records_statements_and_logins() {
     }
     server.stop().await;
 }
+
+/// `max_conn_per_user` and `qe_max_connection` refuse connections past their limits with
+/// MySQL's errors, and the server keeps serving everyone else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_limits() {
+    let server = TestServer::start().await;
+    let port = server.port();
+    let mut root = server.conn().await;
+    exec(&mut root, "CREATE USER 'u'@'%' IDENTIFIED BY 'pw'").await;
+    exec(
+        &mut root,
+        "ADMIN SET FRONTEND CONFIG (\"max_conn_per_user\" = \"2\")",
+    )
+    .await;
+    let login = |user: &'static str, pw: &'static str| {
+        let opts = mysql_async::OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(port)
+            .user(Some(user))
+            .pass(Some(pw));
+        async move { mysql_async::Conn::new(opts).await }
+    };
+    let a = login("u", "pw").await.unwrap();
+    let b = login("u", "pw").await.unwrap();
+    let e = login("u", "pw").await.unwrap_err();
+    assert_eq!(errno(&e), 1203, "{e}");
+    // Other users are not affected; a closed connection frees its slot.
+    let mut other = login("root", "").await.unwrap();
+    other.query_drop("SELECT 1").await.unwrap();
+    a.disconnect().await.unwrap();
+    let mut again = None;
+    for _ in 0..100 {
+        match login("u", "pw").await {
+            Ok(c) => {
+                again = Some(c);
+                break;
+            }
+            Err(_) => tokio::task::yield_now().await,
+        }
+    }
+    assert!(again.is_some(), "the slot of a closed connection is reused");
+    exec(
+        &mut root,
+        "ADMIN SET FRONTEND CONFIG (\"qe_max_connection\" = \"4\")",
+    )
+    .await;
+    let e = login("root", "").await.unwrap_err();
+    assert_eq!(errno(&e), 1040, "{e}");
+    root.query_drop("SELECT 1").await.unwrap();
+    drop(b);
+}
+
+/// Roles as in StarRocks 3.x: privileges granted to roles, roles granted to users and
+/// roles, default roles active at login, SET ROLE, the built-in roles and `public`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_carry_privileges() {
+    let server = TestServer::start().await;
+    let port = server.port();
+    let mut root = server.conn().await;
+    for sql in [
+        "CREATE DATABASE w",
+        "CREATE TABLE w.t (id INT) DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 1",
+        "CREATE TABLE w.pub (id INT) DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 1",
+        "CREATE ROLE analyst",
+        "GRANT SELECT ON ALL TABLES IN DATABASE w TO ROLE analyst",
+        "CREATE USER 'ana'@'%' IDENTIFIED BY 'pw' DEFAULT ROLE analyst",
+        "CREATE USER 'bob'@'%' IDENTIFIED BY 'pw'",
+        "GRANT analyst TO USER 'bob'@'%'",
+        "CREATE USER 'carol'@'%' IDENTIFIED BY 'pw'",
+        "GRANT user_admin TO 'carol'@'%'",
+        "SET DEFAULT ROLE user_admin TO 'carol'@'%'",
+    ] {
+        exec(&mut root, sql).await;
+    }
+    let login = |user: &'static str| {
+        let opts = mysql_async::OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(port)
+            .user(Some(user))
+            .pass(Some("pw"));
+        async move { mysql_async::Conn::new(opts).await.unwrap() }
+    };
+    let select = "SELECT count(*) FROM w.t";
+    // A default role is active at login.
+    let mut ana = login("ana").await;
+    ana.query_drop(select).await.unwrap();
+    // A granted role that is not a default one is active after SET ROLE.
+    let mut bob = login("bob").await;
+    assert_eq!(errno(&bob.query_drop(select).await.unwrap_err()), 1142);
+    bob.query_drop("SET ROLE analyst").await.unwrap();
+    bob.query_drop(select).await.unwrap();
+    bob.query_drop("SET ROLE NONE").await.unwrap();
+    assert_eq!(errno(&bob.query_drop(select).await.unwrap_err()), 1142);
+    assert_eq!(
+        errno(&bob.query_drop("SET ROLE db_admin").await.unwrap_err()),
+        1227
+    );
+    // Built-in roles: db_admin for data, user_admin for accounts.
+    exec(&mut root, "GRANT db_admin TO USER 'bob'@'%'").await;
+    bob.query_drop("SET ROLE ALL").await.unwrap();
+    bob.query_drop(
+        "CREATE TABLE w.t2 (id INT) DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 1",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        errno(
+            &bob.query_drop("CREATE USER x IDENTIFIED BY 'y'")
+                .await
+                .unwrap_err()
+        ),
+        1227
+    );
+    let mut carol = login("carol").await;
+    carol
+        .query_drop("CREATE USER 'dave'@'%' IDENTIFIED BY 'pw'")
+        .await
+        .unwrap();
+    // Roles of roles; no cycles.
+    exec(&mut root, "CREATE ROLE r1").await;
+    exec(&mut root, "CREATE ROLE r2").await;
+    exec(&mut root, "GRANT r1 TO ROLE r2").await;
+    assert!(root.query_drop("GRANT r2 TO ROLE r1").await.is_err());
+    assert!(
+        root.query_drop("GRANT ALL ON *.* TO ROLE db_admin")
+            .await
+            .is_err()
+    );
+    // public: what every account has.
+    let mut dave = login("dave").await;
+    assert_eq!(
+        errno(&dave.query_drop("SELECT * FROM w.pub").await.unwrap_err()),
+        1142
+    );
+    exec(&mut root, "GRANT SELECT ON TABLE w.pub TO ROLE public").await;
+    dave.query_drop("SELECT * FROM w.pub").await.unwrap();
+    // Introspection.
+    let roles: Vec<(String, String, String)> = root.query("SHOW ROLES").await.unwrap();
+    let names: Vec<&str> = roles.iter().map(|r| r.0.as_str()).collect();
+    for n in [
+        "analyst",
+        "db_admin",
+        "public",
+        "r1",
+        "r2",
+        "root",
+        "user_admin",
+    ] {
+        assert!(names.contains(&n), "{names:?}");
+    }
+    let grants: Vec<(String, String, String)> =
+        root.query("SHOW GRANTS FOR ROLE analyst").await.unwrap();
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0].2, "GRANT SELECT ON `w`.* TO ROLE 'analyst'");
+    let grants: Vec<(String, String, String)> =
+        root.query("SHOW GRANTS FOR 'bob'@'%'").await.unwrap();
+    assert_eq!(grants[0].2, "GRANT 'analyst', 'db_admin' TO 'bob'@'%'");
+    // Dropping a role takes it from everyone at once.
+    exec(&mut root, "DROP ROLE analyst").await;
+    assert_eq!(errno(&ana.query_drop(select).await.unwrap_err()), 1142);
+    assert!(root.query_drop("DROP ROLE db_admin").await.is_err());
+}
