@@ -325,6 +325,15 @@ define_config! {
     /// `ANALYZE SAMPLE` reads whole tablets, spread over the table's partitions, until it has
     /// about this many rows, and scales what it finds to the whole table.
     statistic_sample_collect_rows: u64 = "200000", mutable = true;
+    /// PEM file with the server certificate (chain) for TLS on the MySQL port. TLS is off
+    /// while empty.
+    ssl_certificate: String = "";
+    /// PEM file with the private key of `ssl_certificate`.
+    ssl_private_key: String = "";
+    /// PEM file with CA certificates client certificates are verified against (optional).
+    ssl_ca_certificate: String = "";
+    /// Refuse MySQL clients that do not switch to TLS (`ERROR 3159`).
+    require_secure_transport: bool = "false";
     /// Directory of `fe.audit.log` and `fe.slow_query.log`. Default: `<data_dir>/log`.
     audit_log_dir: String = "";
     /// Write audit records as JSON objects instead of `|Key=value` fields.

@@ -106,6 +106,7 @@ define_error_codes! {
     ER_LABEL_ALREADY_EXISTS => (5001, "HY000", 409),
     ER_IO_ERROR => (1030, "HY000", 500),
     ER_NO_DEFAULT_FOR_FIELD => (1364, "HY000", 400),
+    ER_SECURE_TRANSPORT_REQUIRED => (3159, "HY000", 403),
 }
 
 /// Implemented by every crate error enum: which public code does this error map to.

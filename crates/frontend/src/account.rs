@@ -37,6 +37,7 @@ pub fn builtin_root() -> UserAccount {
         created_ms: 0,
         roles: vec![],
         default_roles: vec![],
+        require_ssl: false,
     }
 }
 
@@ -305,6 +306,7 @@ impl Session {
             created_ms: 0,
             roles: vec![],
             default_roles: vec![],
+            require_ssl: false,
         });
         let all_on_login = self.fe.config.read().activate_all_roles_on_login;
         let active: Vec<String> = match &self.active_roles {
@@ -384,6 +386,7 @@ impl Session {
                 user,
                 auth,
                 default_roles,
+                require_ssl,
             } => {
                 if exact_account(&state, &user).is_some() {
                     if if_not_exists {
@@ -408,6 +411,7 @@ impl Session {
                         created_ms: now_ms(),
                         roles: default_roles.clone(),
                         default_roles,
+                        require_ssl: require_ssl.unwrap_or(false),
                     },
                 }
             }
@@ -415,6 +419,7 @@ impl Session {
                 if_exists,
                 user,
                 auth,
+                require_ssl,
             } => {
                 let Some(mut account) = exact_account(&state, &user) else {
                     if if_exists {
@@ -424,6 +429,9 @@ impl Session {
                 };
                 if let Some(auth) = auth {
                     account.password = stored_hash(&auth)?;
+                }
+                if let Some(r) = require_ssl {
+                    account.require_ssl = r;
                 }
                 JournalEntry::PutUser { user: account }
             }
@@ -923,6 +931,7 @@ mod tests {
                 created_ms: 0,
                 roles: vec![],
                 default_roles: vec![],
+                require_ssl: false,
             };
             state.users.insert(u.key(), u);
         }

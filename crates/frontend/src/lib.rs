@@ -399,6 +399,11 @@ impl MysqlHandler for FrontendService {
                 return Err(e);
             }
         };
+        if account.require_ssl && !request.secure {
+            let e = access_denied(&request.user, request.peer, password_given);
+            fe.audit_login(&request, &account.identity(), Err(&e));
+            return Err(e);
+        }
         if let Some(db) = &request.database {
             if fe.catalog().read().database(db).is_none()
                 && !db.eq_ignore_ascii_case(provider::INFORMATION_SCHEMA)

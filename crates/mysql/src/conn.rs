@@ -71,6 +71,25 @@ enum Outcome {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
+    /// The stream (after any bytes read but not yet decoded) and the codec, whose packet
+    /// sequence carries on over TLS.
+    fn into_parts(self) -> (crate::tls::Prefixed<S>, (PacketCodec, CapabilityFlags)) {
+        (
+            crate::tls::Prefixed::new(self.rbuf, self.stream),
+            (self.codec, self.caps),
+        )
+    }
+
+    fn from_parts(stream: S, (codec, caps): (PacketCodec, CapabilityFlags)) -> Self {
+        Self {
+            stream,
+            codec,
+            rbuf: BytesMut::with_capacity(16 * 1024),
+            wbuf: BytesMut::with_capacity(16 * 1024),
+            caps,
+        }
+    }
+
     fn new(stream: S, max_allowed_packet: usize) -> Self {
         let mut codec = PacketCodec::default();
         codec.max_allowed_packet = max_allowed_packet;
@@ -192,7 +211,8 @@ fn panic_error(what: &str) -> SqlError {
     SqlError::internal(format!("{what} panicked"))
 }
 
-/// Serves one connection until it ends.
+/// Serves one connection until it ends: greeting, an optional switch to TLS, login, then
+/// commands.
 pub async fn serve_connection<H, S>(
     handler: Arc<H>,
     stream: S,
@@ -204,7 +224,95 @@ pub async fn serve_connection<H, S>(
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let mut conn = Conn::new(stream, options.max_allowed_packet);
-    let session = match handshake(&*handler, &mut conn, peer, connection_id, &options).await {
+    let tls = options.tls.as_ref().map(|t| t.acceptor());
+    if tls.is_some() {
+        conn.caps |= CapabilityFlags::CLIENT_SSL;
+    }
+    let scramble = random_scramble();
+    let packet = match greet(&mut conn, connection_id, &scramble, &options).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return,
+        Err(e) => {
+            debug!(%peer, "handshake failed: {e}");
+            return;
+        }
+    };
+    match tls {
+        Some(acceptor) if is_ssl_request(&packet) => {
+            let (stream, codec) = conn.into_parts();
+            let stream = match acceptor.accept(stream).await {
+                Ok(s) => s,
+                Err(e) => {
+                    debug!(%peer, "TLS handshake failed: {e}");
+                    return;
+                }
+            };
+            let mut conn = Conn::from_parts(stream, codec);
+            let packet = match conn.read_packet().await {
+                Ok(Some(p)) => p,
+                _ => return,
+            };
+            serve_login(&*handler, conn, packet, scramble, peer, connection_id, true).await;
+        }
+        _ if options.require_secure_transport => {
+            let e = SqlError::new(
+                ErrorCode::ER_SECURE_TRANSPORT_REQUIRED,
+                "Connections using insecure transport are prohibited while --require_secure_transport=ON.",
+            );
+            if conn.push_err(&e).is_ok() {
+                let _ = conn.flush().await;
+            }
+        }
+        _ => {
+            serve_login(
+                &*handler,
+                conn,
+                packet,
+                scramble,
+                peer,
+                connection_id,
+                false,
+            )
+            .await
+        }
+    }
+}
+
+/// Whether a handshake response is an SSL request: the client's capabilities with
+/// CLIENT_SSL, its packet size and charset, and nothing else (32 bytes).
+fn is_ssl_request(packet: &[u8]) -> bool {
+    packet.len() == 32
+        && packet
+            .first_chunk::<4>()
+            .map(|c| u32::from_le_bytes(*c))
+            .is_some_and(|caps| {
+                CapabilityFlags::from_bits_truncate(caps).contains(CapabilityFlags::CLIENT_SSL)
+            })
+}
+
+async fn serve_login<H, S>(
+    handler: &H,
+    mut conn: Conn<S>,
+    packet: Vec<u8>,
+    scramble: [u8; 20],
+    peer: SocketAddr,
+    connection_id: u32,
+    secure: bool,
+) where
+    H: MysqlHandler,
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let session = match login(
+        handler,
+        &mut conn,
+        packet,
+        scramble,
+        peer,
+        connection_id,
+        secure,
+    )
+    .await
+    {
         Ok(Some(s)) => s,
         Ok(None) => return,
         Err(e) => {
@@ -219,14 +327,14 @@ pub async fn serve_connection<H, S>(
     session.close();
 }
 
-async fn handshake<H: MysqlHandler, S: AsyncRead + AsyncWrite + Unpin + Send>(
-    handler: &H,
+/// Sends the greeting and reads the client's first packet (its handshake response, or an
+/// SSL request).
+async fn greet<S: AsyncRead + AsyncWrite + Unpin + Send>(
     conn: &mut Conn<S>,
-    peer: SocketAddr,
     connection_id: u32,
+    scramble: &[u8; 20],
     options: &ServerOptions,
-) -> io::Result<Option<H::Session>> {
-    let scramble = random_scramble();
+) -> io::Result<Option<Vec<u8>>> {
     let mut scramble_2 = scramble[8..].to_vec();
     scramble_2.push(0);
     let mut scramble_1 = [0u8; 8];
@@ -237,7 +345,7 @@ async fn handshake<H: MysqlHandler, S: AsyncRead + AsyncWrite + Unpin + Send>(
         connection_id,
         scramble_1,
         Some(scramble_2),
-        server_capabilities(),
+        conn.caps,
         UTF8MB4_GENERAL_CI as u8,
         StatusFlags::SERVER_STATUS_AUTOCOMMIT,
         Some(NATIVE_PASSWORD),
@@ -247,11 +355,22 @@ async fn handshake<H: MysqlHandler, S: AsyncRead + AsyncWrite + Unpin + Send>(
     conn.push(&payload)?;
     conn.flush().await?;
 
-    let packet = match conn.read_packet().await {
-        Ok(Some(p)) => p,
-        Ok(None) => return Ok(None),
-        Err(e) => return Err(io::Error::other(e.to_string())),
-    };
+    match conn.read_packet().await {
+        Ok(p) => Ok(p),
+        Err(e) => Err(io::Error::other(e.to_string())),
+    }
+}
+
+/// Checks the handshake response and logs the user in.
+async fn login<H: MysqlHandler, S: AsyncRead + AsyncWrite + Unpin + Send>(
+    handler: &H,
+    conn: &mut Conn<S>,
+    packet: Vec<u8>,
+    scramble: [u8; 20],
+    peer: SocketAddr,
+    connection_id: u32,
+    secure: bool,
+) -> io::Result<Option<H::Session>> {
     let response = match HandshakeResponse::deserialize((), &mut ParseBuf(&packet)) {
         Ok(r) => r,
         Err(e) => {
@@ -262,7 +381,7 @@ async fn handshake<H: MysqlHandler, S: AsyncRead + AsyncWrite + Unpin + Send>(
         }
     };
     let client_caps = response.capabilities();
-    conn.caps = client_caps & server_capabilities();
+    conn.caps &= client_caps;
     let user = String::from_utf8_lossy(response.user()).into_owned();
     let database = response
         .db_name()
@@ -295,7 +414,7 @@ async fn handshake<H: MysqlHandler, S: AsyncRead + AsyncWrite + Unpin + Send>(
         scramble,
         auth_response,
         database,
-        secure: false,
+        secure,
     };
     let result = AssertUnwindSafe(handler.login(request))
         .catch_unwind()

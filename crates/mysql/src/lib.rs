@@ -15,6 +15,7 @@ mod packets;
 mod params;
 mod rows;
 mod server;
+pub mod tls;
 
 use std::net::SocketAddr;
 

@@ -19,6 +19,10 @@ pub struct ServerOptions {
     pub server_version: String,
     /// Largest packet accepted from clients.
     pub max_allowed_packet: usize,
+    /// TLS, when a certificate is configured.
+    pub tls: Option<Arc<crate::tls::TlsSource>>,
+    /// Refuse clients that do not switch to TLS (`require_secure_transport`).
+    pub require_secure_transport: bool,
 }
 
 /// A MySQL protocol server for one handler.

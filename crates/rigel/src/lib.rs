@@ -37,6 +37,9 @@ pub enum StartError {
     /// The frontend failed to open.
     #[error("cannot open the catalog: {0}")]
     Frontend(SqlError),
+    /// The TLS settings do not load.
+    #[error("cannot set up TLS: {0}")]
+    Tls(String),
 }
 
 /// A running server.
@@ -125,11 +128,31 @@ pub async fn start(mut config: Config) -> Result<ServerHandle, StartError> {
         }
     };
     let mut tasks = JoinSet::new();
+    let tls = if config.ssl_certificate.is_empty() {
+        if config.require_secure_transport {
+            return Err(StartError::Tls(
+                "require_secure_transport needs ssl_certificate and ssl_private_key".into(),
+            ));
+        }
+        None
+    } else {
+        let files = rigel_mysql::tls::TlsFiles {
+            certificate: config.ssl_certificate.clone().into(),
+            private_key: config.ssl_private_key.clone().into(),
+            ca: (!config.ssl_ca_certificate.is_empty())
+                .then(|| config.ssl_ca_certificate.clone().into()),
+        };
+        Some(Arc::new(
+            rigel_mysql::tls::TlsSource::new(files).map_err(StartError::Tls)?,
+        ))
+    };
     let mysql = Arc::new(MysqlServer::new(
         Arc::clone(&service),
         ServerOptions {
             server_version: frontend.server_version.clone(),
             max_allowed_packet: config.max_allowed_packet as usize,
+            tls,
+            require_secure_transport: config.require_secure_transport,
         },
     ));
     tasks.spawn(mysql.serve(mysql_listener, stopped(rx.clone())));

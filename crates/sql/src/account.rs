@@ -130,6 +130,8 @@ pub enum AccountStatement {
         auth: Option<AuthSpec>,
         /// `DEFAULT ROLE r1, …`: granted, and active at login.
         default_roles: Vec<String>,
+        /// `REQUIRE SSL` (`Some(true)`) / `REQUIRE NONE`.
+        require_ssl: Option<bool>,
     },
     /// `ALTER USER [IF EXISTS] u IDENTIFIED …`
     AlterUser {
@@ -139,6 +141,8 @@ pub enum AccountStatement {
         user: UserIdentity,
         /// New password (`None`: unchanged).
         auth: Option<AuthSpec>,
+        /// `REQUIRE SSL` / `REQUIRE NONE` (`None`: unchanged).
+        require_ssl: Option<bool>,
     },
     /// `DROP USER [IF EXISTS] u`
     DropUser {
@@ -303,22 +307,39 @@ impl StarRocksParser<'_> {
         Ok(Some(AuthSpec::Password(self.string_lit()?)))
     }
 
+    /// `REQUIRE SSL | X509 | NONE`: whether logins must use TLS.
+    fn require_clause(&mut self) -> PResult<Option<bool>> {
+        if !self.eat_word("REQUIRE") {
+            return Ok(None);
+        }
+        if self.eat_word("NONE") {
+            return Ok(Some(false));
+        }
+        if self.eat_word("SSL") || self.eat_word("X509") {
+            return Ok(Some(true));
+        }
+        self.error("expected SSL, X509 or NONE after REQUIRE")
+    }
+
     /// After `CREATE`: `USER …`.
     pub(crate) fn parse_create_user(&mut self) -> PResult<AccountStatement> {
         self.expect_word("USER")?;
         let if_not_exists = self.eat_words(&["IF", "NOT", "EXISTS"]);
         let user = self.user_identity()?;
         let auth = self.auth_spec()?;
+        let require_ssl = self.require_clause()?;
         let default_roles = if self.eat_words(&["DEFAULT", "ROLE"]) {
             self.role_names()?
         } else {
             vec![]
         };
+        let require_ssl = require_ssl.or(self.require_clause()?);
         Ok(AccountStatement::CreateUser {
             if_not_exists,
             user,
             auth,
             default_roles,
+            require_ssl,
         })
     }
 
@@ -328,10 +349,12 @@ impl StarRocksParser<'_> {
         let if_exists = self.eat_words(&["IF", "EXISTS"]);
         let user = self.user_identity()?;
         let auth = self.auth_spec()?;
+        let require_ssl = self.require_clause()?;
         Ok(AccountStatement::AlterUser {
             if_exists,
             user,
             auth,
+            require_ssl,
         })
     }
 
@@ -626,6 +649,7 @@ mod tests {
                 user: u("app_user", "%"),
                 auth: Some(AuthSpec::Password("pw".into())),
                 default_roles: vec![],
+                require_ssl: None,
             }
         );
         assert_eq!(
@@ -637,6 +661,7 @@ mod tests {
                 user: u("bob", "10.0.%"),
                 auth: Some(AuthSpec::Hash("*AB".into())),
                 default_roles: vec![],
+                require_ssl: None,
             }
         );
         assert_eq!(

@@ -24,6 +24,9 @@ pub struct UserAccount {
     /// The roles active at login.
     #[serde(default)]
     pub default_roles: Vec<String>,
+    /// Logins must use TLS (`REQUIRE SSL`).
+    #[serde(default)]
+    pub require_ssl: bool,
 }
 
 /// A role: privileges and other roles, granted together.

@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 
 use crate::common::TestServer;
 
-fn mariadb_binary() -> &'static str {
+pub(crate) fn mariadb_binary() -> &'static str {
     for candidate in ["mariadb", "mysql"] {
         if Command::new(candidate)
             .arg("--version")

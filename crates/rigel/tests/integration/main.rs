@@ -10,6 +10,7 @@ mod fuzz;
 mod primary_key;
 mod security;
 mod stream_load;
+mod tls;
 mod tpch;
 
 /// docs/configuration.md is generated from the code and must not drift.
