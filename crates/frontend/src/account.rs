@@ -227,6 +227,19 @@ pub fn sees_database(account: &UserAccount, db: &str) -> bool {
         })
 }
 
+/// Whether an account holds any privilege on a table (directly, on its database or
+/// globally): it may then see the table in SHOW TABLES and information_schema.
+pub fn sees_table(account: &UserAccount, db: &str, table: &str) -> bool {
+    account.name == ROOT
+        || account.grants.iter().any(|g| match &g.object {
+            GrantTarget::Global => true,
+            GrantTarget::Database(d) => d.eq_ignore_ascii_case(db),
+            GrantTarget::Table { db: d, table: t } => {
+                d.eq_ignore_ascii_case(db) && t.eq_ignore_ascii_case(table)
+            }
+        })
+}
+
 /// The error for a missing privilege, worded as MySQL words it.
 pub fn denied(
     account: &UserAccount,

@@ -120,8 +120,12 @@ impl InformationSchema {
                     "sql_path",
                 ]);
                 let state = ctx.env.catalog.read();
-                let mut names: Vec<String> =
-                    state.databases.values().map(|d| d.name.clone()).collect();
+                let mut names: Vec<String> = state
+                    .databases
+                    .values()
+                    .map(|d| d.name.clone())
+                    .filter(|d| crate::account::sees_database(&ctx.session.account, d))
+                    .collect();
                 names.push("information_schema".to_string());
                 names.sort();
                 for n in names {
@@ -166,6 +170,9 @@ impl InformationSchema {
                         let Some(t) = state.tables.get(id) else {
                             continue;
                         };
+                        if !crate::account::sees_table(&ctx.session.account, &db.name, &t.name) {
+                            continue;
+                        }
                         let (rows, bytes) = stats.get(id).copied().unwrap_or_default();
                         let view = t.is_view();
                         b.row(vec![
@@ -262,6 +269,9 @@ impl InformationSchema {
                         let Some(t) = state.tables.get(id) else {
                             continue;
                         };
+                        if !crate::account::sees_table(&ctx.session.account, &db.name, &t.name) {
+                            continue;
+                        }
                         match &t.kind {
                             TableKind::Olap(o) => {
                                 for (pos, c) in o.columns.iter().enumerate() {
@@ -378,6 +388,9 @@ impl InformationSchema {
                         let Some(t) = state.tables.get(id) else {
                             continue;
                         };
+                        if !crate::account::sees_table(&ctx.session.account, &db.name, &t.name) {
+                            continue;
+                        }
                         if let TableKind::View(v) = &t.kind {
                             b.row(vec![
                                 s("def"),
@@ -506,6 +519,9 @@ impl InformationSchema {
                         let Some(t) = state.tables.get(id) else {
                             continue;
                         };
+                        if !crate::account::sees_table(&ctx.session.account, &db.name, &t.name) {
+                            continue;
+                        }
                         let Some(o) = t.olap() else { continue };
                         let quote = |v: Vec<&str>| {
                             v.iter()
@@ -569,6 +585,9 @@ impl InformationSchema {
                         let Some(t) = state.tables.get(id) else {
                             continue;
                         };
+                        if !crate::account::sees_table(&ctx.session.account, &db.name, &t.name) {
+                            continue;
+                        }
                         let Some(stats) = t.olap().and_then(|o| o.statistics.as_ref()) else {
                             continue;
                         };
@@ -612,6 +631,9 @@ impl InformationSchema {
                         let Some(t) = state.tables.get(id) else {
                             continue;
                         };
+                        if !crate::account::sees_table(&ctx.session.account, &db.name, &t.name) {
+                            continue;
+                        }
                         let Some(o) = t.olap() else { continue };
                         let (method, expr) = match &o.partition_scheme {
                             PartitionScheme::Range { columns } => {
@@ -720,6 +742,9 @@ impl InformationSchema {
                 ]);
                 let jobs = ctx.env.loads.jobs();
                 for j in jobs {
+                    if !crate::account::sees_table(&ctx.session.account, &j.db, &j.table) {
+                        continue;
+                    }
                     let progress = j.progress();
                     b.row(vec![
                         i(j.txn.0),

@@ -365,9 +365,13 @@ impl Session {
                         b.row(row);
                     }
                 } else {
+                    let account = self.account();
                     let state = self.fe.catalog().read();
                     let d = state.database(&db).ok_or_else(|| unknown_db(&db))?;
                     for (name, id) in &d.tables {
+                        if !crate::account::sees_table(&account, &d.name, name) {
+                            continue;
+                        }
                         let mut row = vec![s(name.clone())];
                         if full {
                             let view = state.tables.get(id).is_some_and(|t| t.is_view());

@@ -166,12 +166,40 @@ async fn guide_accounts_and_privileges() {
     );
     let r = load("etl_user", "wrong").await;
     assert_eq!(r["Status"], "Fail", "{r}");
-    // SHOW DATABASES shows what the user may use.
+    // SHOW DATABASES, SHOW TABLES and information_schema show what the user may use.
     let dbs: Vec<String> = ro.query("SHOW DATABASES").await.unwrap();
     assert!(
         dbs.contains(&"warehouse".to_string()) && !dbs.contains(&"other".to_string()),
         "{dbs:?}"
     );
+    let schemata: Vec<String> = ro
+        .query("SELECT schema_name FROM information_schema.schemata ORDER BY 1")
+        .await
+        .unwrap();
+    assert_eq!(schemata, vec!["information_schema", "warehouse"]);
+    let tables: Vec<(String, String)> = ro
+        .query("SELECT table_schema, table_name FROM information_schema.tables ORDER BY 1, 2")
+        .await
+        .unwrap();
+    assert!(
+        tables.iter().all(|(db, _)| db != "other")
+            && tables.contains(&("warehouse".to_string(), "orders".to_string())),
+        "{tables:?}"
+    );
+    let columns: i64 = ro
+        .query_first("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'other'")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(columns, 0);
+    let e = ro.query_drop("SHOW TABLES FROM other").await;
+    let listed: Vec<String> = match e {
+        Ok(()) => ro.query("SHOW TABLES FROM other").await.unwrap(),
+        Err(_) => vec![],
+    };
+    assert!(listed.is_empty(), "{listed:?}");
+    let mine: Vec<String> = ro.query("SHOW TABLES").await.unwrap();
+    assert!(mine.contains(&"orders".to_string()), "{mine:?}");
     // root with a password.
     exec(
         &mut root,
