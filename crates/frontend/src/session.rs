@@ -434,7 +434,9 @@ impl Session {
                     format!("Unknown thread id: {id}"),
                 )
             })?;
-        if target.user != self.conn.user && self.conn.user != "root" {
+        let operator =
+            crate::account::allowed(&self.account(), rigel_sql::Privilege::Operate, None, None);
+        if target.user != self.conn.user && !operator {
             return Err(SqlError::new(
                 ErrorCode::ER_SPECIFIC_ACCESS_DENIED_ERROR,
                 format!("You are not owner of thread {id}"),

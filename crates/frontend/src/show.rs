@@ -605,8 +605,15 @@ impl Session {
                     ("Info", DataType::Utf8),
                     ("IsPending", DataType::Utf8),
                 ]);
+                // Others' connections need OPERATE (MySQL's PROCESS).
+                let operator = crate::account::allowed(
+                    &self.account(),
+                    rigel_sql::Privilege::Operate,
+                    None,
+                    None,
+                );
                 for c in self.fe.connections() {
-                    if self.conn.user != "root" && c.user != self.conn.user {
+                    if !operator && c.user != self.conn.user {
                         continue;
                     }
                     let a = c.activity.lock().clone();

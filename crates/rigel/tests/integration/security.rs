@@ -516,6 +516,25 @@ async fn roles_carry_privileges() {
     let grants: Vec<(String, String, String)> =
         root.query("SHOW GRANTS FOR 'bob'@'%'").await.unwrap();
     assert_eq!(grants[0].2, "GRANT 'analyst', 'db_admin' TO 'bob'@'%'");
+    // Other users' connections need OPERATE to be seen or killed.
+    let users = |rows: Vec<mysql_async::Row>| -> Vec<String> {
+        rows.into_iter()
+            .map(|r| r.get::<String, _>(1).unwrap_or_default())
+            .collect()
+    };
+    let seen = users(carol.query("SHOW PROCESSLIST").await.unwrap());
+    assert!(seen.iter().all(|u| u == "carol"), "{seen:?}");
+    let all = users(root.query("SHOW PROCESSLIST").await.unwrap());
+    assert!(
+        all.contains(&"bob".to_string()) && all.contains(&"carol".to_string()),
+        "{all:?}"
+    );
+    let bob_id: u32 = bob.id();
+    let e = carol
+        .query_drop(format!("KILL {bob_id}"))
+        .await
+        .unwrap_err();
+    assert_eq!(errno(&e), 1227, "{e}");
     // Dropping a role takes it from everyone at once.
     exec(&mut root, "DROP ROLE analyst").await;
     assert_eq!(errno(&ana.query_drop(select).await.unwrap_err()), 1142);
