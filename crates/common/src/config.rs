@@ -325,8 +325,8 @@ define_config! {
     /// `ANALYZE SAMPLE` reads whole tablets, spread over the table's partitions, until it has
     /// about this many rows, and scales what it finds to the whole table.
     statistic_sample_collect_rows: u64 = "200000", mutable = true;
-    /// PEM file with the server certificate (chain) for TLS on the MySQL port. TLS is off
-    /// while empty.
+    /// PEM file with the server certificate (chain) for TLS on the MySQL and HTTP ports
+    /// (HTTP becomes HTTPS). TLS is off while empty.
     ssl_certificate: String = "";
     /// PEM file with the private key of `ssl_certificate`.
     ssl_private_key: String = "";

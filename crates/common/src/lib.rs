@@ -10,6 +10,7 @@ pub mod error;
 pub mod hash;
 pub mod ids;
 pub mod sketch;
+pub mod tls;
 pub mod types;
 
 pub use error::{ErrorCode, ErrorExt, SqlError};

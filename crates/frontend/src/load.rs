@@ -1004,8 +1004,10 @@ impl LoadService {
             if keep > 0 {
                 match self.write_error_log(&name, &bad_rows[..keep]) {
                     Ok(()) => {
-                        report.error_url =
-                            format!("http://{}/api/_load_error_log?file={name}", req.host)
+                        report.error_url = format!(
+                            "{}://{}/api/_load_error_log?file={name}",
+                            req.scheme, req.host
+                        )
                     }
                     Err(e) => warn!("cannot write error log {name}: {e}"),
                 }

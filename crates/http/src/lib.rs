@@ -16,15 +16,17 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use axum::serve::ListenerExt;
+use axum::{Extension, Router};
 use base64::Engine;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
+use rigel_common::tls::TlsSource;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tracing::info;
@@ -71,6 +73,8 @@ pub struct StreamLoadRequest {
     pub client: SocketAddr,
     /// The address the client used to reach this server (`Host`), for URLs in replies.
     pub host: String,
+    /// `http` or `https`, for URLs in replies.
+    pub scheme: &'static str,
     /// The data.
     pub body: BodyStream,
 }
@@ -175,6 +179,7 @@ async fn fe_health<H: FrontendHttp>(State(h): State<Arc<H>>) -> Response {
 
 async fn fe_stream_load<H: FrontendHttp>(
     State(h): State<Arc<H>>,
+    Extension(Scheme(scheme)): Extension<Scheme>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     Path((db, table)): Path<(String, String)>,
     Query(query): Query<BTreeMap<String, String>>,
@@ -190,7 +195,7 @@ async fn fe_stream_load<H: FrontendHttp>(
     }
     let host = host_of(&headers);
     let target = h.backend_http_address(&host);
-    let mut location = format!("http://{target}/api/{db}/{table}/_stream_load");
+    let mut location = format!("{scheme}://{target}/api/{db}/{table}/_stream_load");
     if !query.is_empty() {
         let qs: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
         location.push('?');
@@ -217,6 +222,7 @@ async fn be_health<H: BackendHttp>(State(h): State<Arc<H>>) -> Response {
 
 async fn be_stream_load<H: BackendHttp>(
     State(h): State<Arc<H>>,
+    Extension(Scheme(scheme)): Extension<Scheme>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     Path((db, table)): Path<(String, String)>,
     headers: HeaderMap,
@@ -240,6 +246,7 @@ async fn be_stream_load<H: BackendHttp>(
         headers: map,
         client,
         host: host_of(&headers),
+        scheme,
         body: Box::pin(
             shared
                 .clone()
@@ -412,13 +419,71 @@ pub async fn serve(
     name: &'static str,
     listener: TcpListener,
     router: Router,
+    tls: Option<Arc<TlsSource>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    info!(addr = ?listener.local_addr().ok(), "{name} HTTP server listening");
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    match tls {
+        None => {
+            info!(addr = ?listener.local_addr().ok(), "{name} HTTP server listening");
+            let router = router.layer(Extension(Scheme("http")));
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
+        }
+        Some(tls) => {
+            info!(addr = ?listener.local_addr().ok(), "{name} HTTPS server listening");
+            let router = router.layer(Extension(Scheme("https")));
+            // `tap_io` makes the client address available as ConnectInfo<SocketAddr>.
+            let listener = TlsListener { tcp: listener, tls }.tap_io(|_| {});
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
+        }
+    }
+}
+
+/// The scheme the server is reached by (`http` or `https`), for URLs in replies.
+#[derive(Debug, Clone, Copy)]
+pub struct Scheme(pub &'static str);
+
+/// Accepts TCP connections and completes their TLS handshake (bounded by a timeout, so a
+/// client that stalls cannot hold up the others for long).
+struct TlsListener {
+    tcp: TcpListener,
+    tls: Arc<TlsSource>,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let (stream, addr) = match self.tcp.accept().await {
+                Ok(x) => x,
+                Err(e) => {
+                    // Typically EMFILE: back off instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let handshake = self.tls.acceptor().accept(stream);
+            match tokio::time::timeout(std::time::Duration::from_secs(10), handshake).await {
+                Ok(Ok(tls)) => return (tls, addr),
+                Ok(Err(e)) => tracing::debug!(%addr, "TLS handshake failed: {e}"),
+                Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
 }

@@ -151,15 +151,19 @@ pub async fn start(mut config: Config) -> Result<ServerHandle, StartError> {
         ServerOptions {
             server_version: frontend.server_version.clone(),
             max_allowed_packet: config.max_allowed_packet as usize,
-            tls,
+            tls: tls.clone(),
             require_secure_transport: config.require_secure_transport,
         },
     ));
     tasks.spawn(mysql.serve(mysql_listener, stopped(rx.clone())));
     let fe_router = rigel_http::frontend_router(Arc::clone(&service));
+    // With a certificate, the HTTP ports speak HTTPS.
+    let fe_tls = tls.clone();
     let fe_stop = stopped(rx.clone());
     tasks.spawn(async move {
-        if let Err(e) = rigel_http::serve("frontend", http_listener, fe_router, fe_stop).await {
+        if let Err(e) =
+            rigel_http::serve("frontend", http_listener, fe_router, fe_tls, fe_stop).await
+        {
             tracing::error!("frontend HTTP server failed: {e}");
         }
     });
@@ -168,9 +172,12 @@ pub async fn start(mut config: Config) -> Result<ServerHandle, StartError> {
     let load_service =
         rigel_frontend::load::LoadService::new(Arc::clone(&frontend), storage.join("error_log"));
     let be_router = rigel_http::backend_router(Arc::new(load_service));
+    let be_tls = tls.clone();
     let be_stop = stopped(rx.clone());
     tasks.spawn(async move {
-        if let Err(e) = rigel_http::serve("backend", be_http_listener, be_router, be_stop).await {
+        if let Err(e) =
+            rigel_http::serve("backend", be_http_listener, be_router, be_tls, be_stop).await
+        {
             tracing::error!("backend HTTP server failed: {e}");
         }
     });

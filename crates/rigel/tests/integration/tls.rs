@@ -129,6 +129,62 @@ async fn mysql_over_tls() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("over tls"));
 
+    // Stream Load over HTTPS on both HTTP ports; the frontend redirects to an https URL.
+    plain.query_drop("CREATE DATABASE s").await.unwrap();
+    plain
+        .query_drop(
+            "CREATE TABLE s.t (k INT, v INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1",
+        )
+        .await
+        .unwrap();
+    let data = certs.path().join("rows.csv");
+    std::fs::write(&data, "1,10\n2,20\n").unwrap();
+    let handle = server.handle.as_ref().unwrap();
+    let (fe, be) = (handle.http_addr.port(), handle.be_http_addr.port());
+    let curl = |args: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-sS", "--cacert", &ca.to_string_lossy(), "-u", "root:"])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let url = |port: u16| format!("https://127.0.0.1:{port}/api/s/t/_stream_load");
+    let file = data.to_string_lossy().into_owned();
+    let (ok, body) = curl(&["-H", "column_separator:,", "-T", &file, &url(be)]);
+    assert!(ok && body.contains("\"Status\": \"Success\""), "{body}");
+    let (ok, redirect) = curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{redirect_url}",
+        "-T",
+        &file,
+        &url(fe),
+    ]);
+    assert!(ok && redirect.starts_with("https://"), "{redirect}");
+    let (ok, body) = curl(&[
+        "--location-trusted",
+        "-H",
+        "column_separator:,",
+        "-T",
+        &file,
+        &url(fe),
+    ]);
+    assert!(ok && body.contains("\"Status\": \"Success\""), "{body}");
+    let n: i64 = plain
+        .query_first("SELECT count(*) FROM s.t")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 4);
+    // Plain HTTP to an HTTPS port gets no answer.
+    let (ok, _) = curl(&[&format!("http://127.0.0.1:{be}/api/health")]);
+    assert!(!ok);
+
     // A renewed certificate (from another CA) is used by new connections, no restart.
     let (ca2, _, _) = make_certs(certs.path(), "2");
     let mut renewed = None;
