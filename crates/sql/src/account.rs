@@ -393,6 +393,8 @@ impl StarRocksParser<'_> {
             if word.eq_ignore_ascii_case("ALL") {
                 self.eat_word("PRIVILEGES");
                 out.extend(Privilege::ALL);
+            } else if word.eq_ignore_ascii_case("USAGE") {
+                // The right to use a catalog, which every account has: nothing to record.
             } else {
                 let Some(p) = Privilege::parse(&word) else {
                     return self.error(format!("unknown privilege '{word}'"));
@@ -418,6 +420,14 @@ impl StarRocksParser<'_> {
     /// `SYSTEM`.
     fn grant_object(&mut self) -> PResult<GrantObject> {
         if self.eat_word("SYSTEM") {
+            return Ok(GrantObject::Global);
+        }
+        // There is one catalog (default_catalog): its privileges are global ones.
+        if self.eat_word("CATALOG") {
+            self.name_or_string_lit()?;
+            return Ok(GrantObject::Global);
+        }
+        if self.eat_words(&["ALL", "CATALOGS"]) {
             return Ok(GrantObject::Global);
         }
         if self.eat_word("DATABASE") {
@@ -699,6 +709,22 @@ mod tests {
             }
         );
         assert_eq!(account("SHOW GRANTS"), AccountStatement::ShowGrants(None));
+        assert_eq!(
+            account("GRANT USAGE, CREATE DATABASE ON CATALOG default_catalog TO a"),
+            AccountStatement::Grant {
+                privileges: vec![Privilege::Create],
+                object: GrantObject::Global,
+                grantee: Grantee::User(u("a", "%")),
+            }
+        );
+        assert_eq!(
+            account("GRANT OPERATE ON SYSTEM TO ROLE ops"),
+            AccountStatement::Grant {
+                privileges: vec![Privilege::Operate],
+                object: GrantObject::Global,
+                grantee: Grantee::Role("ops".into()),
+            }
+        );
         assert!(crate::parse_one("GRANT FLY ON *.* TO a").is_err());
         assert_eq!(
             account("GRANT analyst, 'etl' TO USER a"),

@@ -103,6 +103,17 @@ async fn guide_accounts_and_privileges() {
             }
         }
     }
+    // An account for other hosts does not let this host in; nor can a user alter root.
+    exec(&mut root, "CREATE USER 'remote'@'10.%' IDENTIFIED BY 'pw'").await;
+    assert_eq!(errno(&login("remote", "pw").await.unwrap_err()), 1045);
+    for sql in [
+        "ALTER USER 'root'@'%' IDENTIFIED BY 'x'",
+        "SET PASSWORD FOR 'root'@'%' = PASSWORD('x')",
+        "GRANT ALL ON *.* TO 'etl_user'@'%'",
+    ] {
+        let e = etl.query_drop(sql).await.unwrap_err();
+        assert_eq!(errno(&e), 1227, "{sql}: {e}");
+    }
     // Revoking takes effect in open sessions.
     exec(
         &mut root,
@@ -209,7 +220,7 @@ async fn guide_accounts_and_privileges() {
     assert_eq!(errno(&login("root", "").await.unwrap_err()), 1045);
     let mut root2 = login("root", "rootpw").await.unwrap();
     let users: Vec<String> = root2.query("SHOW USERS").await.unwrap();
-    assert_eq!(users.len(), 4, "{users:?}");
+    assert_eq!(users.len(), 5, "{users:?}");
     exec(&mut root2, "DROP USER 'app_user'@'%'").await;
     assert_eq!(
         errno(&login("app_user", "strong_password").await.unwrap_err()),
