@@ -16,7 +16,7 @@ use rigel_sql::{DefaultValue, Insert};
 
 use crate::catalog::{Column, OlapTable};
 use crate::error::{df_error, unknown_table};
-use crate::planner::{logical_plan, physical_plan, rewrite_mysql};
+use crate::planner::{logical_plan, name_output_columns, physical_plan, rewrite_mysql};
 use crate::session::Session;
 use crate::txn::write_target;
 
@@ -182,6 +182,10 @@ impl Session {
             let batch = self.values_batch(&rows).await?;
             Box::pin(futures::stream::iter(vec![Ok(batch)]))
         } else {
+            // Columns map by position; equal output names (`SELECT v, v`) are made distinct
+            // for the planner, as MySQL needs no distinct names here.
+            let mut query = query;
+            name_output_columns(&mut query);
             let mut stmt = ast::Statement::Query(Box::new(query));
             rewrite_mysql(&mut stmt);
             let (state, _) = self.fe.env.state(&self.view(), 0);
