@@ -581,30 +581,11 @@ impl Session {
             } => {
                 let target = self.grant_target(&object)?;
                 check_grantable(&granter, &privileges, &target)?;
-                let add = |grants: &mut Vec<Grant>| {
-                    let names = privileges.iter().map(|p| p.as_str().to_string());
-                    match grants.iter_mut().find(|g| g.object == target) {
-                        Some(g) => g.privileges.extend(names),
-                        None => grants.push(Grant {
-                            object: target.clone(),
-                            privileges: names.collect(),
-                        }),
-                    }
-                };
-                match grantee {
-                    Grantee::User(user) => {
-                        let mut account = self.existing_account(&state, &user, "GRANT")?;
-                        if account.name == ROOT {
-                            return Ok(QueryResult::ok());
-                        }
-                        add(&mut account.grants);
-                        JournalEntry::PutUser { user: account }
-                    }
-                    Grantee::Role(name) => {
-                        let mut role = mutable_role(&state, &name)?;
-                        add(&mut role.grants);
-                        JournalEntry::PutRole { role }
-                    }
+                let change = |grants: &mut Vec<Grant>| add_privileges(grants, &target, &privileges);
+                match self.change_grants(&state, grantee, "GRANT", change)? {
+                    Some(entry) => entry,
+                    // root holds everything already.
+                    None => return Ok(QueryResult::ok()),
                 }
             }
             AccountStatement::Revoke {
@@ -614,30 +595,15 @@ impl Session {
             } => {
                 let target = self.grant_target(&object)?;
                 check_grantable(&granter, &privileges, &target)?;
-                let remove = |grants: &mut Vec<Grant>| {
-                    for g in grants.iter_mut().filter(|g| g.object == target) {
-                        for p in &privileges {
-                            g.privileges.remove(p.as_str());
-                        }
-                    }
-                    grants.retain(|g| !g.privileges.is_empty());
-                };
-                match grantee {
-                    Grantee::User(user) => {
-                        let mut account = self.existing_account(&state, &user, "REVOKE")?;
-                        if account.name == ROOT {
-                            return Err(SqlError::new(
-                                ErrorCode::ER_CANNOT_USER,
-                                "Operation REVOKE failed: root keeps every privilege",
-                            ));
-                        }
-                        remove(&mut account.grants);
-                        JournalEntry::PutUser { user: account }
-                    }
-                    Grantee::Role(name) => {
-                        let mut role = mutable_role(&state, &name)?;
-                        remove(&mut role.grants);
-                        JournalEntry::PutRole { role }
+                let change =
+                    |grants: &mut Vec<Grant>| remove_privileges(grants, &target, &privileges);
+                match self.change_grants(&state, grantee, "REVOKE", change)? {
+                    Some(entry) => entry,
+                    None => {
+                        return Err(SqlError::new(
+                            ErrorCode::ER_CANNOT_USER,
+                            "Operation REVOKE failed: root keeps every privilege",
+                        ));
                     }
                 }
             }
@@ -649,6 +615,32 @@ impl Session {
         drop(state);
         w.commit(vec![entry])?;
         Ok(QueryResult::ok())
+    }
+
+    /// The journal entry of a GRANT or REVOKE (`op`) that `change`s the grants of a user
+    /// or role; `None` for root, whose privileges do not change.
+    fn change_grants(
+        &self,
+        state: &CatalogState,
+        grantee: Grantee,
+        op: &str,
+        change: impl FnOnce(&mut Vec<Grant>),
+    ) -> Result<Option<JournalEntry>, SqlError> {
+        Ok(Some(match grantee {
+            Grantee::User(user) => {
+                let mut account = self.existing_account(state, &user, op)?;
+                if account.name == ROOT {
+                    return Ok(None);
+                }
+                change(&mut account.grants);
+                JournalEntry::PutUser { user: account }
+            }
+            Grantee::Role(name) => {
+                let mut role = mutable_role(state, &name)?;
+                change(&mut role.grants);
+                JournalEntry::PutRole { role }
+            }
+        }))
     }
 
     fn existing_account(
@@ -821,6 +813,28 @@ impl Session {
         }
         b.into_result()
     }
+}
+
+/// Adds privileges on `target` to a list of grants.
+fn add_privileges(grants: &mut Vec<Grant>, target: &GrantTarget, privileges: &[Privilege]) {
+    let names = privileges.iter().map(|p| p.as_str().to_string());
+    match grants.iter_mut().find(|g| &g.object == target) {
+        Some(g) => g.privileges.extend(names),
+        None => grants.push(Grant {
+            object: target.clone(),
+            privileges: names.collect(),
+        }),
+    }
+}
+
+/// Removes privileges on `target` from a list of grants (and grants left empty).
+fn remove_privileges(grants: &mut Vec<Grant>, target: &GrantTarget, privileges: &[Privilege]) {
+    for g in grants.iter_mut().filter(|g| &g.object == target) {
+        for p in privileges {
+            g.privileges.remove(p.as_str());
+        }
+    }
+    grants.retain(|g| !g.privileges.is_empty());
 }
 
 /// A role that GRANT/REVOKE may change: created ones and `public`.

@@ -13,7 +13,9 @@ use rigel_common::ColumnType;
 use rigel_common::ids::TableId;
 use rigel_sql::{DefaultValue, KeysType};
 
-use crate::catalog::{CatalogState, Distribution, PartitionScheme, TableKind};
+use crate::catalog::{
+    CatalogState, Database, Distribution, PartitionScheme, Table, TableKind, UserAccount,
+};
 use crate::planner::StatementContext;
 use crate::result::{ResultBuilder, i, null_i, opt, s};
 use crate::variables;
@@ -59,6 +61,20 @@ impl InformationSchema {
     pub fn new(ctx: Arc<StatementContext>) -> Self {
         Self { ctx }
     }
+}
+
+/// The tables (with their databases) an account may see, in catalog order.
+fn visible_tables<'a>(
+    state: &'a CatalogState,
+    account: &'a UserAccount,
+) -> impl Iterator<Item = (&'a Database, &'a Arc<Table>)> + 'a {
+    state.databases.values().flat_map(move |db| {
+        db.tables
+            .values()
+            .filter_map(|id| state.tables.get(id))
+            .filter(move |t| crate::account::sees_table(account, &db.name, &t.name))
+            .map(move |t| (db, t))
+    })
 }
 
 fn date_text(ms: i64) -> ScalarValue {
@@ -165,48 +181,41 @@ impl InformationSchema {
                     ("table_comment", DataType::Utf8),
                 ]);
                 let state = ctx.env.catalog.read();
-                for db in state.databases.values() {
-                    for id in db.tables.values() {
-                        let Some(t) = state.tables.get(id) else {
-                            continue;
-                        };
-                        if !crate::account::sees_table(&ctx.session.account, &db.name, &t.name) {
-                            continue;
-                        }
-                        let (rows, bytes) = stats.get(id).copied().unwrap_or_default();
-                        let view = t.is_view();
-                        b.row(vec![
-                            s("def"),
-                            s(db.name.clone()),
-                            s(t.name.clone()),
-                            s(if view { "VIEW" } else { "BASE TABLE" }),
-                            if view {
-                                ScalarValue::Utf8(None)
-                            } else {
-                                s("StarRocks")
-                            },
-                            null_i(),
-                            ScalarValue::Utf8(None),
-                            if view { null_i() } else { i(rows) },
-                            if view || rows == 0 {
-                                null_i()
-                            } else {
-                                i(bytes / rows.max(1))
-                            },
-                            if view { null_i() } else { i(bytes) },
-                            null_i(),
-                            null_i(),
-                            null_i(),
-                            null_i(),
-                            date_text(t.created_ms),
-                            date_text(t.updated_ms),
-                            ScalarValue::Utf8(None),
-                            s("utf8mb4_general_ci"),
-                            null_i(),
-                            s(""),
-                            s(t.comment.clone()),
-                        ]);
-                    }
+                for (db, t) in visible_tables(&state, &ctx.session.account) {
+                    let id = &t.id;
+                    let (rows, bytes) = stats.get(id).copied().unwrap_or_default();
+                    let view = t.is_view();
+                    b.row(vec![
+                        s("def"),
+                        s(db.name.clone()),
+                        s(t.name.clone()),
+                        s(if view { "VIEW" } else { "BASE TABLE" }),
+                        if view {
+                            ScalarValue::Utf8(None)
+                        } else {
+                            s("StarRocks")
+                        },
+                        null_i(),
+                        ScalarValue::Utf8(None),
+                        if view { null_i() } else { i(rows) },
+                        if view || rows == 0 {
+                            null_i()
+                        } else {
+                            i(bytes / rows.max(1))
+                        },
+                        if view { null_i() } else { i(bytes) },
+                        null_i(),
+                        null_i(),
+                        null_i(),
+                        null_i(),
+                        date_text(t.created_ms),
+                        date_text(t.updated_ms),
+                        ScalarValue::Utf8(None),
+                        s("utf8mb4_general_ci"),
+                        null_i(),
+                        s(""),
+                        s(t.comment.clone()),
+                    ]);
                 }
                 for t in TABLES {
                     b.row(vec![
@@ -264,105 +273,98 @@ impl InformationSchema {
                 ]);
                 let views = self.view_columns().await;
                 let state = ctx.env.catalog.read();
-                for db in state.databases.values() {
-                    for id in db.tables.values() {
-                        let Some(t) = state.tables.get(id) else {
-                            continue;
-                        };
-                        if !crate::account::sees_table(&ctx.session.account, &db.name, &t.name) {
-                            continue;
-                        }
-                        match &t.kind {
-                            TableKind::Olap(o) => {
-                                for (pos, c) in o.columns.iter().enumerate() {
-                                    let (len, octets, prec, scale) = type_facts(&c.ty);
-                                    let is_string = c.ty.is_string();
-                                    let key = if c.is_key {
-                                        match o.keys_type {
-                                            KeysType::Primary => "PRI",
-                                            KeysType::Unique => "UNI",
-                                            KeysType::Aggregate => "AGG_KEY",
-                                            KeysType::Duplicate => "DUP",
-                                        }
+                for (db, t) in visible_tables(&state, &ctx.session.account) {
+                    let id = &t.id;
+                    match &t.kind {
+                        TableKind::Olap(o) => {
+                            for (pos, c) in o.columns.iter().enumerate() {
+                                let (len, octets, prec, scale) = type_facts(&c.ty);
+                                let is_string = c.ty.is_string();
+                                let key = if c.is_key {
+                                    match o.keys_type {
+                                        KeysType::Primary => "PRI",
+                                        KeysType::Unique => "UNI",
+                                        KeysType::Aggregate => "AGG_KEY",
+                                        KeysType::Duplicate => "DUP",
+                                    }
+                                } else {
+                                    ""
+                                };
+                                b.row(vec![
+                                    s("def"),
+                                    s(db.name.clone()),
+                                    s(t.name.clone()),
+                                    s(c.name.clone()),
+                                    i(pos + 1),
+                                    default_text(&c.default),
+                                    s(if c.nullable { "YES" } else { "NO" }),
+                                    s(c.ty.data_type_name()),
+                                    len,
+                                    octets,
+                                    prec.clone(),
+                                    scale.clone(),
+                                    if c.ty == ColumnType::Datetime {
+                                        i(0)
                                     } else {
-                                        ""
-                                    };
-                                    b.row(vec![
-                                        s("def"),
-                                        s(db.name.clone()),
-                                        s(t.name.clone()),
-                                        s(c.name.clone()),
-                                        i(pos + 1),
-                                        default_text(&c.default),
-                                        s(if c.nullable { "YES" } else { "NO" }),
-                                        s(c.ty.data_type_name()),
-                                        len,
-                                        octets,
-                                        prec.clone(),
-                                        scale.clone(),
-                                        if c.ty == ColumnType::Datetime {
-                                            i(0)
-                                        } else {
-                                            null_i()
-                                        },
-                                        if is_string {
-                                            s("utf8mb4")
-                                        } else {
-                                            ScalarValue::Utf8(None)
-                                        },
-                                        if is_string {
-                                            s("utf8mb4_general_ci")
-                                        } else {
-                                            ScalarValue::Utf8(None)
-                                        },
-                                        s(c.ty.to_string()),
-                                        s(key),
-                                        s(c.agg.map(|a| a.as_str()).unwrap_or("")),
-                                        s("select,insert,update,references"),
-                                        s(c.comment.clone()),
-                                        prec,
-                                        scale,
-                                        ScalarValue::Utf8(None),
-                                        null_i(),
-                                    ]);
-                                }
+                                        null_i()
+                                    },
+                                    if is_string {
+                                        s("utf8mb4")
+                                    } else {
+                                        ScalarValue::Utf8(None)
+                                    },
+                                    if is_string {
+                                        s("utf8mb4_general_ci")
+                                    } else {
+                                        ScalarValue::Utf8(None)
+                                    },
+                                    s(c.ty.to_string()),
+                                    s(key),
+                                    s(c.agg.map(|a| a.as_str()).unwrap_or("")),
+                                    s("select,insert,update,references"),
+                                    s(c.comment.clone()),
+                                    prec,
+                                    scale,
+                                    ScalarValue::Utf8(None),
+                                    null_i(),
+                                ]);
                             }
-                            TableKind::View(_) => {
-                                for (pos, (name, ty)) in views
-                                    .get(id)
-                                    .cloned()
-                                    .unwrap_or_default()
-                                    .into_iter()
-                                    .enumerate()
-                                {
-                                    let (len, octets, prec, scale) = type_facts(&ty);
-                                    b.row(vec![
-                                        s("def"),
-                                        s(db.name.clone()),
-                                        s(t.name.clone()),
-                                        s(name),
-                                        i(pos + 1),
-                                        ScalarValue::Utf8(None),
-                                        s("YES"),
-                                        s(ty.data_type_name()),
-                                        len,
-                                        octets,
-                                        prec.clone(),
-                                        scale.clone(),
-                                        null_i(),
-                                        ScalarValue::Utf8(None),
-                                        ScalarValue::Utf8(None),
-                                        s(ty.to_string()),
-                                        s(""),
-                                        s(""),
-                                        s("select"),
-                                        s(""),
-                                        prec,
-                                        scale,
-                                        ScalarValue::Utf8(None),
-                                        null_i(),
-                                    ]);
-                                }
+                        }
+                        TableKind::View(_) => {
+                            for (pos, (name, ty)) in views
+                                .get(id)
+                                .cloned()
+                                .unwrap_or_default()
+                                .into_iter()
+                                .enumerate()
+                            {
+                                let (len, octets, prec, scale) = type_facts(&ty);
+                                b.row(vec![
+                                    s("def"),
+                                    s(db.name.clone()),
+                                    s(t.name.clone()),
+                                    s(name),
+                                    i(pos + 1),
+                                    ScalarValue::Utf8(None),
+                                    s("YES"),
+                                    s(ty.data_type_name()),
+                                    len,
+                                    octets,
+                                    prec.clone(),
+                                    scale.clone(),
+                                    null_i(),
+                                    ScalarValue::Utf8(None),
+                                    ScalarValue::Utf8(None),
+                                    s(ty.to_string()),
+                                    s(""),
+                                    s(""),
+                                    s("select"),
+                                    s(""),
+                                    prec,
+                                    scale,
+                                    ScalarValue::Utf8(None),
+                                    null_i(),
+                                ]);
                             }
                         }
                     }
@@ -383,28 +385,20 @@ impl InformationSchema {
                     "collation_connection",
                 ]);
                 let state = ctx.env.catalog.read();
-                for db in state.databases.values() {
-                    for id in db.tables.values() {
-                        let Some(t) = state.tables.get(id) else {
-                            continue;
-                        };
-                        if !crate::account::sees_table(&ctx.session.account, &db.name, &t.name) {
-                            continue;
-                        }
-                        if let TableKind::View(v) = &t.kind {
-                            b.row(vec![
-                                s("def"),
-                                s(db.name.clone()),
-                                s(t.name.clone()),
-                                s(v.query.clone()),
-                                s("NONE"),
-                                s("NO"),
-                                s("root@%"),
-                                s("DEFINER"),
-                                s("utf8mb4"),
-                                s("utf8mb4_general_ci"),
-                            ]);
-                        }
+                for (db, t) in visible_tables(&state, &ctx.session.account) {
+                    if let TableKind::View(v) = &t.kind {
+                        b.row(vec![
+                            s("def"),
+                            s(db.name.clone()),
+                            s(t.name.clone()),
+                            s(v.query.clone()),
+                            s("NONE"),
+                            s("NO"),
+                            s("root@%"),
+                            s("DEFINER"),
+                            s("utf8mb4"),
+                            s("utf8mb4_general_ci"),
+                        ]);
                     }
                 }
                 b
@@ -514,54 +508,46 @@ impl InformationSchema {
                     ("table_id", DataType::Int64),
                 ]);
                 let state = ctx.env.catalog.read();
-                for db in state.databases.values() {
-                    for id in db.tables.values() {
-                        let Some(t) = state.tables.get(id) else {
-                            continue;
-                        };
-                        if !crate::account::sees_table(&ctx.session.account, &db.name, &t.name) {
-                            continue;
+                for (db, t) in visible_tables(&state, &ctx.session.account) {
+                    let Some(o) = t.olap() else { continue };
+                    let quote = |v: Vec<&str>| {
+                        v.iter()
+                            .map(|c| format!("`{c}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    let (dist_key, dist_type) = match &o.distribution {
+                        Distribution::Hash { columns, .. } => {
+                            (quote(columns.iter().map(String::as_str).collect()), "HASH")
                         }
-                        let Some(o) = t.olap() else { continue };
-                        let quote = |v: Vec<&str>| {
-                            v.iter()
-                                .map(|c| format!("`{c}`"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        };
-                        let (dist_key, dist_type) = match &o.distribution {
-                            Distribution::Hash { columns, .. } => {
-                                (quote(columns.iter().map(String::as_str).collect()), "HASH")
-                            }
-                            Distribution::Random { .. } => (String::new(), "RANDOM"),
-                        };
-                        let part_key = quote(
-                            o.partition_scheme
-                                .columns()
-                                .iter()
-                                .map(String::as_str)
-                                .collect(),
-                        );
-                        let sort: Vec<&str> = o
-                            .sort_key()
+                        Distribution::Random { .. } => (String::new(), "RANDOM"),
+                    };
+                    let part_key = quote(
+                        o.partition_scheme
+                            .columns()
                             .iter()
-                            .map(|&i| o.columns[i].name.as_str())
-                            .collect();
-                        b.row(vec![
-                            s(db.name.clone()),
-                            s(t.name.clone()),
-                            s("OLAP"),
-                            s(format!("{}_KEYS", o.keys_type.as_str())),
-                            s(quote(o.key_columns())),
-                            s(part_key),
-                            s(dist_key),
-                            s(dist_type),
-                            i(o.distribution.buckets()),
-                            s(quote(sort)),
-                            s(serde_json::to_string(&o.properties).unwrap_or_default()),
-                            i(t.id.0),
-                        ]);
-                    }
+                            .map(String::as_str)
+                            .collect(),
+                    );
+                    let sort: Vec<&str> = o
+                        .sort_key()
+                        .iter()
+                        .map(|&i| o.columns[i].name.as_str())
+                        .collect();
+                    b.row(vec![
+                        s(db.name.clone()),
+                        s(t.name.clone()),
+                        s("OLAP"),
+                        s(format!("{}_KEYS", o.keys_type.as_str())),
+                        s(quote(o.key_columns())),
+                        s(part_key),
+                        s(dist_key),
+                        s(dist_type),
+                        i(o.distribution.buckets()),
+                        s(quote(sort)),
+                        s(serde_json::to_string(&o.properties).unwrap_or_default()),
+                        i(t.id.0),
+                    ]);
                 }
                 b
             }
@@ -580,34 +566,26 @@ impl InformationSchema {
                     ("update_time", DataType::Utf8),
                 ]);
                 let state = ctx.env.catalog.read();
-                for db in state.databases.values() {
-                    for id in db.tables.values() {
-                        let Some(t) = state.tables.get(id) else {
-                            continue;
-                        };
-                        if !crate::account::sees_table(&ctx.session.account, &db.name, &t.name) {
-                            continue;
-                        }
-                        let Some(stats) = t.olap().and_then(|o| o.statistics.as_ref()) else {
-                            continue;
-                        };
-                        let opt = |v: &Option<String>| match v {
-                            Some(v) => s(v.clone()),
-                            None => ScalarValue::Utf8(None),
-                        };
-                        for c in &stats.columns {
-                            b.row(vec![
-                                s(db.name.clone()),
-                                s(t.name.clone()),
-                                s(c.name.clone()),
-                                i(stats.rows as i64),
-                                i(c.ndv as i64),
-                                i(c.nulls as i64),
-                                opt(&c.min),
-                                opt(&c.max),
-                                date_text(stats.updated_ms),
-                            ]);
-                        }
+                for (db, t) in visible_tables(&state, &ctx.session.account) {
+                    let Some(stats) = t.olap().and_then(|o| o.statistics.as_ref()) else {
+                        continue;
+                    };
+                    let opt = |v: &Option<String>| match v {
+                        Some(v) => s(v.clone()),
+                        None => ScalarValue::Utf8(None),
+                    };
+                    for c in &stats.columns {
+                        b.row(vec![
+                            s(db.name.clone()),
+                            s(t.name.clone()),
+                            s(c.name.clone()),
+                            i(stats.rows as i64),
+                            i(c.ndv as i64),
+                            i(c.nulls as i64),
+                            opt(&c.min),
+                            opt(&c.max),
+                            date_text(stats.updated_ms),
+                        ]);
                     }
                 }
                 b
@@ -626,41 +604,31 @@ impl InformationSchema {
                     ("create_time", DataType::Utf8),
                 ]);
                 let state = ctx.env.catalog.read();
-                for db in state.databases.values() {
-                    for id in db.tables.values() {
-                        let Some(t) = state.tables.get(id) else {
-                            continue;
-                        };
-                        if !crate::account::sees_table(&ctx.session.account, &db.name, &t.name) {
-                            continue;
+                for (db, t) in visible_tables(&state, &ctx.session.account) {
+                    let Some(o) = t.olap() else { continue };
+                    let (method, expr) = match &o.partition_scheme {
+                        PartitionScheme::Range { columns } => (s("RANGE"), s(columns.join(", "))),
+                        PartitionScheme::List { columns } => (s("LIST"), s(columns.join(", "))),
+                        PartitionScheme::Unpartitioned => {
+                            (ScalarValue::Utf8(None), ScalarValue::Utf8(None))
                         }
-                        let Some(o) = t.olap() else { continue };
-                        let (method, expr) = match &o.partition_scheme {
-                            PartitionScheme::Range { columns } => {
-                                (s("RANGE"), s(columns.join(", ")))
-                            }
-                            PartitionScheme::List { columns } => (s("LIST"), s(columns.join(", "))),
-                            PartitionScheme::Unpartitioned => {
-                                (ScalarValue::Utf8(None), ScalarValue::Utf8(None))
-                            }
-                        };
-                        for (pos, p) in o.partitions.iter().enumerate() {
-                            b.row(vec![
-                                s("def"),
-                                s(db.name.clone()),
-                                s(t.name.clone()),
-                                s(p.name.clone()),
-                                i(pos + 1),
-                                method.clone(),
-                                expr.clone(),
-                                opt(match &p.values {
-                                    Some(tuples) => Some(crate::show::list_values_ddl(tuples)),
-                                    None => p.upper.as_ref().map(|u| u.join(", ")),
-                                }),
-                                null_i(),
-                                date_text(p.created_ms),
-                            ]);
-                        }
+                    };
+                    for (pos, p) in o.partitions.iter().enumerate() {
+                        b.row(vec![
+                            s("def"),
+                            s(db.name.clone()),
+                            s(t.name.clone()),
+                            s(p.name.clone()),
+                            i(pos + 1),
+                            method.clone(),
+                            expr.clone(),
+                            opt(match &p.values {
+                                Some(tuples) => Some(crate::show::list_values_ddl(tuples)),
+                                None => p.upper.as_ref().map(|u| u.join(", ")),
+                            }),
+                            null_i(),
+                            date_text(p.created_ms),
+                        ]);
                     }
                 }
                 b
@@ -915,7 +883,7 @@ impl InformationSchema {
 
     /// Column names and types of every view (planned on demand).
     async fn view_columns(&self) -> HashMap<TableId, Vec<(String, ColumnType)>> {
-        let views: Vec<(String, Arc<crate::catalog::Table>)> = {
+        let views: Vec<(String, Arc<Table>)> = {
             let state: &CatalogState = &self.ctx.env.catalog.read();
             state
                 .tables
