@@ -121,6 +121,53 @@ impl ConfigValue for String {
     }
 }
 
+/// A memory limit as StarRocks writes it: a share of physical memory (`90%`) or bytes with
+/// an optional unit (`16G`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemLimit(pub String);
+
+impl MemLimit {
+    /// The limit in bytes on a host with `physical` bytes of memory.
+    pub fn bytes(&self, physical: u64) -> u64 {
+        crate::host::parse_mem_limit(&self.0, physical).unwrap_or(physical)
+    }
+}
+
+impl ConfigValue for MemLimit {
+    fn parse_config(text: &str) -> Result<Self, String> {
+        crate::host::parse_mem_limit(text, 1 << 40)?;
+        Ok(Self(text.trim().to_string()))
+    }
+    fn render(&self) -> String {
+        self.0.clone()
+    }
+}
+
+/// A duration as StarRocks' log settings write it: `7d`, `12h`, `30m`, `3600s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Age(pub u64);
+
+impl ConfigValue for Age {
+    fn parse_config(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+        let n: u64 = num
+            .parse()
+            .map_err(|_| "expected a duration such as 7d, 12h, 30m or 3600s".to_string())?;
+        let scale = match unit {
+            "d" => 86_400,
+            "h" => 3_600,
+            "m" => 60,
+            "s" | "" => 1,
+            _ => return Err("expected a duration such as 7d, 12h, 30m or 3600s".to_string()),
+        };
+        Ok(Self(n.saturating_mul(scale)))
+    }
+    fn render(&self) -> String {
+        format!("{}s", self.0)
+    }
+}
+
 /// A `;`-separated list of IPv4/IPv6 CIDR blocks (`priority_networks`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CidrList(pub Vec<(std::net::IpAddr, u8)>);
@@ -291,6 +338,16 @@ define_config! {
     query_timeout: u32 = "300", mutable = true;
     /// Log level: DEBUG, INFO, WARN or ERROR.
     sys_log_level: String = "INFO", mutable = true;
+    /// Directory of `fe.log` and `be.log`. Default: `<data_dir>/log`.
+    sys_log_dir: String = "";
+    /// `fe.log` and `be.log` are rolled (renamed with a timestamp) when they reach this size.
+    log_roll_size_mb: u64 = "1024";
+    /// Rolled `fe.log` / `be.log` files older than this are deleted (`7d`, `12h`, …).
+    sys_log_delete_age: Age = "7d";
+    /// Memory limit of the process: a share of physical memory (`90%`) or bytes (`16G`).
+    /// Queries draw on 90% of it; a query that needs more spills or fails with an error
+    /// instead of the process growing past it.
+    mem_limit: MemLimit = "90%";
     /// Number of query execution threads; 0 means one per core.
     pipeline_dop: u32 = "0", mutable = true;
     /// Largest MySQL packet accepted from a client, in bytes.
@@ -361,6 +418,37 @@ pub const NOT_APPLICABLE_KEYS: &[(&str, &str)] = &[
     ),
     ("brpc_port", "FE and BE talk in-process in `rigel server`"),
     ("starlet_port", "shared-data mode is not supported"),
+    (
+        "max_query_retry_time",
+        "queries run on the embedded backend, which has no fragment to retry elsewhere",
+    ),
+    (
+        "heartbeat_timeout_second",
+        "the embedded backend is part of the process and needs no heartbeat",
+    ),
+    (
+        "scanner_thread_pool_thread_num",
+        "scans run on the query threads (pipeline_dop)",
+    ),
+    (
+        "disable_storage_page_cache",
+        "segments are read through the operating system's page cache",
+    ),
+    (
+        "storage_page_cache_limit",
+        "segments are read through the operating system's page cache",
+    ),
+    ("sys_log_roll_mode", "logs roll by size (log_roll_size_mb)"),
+    (
+        "sys_log_roll_num",
+        "rolled logs are deleted by age (sys_log_delete_age)",
+    ),
+    (
+        "sys_log_verbose_modules",
+        "use RIGEL_LOG for per-module levels",
+    ),
+    ("enable_metric_calculator", "rates are always computed"),
+    ("run_mode", "only shared_nothing is supported"),
 ];
 
 /// Key aliases StarRocks accepts, mapped to the canonical key.
@@ -444,6 +532,15 @@ impl Config {
             outcomes.push((key.to_string(), outcome));
         }
         Ok(outcomes)
+    }
+
+    /// Directory of `fe.log` and `be.log`.
+    pub fn sys_log_path(&self) -> PathBuf {
+        if self.sys_log_dir.is_empty() {
+            Path::new(&self.data_dir).join("log")
+        } else {
+            PathBuf::from(&self.sys_log_dir)
+        }
     }
 
     /// Directory of the audit and slow-query logs.
