@@ -9,13 +9,15 @@ mod sink;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::physical_plan::ExecutionPlan;
 use rigel_be_api::{
-    Backend, CompactRequest, CompactSummary, DeleteRequest, DeleteSummary, LookupRequest, Result,
-    ScanRequest, TabletInfo, TabletMeta, TabletSink, WriteTarget,
+    Backend, BackendState, BeMetrics, CompactRequest, CompactSummary, CompactionKind,
+    DeleteRequest, DeleteSummary, LookupRequest, Result, ScanRequest, TabletInfo, TabletMeta,
+    TabletSink, WriteTarget,
 };
 use rigel_common::ids::{TabletId, TxnId};
 use rigel_common::{ErrorExt, SqlError};
@@ -50,6 +52,8 @@ pub struct LocalBackend {
     engine: Arc<StorageEngine>,
     primary_locks: Arc<TabletLocks>,
     readers: scan::SegmentReaders,
+    metrics: Arc<BeMetrics>,
+    running_compactions: Arc<[AtomicU64; 2]>,
 }
 
 /// Bytes of segment footers and page indexes kept in memory for scans.
@@ -58,10 +62,17 @@ const SEGMENT_METADATA_CACHE_BYTES: usize = 128 << 20;
 impl LocalBackend {
     /// Wraps a storage engine.
     pub fn new(engine: Arc<StorageEngine>) -> Result<Self> {
+        Self::with_metrics(engine, Arc::new(BeMetrics::new(0, None)))
+    }
+
+    /// Wraps a storage engine, counting into `metrics`.
+    pub fn with_metrics(engine: Arc<StorageEngine>, metrics: Arc<BeMetrics>) -> Result<Self> {
         Ok(Self {
             engine,
             primary_locks: Arc::default(),
             readers: scan::SegmentReaders::new(SEGMENT_METADATA_CACHE_BYTES)?,
+            metrics,
+            running_compactions: Default::default(),
         })
     }
 
@@ -121,6 +132,7 @@ impl Backend for LocalBackend {
             Arc::clone(&self.engine),
             txn,
             target,
+            Arc::clone(&self.metrics),
         )?))
     }
 
@@ -143,7 +155,17 @@ impl Backend for LocalBackend {
 
     async fn compact(&self, request: CompactRequest) -> Result<CompactSummary> {
         let _lock = self.lock_primary(vec![request.tablet]).await;
-        compaction::compact(Arc::clone(&self.engine), request).await
+        let kind = request.kind;
+        let running = &self.running_compactions[kind as usize];
+        running.fetch_add(1, Ordering::Relaxed);
+        let outcome = compaction::compact(Arc::clone(&self.engine), request).await;
+        running.fetch_sub(1, Ordering::Relaxed);
+        match &outcome {
+            Ok(s) if s.inputs > 0 => self.metrics.compaction_done(kind, true, s.bytes_out),
+            Ok(_) => {}
+            Err(_) => self.metrics.compaction_done(kind, false, 0),
+        }
+        outcome
     }
 
     async fn sweep_stale(&self, after_secs: u64) -> Result<usize> {
@@ -183,6 +205,30 @@ impl Backend for LocalBackend {
 
     async fn tablet_infos(&self) -> Result<Vec<TabletInfo>> {
         Ok(self.engine.tablet_infos())
+    }
+
+    async fn render_metrics(&self) -> Result<String> {
+        let engine = Arc::clone(&self.engine);
+        let metrics = Arc::clone(&self.metrics);
+        let running = (
+            self.running_compactions[CompactionKind::Cumulative as usize].load(Ordering::Relaxed),
+            self.running_compactions[CompactionKind::Base as usize].load(Ordering::Relaxed),
+        );
+        // Filesystem and /proc reads block.
+        tokio::task::spawn_blocking(move || {
+            let state = BackendState {
+                storage_paths: vec![engine.root().to_path_buf()],
+                tablets: engine.tablet_infos(),
+                running_compactions: running,
+            };
+            metrics.render(&state)
+        })
+        .await
+        .map_err(|e| SqlError::internal(format!("metrics task failed: {e}")))
+    }
+
+    fn local_metrics(&self) -> Option<Arc<BeMetrics>> {
+        Some(Arc::clone(&self.metrics))
     }
 
     async fn prepare_shutdown(&self) -> Result<()> {

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
-use rigel_be_api::{MAX_KEY_BYTES, PartitionRoute, SinkSummary, TabletSink, WriteTarget};
+use rigel_be_api::{
+    BeMetrics, MAX_KEY_BYTES, PartitionRoute, SinkSummary, TabletSink, WriteTarget,
+};
 use rigel_common::ids::{TabletId, TxnId};
 use rigel_common::{ErrorCode, SqlError};
 use rigel_storage::primary::first_oversized_key;
@@ -239,6 +241,7 @@ fn write_all(
 /// A [`TabletSink`] writing into the local [`StorageEngine`].
 pub struct LocalSink {
     inner: Option<Box<Inner>>,
+    metrics: Arc<BeMetrics>,
 }
 
 impl LocalSink {
@@ -246,6 +249,7 @@ impl LocalSink {
         engine: Arc<StorageEngine>,
         txn: TxnId,
         target: Arc<WriteTarget>,
+        metrics: Arc<BeMetrics>,
     ) -> Result<Self, SqlError> {
         let router = Router::try_new(Arc::clone(&target))?;
         let options = segment_options(&target);
@@ -263,6 +267,7 @@ impl LocalSink {
                     .map(|n| n.get())
                     .unwrap_or(1),
             })),
+            metrics,
         })
     }
 }
@@ -300,8 +305,11 @@ impl TabletSink for LocalSink {
 
     async fn finish(mut self: Box<Self>) -> Result<SinkSummary, SqlError> {
         let inner = self.inner.take().ok_or_else(closed)?;
-        tokio::task::spawn_blocking(move || inner.finish())
+        let summary = tokio::task::spawn_blocking(move || inner.finish())
             .await
-            .map_err(|e| SqlError::internal(format!("write task failed: {e}")))?
+            .map_err(|e| SqlError::internal(format!("write task failed: {e}")))??;
+        self.metrics.load_rows.increment(summary.rows);
+        self.metrics.load_bytes.increment(summary.bytes);
+        Ok(summary)
     }
 }

@@ -32,6 +32,9 @@ pub type Result<T> = std::result::Result<T, SqlError>;
 
 pub use rigel_common::types::FILL_METADATA_KEY;
 
+mod metrics;
+pub use metrics::{BackendState, BeMetrics};
+
 /// A partition as the write path routes to it.
 #[derive(Debug, Clone)]
 pub struct PartitionRoute {
@@ -304,4 +307,11 @@ pub trait Backend: Send + Sync + Debug {
     /// Prepares for a stop: writes what saves work at the next start (persistent primary
     /// key indexes). Committed data never depends on it.
     async fn prepare_shutdown(&self) -> Result<()>;
+
+    /// The backend's metrics in Prometheus' text format (`/metrics` on its HTTP port).
+    async fn render_metrics(&self) -> Result<String>;
+
+    /// The metrics of a backend running in this process, which the in-process executor and
+    /// Stream Load count into; `None` for a remote backend, which counts for itself.
+    fn local_metrics(&self) -> Option<Arc<BeMetrics>>;
 }
