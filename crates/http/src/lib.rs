@@ -96,6 +96,9 @@ pub trait FrontendHttp: Send + Sync + 'static {
     /// The `host:port` of the backend HTTP server a Stream Load is sent to, given the host the
     /// client used to reach the frontend.
     fn backend_http_address(&self, request_host: &str) -> String;
+
+    /// The frontend's metrics in Prometheus' text format.
+    async fn metrics(&self) -> String;
 }
 
 /// What the backend HTTP API needs from the backend.
@@ -106,6 +109,9 @@ pub trait BackendHttp: Send + Sync + 'static {
 
     /// Runs a Stream Load.
     async fn stream_load(&self, request: StreamLoadRequest) -> Reply;
+
+    /// The backend's metrics in Prometheus' text format.
+    async fn metrics(&self) -> Result<String, Reply>;
 
     /// The content of a load error log, or None when it does not exist (or expired).
     async fn load_error_log(&self, file: &str) -> Option<String>;
@@ -393,10 +399,72 @@ async fn not_found() -> Response {
     json_response(404, &json!({"status": "FAILED", "msg": "no such API"}))
 }
 
+/// Checks `/metrics` query parameters: StarRocks' `type=core` and `with_table_metrics`
+/// are accepted (Rigel has no per-table metrics); anything else is refused.
+fn metrics_params(query: &BTreeMap<String, String>) -> Result<(), Reply> {
+    for (key, value) in query {
+        let ok = match key.as_str() {
+            "type" => value.eq_ignore_ascii_case("core") || value.is_empty(),
+            "with_table_metrics" => matches!(value.as_str(), "all" | "minified" | ""),
+            _ => false,
+        };
+        if !ok {
+            let msg = if key == "type" {
+                format!(
+                    "metrics type '{value}' is not supported: only the Prometheus text format (type=core or no type) is served"
+                )
+            } else {
+                format!("unknown metrics parameter '{key}'")
+            };
+            return Err(Reply {
+                status: 400,
+                body: json!({"status": "FAILED", "msg": msg}),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn prometheus_text(text: String) -> Response {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+async fn fe_metrics<H: FrontendHttp>(
+    State(h): State<Arc<H>>,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Err(reply) = metrics_params(&query) {
+        return json_response(reply.status, &reply.body);
+    }
+    prometheus_text(h.metrics().await)
+}
+
+async fn be_metrics<H: BackendHttp>(
+    State(h): State<Arc<H>>,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Err(reply) = metrics_params(&query) {
+        return json_response(reply.status, &reply.body);
+    }
+    match h.metrics().await {
+        Ok(text) => prometheus_text(text),
+        Err(reply) => json_response(reply.status, &reply.body),
+    }
+}
+
 /// The frontend's routes.
 pub fn frontend_router<H: FrontendHttp>(handler: Arc<H>) -> Router {
     Router::new()
         .route("/api/health", get(fe_health::<H>))
+        .route("/metrics", get(fe_metrics::<H>))
         .route("/api/{db}/{table}/_stream_load", put(fe_stream_load::<H>))
         .fallback(not_found)
         .with_state(handler)
@@ -406,6 +474,7 @@ pub fn frontend_router<H: FrontendHttp>(handler: Arc<H>) -> Router {
 pub fn backend_router<H: BackendHttp>(handler: Arc<H>) -> Router {
     Router::new()
         .route("/api/health", get(be_health::<H>))
+        .route("/metrics", get(be_metrics::<H>))
         .route("/api/{db}/{table}/_stream_load", put(be_stream_load::<H>))
         .route("/api/_load_error_log", get(be_error_log::<H>))
         .route("/api/compact", post(be_compact::<H>))
