@@ -648,6 +648,21 @@ pub enum Show {
     },
     /// `SHOW ANALYZE STATUS [WHERE …]`
     AnalyzeStatus(Option<ShowFilter>),
+    /// `SHOW FRONTENDS`
+    Frontends,
+    /// `SHOW BACKENDS`
+    Backends,
+    /// `SHOW PROC '/path'`
+    Proc(String),
+    /// `ADMIN SHOW REPLICA STATUS FROM t [PARTITION (p, …)] [WHERE …]`
+    ReplicaStatus {
+        /// Table.
+        table: TableName,
+        /// Partitions (all when empty).
+        partitions: Vec<String>,
+        /// Filter (on `Status`).
+        filter: Option<ShowFilter>,
+    },
 }
 
 /// Scope of a variable assignment.

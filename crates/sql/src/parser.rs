@@ -542,6 +542,32 @@ impl<'a> StarRocksParser<'a> {
             return Ok(Statement::AdminSetConfig(props));
         }
         if self.eat_word("SHOW") {
+            if self.eat_word("REPLICA") {
+                self.expect_word("STATUS")?;
+                if !(self.parser.parse_keyword(Keyword::FROM)
+                    || self.parser.parse_keyword(Keyword::IN))
+                {
+                    return self.parser.expected("FROM", self.parser.peek_token());
+                }
+                let table = self.table_name()?;
+                let mut partitions = vec![];
+                if self.eat_word("PARTITION") || self.eat_word("PARTITIONS") {
+                    self.parser.expect_token(&Token::LParen)?;
+                    loop {
+                        partitions.push(self.ident()?);
+                        if !self.parser.consume_token(&Token::Comma) {
+                            break;
+                        }
+                    }
+                    self.parser.expect_token(&Token::RParen)?;
+                }
+                let filter = self.show_filter()?;
+                return Ok(Statement::Show(Show::ReplicaStatus {
+                    table,
+                    partitions,
+                    filter,
+                }));
+            }
             self.eat_word("FRONTEND");
             self.expect_word("CONFIG")?;
             let pattern = if self.parser.parse_keyword(Keyword::LIKE) {

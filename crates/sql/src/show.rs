@@ -191,6 +191,18 @@ impl StarRocksParser<'_> {
                 self.skip_order_limit()?;
                 Show::Load { db, filter }
             }
+            "FRONTENDS" => {
+                self.parser.next_token();
+                Show::Frontends
+            }
+            "BACKENDS" => {
+                self.parser.next_token();
+                Show::Backends
+            }
+            "PROC" => {
+                self.parser.next_token();
+                Show::Proc(self.string_lit()?)
+            }
             "ANALYZE" => {
                 self.parser.next_token();
                 self.expect_word("STATUS")?;
