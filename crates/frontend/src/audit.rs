@@ -258,6 +258,11 @@ impl AuditLog {
         }
     }
 
+    /// The slow-query threshold, ms.
+    pub fn slow_ms(&self) -> u64 {
+        self.options.lock().slow_ms
+    }
+
     /// Applies changed settings (`ADMIN SET FRONTEND CONFIG`).
     pub fn set_options(&self, options: AuditOptions) {
         *self.options.lock() = options;
@@ -313,6 +318,7 @@ impl AuditLog {
 /// when its last row has been sent (or the client went away).
 pub(crate) struct PendingAudit {
     log: Arc<AuditLog>,
+    metrics: Arc<crate::metrics::FeMetrics>,
     record: Option<AuditRecord>,
     started: Instant,
     plan: Option<Arc<dyn ExecutionPlan>>,
@@ -320,9 +326,14 @@ pub(crate) struct PendingAudit {
 }
 
 impl PendingAudit {
-    pub(crate) fn new(log: Arc<AuditLog>, record: AuditRecord) -> Self {
+    pub(crate) fn new(
+        log: Arc<AuditLog>,
+        metrics: Arc<crate::metrics::FeMetrics>,
+        record: AuditRecord,
+    ) -> Self {
         Self {
             log,
+            metrics,
             record: Some(record),
             started: Instant::now(),
             plan: None,
@@ -354,6 +365,7 @@ impl PendingAudit {
             record.scan_rows = rows;
             record.scan_bytes = bytes;
         }
+        self.metrics.statement_finished(&record, self.log.slow_ms());
         self.log.write(record);
     }
 }

@@ -30,6 +30,8 @@ const ID_BATCH: u64 = 1_000;
 pub struct Catalog {
     writer: Mutex<Writer>,
     state: RwLock<CatalogState>,
+    /// Number of the last journal entry written.
+    journal_id: std::sync::atomic::AtomicU64,
 }
 
 struct Writer {
@@ -49,10 +51,17 @@ impl Catalog {
         let (journal, state) = Journal::open(dir)?;
         // Ids reserved before a restart may have been handed out: start after them.
         let next_id = state.reserved_ids.max(1);
+        let journal_id = std::sync::atomic::AtomicU64::new(journal.last_entry());
         Ok(Arc::new(Self {
             writer: Mutex::new(Writer { journal, next_id }),
             state: RwLock::new(state),
+            journal_id,
         }))
+    }
+
+    /// The number of the last journal entry (SHOW FRONTENDS' ReplayedJournalId).
+    pub fn journal_id(&self) -> u64 {
+        self.journal_id.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A read view of the state. Do not hold it across `.await`.
@@ -99,6 +108,10 @@ impl CatalogWriter<'_> {
             return Ok(());
         }
         self.guard.journal.append(&entries)?;
+        self.catalog.journal_id.store(
+            self.guard.journal.last_entry(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let mut state = self.catalog.state.write();
         for e in &entries {
             state.apply(e);

@@ -45,6 +45,14 @@ pub fn df_error(e: DataFusionError) -> SqlError {
         DataFusionError::Context(_, inner) => return df_error(*inner),
         DataFusionError::Diagnostic(_, inner) => return df_error(*inner),
         DataFusionError::Shared(inner) => {
+            // A hash join shares its build side's failure with every probe partition.
+            let inner = match std::sync::Arc::try_unwrap(inner) {
+                Ok(owned) => return df_error(owned),
+                Err(shared) => shared,
+            };
+            if let DataFusionError::ResourcesExhausted(msg) = inner.as_ref() {
+                return df_error(DataFusionError::ResourcesExhausted(msg.clone()));
+            }
             return df_error(DataFusionError::External(Box::new(SharedDisplay(
                 inner.to_string(),
             ))));

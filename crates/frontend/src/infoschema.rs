@@ -23,7 +23,9 @@ use crate::variables;
 /// The tables of information_schema.
 pub const TABLES: &[&str] = &[
     "audit_log",
+    "backends",
     "be_compactions",
+    "be_tablets",
     "character_sets",
     "collations",
     "column_privileges",
@@ -31,10 +33,12 @@ pub const TABLES: &[&str] = &[
     "columns",
     "engines",
     "events",
+    "frontends",
     "global_variables",
     "key_column_usage",
     "loads",
     "partitions",
+    "partitions_meta",
     "referential_constraints",
     "routines",
     "schema_privileges",
@@ -45,6 +49,7 @@ pub const TABLES: &[&str] = &[
     "table_privileges",
     "tables",
     "tables_config",
+    "tablet_health",
     "triggers",
     "user_privileges",
     "views",
@@ -743,6 +748,36 @@ impl InformationSchema {
                     ]);
                 }
                 b
+            }
+            "frontends" | "backends" | "be_tablets" | "partitions_meta" | "tablet_health" => {
+                let operator = crate::account::allowed(
+                    &ctx.session.account,
+                    rigel_sql::Privilege::Operate,
+                    None,
+                    None,
+                );
+                let node = &ctx.env.node;
+                let tablets = if operator && name != "frontends" {
+                    ctx.env.backend.tablet_infos().await?
+                } else {
+                    vec![]
+                };
+                let state = ctx.env.catalog.read();
+                let mut b = match name {
+                    "frontends" => {
+                        crate::system::frontends_table(node, ctx.env.catalog.journal_id())
+                    }
+                    "backends" => crate::system::backends_table(node, &tablets),
+                    "be_tablets" => crate::system::be_tablets(node, &tablets),
+                    "partitions_meta" => crate::system::partitions_meta(&state, &tablets),
+                    _ => crate::system::tablet_health(&state, &tablets),
+                };
+                if !operator {
+                    // Cluster views need OPERATE (cluster_admin), as SHOW BACKENDS does.
+                    b.retain(|_| false);
+                }
+                // information_schema columns are matched in lower case.
+                b.renamed(|n| n.to_ascii_lowercase())
             }
             "be_compactions" => {
                 use std::sync::atomic::Ordering::Relaxed;

@@ -28,6 +28,8 @@ mod files;
 mod infoschema;
 pub mod load;
 mod lookup;
+mod memory;
+pub mod metrics;
 pub mod partition;
 pub mod planner;
 mod provider;
@@ -37,6 +39,7 @@ mod result;
 mod rules;
 mod session;
 mod show;
+mod system;
 mod txn;
 mod update;
 pub mod variables;
@@ -59,6 +62,7 @@ use tracing::{info, warn};
 
 use crate::catalog::Catalog;
 use crate::planner::QueryEnv;
+pub use memory::process_pool as process_memory_pool;
 pub use session::Session;
 
 /// One live connection, as SHOW PROCESSLIST and KILL see it.
@@ -131,7 +135,13 @@ impl Frontend {
     /// Opens the catalog and reconciles it with the backend: committed transactions the
     /// backend has not published are published, others aborted; tablets no table owns are
     /// dropped.
-    pub async fn open(config: Config, backend: Arc<dyn Backend>) -> Result<Arc<Self>, SqlError> {
+    ///
+    /// Queries draw memory from `memory_pool` (see [`process_memory_pool`]).
+    pub async fn open(
+        config: Config,
+        backend: Arc<dyn Backend>,
+        memory_pool: Arc<dyn datafusion::execution::memory_pool::MemoryPool>,
+    ) -> Result<Arc<Self>, SqlError> {
         let catalog = Catalog::open(&config.meta_path())?;
         let server_version = format!(
             "{}-{}-{}",
@@ -152,6 +162,17 @@ impl Frontend {
             server_version.clone(),
             Arc::clone(&loads),
             audit,
+            memory_pool,
+            Arc::new(system::NodeInfo {
+                host: advertised_host(&config),
+                query_port: AtomicU16::new(config.query_port),
+                http_port: AtomicU16::new(config.http_port),
+                be_http_port: AtomicU16::new(config.be_http_port),
+                started_ms: now_ms(),
+                storage_path: config.storage_path(),
+                mem_limit: config.mem_limit.bytes(rigel_common::host::memory().total),
+                running: Default::default(),
+            }),
         ));
         let fe = Arc::new(Self {
             config: RwLock::new(config),
@@ -275,6 +296,17 @@ impl Frontend {
     /// Records the port the backend HTTP server is bound to.
     pub fn set_be_http_port(&self, port: u16) {
         self.be_http_port.store(port, Ordering::Relaxed);
+        self.env.node.be_http_port.store(port, Ordering::Relaxed);
+    }
+
+    /// Records the bound MySQL and HTTP ports (they differ from the configured ones when
+    /// those are 0).
+    pub fn set_ports(&self, query_port: u16, http_port: u16) {
+        self.env
+            .node
+            .query_port
+            .store(query_port, Ordering::Relaxed);
+        self.env.node.http_port.store(http_port, Ordering::Relaxed);
     }
 
     /// Checks HTTP Basic credentials (Stream Load); returns the account.
@@ -334,6 +366,22 @@ impl Frontend {
     /// Seconds since start.
     pub fn uptime_secs(&self) -> u64 {
         self.started.elapsed().as_secs()
+    }
+}
+
+/// The address this node names itself by in system views: the bind address unless it is a
+/// wildcard, then the first non-loopback address the host routes from, else 127.0.0.1.
+fn advertised_host(config: &Config) -> String {
+    match config.bind_address.parse::<std::net::IpAddr>() {
+        Ok(ip) if !ip.is_unspecified() => ip.to_string(),
+        Ok(_) => std::net::UdpSocket::bind("0.0.0.0:0")
+            .and_then(|s| {
+                s.connect("10.255.255.255:1")?;
+                s.local_addr()
+            })
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|_| "127.0.0.1".to_string()),
+        Err(_) => config.bind_address.clone(),
     }
 }
 
@@ -485,6 +533,16 @@ impl FrontendHttp for FrontendService {
             _ => request_host,
         };
         format!("{host}:{port}")
+    }
+
+    async fn metrics(&self) -> String {
+        let fe = &self.0;
+        let state = metrics::FeState {
+            connections: fe.connections.lock().len(),
+            backends: (1, 1),
+            tablets: fe.catalog().read().all_tablets().len(),
+        };
+        fe.env.metrics.render(state)
     }
 }
 

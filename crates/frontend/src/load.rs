@@ -1115,7 +1115,17 @@ impl BackendHttp for LoadService {
         let db = request.db.clone();
         let table = request.table.clone();
         let started = Instant::now();
+        let metrics = Arc::clone(&self.fe.env.metrics);
+        let be_metrics = self.fe.backend().local_metrics();
+        metrics.load_add.increment(1);
+        if let Some(m) = &be_metrics {
+            m.stream_load_requests.increment(1);
+        }
         let result = self.run(request, &mut report).await;
+        metrics.load_finished.increment(1);
+        if let (Ok(()), Some(m)) = (&result, &be_metrics) {
+            m.stream_load_rows.increment(report.loaded);
+        }
         report.load_ms = started.elapsed().as_millis() as u64;
         let mut status = 200;
         if let Err(e) = result {
@@ -1159,6 +1169,13 @@ impl BackendHttp for LoadService {
             status,
             body: report.to_json(),
         }
+    }
+
+    async fn metrics(&self) -> Result<String, Reply> {
+        self.fe.backend().render_metrics().await.map_err(|e| Reply {
+            status: 500,
+            body: serde_json::json!({"status": "FAILED", "msg": e.message}),
+        })
     }
 
     async fn load_error_log(&self, file: &str) -> Option<String> {

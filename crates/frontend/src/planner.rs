@@ -9,6 +9,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::{Result as DfResult, ScalarValue};
 use datafusion::execution::SessionStateDefaults;
 use datafusion::execution::context::{SessionState, TaskContext};
+use datafusion::execution::memory_pool::MemoryPool;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::planner::ExprPlanner;
@@ -100,6 +101,10 @@ pub struct QueryEnv {
     pub compactions: Arc<crate::compaction::CompactionStats>,
     /// The audit log.
     pub audit: Arc<crate::audit::AuditLog>,
+    /// The frontend's metrics.
+    pub metrics: Arc<crate::metrics::FeMetrics>,
+    /// This node's ports, start time and limits.
+    pub node: Arc<crate::system::NodeInfo>,
     runtime: Arc<RuntimeEnv>,
     scalars: Vec<Arc<ScalarUDF>>,
     aggregates: Vec<Arc<AggregateUDF>>,
@@ -123,6 +128,8 @@ impl QueryEnv {
         version: String,
         loads: Arc<crate::load::LoadRegistry>,
         audit: Arc<crate::audit::AuditLog>,
+        memory_pool: Arc<dyn MemoryPool>,
+        node: Arc<crate::system::NodeInfo>,
     ) -> Self {
         let mut scalars = SessionStateDefaults::default_scalar_functions();
         // MySQL spellings of DataFusion functions.
@@ -151,6 +158,7 @@ impl QueryEnv {
         let cpus = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
+        let backend_metrics = backend.local_metrics();
         Self {
             catalog,
             backend,
@@ -158,7 +166,12 @@ impl QueryEnv {
             loads,
             compactions: Arc::default(),
             audit,
-            runtime: Arc::new(RuntimeEnv::default()),
+            metrics: Arc::new(crate::metrics::FeMetrics::new(backend_metrics)),
+            node,
+            runtime: Arc::new(RuntimeEnv {
+                memory_pool,
+                ..RuntimeEnv::default()
+            }),
             scalars,
             aggregates: SessionStateDefaults::default_aggregate_functions()
                 .into_iter()
@@ -235,9 +248,24 @@ impl QueryEnv {
             scans: Mutex::new(vec![]),
             view_depth,
         });
+        let runtime = match session
+            .var("query_mem_limit")
+            .and_then(|v| v.parse::<usize>().ok())
+        {
+            Some(limit) if limit > 0 => Arc::new(RuntimeEnv {
+                memory_pool: Arc::new(crate::memory::QueryPool::new(
+                    Arc::clone(&self.runtime.memory_pool),
+                    limit,
+                )),
+                disk_manager: Arc::clone(&self.runtime.disk_manager),
+                cache_manager: Arc::clone(&self.runtime.cache_manager),
+                object_store_registry: Arc::clone(&self.runtime.object_store_registry),
+            }),
+            _ => Arc::clone(&self.runtime),
+        };
         let mut state = SessionStateBuilder::new()
             .with_config(config)
-            .with_runtime_env(Arc::clone(&self.runtime))
+            .with_runtime_env(runtime)
             .with_scalar_functions(self.scalars.clone())
             .with_aggregate_functions(self.aggregates.clone())
             .with_window_functions(self.windows.clone())

@@ -65,6 +65,20 @@ impl ResultBuilder {
         Arc::clone(&self.schema)
     }
 
+    /// The same rows under column names `rename` gives.
+    pub fn renamed(self, rename: impl Fn(&str) -> String) -> Self {
+        let fields: Vec<Field> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_name(rename(f.name())))
+            .collect();
+        Self {
+            schema: Arc::new(Schema::new(fields)),
+            rows: self.rows,
+        }
+    }
+
     /// Keeps the rows for which `keep` returns true.
     pub fn retain(&mut self, mut keep: impl FnMut(&[ScalarValue]) -> bool) {
         self.rows.retain(|r| keep(r));

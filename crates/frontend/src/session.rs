@@ -44,6 +44,9 @@ pub struct Session {
     pub(crate) warnings: Vec<Warning>,
     /// Statements run on this connection (the audit log's StmtId).
     stmts: u64,
+    /// The KILL QUERY counter when the current statement started: a KILL that arrives while
+    /// it is still being planned stops it as soon as it executes.
+    cancel_at_start: u64,
     /// `SET ROLE`: the active roles (`None`: the account's default roles).
     pub(crate) active_roles: Option<rigel_sql::RoleSet>,
     /// The physical plan of the last query, for the audit log's scan counts.
@@ -62,6 +65,7 @@ impl Session {
             user_vars: BTreeMap::new(),
             warnings: vec![],
             stmts: 0,
+            cancel_at_start: 0,
             active_roles: None,
             last_plan: None,
             closed: false,
@@ -138,7 +142,11 @@ impl Session {
 
     /// A receiver that sees KILL QUERY from now on.
     pub(crate) fn cancel_receiver(&self) -> watch::Receiver<u64> {
-        self.conn.cancel.subscribe()
+        let mut rx = self.conn.cancel.subscribe();
+        if *rx.borrow() != self.cancel_at_start {
+            rx.mark_changed();
+        }
+        rx
     }
 
     /// Wraps a result stream with KILL and `query_timeout` handling.
@@ -210,7 +218,13 @@ impl Session {
             Statement::AlterTable { name, .. } => on_table(P::Alter, name),
             Statement::Truncate { name, .. } => on_table(P::Delete, name),
             Statement::Analyze { table, .. } => on_table(P::Select, table),
-            Statement::AdminSetConfig(_) => self.require(P::Operate, None, None),
+            Statement::AdminSetConfig(_)
+            | Statement::Show(
+                rigel_sql::Show::Frontends
+                | rigel_sql::Show::Backends
+                | rigel_sql::Show::Proc(_)
+                | rigel_sql::Show::ReplicaStatus { .. },
+            ) => self.require(P::Operate, None, None),
             Statement::Set(items)
                 if items.iter().any(|i| {
                     matches!(
@@ -621,18 +635,45 @@ fn query_id() -> String {
 }
 
 /// A result stream whose audit record is written when its last row has been sent.
-fn audited(stream: BatchStream, audit: crate::audit::PendingAudit) -> BatchStream {
+/// A statement in progress, as SHOW PROCESSLIST and SHOW BACKENDS see it: from the start of
+/// the statement until its last row is sent (a query executes while its rows stream).
+struct Running {
+    conn: Arc<Connection>,
+    node: Arc<crate::system::NodeInfo>,
+}
+
+impl Running {
+    fn start(conn: Arc<Connection>, node: Arc<crate::system::NodeInfo>) -> Self {
+        node.running.fetch_add(1, Ordering::Relaxed);
+        Self { conn, node }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.node.running.fetch_sub(1, Ordering::Relaxed);
+        let mut a = self.conn.activity.lock();
+        a.statement = None;
+        a.since = Some(Instant::now());
+    }
+}
+
+fn audited(
+    stream: BatchStream,
+    audit: crate::audit::PendingAudit,
+    running: Running,
+) -> BatchStream {
     Box::pin(futures::stream::unfold(
-        (stream, audit),
-        |(mut stream, mut audit)| async move {
+        (stream, audit, running),
+        |(mut stream, mut audit, running)| async move {
             match stream.next().await {
                 Some(Ok(batch)) => {
                     audit.add_rows(batch.num_rows());
-                    Some((Ok(batch), (stream, audit)))
+                    Some((Ok(batch), (stream, audit, running)))
                 }
                 Some(Err(e)) => {
                     audit.finish("ERR", Some(e.code.errno));
-                    Some((Err(e), (stream, audit)))
+                    Some((Err(e), (stream, audit, running)))
                 }
                 None => {
                     audit.finish("EOF", None);
@@ -654,11 +695,13 @@ impl MysqlSession for Session {
     async fn execute(&mut self, statement: ParsedStatement) -> Result<QueryResult, SqlError> {
         let text = rigel_sql::redact(&statement.text).into_owned();
         self.set_activity(Some(text.clone()));
+        self.cancel_at_start = *self.conn.cancel.borrow();
         self.stmts += 1;
         self.last_plan = None;
         let is_query = matches!(statement.statement, Statement::Query(_));
         let mut audit = crate::audit::PendingAudit::new(
             Arc::clone(&self.fe.env.audit),
+            Arc::clone(&self.fe.env.metrics),
             crate::audit::AuditRecord {
                 timestamp_ms: crate::now_ms(),
                 kind: "query",
@@ -678,19 +721,26 @@ impl MysqlSession for Session {
                 stmt: text,
             },
         );
+        let running = Running::start(Arc::clone(&self.conn), Arc::clone(&self.fe.env.node));
         let result = self.run(statement).await.map_err(|e| self.refine_error(e));
-        self.set_activity(None);
         audit.set_plan(self.last_plan.take());
         match result {
-            Ok(QueryResult::Rows { schema, stream }) => Ok(QueryResult::Rows {
-                schema,
-                stream: audited(stream, audit),
-            }),
+            Ok(QueryResult::Rows { schema, stream }) => {
+                self.conn.activity.lock().db = self.db.clone();
+                Ok(QueryResult::Rows {
+                    schema,
+                    stream: audited(stream, audit, running),
+                })
+            }
             Ok(ok) => {
+                drop(running);
+                self.set_activity(None);
                 audit.finish("OK", None);
                 Ok(ok)
             }
             Err(e) => {
+                drop(running);
+                self.set_activity(None);
                 audit.finish("ERR", Some(e.code.errno));
                 Err(e)
             }

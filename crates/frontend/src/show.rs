@@ -274,6 +274,41 @@ impl Session {
     }
 
     /// Applies `LIKE` (on column `like_col`) or `WHERE` to a SHOW result.
+    /// The id of the last catalog journal entry.
+    fn journal_id(&self) -> u64 {
+        self.fe.catalog().journal_id()
+    }
+
+    /// `SHOW PROC '/…'`: the directories StarRocks operators use most.
+    async fn show_proc(&mut self, path: &str) -> Result<QueryResult, SqlError> {
+        let node = &self.fe.env.node;
+        match path.trim().trim_end_matches('/') {
+            "" => {
+                let mut b = ResultBuilder::text(&["name"]);
+                for name in ["backends", "dbs", "frontends", "statistic"] {
+                    b.row(vec![s(name)]);
+                }
+                b.into_result()
+            }
+            "/frontends" => crate::system::frontends(node, self.journal_id()).into_result(),
+            "/backends" => {
+                let tablets = self.fe.backend().tablet_infos().await?;
+                crate::system::backends(node, &tablets).into_result()
+            }
+            "/dbs" => crate::system::proc_dbs(&self.fe.catalog().read()).into_result(),
+            "/statistic" => {
+                let tablets = self.fe.backend().tablet_infos().await?;
+                crate::system::proc_statistic(&self.fe.catalog().read(), &tablets).into_result()
+            }
+            other => Err(SqlError::new(
+                ErrorCode::ER_NOT_SUPPORTED_YET,
+                format!(
+                    "SHOW PROC '{other}' is not supported; supported: /, /frontends, /backends, /dbs, /statistic"
+                ),
+            )),
+        }
+    }
+
     async fn filtered(
         &mut self,
         mut b: ResultBuilder,
@@ -830,6 +865,49 @@ impl Session {
             Show::Plugins => {
                 let b = ResultBuilder::text(&["Name", "Status", "Type", "Library", "License"]);
                 b.into_result()
+            }
+            Show::Frontends => {
+                crate::system::frontends(&self.fe.env.node, self.journal_id()).into_result()
+            }
+            Show::Backends => {
+                let tablets = self.fe.backend().tablet_infos().await?;
+                crate::system::backends(&self.fe.env.node, &tablets).into_result()
+            }
+            Show::Proc(path) => self.show_proc(&path).await,
+            Show::ReplicaStatus {
+                table,
+                partitions,
+                filter,
+            } => {
+                let (_, t) = self.table_of(&table)?;
+                let o = t
+                    .olap()
+                    .ok_or_else(|| SqlError::new(ErrorCode::ER_WRONG_OBJECT, "not a table"))?;
+                for p in &partitions {
+                    if !o.partitions.iter().any(|x| x.name.eq_ignore_ascii_case(p)) {
+                        return Err(SqlError::new(
+                            ErrorCode::ER_UNKNOWN_PARTITION,
+                            format!("Unknown partition '{p}' in table '{}'", t.name),
+                        ));
+                    }
+                }
+                let chosen: Vec<(u64, Vec<rigel_common::ids::TabletId>)> = o
+                    .partitions
+                    .iter()
+                    .filter(|p| {
+                        partitions.is_empty()
+                            || partitions.iter().any(|n| n.eq_ignore_ascii_case(&p.name))
+                    })
+                    .map(|p| (p.visible_version, p.tablets.clone()))
+                    .collect();
+                let replicas = o
+                    .properties
+                    .get("replication_num")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(1);
+                let tablets = self.fe.backend().tablet_infos().await?;
+                let b = crate::system::replica_status(&chosen, replicas, &tablets);
+                self.filtered(b, filter, 12).await
             }
             Show::Tablets(name) => {
                 let (_, t) = self.table_of(&name)?;

@@ -44,11 +44,14 @@ impl Frontend {
     /// Allocates a transaction id.
     pub(crate) async fn begin_txn(&self) -> Result<TxnId, SqlError> {
         let mut w = self.catalog().writer().await;
-        Ok(TxnId(w.next_id()?))
+        let txn = TxnId(w.next_id()?);
+        self.env.metrics.txn_begin.increment(1);
+        Ok(txn)
     }
 
     /// Discards a transaction's data on the backend.
     pub(crate) async fn abort_txn(&self, txn: TxnId) {
+        self.env.metrics.txn_failed.increment(1);
         if let Err(e) = self.backend().abort(txn).await {
             warn!(%txn, "abort failed (files are removed at the next start): {e}");
         }
@@ -128,6 +131,7 @@ impl Frontend {
             });
         }
         w.commit(entries)?;
+        self.env.metrics.txn_success.increment(1);
         match self
             .backend()
             .publish(txn, tablets.into_iter().collect())

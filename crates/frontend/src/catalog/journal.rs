@@ -76,6 +76,11 @@ impl Journal {
     }
 
     /// Durably appends entries (one fsync for all of them).
+    /// The number of the last entry written (0 before the first).
+    pub fn last_entry(&self) -> u64 {
+        self.next_entry.saturating_sub(1)
+    }
+
     pub fn append(&mut self, entries: &[JournalEntry]) -> Result<()> {
         let w = self.db.begin_write().map_err(meta_err)?;
         {

@@ -1,0 +1,599 @@
+//! Cluster views: SHOW FRONTENDS / BACKENDS, SHOW PROC, ADMIN SHOW REPLICA STATUS and their
+//! information_schema counterparts (`frontends`, `backends`, `be_tablets`,
+//! `partitions_meta`, `tablet_health`).
+//!
+//! `rigel server` is one frontend (the leader) and one backend in one process; the views
+//! describe that node with its real ports, disks, memory and tablets.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU16, Ordering};
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::scalar::ScalarValue;
+use rigel_be_api::TabletInfo;
+use rigel_common::host;
+use rigel_common::ids::TabletId;
+
+use crate::catalog::{CatalogState, Distribution, PartitionScheme, TableKind};
+use crate::result::{ResultBuilder, i, s};
+
+/// Where this node listens and what it may use, for the system views.
+#[derive(Debug)]
+pub struct NodeInfo {
+    /// Advertised host.
+    pub host: String,
+    /// MySQL port.
+    pub query_port: AtomicU16,
+    /// Frontend HTTP port.
+    pub http_port: AtomicU16,
+    /// Backend HTTP port.
+    pub be_http_port: AtomicU16,
+    /// Start time (ms).
+    pub started_ms: i64,
+    /// Tablet storage directory.
+    pub storage_path: PathBuf,
+    /// Process memory limit, bytes.
+    pub mem_limit: u64,
+    /// Statements running now.
+    pub running: std::sync::atomic::AtomicUsize,
+}
+
+impl NodeInfo {
+    fn port(p: &AtomicU16) -> i64 {
+        i64::from(p.load(Ordering::Relaxed))
+    }
+}
+
+fn time_text(ms: i64) -> ScalarValue {
+    match chrono::DateTime::from_timestamp_millis(ms) {
+        Some(d) => s(d
+            .with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()),
+        None => ScalarValue::Utf8(None),
+    }
+}
+
+fn version() -> String {
+    format!("{}-{}", rigel_common::PRODUCT, rigel_common::VERSION)
+}
+
+/// `SHOW FRONTENDS` (StarRocks' columns).
+pub fn frontends(node: &NodeInfo, journal_id: u64) -> ResultBuilder {
+    let mut b = ResultBuilder::new(&[
+        ("Name", DataType::Utf8),
+        ("IP", DataType::Utf8),
+        ("EditLogPort", DataType::Int64),
+        ("HttpPort", DataType::Int64),
+        ("QueryPort", DataType::Int64),
+        ("RpcPort", DataType::Int64),
+        ("Role", DataType::Utf8),
+        ("ClusterId", DataType::Int64),
+        ("Join", DataType::Utf8),
+        ("Alive", DataType::Utf8),
+        ("ReplayedJournalId", DataType::Int64),
+        ("LastHeartbeat", DataType::Utf8),
+        ("IsHelper", DataType::Utf8),
+        ("ErrMsg", DataType::Utf8),
+        ("StartTime", DataType::Utf8),
+        ("Version", DataType::Utf8),
+    ]);
+    b.row(vec![
+        s(format!(
+            "{}_{}_{}",
+            node.host,
+            NodeInfo::port(&node.query_port),
+            node.started_ms
+        )),
+        s(node.host.clone()),
+        i(0),
+        i(NodeInfo::port(&node.http_port)),
+        i(NodeInfo::port(&node.query_port)),
+        i(0),
+        s("LEADER"),
+        i(1),
+        s("true"),
+        s("true"),
+        i(journal_id),
+        time_text(crate::now_ms()),
+        s("true"),
+        s(""),
+        time_text(node.started_ms),
+        s(version()),
+    ]);
+    b
+}
+
+/// Disk and tablet figures of the backend.
+struct BackendFigures {
+    tablets: usize,
+    data_used: u64,
+    avail: u64,
+    total: u64,
+    used_pct: f64,
+    data_used_pct: f64,
+    mem_used_pct: f64,
+}
+
+fn backend_figures(node: &NodeInfo, tablets: &[TabletInfo]) -> BackendFigures {
+    let data_used: u64 = tablets.iter().map(|t| t.bytes).sum();
+    let disk = host::disk_of(&node.storage_path);
+    let (total, avail) = disk.map_or((0, 0), |d| (d.total, d.available));
+    let pct = |part: u64, whole: u64| {
+        if whole == 0 {
+            0.0
+        } else {
+            part as f64 * 100.0 / whole as f64
+        }
+    };
+    let rss = host::process_rss_bytes();
+    BackendFigures {
+        tablets: tablets.len(),
+        data_used,
+        avail,
+        total,
+        used_pct: pct(total.saturating_sub(avail), total),
+        data_used_pct: pct(data_used, data_used + avail),
+        mem_used_pct: pct(rss, node.mem_limit),
+    }
+}
+
+fn size_text(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.3} {}", UNITS[unit])
+}
+
+fn pct_text(v: f64) -> String {
+    format!("{v:.2} %")
+}
+
+/// `SHOW BACKENDS` (StarRocks' columns).
+pub fn backends(node: &NodeInfo, tablets: &[TabletInfo]) -> ResultBuilder {
+    let running_queries = node.running.load(Ordering::Relaxed);
+    let f = backend_figures(node, tablets);
+    let mut b = ResultBuilder::new(&[
+        ("BackendId", DataType::Int64),
+        ("IP", DataType::Utf8),
+        ("HeartbeatPort", DataType::Int64),
+        ("BePort", DataType::Int64),
+        ("HttpPort", DataType::Int64),
+        ("BrpcPort", DataType::Int64),
+        ("LastStartTime", DataType::Utf8),
+        ("LastHeartbeat", DataType::Utf8),
+        ("Alive", DataType::Utf8),
+        ("SystemDecommissioned", DataType::Utf8),
+        ("ClusterDecommissioned", DataType::Utf8),
+        ("TabletNum", DataType::Int64),
+        ("DataUsedCapacity", DataType::Utf8),
+        ("AvailCapacity", DataType::Utf8),
+        ("TotalCapacity", DataType::Utf8),
+        ("UsedPct", DataType::Utf8),
+        ("MaxDiskUsedPct", DataType::Utf8),
+        ("ErrMsg", DataType::Utf8),
+        ("Version", DataType::Utf8),
+        ("Status", DataType::Utf8),
+        ("DataTotalCapacity", DataType::Utf8),
+        ("DataUsedPct", DataType::Utf8),
+        ("CpuCores", DataType::Int64),
+        ("MemLimit", DataType::Utf8),
+        ("NumRunningQueries", DataType::Int64),
+        ("MemUsedPct", DataType::Utf8),
+        ("CpuUsedPct", DataType::Utf8),
+    ]);
+    b.row(vec![
+        i(crate::BACKEND_ID),
+        s(node.host.clone()),
+        i(0),
+        i(0),
+        i(NodeInfo::port(&node.be_http_port)),
+        i(0),
+        time_text(node.started_ms),
+        time_text(crate::now_ms()),
+        s("true"),
+        s("false"),
+        s("false"),
+        i(f.tablets),
+        s(size_text(f.data_used)),
+        s(size_text(f.avail)),
+        s(size_text(f.total)),
+        s(pct_text(f.used_pct)),
+        s(pct_text(f.used_pct)),
+        s(""),
+        s(version()),
+        s(r#"{"lastSuccessReportTabletsTime":"N/A"}"#),
+        s(size_text(f.data_used + f.avail)),
+        s(pct_text(f.data_used_pct)),
+        i(host::cpu_count()),
+        s(size_text(node.mem_limit)),
+        i(running_queries),
+        s(pct_text(f.mem_used_pct)),
+        s("0.0 %"),
+    ]);
+    b
+}
+
+/// `information_schema.frontends` (Rigel extension: SHOW FRONTENDS as a table).
+pub fn frontends_table(node: &NodeInfo, journal_id: u64) -> ResultBuilder {
+    lower_columns(frontends(node, journal_id))
+}
+
+/// `information_schema.backends` (Rigel extension: SHOW BACKENDS as a table).
+pub fn backends_table(node: &NodeInfo, tablets: &[TabletInfo]) -> ResultBuilder {
+    lower_columns(backends(node, tablets))
+}
+
+/// The same rows with snake_case column names (`BackendId` → `backend_id`).
+fn lower_columns(b: ResultBuilder) -> ResultBuilder {
+    b.renamed(|name| {
+        let mut out = String::new();
+        let chars: Vec<char> = name.chars().collect();
+        for (k, c) in chars.iter().enumerate() {
+            let boundary = k > 0
+                && c.is_ascii_uppercase()
+                && (chars[k - 1].is_ascii_lowercase()
+                    || chars.get(k + 1).is_some_and(|n| n.is_ascii_lowercase()));
+            if boundary {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        }
+        out
+    })
+}
+
+/// The health of one tablet replica, as `tablet_health` and ADMIN SHOW REPLICA STATUS
+/// report it. (A tablet's own version may trail its partition's: a load only versions the
+/// tablets it wrote to, and reads take each tablet's newest version up to the partition's.)
+pub fn replica_state(info: Option<&TabletInfo>, replication_num: u64) -> &'static str {
+    match info {
+        None => "MISSING",
+        Some(_) if replication_num > 1 => "REPLICA_MISSING",
+        Some(_) => "HEALTHY",
+    }
+}
+
+fn replication_num(properties: &std::collections::BTreeMap<String, String>) -> u64 {
+    properties
+        .get("replication_num")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}
+
+fn by_id(tablets: &[TabletInfo]) -> HashMap<TabletId, &TabletInfo> {
+    tablets.iter().map(|t| (t.meta.tablet_id, t)).collect()
+}
+
+/// Every tablet of every table with its health (`information_schema.tablet_health`, a Rigel
+/// extension): `HEALTHY`, `MISSING` (the backend lacks it) or `REPLICA_MISSING` (fewer
+/// backends than `replication_num`).
+pub fn tablet_health(state: &CatalogState, tablets: &[TabletInfo]) -> ResultBuilder {
+    let infos = by_id(tablets);
+    let mut b = ResultBuilder::new(&[
+        ("DB_NAME", DataType::Utf8),
+        ("TABLE_NAME", DataType::Utf8),
+        ("PARTITION_NAME", DataType::Utf8),
+        ("TABLET_ID", DataType::Int64),
+        ("BACKEND_ID", DataType::Int64),
+        ("VISIBLE_VERSION", DataType::Int64),
+        ("REPLICA_VERSION", DataType::Int64),
+        ("REPLICATION_NUM", DataType::Int64),
+        ("STATE", DataType::Utf8),
+    ]);
+    for db in state.databases.values() {
+        for t in db.tables.values().filter_map(|id| state.tables.get(id)) {
+            let TableKind::Olap(o) = &t.kind else {
+                continue;
+            };
+            let replicas = replication_num(&o.properties);
+            for p in &o.partitions {
+                for tid in &p.tablets {
+                    let info = infos.get(tid).copied();
+                    b.row(vec![
+                        s(db.name.clone()),
+                        s(t.name.clone()),
+                        s(p.name.clone()),
+                        i(tid.0),
+                        i(crate::BACKEND_ID),
+                        i(p.visible_version),
+                        i(info.map_or(0, |x| x.max_version)),
+                        i(replicas),
+                        s(replica_state(info, replicas)),
+                    ]);
+                }
+            }
+        }
+    }
+    b
+}
+
+/// `ADMIN SHOW REPLICA STATUS FROM t` (StarRocks' columns) for the tablets of `partitions`.
+pub fn replica_status(
+    partitions: &[(u64, Vec<TabletId>)],
+    replicas: u64,
+    tablets: &[TabletInfo],
+) -> ResultBuilder {
+    let infos = by_id(tablets);
+    let mut b = ResultBuilder::new(&[
+        ("TabletId", DataType::Int64),
+        ("ReplicaId", DataType::Int64),
+        ("BackendId", DataType::Int64),
+        ("Version", DataType::Int64),
+        ("LastFailedVersion", DataType::Int64),
+        ("LastSuccessVersion", DataType::Int64),
+        ("CommittedVersion", DataType::Int64),
+        ("SchemaHash", DataType::Int64),
+        ("VersionNum", DataType::Int64),
+        ("IsBad", DataType::Utf8),
+        ("IsSetBadForce", DataType::Utf8),
+        ("State", DataType::Utf8),
+        ("Status", DataType::Utf8),
+    ]);
+    for (visible, ids) in partitions {
+        for tid in ids {
+            let info = infos.get(tid).copied();
+            let status = match replica_state(info, replicas) {
+                "HEALTHY" => "OK",
+                "MISSING" => "MISSING",
+                _ => "REPLICA_MISSING",
+            };
+            b.row(vec![
+                i(tid.0),
+                i(tid.0),
+                i(crate::BACKEND_ID),
+                i(info.map_or(0, |x| x.max_version)),
+                i(-1),
+                i(info.map_or(0, |x| x.max_version)),
+                i(*visible),
+                i(0),
+                i(info.map_or(0, |x| x.rowsets)),
+                s(if info.is_none() { "true" } else { "false" }),
+                s("false"),
+                s("NORMAL"),
+                s(status),
+            ]);
+        }
+    }
+    b
+}
+
+/// `information_schema.be_tablets` (StarRocks' columns).
+pub fn be_tablets(node: &NodeInfo, tablets: &[TabletInfo]) -> ResultBuilder {
+    let mut b = ResultBuilder::new(&[
+        ("BE_ID", DataType::Int64),
+        ("TABLE_ID", DataType::Int64),
+        ("PARTITION_ID", DataType::Int64),
+        ("TABLET_ID", DataType::Int64),
+        ("NUM_VERSION", DataType::Int64),
+        ("MAX_VERSION", DataType::Int64),
+        ("MIN_VERSION", DataType::Int64),
+        ("NUM_ROWSET", DataType::Int64),
+        ("NUM_ROW", DataType::Int64),
+        ("DATA_SIZE", DataType::Int64),
+        ("INDEX_MEM", DataType::Int64),
+        ("CREATE_TIME", DataType::Int64),
+        ("STATE", DataType::Utf8),
+        ("TYPE", DataType::Utf8),
+        ("DATA_DIR", DataType::Utf8),
+        ("SHARD_ID", DataType::Int64),
+        ("SCHEMA_HASH", DataType::Int64),
+    ]);
+    let dir = node.storage_path.display().to_string();
+    for t in tablets {
+        b.row(vec![
+            i(crate::BACKEND_ID),
+            i(t.meta.table_id.0),
+            i(t.meta.partition_id.0),
+            i(t.meta.tablet_id.0),
+            i(t.rowsets),
+            i(t.max_version),
+            i(0),
+            i(t.rowsets),
+            i(t.rows),
+            i(t.bytes),
+            i(0),
+            i(t.meta.created_ms / 1000),
+            s("RUNNING"),
+            s(if t.meta.primary_key.is_empty() {
+                "DUP_OR_AGG"
+            } else {
+                "PRIMARY"
+            }),
+            s(dir.clone()),
+            i(0),
+            i(0),
+        ]);
+    }
+    b
+}
+
+/// `information_schema.partitions_meta` (StarRocks' columns, those that apply).
+pub fn partitions_meta(state: &CatalogState, tablets: &[TabletInfo]) -> ResultBuilder {
+    let infos = by_id(tablets);
+    let mut b = ResultBuilder::new(&[
+        ("DB_NAME", DataType::Utf8),
+        ("TABLE_NAME", DataType::Utf8),
+        ("PARTITION_NAME", DataType::Utf8),
+        ("PARTITION_ID", DataType::Int64),
+        ("COMPACT_VERSION", DataType::Int64),
+        ("VISIBLE_VERSION", DataType::Int64),
+        ("VISIBLE_VERSION_TIME", DataType::Utf8),
+        ("NEXT_VERSION", DataType::Int64),
+        ("PARTITION_KEY", DataType::Utf8),
+        ("PARTITION_VALUE", DataType::Utf8),
+        ("DISTRIBUTION_KEY", DataType::Utf8),
+        ("BUCKETS", DataType::Int64),
+        ("REPLICATION_NUM", DataType::Int64),
+        ("STORAGE_MEDIUM", DataType::Utf8),
+        ("IS_TEMP", DataType::Utf8),
+        ("DATA_SIZE", DataType::Int64),
+        ("ROW_COUNT", DataType::Int64),
+        ("MAX_CS", DataType::Float64),
+    ]);
+    for db in state.databases.values() {
+        for t in db.tables.values().filter_map(|id| state.tables.get(id)) {
+            let TableKind::Olap(o) = &t.kind else {
+                continue;
+            };
+            let key = match &o.partition_scheme {
+                PartitionScheme::Range { columns } | PartitionScheme::List { columns } => {
+                    columns.join(", ")
+                }
+                PartitionScheme::Unpartitioned => String::new(),
+            };
+            let (dist_key, buckets) = match &o.distribution {
+                Distribution::Hash { columns, buckets } => (columns.join(", "), *buckets),
+                Distribution::Random { buckets } => ("RANDOM".to_string(), *buckets),
+            };
+            for p in &o.partitions {
+                let mine: Vec<&TabletInfo> = p
+                    .tablets
+                    .iter()
+                    .filter_map(|t| infos.get(t).copied())
+                    .collect();
+                let value = match (&p.values, &p.lower, &p.upper) {
+                    (Some(v), _, _) => crate::show::list_values_ddl(v),
+                    (None, lower, upper) if !key.is_empty() => format!(
+                        "[{}, {})",
+                        lower.as_ref().map_or("MIN".into(), |l| l.join(", ")),
+                        upper.as_ref().map_or("MAX".into(), |u| u.join(", "))
+                    ),
+                    _ => String::new(),
+                };
+                b.row(vec![
+                    s(db.name.clone()),
+                    s(t.name.clone()),
+                    s(p.name.clone()),
+                    i(p.id.0),
+                    i(p.visible_version),
+                    i(p.visible_version),
+                    time_text(p.visible_version_time_ms),
+                    i(p.visible_version + 1),
+                    s(key.clone()),
+                    s(value),
+                    s(dist_key.clone()),
+                    i(buckets),
+                    i(replication_num(&o.properties)),
+                    s(o.properties
+                        .get("storage_medium")
+                        .cloned()
+                        .unwrap_or_else(|| "HDD".into())),
+                    s("false"),
+                    i(mine.iter().map(|t| t.bytes).sum::<u64>()),
+                    i(mine.iter().map(|t| t.rows).sum::<u64>()),
+                    ScalarValue::Float64(Some(
+                        mine.iter().map(|t| t.rowsets).max().unwrap_or(0) as f64
+                    )),
+                ]);
+            }
+        }
+    }
+    b
+}
+
+/// `SHOW PROC '/dbs'`.
+pub fn proc_dbs(state: &CatalogState) -> ResultBuilder {
+    let mut b = ResultBuilder::new(&[
+        ("DbId", DataType::Int64),
+        ("DbName", DataType::Utf8),
+        ("TableNum", DataType::Int64),
+        ("Quota", DataType::Utf8),
+        ("LastConsistencyCheckTime", DataType::Utf8),
+        ("ReplicaQuota", DataType::Utf8),
+    ]);
+    for db in state.databases.values() {
+        b.row(vec![
+            i(db.id.0),
+            s(db.name.clone()),
+            i(db.tables.len()),
+            s("8388608.000 TB"),
+            s("NULL"),
+            s("1073741824"),
+        ]);
+    }
+    b
+}
+
+/// `SHOW PROC '/statistic'`: tablets and replicas per database, with a total row.
+pub fn proc_statistic(state: &CatalogState, tablets: &[TabletInfo]) -> ResultBuilder {
+    let infos = by_id(tablets);
+    let mut b = ResultBuilder::new(&[
+        ("DbId", DataType::Utf8),
+        ("DbName", DataType::Utf8),
+        ("TableNum", DataType::Int64),
+        ("PartitionNum", DataType::Int64),
+        ("IndexNum", DataType::Int64),
+        ("TabletNum", DataType::Int64),
+        ("ReplicaNum", DataType::Int64),
+        ("UnhealthyTabletNum", DataType::Int64),
+        ("InconsistentTabletNum", DataType::Int64),
+        ("CloningTabletNum", DataType::Int64),
+        ("ErrorStateTabletNum", DataType::Int64),
+    ]);
+    let mut total = [0u64; 8];
+    for db in state.databases.values() {
+        let mut row = [0u64; 8];
+        for t in db.tables.values().filter_map(|id| state.tables.get(id)) {
+            let TableKind::Olap(o) = &t.kind else {
+                continue;
+            };
+            let replicas = replication_num(&o.properties);
+            row[0] += 1;
+            row[2] += 1;
+            for p in &o.partitions {
+                row[1] += 1;
+                for tid in &p.tablets {
+                    row[3] += 1;
+                    let info = infos.get(tid).copied();
+                    if info.is_some() {
+                        row[4] += 1;
+                    }
+                    match replica_state(info, replicas) {
+                        "HEALTHY" => {}
+                        "MISSING" => {
+                            row[5] += 1;
+                            row[7] += 1;
+                        }
+                        _ => row[5] += 1,
+                    }
+                }
+            }
+        }
+        for (t, r) in total.iter_mut().zip(row) {
+            *t += r;
+        }
+        b.row(vec![
+            s(db.id.0.to_string()),
+            s(db.name.clone()),
+            i(row[0]),
+            i(row[1]),
+            i(row[2]),
+            i(row[3]),
+            i(row[4]),
+            i(row[5]),
+            i(row[6]),
+            i(0),
+            i(row[7]),
+        ]);
+    }
+    b.row(vec![
+        s("Total"),
+        s(state.databases.len().to_string()),
+        i(total[0]),
+        i(total[1]),
+        i(total[2]),
+        i(total[3]),
+        i(total[4]),
+        i(total[5]),
+        i(total[6]),
+        i(0),
+        i(total[7]),
+    ]);
+    b
+}
