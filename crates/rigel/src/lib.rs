@@ -3,6 +3,9 @@
 
 pub mod bench;
 pub mod bench_pk;
+pub mod doctor;
+pub mod logging;
+pub mod plan;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -102,8 +105,21 @@ pub async fn start(mut config: Config) -> Result<ServerHandle, StartError> {
             .await
             .map_err(|e| StartError::Dir(storage.clone(), std::io::Error::other(e.to_string())))??
     };
-    let backend = Arc::new(LocalBackend::new(Arc::new(engine)).map_err(StartError::Backend)?);
-    let frontend = Frontend::open(config.clone(), backend)
+    let physical = rigel_common::host::memory().total;
+    let mem_limit = config.mem_limit.bytes(physical);
+    info!(
+        mem_limit,
+        physical, "process memory limit (mem_limit = {})", config.mem_limit.0
+    );
+    let memory_pool = rigel_frontend::process_memory_pool(mem_limit);
+    let be_metrics = Arc::new(rigel_be_api::BeMetrics::new(
+        mem_limit,
+        Some(Arc::clone(&memory_pool)),
+    ));
+    let backend = Arc::new(
+        LocalBackend::with_metrics(Arc::new(engine), be_metrics).map_err(StartError::Backend)?,
+    );
+    let frontend = Frontend::open(config.clone(), backend, memory_pool)
         .await
         .map_err(StartError::Frontend)?;
     let service = Arc::new(FrontendService(Arc::clone(&frontend)));
@@ -169,6 +185,7 @@ pub async fn start(mut config: Config) -> Result<ServerHandle, StartError> {
     });
     tasks.spawn(Arc::clone(&frontend).run_compaction(stopped(rx.clone())));
     frontend.set_be_http_port(be_http_addr.port());
+    frontend.set_ports(mysql_addr.port(), http_addr.port());
     let load_service =
         rigel_frontend::load::LoadService::new(Arc::clone(&frontend), storage.join("error_log"));
     let be_router = rigel_http::backend_router(Arc::new(load_service));

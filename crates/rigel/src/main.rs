@@ -24,6 +24,10 @@ enum Command {
     Server(ServerArgs),
     /// Print the configuration reference (Markdown), generated from the code.
     ConfigReference,
+    /// Check this host before installing a frontend or backend on it.
+    Doctor(rigel::doctor::DoctorArgs),
+    /// Plan cluster capacity from table sizes or a running server.
+    Plan(rigel::plan::PlanArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -71,23 +75,6 @@ struct ServerArgs {
     storage_root_path: Option<String>,
 }
 
-fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RIGEL_LOG").unwrap_or_else(|_| {
-        let l = match level.to_ascii_uppercase().as_str() {
-            "DEBUG" => "debug",
-            "WARN" | "WARNING" => "warn",
-            "ERROR" => "error",
-            _ => "info",
-        };
-        tracing_subscriber::EnvFilter::new(format!("{l},datafusion=warn,sqlparser=warn"))
-    });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
-}
-
 fn build_config(args: &ServerArgs) -> Result<(Config, Vec<(String, SetOutcome)>), String> {
     let mut config = Config::default();
     let mut outcomes = vec![];
@@ -126,20 +113,27 @@ async fn run_server(config: Config) -> Result<(), String> {
     Ok(())
 }
 
+/// A runtime for the client commands (bench, plan); None (reported) when it cannot start.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("rigel: cannot start the runtime: {e}");
+            None
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Bench { which } => {
-            init_logging("WARN");
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("rigel: cannot start the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
+            rigel::logging::init_stderr("WARN");
+            let Some(runtime) = runtime() else {
+                return ExitCode::FAILURE;
             };
             let outcome = match which {
                 BenchCommand::Tpch(args) => runtime.block_on(rigel::bench::run(args)),
@@ -150,6 +144,26 @@ fn main() -> ExitCode {
                 Ok(false) => ExitCode::from(1),
                 Err(e) => {
                     eprintln!("rigel bench: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Doctor(args) => match rigel::doctor::run(args) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!("rigel doctor: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Plan(args) => {
+            let Some(runtime) = runtime() else {
+                return ExitCode::FAILURE;
+            };
+            match runtime.block_on(rigel::plan::run(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("rigel plan: {e}");
                     ExitCode::from(2)
                 }
             }
@@ -166,7 +180,12 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            init_logging(&config.sys_log_level);
+            rigel::logging::init_files(
+                &config.sys_log_level,
+                &config.sys_log_path(),
+                config.log_roll_size_mb,
+                std::time::Duration::from_secs(config.sys_log_delete_age.0),
+            );
             for (key, outcome) in outcomes {
                 match outcome {
                     SetOutcome::Applied => {}
