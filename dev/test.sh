@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: installs what the tests need (the mariadb client, curl), then every
-# unit, integration and sqllogictest test of the workspace.
+# Runs the whole test suite: installs what the tests need (the mariadb client, curl, promtool),
+# checks the shipped monitoring files, then every unit, integration and sqllogictest test of the
+# workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,13 +12,23 @@ fi
 if ! command -v curl >/dev/null 2>&1; then
   missing+=(curl)
 fi
+if ! command -v promtool >/dev/null 2>&1; then
+  missing+=(prometheus)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
-  echo "dev/test.sh: installing ${missing[*]} (the CLI and HTTPS tests drive them)"
+  echo "dev/test.sh: installing ${missing[*]} (the CLI, HTTPS and metrics tests drive them)"
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
+
+# The shipped alert rules and scrape configuration must load in Prometheus.
+promtool check rules monitoring/alerts.yml
+promtool check config monitoring/prometheus.yml
+python3 -c 'import json,sys; json.load(open("monitoring/grafana-dashboard.json"))'
+# The metrics test scrapes a running server through `promtool check metrics`.
+export RIGEL_REQUIRE_PROMTOOL=1
 
 cargo fmt --all -- --check
 cargo test --workspace "$@"
