@@ -104,6 +104,8 @@ pub async fn exec(conn: &mut mysql_async::Conn, sql: &str) {
 pub struct ServerProcess {
     pub child: Child,
     pub port: u16,
+    pub http_port: u16,
+    pub be_http_port: u16,
 }
 
 impl ServerProcess {
@@ -129,16 +131,24 @@ impl ServerProcess {
         let mut reader = BufReader::new(stderr);
         let deadline = Instant::now() + Duration::from_secs(120);
         let mut line = String::new();
-        let port = loop {
+        let number = |line: &str, key: &str| -> u16 {
+            let rest = line.split(key).nth(1).expect("port in the log line");
+            let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+            digits.parse().expect("port")
+        };
+        let (port, http_port, be_http_port) = loop {
             line.clear();
             let n = reader.read_line(&mut line).expect("read log");
             assert!(
                 n > 0 && Instant::now() < deadline,
                 "server exited before it was ready"
             );
-            if let Some(rest) = line.split("query_port=").nth(1) {
-                let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-                break digits.parse().expect("port");
+            if line.contains("query_port=") {
+                break (
+                    number(&line, "query_port="),
+                    number(&line, " http_port="),
+                    number(&line, "be_http_port="),
+                );
             }
         };
         // Keep draining the log so the child never blocks on a full pipe.
@@ -148,7 +158,12 @@ impl ServerProcess {
                 sink.clear();
             }
         });
-        Self { child, port }
+        Self {
+            child,
+            port,
+            http_port,
+            be_http_port,
+        }
     }
 
     pub fn kill9(mut self) {

@@ -7,6 +7,7 @@ mod common;
 mod compaction;
 mod durability;
 mod fuzz;
+mod observability;
 mod primary_key;
 mod security;
 mod stream_load;
