@@ -91,6 +91,15 @@ async fn bind(address: &str, port: u16) -> Result<TcpListener, StartError> {
 
 /// Starts `rigel server`: both roles in this process.
 pub async fn start(mut config: Config) -> Result<ServerHandle, StartError> {
+    let roots = rigel_common::config::parse_storage_root_path(&config.storage_root_path);
+    if roots.len() > 1 {
+        tracing::warn!(
+            "storage_root_path lists {} directories; tablets are stored in the first ({}) and \
+             the others are not used",
+            roots.len(),
+            roots[0].path.display()
+        );
+    }
     let meta = absolute(&config.meta_path())?;
     let storage = absolute(&config.storage_path())?;
     config.meta_dir = meta.to_string_lossy().into_owned();

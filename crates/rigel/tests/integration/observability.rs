@@ -554,6 +554,10 @@ async fn a_config_file_with_the_guides_keys_starts_the_server_and_logs_roll() {
     assert!(log.contains("'heartbeat_timeout_second' is accepted but has no effect"));
     assert!(log.contains("unknown configuration key 'totally_unknown_key'"));
     assert!(log.contains("mem_limit = 80%"));
+    assert!(
+        log.contains("storage_root_path lists 2 directories"),
+        "{log}"
+    );
     let fe_log = std::fs::read_to_string(data.join("log/fe.log")).expect("fe.log written");
     assert!(fe_log.contains("query_port="), "{fe_log}");
     let _ = child.kill();
