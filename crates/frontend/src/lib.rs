@@ -35,6 +35,7 @@ pub mod planner;
 mod provider;
 mod query;
 mod recycle;
+mod repository;
 mod result;
 mod rules;
 mod session;

@@ -219,6 +219,9 @@ impl Session {
             Statement::Truncate { name, .. } => on_table(P::Delete, name),
             Statement::Analyze { table, .. } => on_table(P::Select, table),
             Statement::AdminSetConfig(_)
+            | Statement::CreateRepository { .. }
+            | Statement::DropRepository(_)
+            | Statement::Show(rigel_sql::Show::Repositories)
             | Statement::Show(
                 rigel_sql::Show::Frontends
                 | rigel_sql::Show::Backends
@@ -309,6 +312,16 @@ impl Session {
                 sample,
             } => self.analyze(table, columns, sample).await,
             Statement::AdminShowConfig(pattern) => self.admin_show_config(pattern),
+            Statement::CreateRepository {
+                name,
+                read_only,
+                location,
+                properties,
+            } => {
+                self.create_repository(name, read_only, location, properties)
+                    .await
+            }
+            Statement::DropRepository(name) => self.drop_repository(name).await,
             Statement::Account(a) => self.account_statement(a).await,
             Statement::Unsupported(what) => Err(SqlError::not_supported(what)),
             Statement::Other(other) => self.other(*other).await,

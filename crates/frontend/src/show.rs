@@ -874,6 +874,7 @@ impl Session {
                 crate::system::backends(&self.fe.env.node, &tablets).into_result()
             }
             Show::Proc(path) => self.show_proc(&path).await,
+            Show::Repositories => self.show_repositories(),
             Show::ReplicaStatus {
                 table,
                 partitions,

@@ -600,12 +600,33 @@ impl StarRocksParser<'_> {
     }
 }
 
+/// Property keys whose values are secrets (repository and catalog credentials).
+pub fn is_credential_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    [
+        "secret",
+        "access_key",
+        "access.key",
+        "password",
+        "token",
+        "credential",
+    ]
+    .iter()
+    .any(|needle| k.contains(needle))
+}
+
 /// The statement text with passwords replaced by `'***'`, for logs and the process list:
 /// every string literal of a statement that sets a password (CREATE/ALTER USER, SET
-/// PASSWORD, GRANT … IDENTIFIED BY) is masked.
+/// PASSWORD, GRANT … IDENTIFIED BY) is masked, and so is the value of every credential
+/// property (`"aws.s3.secret_key" = "…"`).
 pub fn redact(sql: &str) -> std::borrow::Cow<'_, str> {
     let upper = sql.to_ascii_uppercase();
-    if !(upper.contains("PASSWORD") || upper.contains("IDENTIFIED")) {
+    if !(upper.contains("PASSWORD")
+        || upper.contains("IDENTIFIED")
+        || upper.contains("SECRET")
+        || upper.contains("ACCESS")
+        || upper.contains("TOKEN"))
+    {
         return std::borrow::Cow::Borrowed(sql);
     }
     let Ok(tokens) = Tokenizer::new(&MySqlDialect {}, sql).tokenize() else {
@@ -614,7 +635,21 @@ pub fn redact(sql: &str) -> std::borrow::Cow<'_, str> {
     };
     let mut out = String::with_capacity(sql.len());
     let mut masking = false;
+    // In PROPERTIES ("aws.s3.secret_key" = "…"): the value after a credential key.
+    let mut secret_value = false;
     for t in tokens {
+        match &t {
+            Token::SingleQuotedString(_) | Token::DoubleQuotedString(_) if secret_value => {
+                secret_value = false;
+                out.push_str("'***'");
+                continue;
+            }
+            Token::SingleQuotedString(s) | Token::DoubleQuotedString(s) if is_credential_key(s) => {
+                secret_value = true;
+            }
+            Token::Eq | Token::Whitespace(_) => {}
+            _ => secret_value = false,
+        }
         if let Token::Word(w) = &t
             && (w.value.eq_ignore_ascii_case("IDENTIFIED")
                 || w.value.eq_ignore_ascii_case("PASSWORD"))
@@ -785,6 +820,12 @@ mod tests {
             assert!(r.contains("'***'"), "{r}");
         }
         assert_eq!(redact("SELECT 'x'"), "SELECT 'x'");
+        let r = redact(
+            "CREATE REPOSITORY r WITH BROKER ON LOCATION 's3a://b/p' PROPERTIES \
+             (\"aws.s3.access_key\" = \"AK\", \"aws.s3.secret_key\"=\"SK\", \"aws.s3.region\" = \"eu\")",
+        );
+        assert!(!r.contains("\"AK\"") && !r.contains("\"SK\""), "{r}");
+        assert!(r.contains("eu") && r.contains("s3a://b/p"), "{r}");
         // The user name stays.
         assert!(redact("CREATE USER 'bob'@'%' IDENTIFIED BY 'pw'").contains("'bob'"));
     }

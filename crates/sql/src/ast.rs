@@ -150,6 +150,19 @@ pub enum Statement {
     AdminSetConfig(Vec<(String, String)>),
     /// `ADMIN SHOW FRONTEND CONFIG [LIKE 'pattern']`
     AdminShowConfig(Option<String>),
+    /// `CREATE [READ ONLY] REPOSITORY r WITH BROKER [b] ON LOCATION "url" [PROPERTIES (…)]`
+    CreateRepository {
+        /// Name.
+        name: String,
+        /// `READ ONLY`
+        read_only: bool,
+        /// Location URL.
+        location: String,
+        /// Properties (credentials, endpoint, region).
+        properties: Vec<(String, String)>,
+    },
+    /// `DROP REPOSITORY r`
+    DropRepository(String),
     /// A statement Rigel recognises but does not implement yet (its leading words).
     Unsupported(String),
 }
@@ -650,6 +663,8 @@ pub enum Show {
     AnalyzeStatus(Option<ShowFilter>),
     /// `SHOW FRONTENDS`
     Frontends,
+    /// `SHOW REPOSITORIES`
+    Repositories,
     /// `SHOW BACKENDS`
     Backends,
     /// `SHOW PROC '/path'`

@@ -26,6 +26,10 @@ impl StarRocksParser<'_> {
                 properties,
             });
         }
+        let read_only = self.eat_words(&["READ", "ONLY"]);
+        if read_only || self.peek_word().as_deref() == Some("REPOSITORY") {
+            return self.parse_create_repository(read_only);
+        }
         let or_replace = self.eat_words(&["OR", "REPLACE"]);
         if self.eat_word("VIEW") {
             return self.parse_create_view(or_replace);
@@ -758,8 +762,36 @@ impl StarRocksParser<'_> {
         })
     }
 
+    fn parse_create_repository(&mut self, read_only: bool) -> PResult<Statement> {
+        self.expect_word("REPOSITORY")?;
+        let name = self.ident()?;
+        self.expect_word("WITH")?;
+        self.expect_word("BROKER")?;
+        if self.peek_word().as_deref() != Some("ON") {
+            // The broker name: StarRocks' brokerless repositories take none.
+            self.ident()?;
+        }
+        self.expect_word("ON")?;
+        self.expect_word("LOCATION")?;
+        let location = self.string_lit()?;
+        let properties = if self.eat_word("PROPERTIES") {
+            self.property_list()?
+        } else {
+            vec![]
+        };
+        Ok(Statement::CreateRepository {
+            name,
+            read_only,
+            location,
+            properties,
+        })
+    }
+
     pub(crate) fn parse_drop(&mut self) -> PResult<Statement> {
         self.expect_word("DROP")?;
+        if self.eat_word("REPOSITORY") {
+            return Ok(Statement::DropRepository(self.ident()?));
+        }
         if self.eat_word("DATABASE") || self.eat_word("SCHEMA") {
             let if_exists = self.eat_words(&["IF", "EXISTS"]);
             let name = self.db_name()?;
@@ -1150,5 +1182,41 @@ PROPERTIES (\"replication_num\" = \"3\")",
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn repositories() {
+        match parse_one(
+            "CREATE READ ONLY REPOSITORY r WITH BROKER ON LOCATION \"file:///b\" PROPERTIES (\"k\" = \"v\")",
+        )
+        .unwrap()
+        .statement
+        {
+            Statement::CreateRepository {
+                name,
+                read_only,
+                location,
+                properties,
+            } => {
+                assert_eq!((name.as_str(), read_only), ("r", true));
+                assert_eq!(location, "file:///b");
+                assert_eq!(properties, vec![("k".to_string(), "v".to_string())]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse_one("CREATE REPOSITORY r WITH BROKER hdfs_broker ON LOCATION 's3a://x/y'")
+                .unwrap()
+                .statement,
+            Statement::CreateRepository {
+                read_only: false,
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse_one("DROP REPOSITORY r").unwrap().statement,
+            Statement::DropRepository(n) if n == "r"
+        ));
+        assert!(parse_one("CREATE REPOSITORY r ON LOCATION 'x'").is_err());
     }
 }

@@ -191,6 +191,10 @@ impl StarRocksParser<'_> {
                 self.skip_order_limit()?;
                 Show::Load { db, filter }
             }
+            "REPOSITORIES" => {
+                self.parser.next_token();
+                Show::Repositories
+            }
             "FRONTENDS" => {
                 self.parser.next_token();
                 Show::Frontends

@@ -133,6 +133,33 @@ pub enum JournalEntry {
         /// Name.
         name: String,
     },
+    /// `CREATE REPOSITORY`.
+    PutRepository {
+        /// The repository.
+        repository: Repository,
+    },
+    /// `DROP REPOSITORY`.
+    DropRepository {
+        /// Name.
+        name: String,
+    },
+}
+
+/// A backup repository: where snapshots are kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Repository {
+    /// Id.
+    pub id: u64,
+    /// Name.
+    pub name: String,
+    /// Location URL (`file:///path`).
+    pub location: String,
+    /// Only restores may read it.
+    pub read_only: bool,
+    /// Properties as given (credentials are never shown).
+    pub properties: BTreeMap<String, String>,
+    /// Creation time (ms).
+    pub created_ms: i64,
 }
 
 /// Everything the catalog holds.
@@ -165,6 +192,9 @@ pub struct CatalogState {
     /// Roles created with CREATE ROLE (and `public` once changed), by name.
     #[serde(default)]
     pub roles: BTreeMap<String, RoleDef>,
+    /// Backup repositories, by name.
+    #[serde(default)]
+    pub repositories: BTreeMap<String, Repository>,
 }
 
 impl CatalogState {
@@ -248,6 +278,13 @@ impl CatalogState {
             }
             JournalEntry::DropUser { name, host } => {
                 self.users.remove(&account_key(name, host));
+            }
+            JournalEntry::PutRepository { repository } => {
+                self.repositories
+                    .insert(repository.name.clone(), repository.clone());
+            }
+            JournalEntry::DropRepository { name } => {
+                self.repositories.remove(name);
             }
             JournalEntry::PutRole { role } => {
                 self.roles.insert(role.name.clone(), role.clone());

@@ -1,5 +1,6 @@
 //! Integration tests: a real server on port 0 and real clients. One binary, to link once.
 
+mod backup;
 mod cli;
 mod client;
 #[path = "../common/mod.rs"]
