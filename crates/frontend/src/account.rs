@@ -29,16 +29,7 @@ pub const ROOT: &str = "root";
 
 /// The account `root@%` has while it has no password.
 pub fn builtin_root() -> UserAccount {
-    UserAccount {
-        name: ROOT.to_string(),
-        host: "%".to_string(),
-        password: String::new(),
-        grants: vec![],
-        created_ms: 0,
-        roles: vec![],
-        default_roles: vec![],
-        require_ssl: false,
-    }
+    UserAccount::new(ROOT, "%")
 }
 
 fn sha1(parts: &[&[u8]]) -> [u8; 20] {
@@ -311,16 +302,8 @@ impl Session {
             name: self.conn.user.clone(),
             host: self.conn.host.clone(),
         };
-        let mut account = exact_account(&state, &me).unwrap_or_else(|| UserAccount {
-            name: me.name.clone(),
-            host: me.host.clone(),
-            password: String::new(),
-            grants: vec![],
-            created_ms: 0,
-            roles: vec![],
-            default_roles: vec![],
-            require_ssl: false,
-        });
+        let mut account =
+            exact_account(&state, &me).unwrap_or_else(|| UserAccount::new(&me.name, &me.host));
         let all_on_login = self.fe.config.read().activate_all_roles_on_login;
         let active: Vec<String> = match &self.active_roles {
             None | Some(RoleSet::Default) if all_on_login => account.roles.clone(),
@@ -950,16 +933,7 @@ mod tests {
     fn the_most_specific_account_wins() {
         let mut state = CatalogState::default();
         for host in ["%", "10.0.%", "10.0.0.1"] {
-            let u = UserAccount {
-                name: "a".into(),
-                host: host.into(),
-                password: String::new(),
-                grants: vec![],
-                created_ms: 0,
-                roles: vec![],
-                default_roles: vec![],
-                require_ssl: false,
-            };
+            let u = UserAccount::new("a", host);
             state.users.insert(u.key(), u);
         }
         assert_eq!(

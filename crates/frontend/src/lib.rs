@@ -63,7 +63,7 @@ use tracing::{info, warn};
 
 use crate::catalog::Catalog;
 use crate::planner::QueryEnv;
-pub use memory::process_pool as process_memory_pool;
+pub use memory::ProcessMemory;
 pub use session::Session;
 
 /// One live connection, as SHOW PROCESSLIST and KILL see it.
@@ -137,11 +137,11 @@ impl Frontend {
     /// backend has not published are published, others aborted; tablets no table owns are
     /// dropped.
     ///
-    /// Queries draw memory from `memory_pool` (see [`process_memory_pool`]).
+    /// Queries draw memory from `memory`'s pool.
     pub async fn open(
         config: Config,
         backend: Arc<dyn Backend>,
-        memory_pool: Arc<dyn datafusion::execution::memory_pool::MemoryPool>,
+        memory: ProcessMemory,
     ) -> Result<Arc<Self>, SqlError> {
         let catalog = Catalog::open(&config.meta_path())?;
         let server_version = format!(
@@ -163,7 +163,7 @@ impl Frontend {
             server_version.clone(),
             Arc::clone(&loads),
             audit,
-            memory_pool,
+            Arc::clone(&memory.pool),
             Arc::new(system::NodeInfo {
                 host: advertised_host(&config),
                 query_port: AtomicU16::new(config.query_port),
@@ -171,7 +171,7 @@ impl Frontend {
                 be_http_port: AtomicU16::new(config.be_http_port),
                 started_ms: now_ms(),
                 storage_path: config.storage_path(),
-                mem_limit: config.mem_limit.bytes(rigel_common::host::memory().total),
+                mem_limit: memory.limit,
                 running: Default::default(),
             }),
         ));

@@ -21,17 +21,30 @@ use datafusion::execution::memory_pool::{
 /// metadata and caches.
 pub const QUERY_POOL_SHARE: f64 = 0.9;
 
-/// The process-wide pool queries draw from: `limit` bytes (unbounded when 0). Errors name
-/// the largest consumers.
-pub fn process_pool(limit: u64) -> Arc<dyn MemoryPool> {
-    if limit == 0 {
-        return Arc::new(UnboundedMemoryPool::default());
+/// The process memory limit and the pool queries draw from.
+#[derive(Debug, Clone)]
+pub struct ProcessMemory {
+    /// `mem_limit` in bytes (0: none).
+    pub limit: u64,
+    /// The query pool: [`QUERY_POOL_SHARE`] of `limit`, unbounded when there is no limit.
+    /// Errors name the largest consumers.
+    pub pool: Arc<dyn MemoryPool>,
+}
+
+impl ProcessMemory {
+    /// Memory of a process limited to `limit` bytes.
+    pub fn new(limit: u64) -> Self {
+        let pool: Arc<dyn MemoryPool> = if limit == 0 {
+            Arc::new(UnboundedMemoryPool::default())
+        } else {
+            let size = (limit as f64 * QUERY_POOL_SHARE) as usize;
+            Arc::new(TrackConsumersPool::new(
+                GreedyMemoryPool::new(size),
+                NonZeroUsize::new(3).unwrap_or(NonZeroUsize::MIN),
+            ))
+        };
+        Self { limit, pool }
     }
-    let size = (limit as f64 * QUERY_POOL_SHARE) as usize;
-    Arc::new(TrackConsumersPool::new(
-        GreedyMemoryPool::new(size),
-        NonZeroUsize::new(3).unwrap_or(NonZeroUsize::MIN),
-    ))
 }
 
 /// One query's view of the process pool: at most `limit` bytes of it.
@@ -125,7 +138,7 @@ mod tests {
 
     #[test]
     fn query_cap_and_process_pool() {
-        let process = process_pool(1000);
+        let process = ProcessMemory::new(1000).pool;
         let query: Arc<dyn MemoryPool> = Arc::new(QueryPool::new(Arc::clone(&process), 500));
         let r = MemoryConsumer::new("sort").register(&query);
         r.try_grow(400).unwrap();

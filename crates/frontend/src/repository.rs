@@ -75,15 +75,6 @@ fn check_location(location: &Location, read_only: bool) -> Result<(), SqlError> 
     Ok(())
 }
 
-fn ok() -> QueryResult {
-    QueryResult::Ok {
-        affected_rows: 0,
-        last_insert_id: 0,
-        warnings: 0,
-        info: String::new(),
-    }
-}
-
 impl Session {
     pub(crate) async fn create_repository(
         &mut self,
@@ -115,7 +106,7 @@ impl Session {
             created_ms: crate::now_ms(),
         };
         w.commit(vec![JournalEntry::PutRepository { repository }])?;
-        Ok(ok())
+        Ok(QueryResult::ok())
     }
 
     pub(crate) async fn drop_repository(&mut self, name: String) -> Result<QueryResult, SqlError> {
@@ -128,7 +119,7 @@ impl Session {
         }
         // The repository's files stay where they are: dropping only forgets the name.
         w.commit(vec![JournalEntry::DropRepository { name }])?;
-        Ok(ok())
+        Ok(QueryResult::ok())
     }
 
     /// `SHOW REPOSITORIES` (StarRocks' columns; properties are never shown).
@@ -151,13 +142,6 @@ impl Session {
             .cloned()
             .collect();
         for r in repos {
-            let created = chrono::DateTime::from_timestamp_millis(r.created_ms)
-                .map(|d| {
-                    d.with_timezone(&chrono::Local)
-                        .format("%Y-%m-%d %H:%M:%S")
-                        .to_string()
-                })
-                .unwrap_or_default();
             let reachable = parse_location(&r.location)
                 .and_then(|l| check_location(&l, true))
                 .err()
@@ -166,7 +150,7 @@ impl Session {
             b.row(vec![
                 i(r.id),
                 s(r.name),
-                s(created),
+                s(crate::show::ms_text(r.created_ms)),
                 s(r.read_only.to_string()),
                 s(r.location),
                 s("-"),

@@ -180,10 +180,11 @@ impl Session {
         e
     }
 
-    fn set_activity(&self, statement: Option<String>) {
+    /// Shows `statement` as running (until [`Running`] is dropped).
+    fn start_activity(&self, statement: String) {
         let mut a = self.conn.activity.lock();
         a.db = self.db.clone();
-        a.statement = statement;
+        a.statement = Some(statement);
         a.since = Some(Instant::now());
     }
 
@@ -707,7 +708,7 @@ impl MysqlSession for Session {
 
     async fn execute(&mut self, statement: ParsedStatement) -> Result<QueryResult, SqlError> {
         let text = rigel_sql::redact(&statement.text).into_owned();
-        self.set_activity(Some(text.clone()));
+        self.start_activity(text.clone());
         self.cancel_at_start = *self.conn.cancel.borrow();
         self.stmts += 1;
         self.last_plan = None;
@@ -737,23 +738,20 @@ impl MysqlSession for Session {
         let running = Running::start(Arc::clone(&self.conn), Arc::clone(&self.fe.env.node));
         let result = self.run(statement).await.map_err(|e| self.refine_error(e));
         audit.set_plan(self.last_plan.take());
+        // USE may have changed the database; `running` ends the statement when dropped.
+        self.conn.activity.lock().db = self.db.clone();
         match result {
-            Ok(QueryResult::Rows { schema, stream }) => {
-                self.conn.activity.lock().db = self.db.clone();
-                Ok(QueryResult::Rows {
-                    schema,
-                    stream: audited(stream, audit, running),
-                })
-            }
+            Ok(QueryResult::Rows { schema, stream }) => Ok(QueryResult::Rows {
+                schema,
+                stream: audited(stream, audit, running),
+            }),
             Ok(ok) => {
                 drop(running);
-                self.set_activity(None);
                 audit.finish("OK", None);
                 Ok(ok)
             }
             Err(e) => {
                 drop(running);
-                self.set_activity(None);
                 audit.finish("ERR", Some(e.code.errno));
                 Err(e)
             }

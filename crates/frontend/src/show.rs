@@ -1231,7 +1231,7 @@ pub(crate) fn ms_text(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn human_bytes(b: u64) -> String {
+pub(crate) fn human_bytes(b: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
     let mut v = b as f64;
     let mut u = 0;

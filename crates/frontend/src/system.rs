@@ -46,13 +46,7 @@ impl NodeInfo {
 }
 
 fn time_text(ms: i64) -> ScalarValue {
-    match chrono::DateTime::from_timestamp_millis(ms) {
-        Some(d) => s(d
-            .with_timezone(&chrono::Local)
-            .format("%Y-%m-%d %H:%M:%S")
-            .to_string()),
-        None => ScalarValue::Utf8(None),
-    }
+    s(crate::show::ms_text(ms))
 }
 
 fn version() -> String {
@@ -139,17 +133,6 @@ fn backend_figures(node: &NodeInfo, tablets: &[TabletInfo]) -> BackendFigures {
     }
 }
 
-fn size_text(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut v = bytes as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    format!("{v:.3} {}", UNITS[unit])
-}
-
 fn pct_text(v: f64) -> String {
     format!("{v:.2} %")
 }
@@ -200,18 +183,18 @@ pub fn backends(node: &NodeInfo, tablets: &[TabletInfo]) -> ResultBuilder {
         s("false"),
         s("false"),
         i(f.tablets),
-        s(size_text(f.data_used)),
-        s(size_text(f.avail)),
-        s(size_text(f.total)),
+        s(crate::show::human_bytes(f.data_used)),
+        s(crate::show::human_bytes(f.avail)),
+        s(crate::show::human_bytes(f.total)),
         s(pct_text(f.used_pct)),
         s(pct_text(f.used_pct)),
         s(""),
         s(version()),
         s(r#"{"lastSuccessReportTabletsTime":"N/A"}"#),
-        s(size_text(f.data_used + f.avail)),
+        s(crate::show::human_bytes(f.data_used + f.avail)),
         s(pct_text(f.data_used_pct)),
         i(host::cpu_count()),
-        s(size_text(node.mem_limit)),
+        s(crate::show::human_bytes(node.mem_limit)),
         i(running_queries),
         s(pct_text(f.mem_used_pct)),
         s("0.0 %"),

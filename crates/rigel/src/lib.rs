@@ -120,15 +120,15 @@ pub async fn start(mut config: Config) -> Result<ServerHandle, StartError> {
         mem_limit,
         physical, "process memory limit (mem_limit = {})", config.mem_limit.0
     );
-    let memory_pool = rigel_frontend::process_memory_pool(mem_limit);
+    let memory = rigel_frontend::ProcessMemory::new(mem_limit);
     let be_metrics = Arc::new(rigel_be_api::BeMetrics::new(
         mem_limit,
-        Some(Arc::clone(&memory_pool)),
+        Some(Arc::clone(&memory.pool)),
     ));
     let backend = Arc::new(
         LocalBackend::with_metrics(Arc::new(engine), be_metrics).map_err(StartError::Backend)?,
     );
-    let frontend = Frontend::open(config.clone(), backend, memory_pool)
+    let frontend = Frontend::open(config.clone(), backend, memory)
         .await
         .map_err(StartError::Frontend)?;
     let service = Arc::new(FrontendService(Arc::clone(&frontend)));

@@ -66,6 +66,20 @@ pub enum GrantTarget {
 }
 
 impl UserAccount {
+    /// An account with no password, grants or roles.
+    pub fn new(name: &str, host: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            host: host.to_string(),
+            password: String::new(),
+            grants: vec![],
+            created_ms: 0,
+            roles: vec![],
+            default_roles: vec![],
+            require_ssl: false,
+        }
+    }
+
     /// The catalog key: `name@host`.
     pub fn key(&self) -> String {
         account_key(&self.name, &self.host)
