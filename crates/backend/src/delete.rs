@@ -59,7 +59,11 @@ pub(crate) async fn delete_rows(
         .unwrap_or_default();
     let mut summary = DeleteSummary::default();
     let mut prepared = vec![];
+    // Held until the rowsets are pending: a compaction finishing in between would make
+    // the rowsets read here stale and the rewrite fail.
+    let mut guards = vec![];
     for &(tablet, version) in &req.tablets {
+        guards.push(engine.begin_rewrite(tablet));
         let rowsets = engine
             .read_view(tablet, version)
             .map_err(|e| storage_error(&e))?;
@@ -127,5 +131,6 @@ pub(crate) async fn delete_rows(
             .prepare_txn(txn, prepared)
             .map_err(|e| storage_error(&e))?;
     }
+    drop(guards);
     Ok(summary)
 }

@@ -200,7 +200,8 @@ impl Frontend {
             if let Err(e) = self.purge_recycle_bin(expire).await {
                 warn!("emptying the recycle bin failed: {e}");
             }
-            if interval == 0 {
+            // Read again: the setting may have changed while waiting.
+            if self.config().cumulative_compaction_check_interval_seconds == 0 {
                 continue;
             }
             if let Err(e) = self.compaction_round().await {

@@ -168,6 +168,27 @@ impl Snapshot {
 struct State {
     tablets: HashMap<TabletId, TabletState>,
     pending: HashMap<TxnId, Vec<RowsetMeta>>,
+    /// Tablets being rewritten (DELETE), with how many rewrites: a compaction that finishes
+    /// meanwhile is discarded instead of invalidating the rowsets the rewrite replaces.
+    rewriting: HashMap<TabletId, usize>,
+}
+
+/// Marks a tablet as being rewritten until dropped (see [`StorageEngine::begin_rewrite`]).
+pub struct RewriteGuard {
+    engine: Arc<StorageEngine>,
+    tablet: TabletId,
+}
+
+impl Drop for RewriteGuard {
+    fn drop(&mut self) {
+        let mut state = self.engine.state.write();
+        if let Some(n) = state.rewriting.get_mut(&self.tablet) {
+            *n -= 1;
+            if *n == 0 {
+                state.rewriting.remove(&self.tablet);
+            }
+        }
+    }
 }
 
 /// Summary of one tablet, for system views.
@@ -445,6 +466,17 @@ impl StorageEngine {
         ))
     }
 
+    /// Marks `tablet` as being rewritten until the guard is dropped: compactions of it that
+    /// finish meanwhile are discarded, so the rowsets the rewrite read stay current until
+    /// its rowset is pending (hold the guard until [`Self::prepare_txn`] returned).
+    pub fn begin_rewrite(self: &Arc<Self>, tablet: TabletId) -> RewriteGuard {
+        *self.state.write().rewriting.entry(tablet).or_default() += 1;
+        RewriteGuard {
+            engine: Arc::clone(self),
+            tablet,
+        }
+    }
+
     /// Durably records the finished rowsets of a transaction as pending.
     pub fn prepare_txn(&self, txn: TxnId, rowsets: Vec<RowsetMeta>) -> Result<()> {
         // Held until the rowsets are pending, so that a compaction cannot replace the
@@ -499,8 +531,8 @@ impl StorageEngine {
     /// Makes a compaction's output visible in place of its inputs (`replaces`: current
     /// rowsets of one tablet with consecutive versions), at the newest input's version, so
     /// that readers of every version see the same rows as before. Returns `false` when an
-    /// input is no longer current or a rewrite of the tablet is pending: the output's files
-    /// are then removed and everything else stays as it was.
+    /// input is no longer current or a rewrite of the tablet is running or pending: the
+    /// output's files are then removed and everything else stays as it was.
     ///
     /// PRIMARY KEY tablets pass `read_at`, the version the inputs were read at (with their
     /// deleted rows skipped): the output then becomes visible at that version, which must
@@ -518,7 +550,8 @@ impl StorageEngine {
             .pending
             .values()
             .flatten()
-            .any(|r| r.tablet_id == tablet && !r.replaces.is_empty());
+            .any(|r| r.tablet_id == tablet && !r.replaces.is_empty())
+            || state.rewriting.contains_key(&tablet);
         let inputs: Vec<&Arc<RowsetMeta>> = state
             .tablets
             .get(&tablet)
@@ -1462,6 +1495,67 @@ mod tests {
         let view = engine.read_view(TabletId(1), 4).unwrap();
         assert_eq!(view.iter().map(|r| r.rows).sum::<u64>(), 1);
         assert_eq!(engine.read_view(TabletId(1), 3).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_compaction_finishing_during_a_rewrite_is_discarded() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Arc::new(StorageEngine::open(dir.path(), StorageOptions::default()).unwrap());
+        engine.create_tablets(&[tablet(1)]).unwrap();
+        for (txn, values) in [(1, vec![1, 2]), (2, vec![3])] {
+            let r = write(&engine, txn, 1, values);
+            engine.prepare_txn(TxnId(txn), vec![r]).unwrap();
+            engine
+                .publish_txn(TxnId(txn), &HashMap::from([(TabletId(1), txn + 1)]))
+                .unwrap();
+        }
+        let old: Vec<RowsetId> = engine
+            .read_view(TabletId(1), 3)
+            .unwrap()
+            .iter()
+            .map(|r| r.rowset_id)
+            .collect();
+        let compacted = |engine: &StorageEngine| {
+            let mut w = engine
+                .rowset_writer(TxnId(0), TabletId(1), schema(), SegmentOptions::default())
+                .unwrap();
+            w.write(batch(vec![1, 2, 3])).unwrap();
+            w.finish_replacing(old.clone()).unwrap()
+        };
+        // The rewrite (a DELETE of 3) reads the two rowsets; a compaction of them finishes
+        // before the rewrite is prepared and must not make them stale.
+        let guard = engine.begin_rewrite(TabletId(1));
+        let mut w = engine
+            .rowset_writer(TxnId(3), TabletId(1), schema(), SegmentOptions::default())
+            .unwrap();
+        w.write(batch(vec![1, 2])).unwrap();
+        let rewrite = w.finish_replacing(old.clone()).unwrap();
+        assert!(!engine.commit_compaction(compacted(&engine), None).unwrap());
+        engine.prepare_txn(TxnId(3), vec![rewrite]).unwrap();
+        drop(guard);
+        engine
+            .publish_txn(TxnId(3), &HashMap::from([(TabletId(1), 4)]))
+            .unwrap();
+        let rows: u64 = engine
+            .read_view(TabletId(1), 4)
+            .unwrap()
+            .iter()
+            .map(|r| r.rows)
+            .sum();
+        assert_eq!(rows, 2);
+        // Without a rewrite running, compaction commits again.
+        let current: Vec<RowsetId> = engine
+            .read_view(TabletId(1), 4)
+            .unwrap()
+            .iter()
+            .map(|r| r.rowset_id)
+            .collect();
+        let mut w = engine
+            .rowset_writer(TxnId(0), TabletId(1), schema(), SegmentOptions::default())
+            .unwrap();
+        w.write(batch(vec![1, 2])).unwrap();
+        let output = w.finish_replacing(current).unwrap();
+        assert!(engine.commit_compaction(output, None).unwrap());
     }
 
     #[test]
