@@ -1,6 +1,7 @@
 //! The backend role: tablets, writes and scans, implementing [`rigel_be_api::Backend`] over
 //! the local [`StorageEngine`].
 
+mod backup;
 mod compaction;
 mod delete;
 mod router;
@@ -15,9 +16,9 @@ use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::physical_plan::ExecutionPlan;
 use rigel_be_api::{
-    Backend, BackendState, BeMetrics, CompactRequest, CompactSummary, CompactionKind,
-    DeleteRequest, DeleteSummary, LookupRequest, Result, ScanRequest, TabletInfo, TabletMeta,
-    TabletSink, WriteTarget,
+    Backend, BackendState, BackupRequest, BeMetrics, CompactRequest, CompactSummary,
+    CompactionKind, DeleteRequest, DeleteSummary, LookupRequest, RestoreRequest, Result,
+    ScanRequest, TabletBackup, TabletInfo, TabletMeta, TabletSink, WriteTarget,
 };
 use rigel_common::ids::{TabletId, TxnId};
 use rigel_common::{ErrorExt, SqlError};
@@ -205,6 +206,14 @@ impl Backend for LocalBackend {
 
     async fn tablet_infos(&self) -> Result<Vec<TabletInfo>> {
         Ok(self.engine.tablet_infos())
+    }
+
+    async fn backup_tablets(&self, request: BackupRequest) -> Result<Vec<TabletBackup>> {
+        backup::backup(Arc::clone(&self.engine), request).await
+    }
+
+    async fn restore_tablets(&self, request: RestoreRequest) -> Result<()> {
+        backup::restore(Arc::clone(&self.engine), request).await
     }
 
     async fn render_metrics(&self) -> Result<String> {

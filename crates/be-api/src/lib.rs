@@ -5,7 +5,7 @@
 //! DataFusion logical expressions (serializable with datafusion-proto) and [`SqlError`]s.
 //! The frontend never touches segment files, the backend never sees SQL text.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
 use std::sync::Arc;
 
@@ -17,7 +17,9 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::scalar::ScalarValue;
 use rigel_common::SqlError;
 use rigel_common::ids::{PartitionId, TableId, TabletId, TxnId};
+use serde::{Deserialize, Serialize};
 
+pub use rigel_repository::{BlobRef, Transfer};
 pub use rigel_storage::primary::{MAX_KEY_BYTES, OP_COLUMN, OP_DELETE, OP_UPSERT};
 pub use rigel_storage::{
     MergeRule, SegmentCompression, TabletInfo, TabletMeta, UpdateRule, ValueMerge,
@@ -256,6 +258,67 @@ pub struct CompactSummary {
     pub bytes_out: u64,
 }
 
+/// A backup repository as the backend reaches it: its location and properties (the
+/// credentials travel with each request; the backend keeps none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepositorySpec {
+    /// Location URL (`file:///dir`, `s3://bucket/path`).
+    pub location: String,
+    /// Properties (endpoint, region, keys).
+    pub properties: BTreeMap<String, String>,
+}
+
+/// Uploads the files of tablets at given versions to a repository.
+#[derive(Debug, Clone)]
+pub struct BackupRequest {
+    /// A name for the job's staging files (unique per running job).
+    pub job: String,
+    /// Where to.
+    pub repository: RepositorySpec,
+    /// Tablets and the version each is taken at.
+    pub tablets: Vec<(TabletId, u64)>,
+    /// Send every file, also those the repository holds already (a full backup).
+    pub upload_all: bool,
+    /// Progress counters.
+    pub transfer: Arc<Transfer>,
+}
+
+/// One tablet as a snapshot holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TabletBackup {
+    /// The tablet's id when it was backed up.
+    pub tablet: TabletId,
+    /// The version it was taken at.
+    pub version: u64,
+    /// Visible rowsets, oldest first.
+    pub rowsets: Vec<RowsetBackup>,
+}
+
+/// One rowset of a [`TabletBackup`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowsetBackup {
+    /// The version it became visible at.
+    pub version: u64,
+    /// Segment files in order, with their row counts.
+    pub segments: Vec<(BlobRef, u64)>,
+    /// PRIMARY KEY tablets: rows of a segment (by index) deleted at the version.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deletes: Vec<(u32, Vec<u32>)>,
+}
+
+/// Creates tablets from a snapshot's files.
+#[derive(Debug, Clone)]
+pub struct RestoreRequest {
+    /// A name for the job's staging files (unique per running job).
+    pub job: String,
+    /// Where from.
+    pub repository: RepositorySpec,
+    /// The new tablets, each with what it restores.
+    pub tablets: Vec<(TabletMeta, TabletBackup)>,
+    /// Progress counters.
+    pub transfer: Arc<Transfer>,
+}
+
 /// The backend role as the frontend sees it.
 #[async_trait]
 pub trait Backend: Send + Sync + Debug {
@@ -307,6 +370,14 @@ pub trait Backend: Send + Sync + Debug {
     /// Prepares for a stop: writes what saves work at the next start (persistent primary
     /// key indexes). Committed data never depends on it.
     async fn prepare_shutdown(&self) -> Result<()>;
+
+    /// Uploads the files of the requested tablets, all taken at one instant, to a
+    /// repository (files it holds already are skipped unless `upload_all`).
+    async fn backup_tablets(&self, request: BackupRequest) -> Result<Vec<TabletBackup>>;
+
+    /// Creates the requested tablets and fills them with a snapshot's files, each visible
+    /// at its backup's version. On failure the created tablets are dropped again.
+    async fn restore_tablets(&self, request: RestoreRequest) -> Result<()>;
 
     /// The backend's metrics in Prometheus' text format (`/metrics` on its HTTP port).
     async fn render_metrics(&self) -> Result<String>;

@@ -13,6 +13,9 @@
 //! no rowset refers to are deleted (writes that never prepared), and the frontend either
 //! publishes or aborts each pending transaction.
 
+mod snapshot;
+pub use snapshot::{ImportRowset, ImportSegment, LinkedRowset, LinkedTablet};
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -296,6 +299,11 @@ impl StorageEngine {
             reader_meta: Mutex::new(HashMap::new()),
         };
         engine.remove_orphan_files()?;
+        // Files linked or downloaded for a backup or restore the process did not finish.
+        let staging = root.join("snapshot");
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+        }
         Ok(engine)
     }
 

@@ -16,7 +16,10 @@ pub mod meta;
 pub mod primary;
 pub mod segment;
 
-pub use engine::{RewriteGuard, Snapshot, StorageEngine, StorageOptions, TabletInfo};
+pub use engine::{
+    ImportRowset, ImportSegment, LinkedRowset, LinkedTablet, RewriteGuard, Snapshot, StorageEngine,
+    StorageOptions, TabletInfo,
+};
 pub use error::{Error, Result};
 pub use merge::{MergeRule, ValueMerge};
 pub use meta::{RowsetMeta, SegmentMeta, TabletMeta, UpdateRule};
