@@ -163,8 +163,79 @@ pub enum Statement {
     },
     /// `DROP REPOSITORY r`
     DropRepository(String),
+    /// `BACKUP SNAPSHOT …` / `BACKUP DATABASE … SNAPSHOT …`
+    Backup(BackupStmt),
+    /// `RESTORE SNAPSHOT …`
+    Restore(RestoreStmt),
+    /// `CANCEL BACKUP|RESTORE [FROM db]`
+    CancelBackup {
+        /// RESTORE (else BACKUP).
+        restore: bool,
+        /// Database (the current one when absent).
+        db: Option<String>,
+    },
+    /// `VERIFY SNAPSHOT snap FROM repo [PROPERTIES ("backup_timestamp" = …)]` (Rigel).
+    VerifySnapshot {
+        /// Snapshot name.
+        snapshot: String,
+        /// Repository.
+        repository: String,
+        /// Properties.
+        properties: Vec<(String, String)>,
+    },
+    /// `DROP SNAPSHOT ON repo WHERE …` (Rigel): the condition is over `Snapshot` and
+    /// `Timestamp`, as SHOW SNAPSHOT shows them.
+    DropSnapshot {
+        /// Repository.
+        repository: String,
+        /// Which snapshots.
+        filter: Box<ast::Expr>,
+    },
     /// A statement Rigel recognises but does not implement yet (its leading words).
     Unsupported(String),
+}
+
+/// `BACKUP`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackupStmt {
+    /// Database (the current one when absent).
+    pub db: Option<String>,
+    /// Snapshot name.
+    pub snapshot: String,
+    /// Repository.
+    pub repository: String,
+    /// Tables (all when empty).
+    pub objects: Vec<BackupObject>,
+    /// `type`, `timeout`.
+    pub properties: Vec<(String, String)>,
+}
+
+/// `RESTORE`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestoreStmt {
+    /// Database the snapshot was taken of (the current one when absent).
+    pub db: Option<String>,
+    /// `DATABASE db AS new_db`: restore into another database.
+    pub new_db: Option<String>,
+    /// Snapshot name.
+    pub snapshot: String,
+    /// Repository.
+    pub repository: String,
+    /// Tables (all when empty).
+    pub objects: Vec<BackupObject>,
+    /// `backup_timestamp`, `replication_num`, `timeout`.
+    pub properties: Vec<(String, String)>,
+}
+
+/// A table in `ON (…)` of BACKUP or RESTORE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupObject {
+    /// Table or view.
+    pub name: String,
+    /// Partitions (all when empty).
+    pub partitions: Vec<String>,
+    /// `AS new_name` (RESTORE).
+    pub alias: Option<String>,
 }
 
 /// A possibly database-qualified table name.
@@ -665,6 +736,22 @@ pub enum Show {
     Frontends,
     /// `SHOW REPOSITORIES`
     Repositories,
+    /// `SHOW BACKUP|RESTORE [FROM db] [WHERE …]`
+    Backup {
+        /// RESTORE (else BACKUP).
+        restore: bool,
+        /// Database (the current one when absent).
+        db: Option<String>,
+        /// Filter.
+        filter: Option<ShowFilter>,
+    },
+    /// `SHOW SNAPSHOT ON repo [WHERE …]`
+    Snapshot {
+        /// Repository.
+        repository: String,
+        /// Filter (on `Snapshot`, `Timestamp`).
+        filter: Option<ShowFilter>,
+    },
     /// `SHOW BACKENDS`
     Backends,
     /// `SHOW PROC '/path'`

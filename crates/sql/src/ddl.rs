@@ -792,6 +792,9 @@ impl StarRocksParser<'_> {
         if self.eat_word("REPOSITORY") {
             return Ok(Statement::DropRepository(self.ident()?));
         }
+        if self.eat_word("SNAPSHOT") {
+            return self.parse_drop_snapshot();
+        }
         if self.eat_word("DATABASE") || self.eat_word("SCHEMA") {
             let if_exists = self.eat_words(&["IF", "EXISTS"]);
             let name = self.db_name()?;

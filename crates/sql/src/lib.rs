@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod ast;
+mod backup;
 mod ddl;
 mod parser;
 mod show;

@@ -195,6 +195,24 @@ impl StarRocksParser<'_> {
                 self.parser.next_token();
                 Show::Repositories
             }
+            "BACKUP" | "RESTORE" => {
+                self.parser.next_token();
+                let restore = word == "RESTORE";
+                let db = self.db_clause()?;
+                let filter = self.show_filter()?;
+                Show::Backup {
+                    restore,
+                    db,
+                    filter,
+                }
+            }
+            "SNAPSHOT" => {
+                self.parser.next_token();
+                self.expect_word("ON")?;
+                let repository = self.ident()?;
+                let filter = self.show_filter()?;
+                Show::Snapshot { repository, filter }
+            }
             "FRONTENDS" => {
                 self.parser.next_token();
                 Show::Frontends
@@ -306,8 +324,8 @@ mod tests {
     #[test]
     fn unknown_show_is_unsupported_not_a_syntax_error() {
         assert!(matches!(
-            parse_one("SHOW BACKUP FROM db").unwrap().statement,
-            Statement::Unsupported(s) if s == "SHOW BACKUP"
+            parse_one("SHOW ROUTINE LOAD FROM db").unwrap().statement,
+            Statement::Unsupported(s) if s == "SHOW ROUTINE"
         ));
     }
 }
