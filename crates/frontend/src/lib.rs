@@ -17,6 +17,7 @@ mod account;
 mod analyze;
 pub mod audit;
 mod autopart;
+mod backup;
 pub mod catalog;
 mod compaction;
 mod count_distinct;
@@ -124,6 +125,8 @@ pub struct Frontend {
     pub(crate) analyze_jobs: Mutex<std::collections::VecDeque<analyze::AnalyzeJob>>,
     /// Rows loaded per table since its last automatic ANALYZE was considered.
     pub(crate) rows_since_analyze: Mutex<HashMap<rigel_common::ids::TableId, u64>>,
+    /// BACKUP and RESTORE jobs.
+    pub(crate) backups: backup::Jobs,
 }
 
 impl std::fmt::Debug for Frontend {
@@ -187,6 +190,7 @@ impl Frontend {
             labels_pruned_ms: AtomicI64::new(now_ms()),
             analyze_jobs: Mutex::default(),
             rows_since_analyze: Mutex::default(),
+            backups: backup::Jobs::default(),
         });
         fe.reconcile().await?;
         Ok(fe)

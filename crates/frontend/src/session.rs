@@ -222,7 +222,16 @@ impl Session {
             Statement::AdminSetConfig(_)
             | Statement::CreateRepository { .. }
             | Statement::DropRepository(_)
-            | Statement::Show(rigel_sql::Show::Repositories)
+            | Statement::Backup(_)
+            | Statement::Restore(_)
+            | Statement::CancelBackup { .. }
+            | Statement::VerifySnapshot { .. }
+            | Statement::DropSnapshot { .. }
+            | Statement::Show(
+                rigel_sql::Show::Repositories
+                | rigel_sql::Show::Backup { .. }
+                | rigel_sql::Show::Snapshot { .. },
+            )
             | Statement::Show(
                 rigel_sql::Show::Frontends
                 | rigel_sql::Show::Backends
@@ -323,6 +332,17 @@ impl Session {
                     .await
             }
             Statement::DropRepository(name) => self.drop_repository(name).await,
+            Statement::Backup(b) => self.backup(b).await,
+            Statement::Restore(r) => self.restore(r).await,
+            Statement::CancelBackup { restore, db } => self.cancel_backup(restore, db).await,
+            Statement::VerifySnapshot {
+                snapshot,
+                repository,
+                properties,
+            } => self.verify_snapshot(snapshot, repository, properties).await,
+            Statement::DropSnapshot { repository, filter } => {
+                self.drop_snapshot(repository, *filter).await
+            }
             Statement::Account(a) => self.account_statement(a).await,
             Statement::Unsupported(what) => Err(SqlError::not_supported(what)),
             Statement::Other(other) => self.other(*other).await,

@@ -309,7 +309,7 @@ impl Session {
         }
     }
 
-    async fn filtered(
+    pub(crate) async fn filtered(
         &mut self,
         mut b: ResultBuilder,
         filter: Option<ShowFilter>,
@@ -874,7 +874,13 @@ impl Session {
                 crate::system::backends(&self.fe.env.node, &tablets).into_result()
             }
             Show::Proc(path) => self.show_proc(&path).await,
-            Show::Repositories => self.show_repositories(),
+            Show::Repositories => self.show_repositories().await,
+            Show::Backup {
+                restore,
+                db,
+                filter,
+            } => self.show_backup(restore, db, filter).await,
+            Show::Snapshot { repository, filter } => self.show_snapshot(repository, filter).await,
             Show::ReplicaStatus {
                 table,
                 partitions,
