@@ -1,6 +1,7 @@
 //! Wiring of `rigel server`: storage engine, backend, frontend and the protocol servers in
 //! one process.
 
+pub mod backup_cli;
 pub mod bench;
 pub mod bench_pk;
 pub mod doctor;

@@ -28,6 +28,8 @@ enum Command {
     Doctor(rigel::doctor::DoctorArgs),
     /// Plan cluster capacity from table sizes or a running server.
     Plan(rigel::plan::PlanArgs),
+    /// Back up, restore, verify and clean up snapshots of a running server.
+    Backup(rigel::backup_cli::BackupArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -144,6 +146,20 @@ fn main() -> ExitCode {
                 Ok(false) => ExitCode::from(1),
                 Err(e) => {
                     eprintln!("rigel bench: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Backup(args) => {
+            rigel::logging::init_stderr("WARN");
+            let Some(runtime) = runtime() else {
+                return ExitCode::FAILURE;
+            };
+            match runtime.block_on(rigel::backup_cli::run(args)) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(1),
+                Err(e) => {
+                    eprintln!("rigel backup: {e}");
                     ExitCode::from(2)
                 }
             }
