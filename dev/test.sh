@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: installs what the tests need (the mariadb client, curl, promtool),
+# Runs the whole test suite: installs what the tests need (the mariadb client, curl, promtool,
+# moto's S3 server),
 # checks the shipped monitoring files, then every unit, integration and sqllogictest test of the
 # workspace.
 set -euo pipefail
@@ -22,6 +23,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
+
+# The S3 backup test runs against moto's S3 server on loopback.
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "dev/test.sh: installing moto[server] (the S3 backup test drives it)"
+  python3 -m pip install --quiet "moto[server]"
+fi
+export RIGEL_REQUIRE_MOTO=1
 
 # The shipped alert rules and scrape configuration must load in Prometheus.
 promtool check rules monitoring/alerts.yml

@@ -202,7 +202,7 @@ async fn errors_have_mysql_codes() {
         err(c.query_drop("ALTER TABLE t DROP PARTITION p1").await),
         1210
     );
-    assert_eq!(err(c.query_drop("SHOW BACKUP").await), 1235);
+    assert_eq!(err(c.query_drop("SHOW ROUTINE LOAD").await), 1235);
     assert_eq!(
         err(c.query_drop("CREATE TABLE x (a INT) ENGINE=mysql").await),
         1235
