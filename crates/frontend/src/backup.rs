@@ -1,4 +1,4 @@
-//! BACKUP and RESTORE jobs; SHOW / VERIFY / DROP SNAPSHOT.
+//! BACKUP and RESTORE jobs (the snapshots themselves: [`crate::snapshot`]).
 //!
 //! A backup takes its cut when the statement runs: each partition's visible version, read
 //! from the catalog at one instant. The backend then links the files of that cut and
@@ -14,74 +14,41 @@
 //! Jobs live in memory: SHOW BACKUP / SHOW RESTORE show each database's last one. A job
 //! interrupted by a stop is not resumed; run it again.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use datafusion::arrow::array::{Array, StringArray};
-use datafusion::arrow::datatypes::DataType;
-use datafusion::sql::sqlparser::ast;
-use futures::{StreamExt, TryStreamExt};
 use parking_lot::Mutex;
 use rigel_be_api::{
-    BackupRequest, BlobRef, RepositorySpec, RestoreRequest, TabletBackup, TabletMeta, Transfer,
+    BackupRequest, RepositorySpec, RestoreRequest, TabletBackup, TabletMeta, Transfer,
 };
 use rigel_common::ids::{DbId, PartitionId, TableId, TabletId};
 use rigel_common::{ErrorCode, SqlError};
 use rigel_mysql::QueryResult;
-use rigel_repository::{Repository as Repo, SnapshotId, check_name};
+use rigel_repository::{SnapshotId, check_name};
 use rigel_sql::{BackupObject, BackupStmt, RestoreStmt, ShowFilter};
-use serde::{Deserialize, Serialize};
 
 use crate::Frontend;
 use crate::catalog::{JournalEntry, Repository, Table, TableKind};
 use crate::ddl::tablet_meta;
-use crate::result::{ResultBuilder, i, s};
+use crate::result::{ResultBuilder, s};
 use crate::session::Session;
 use crate::show::{human_bytes, ms_text};
+use crate::snapshot::{
+    MANIFEST_FORMAT, Manifest, TableSnapshot, find_snapshot, invalid, open_repo, read_manifest,
+};
 
-/// Version of the manifest format.
-const MANIFEST_FORMAT: u32 = 1;
 /// Default job timeout (StarRocks' default: one day).
 const DEFAULT_TIMEOUT_SECS: u64 = 86_400;
-/// Blobs verified at once.
-const PARALLEL_VERIFY: usize = 4;
 
-/// What a snapshot holds.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Manifest {
-    format: u32,
-    snapshot: String,
-    timestamp: String,
-    database: String,
-    /// `full` or `incremental`.
-    kind: String,
-    created_ms: i64,
-    tables: Vec<TableSnapshot>,
-}
-
-/// One table of a snapshot: its definition as backed up (only the partitions backed up,
-/// each at the version taken) and the tablets' files.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct TableSnapshot {
-    table: Table,
-    tablets: Vec<TabletBackup>,
-}
-
-impl Manifest {
-    fn blobs(&self) -> impl Iterator<Item = &BlobRef> {
-        self.tables
-            .iter()
-            .flat_map(|t| &t.tablets)
-            .flat_map(|t| &t.rowsets)
-            .flat_map(|r| r.segments.iter().map(|(b, _)| b))
-    }
-
-    fn size(&self) -> (usize, u64) {
-        let unique: HashSet<&BlobRef> = self.blobs().collect();
-        (unique.len(), unique.iter().map(|b| b.size).sum())
-    }
-}
+/// The last columns of SHOW BACKUP and SHOW RESTORE.
+const JOB_TAIL: [&str; 5] = [
+    "UnfinishedTasks",
+    "Progress",
+    "TaskErrMsg",
+    "Status",
+    "Timeout",
+];
 
 /// A BACKUP or RESTORE job.
 #[derive(Debug)]
@@ -160,18 +127,7 @@ impl Job {
         }
         text
     }
-}
 
-/// The last columns of SHOW BACKUP and SHOW RESTORE.
-const JOB_TAIL: [&str; 5] = [
-    "UnfinishedTasks",
-    "Progress",
-    "TaskErrMsg",
-    "Status",
-    "Timeout",
-];
-
-impl Job {
     /// The cells of [`JOB_TAIL`].
     fn tail(&self, st: &JobState) -> [datafusion::scalar::ScalarValue; 5] {
         let t = &self.transfer;
@@ -234,7 +190,7 @@ impl Jobs {
             .cloned()
     }
 
-    fn backup_running_to(&self, repository: &str) -> bool {
+    pub(crate) fn backup_running_to(&self, repository: &str) -> bool {
         self.jobs
             .lock()
             .iter()
@@ -244,10 +200,6 @@ impl Jobs {
     fn new_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed) + 1
     }
-}
-
-fn invalid(msg: impl Into<String>) -> SqlError {
-    SqlError::new(ErrorCode::ER_WRONG_ARGUMENTS, msg)
 }
 
 fn snapshot_timestamp(ms: i64) -> String {
@@ -263,10 +215,6 @@ fn spec(r: &Repository) -> RepositorySpec {
     }
 }
 
-fn open_repo(r: &Repository) -> Result<Repo, SqlError> {
-    Ok(Repo::open(&r.location, &r.properties, r.read_only)?)
-}
-
 fn timeout_property(value: &str) -> Result<u64, SqlError> {
     value.parse::<u64>().ok().filter(|t| *t > 0).ok_or_else(|| {
         invalid(format!(
@@ -275,58 +223,7 @@ fn timeout_property(value: &str) -> Result<u64, SqlError> {
     })
 }
 
-/// Reads a snapshot's manifest.
-async fn read_manifest(repo: &Repo, id: &SnapshotId) -> Result<Manifest, SqlError> {
-    let body = repo.get_manifest(id).await?;
-    let manifest: Manifest = serde_json::from_slice(&body).map_err(|e| {
-        SqlError::new(
-            ErrorCode::ER_IO_ERROR,
-            format!("the manifest of snapshot {id} does not decode: {e}"),
-        )
-    })?;
-    if manifest.format > MANIFEST_FORMAT {
-        return Err(SqlError::new(
-            ErrorCode::ER_NOT_SUPPORTED_YET,
-            format!("snapshot {id} was written by a newer version of Rigel"),
-        ));
-    }
-    Ok(manifest)
-}
-
-/// The snapshot `name` (at `timestamp`, else the newest of that name).
-async fn find_snapshot(
-    repo: &Repo,
-    repository: &str,
-    name: &str,
-    timestamp: Option<&str>,
-) -> Result<SnapshotId, SqlError> {
-    let all = repo.list_snapshots().await?;
-    let found = all
-        .into_iter()
-        .filter(|s| s.name == name && timestamp.is_none_or(|t| s.timestamp == t))
-        .max();
-    found.ok_or_else(|| {
-        let which = match timestamp {
-            Some(t) => format!("snapshot {name} with backup_timestamp {t}"),
-            None => format!("snapshot {name}"),
-        };
-        invalid(format!(
-            "There is no {which} in repository {repository}; SHOW SNAPSHOT ON {repository} lists them"
-        ))
-    })
-}
-
 impl Session {
-    fn repository(&self, name: &str) -> Result<Repository, SqlError> {
-        self.fe
-            .catalog()
-            .read()
-            .repositories
-            .get(name)
-            .cloned()
-            .ok_or_else(|| invalid(format!("Repository does not exist: {name}")))
-    }
-
     /// `BACKUP SNAPSHOT …`: takes the cut and starts the job.
     pub(crate) async fn backup(&mut self, stmt: BackupStmt) -> Result<QueryResult, SqlError> {
         let db = self.db_of(&stmt.db)?;
@@ -369,7 +266,11 @@ impl Session {
             db: db.clone(),
             snapshot: stmt.snapshot.clone(),
             repository: repository.name.clone(),
-            objects: object_list(&tables.iter().map(|t| t.name.clone()).collect::<Vec<_>>()),
+            objects: tables
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             timestamp: snapshot_timestamp(created_ms),
             created_ms,
             timeout_secs,
@@ -505,7 +406,11 @@ impl Session {
             db: target_db.clone(),
             snapshot: id.name.clone(),
             repository: repository.name.clone(),
-            objects: object_list(&chosen.iter().map(|(_, n)| n.clone()).collect::<Vec<_>>()),
+            objects: chosen
+                .iter()
+                .map(|(_, n)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             timestamp: id.timestamp.clone(),
             created_ms,
             timeout_secs,
@@ -682,229 +587,6 @@ impl Session {
         };
         self.filtered(b, filter, 1).await
     }
-
-    /// `SHOW SNAPSHOT ON repo [WHERE …]`.
-    pub(crate) async fn show_snapshot(
-        &mut self,
-        repository: String,
-        filter: Option<ShowFilter>,
-    ) -> Result<QueryResult, SqlError> {
-        let repository = self.repository(&repository)?;
-        let repo = open_repo(&repository)?;
-        let mut b = ResultBuilder::new(&[
-            ("Snapshot", DataType::Utf8),
-            ("Timestamp", DataType::Utf8),
-            ("Status", DataType::Utf8),
-            ("Database", DataType::Utf8),
-            ("Details", DataType::Utf8),
-        ]);
-        for id in repo.list_snapshots().await? {
-            match read_manifest(&repo, &id).await {
-                Ok(m) => {
-                    let (files, bytes) = m.size();
-                    let details = serde_json::json!({
-                        "type": m.kind,
-                        "tables": m.tables.iter().map(|t| t.table.name.clone()).collect::<Vec<_>>(),
-                        "files": files,
-                        "bytes": bytes,
-                    });
-                    b.row(vec![
-                        s(&id.name),
-                        s(&id.timestamp),
-                        s("OK"),
-                        s(&m.database),
-                        s(details.to_string()),
-                    ]);
-                }
-                Err(e) => b.row(vec![
-                    s(&id.name),
-                    s(&id.timestamp),
-                    s(format!("ERROR: {}", e.message)),
-                    s(""),
-                    s(""),
-                ]),
-            }
-        }
-        self.filtered(b, filter, 0).await
-    }
-
-    /// `VERIFY SNAPSHOT snap FROM repo [PROPERTIES ("backup_timestamp" = …)]`: reads every
-    /// file of the snapshot and checks its size and checksum.
-    pub(crate) async fn verify_snapshot(
-        &mut self,
-        snapshot: String,
-        repository: String,
-        properties: Vec<(String, String)>,
-    ) -> Result<QueryResult, SqlError> {
-        let mut timestamp = None;
-        for (k, v) in properties {
-            match k.to_ascii_lowercase().as_str() {
-                "backup_timestamp" => timestamp = Some(v),
-                _ => return Err(invalid(format!("Unknown property: {k}"))),
-            }
-        }
-        let repository = self.repository(&repository)?;
-        let repo = open_repo(&repository)?;
-        let id = find_snapshot(&repo, &repository.name, &snapshot, timestamp.as_deref()).await?;
-        let mut b = ResultBuilder::new(&[
-            ("Snapshot", DataType::Utf8),
-            ("Timestamp", DataType::Utf8),
-            ("Files", DataType::Int64),
-            ("Bytes", DataType::Int64),
-            ("Status", DataType::Utf8),
-            ("Details", DataType::Utf8),
-        ]);
-        let manifest = match read_manifest(&repo, &id).await {
-            Ok(m) => m,
-            Err(e) => {
-                b.row(vec![
-                    s(&id.name),
-                    s(&id.timestamp),
-                    i(0),
-                    i(0),
-                    s("CORRUPT"),
-                    s(e.message),
-                ]);
-                return b.into_result();
-            }
-        };
-        let blobs: BTreeSet<BlobRef> = manifest.blobs().cloned().collect();
-        let problems = verify_blobs(&repo, blobs.iter().cloned().collect()).await;
-        let bytes: u64 = blobs.iter().map(|b| b.size).sum();
-        let (status, details) = if problems.is_empty() {
-            ("OK", String::new())
-        } else {
-            let mut details = problems.clone();
-            details.sort();
-            ("CORRUPT", details.join("; "))
-        };
-        b.row(vec![
-            s(&id.name),
-            s(&id.timestamp),
-            i(blobs.len() as i64),
-            i(bytes as i64),
-            s(status),
-            s(details),
-        ]);
-        b.into_result()
-    }
-
-    /// `DROP SNAPSHOT ON repo WHERE …`: deletes the snapshots the condition (over
-    /// `Snapshot` and `Timestamp`) selects, then the files no remaining snapshot uses.
-    pub(crate) async fn drop_snapshot(
-        &mut self,
-        repository: String,
-        filter: ast::Expr,
-    ) -> Result<QueryResult, SqlError> {
-        let repository = self.repository(&repository)?;
-        if repository.read_only {
-            return Err(invalid(format!(
-                "Repository {} is read only",
-                repository.name
-            )));
-        }
-        if self.fe.backups.backup_running_to(&repository.name) {
-            return Err(invalid(format!(
-                "A backup to repository {} is running; drop snapshots when it has finished",
-                repository.name
-            )));
-        }
-        let repo = open_repo(&repository)?;
-        let all = repo.list_snapshots().await?;
-        let mut b = ResultBuilder::text(&["Snapshot", "Timestamp"]);
-        for id in &all {
-            b.row(vec![s(&id.name), s(&id.timestamp)]);
-        }
-        let chosen = self.matching_rows(b, filter).await?;
-        let (doomed, kept): (Vec<SnapshotId>, Vec<SnapshotId>) = all
-            .into_iter()
-            .partition(|id| chosen.contains(&(id.name.clone(), id.timestamp.clone())));
-        // Files still used by the snapshots that stay, read before anything is deleted: a
-        // manifest that cannot be read keeps every file.
-        let mut keep: HashSet<BlobRef> = HashSet::new();
-        let mut collect = true;
-        for id in &kept {
-            match read_manifest(&repo, id).await {
-                Ok(m) => keep.extend(m.blobs().cloned()),
-                Err(e) => {
-                    tracing::warn!(
-                        "snapshot {id} is unreadable, no file is deleted: {}",
-                        e.message
-                    );
-                    collect = false;
-                }
-            }
-        }
-        for id in &doomed {
-            repo.delete_manifest(id).await?;
-        }
-        let (mut files, mut bytes) = (0u64, 0u64);
-        if collect {
-            for blob in repo.list_blobs().await? {
-                if !keep.contains(&blob) {
-                    repo.delete_blob(&blob).await?;
-                    files += 1;
-                    bytes += blob.size;
-                }
-            }
-        }
-        let mut out = ResultBuilder::new(&[
-            ("SnapshotsDropped", DataType::Int64),
-            ("FilesDeleted", DataType::Int64),
-            ("BytesDeleted", DataType::Int64),
-        ]);
-        out.row(vec![
-            i(doomed.len() as i64),
-            i(files as i64),
-            i(bytes as i64),
-        ]);
-        out.into_result()
-    }
-
-    /// The (Snapshot, Timestamp) rows of `b` the condition selects.
-    async fn matching_rows(
-        &mut self,
-        b: ResultBuilder,
-        filter: ast::Expr,
-    ) -> Result<HashSet<(String, String)>, SqlError> {
-        let QueryResult::Rows { mut stream, .. } = self
-            .filtered(b, Some(ShowFilter::Where(Box::new(filter))), 0)
-            .await?
-        else {
-            return Ok(HashSet::new());
-        };
-        let mut out = HashSet::new();
-        while let Some(batch) = stream.try_next().await? {
-            let col = |i: usize| {
-                batch
-                    .column(i)
-                    .as_any()
-                    .downcast_ref::<StringArray>()
-                    .cloned()
-                    .ok_or_else(|| SqlError::internal("snapshot names are not text"))
-            };
-            let (names, times) = (col(0)?, col(1)?);
-            for r in 0..batch.num_rows() {
-                if names.is_valid(r) && times.is_valid(r) {
-                    out.insert((names.value(r).to_string(), times.value(r).to_string()));
-                }
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// Reads every blob and checks it; returns the problems found.
-async fn verify_blobs(repo: &Repo, blobs: Vec<BlobRef>) -> Vec<String> {
-    let checks = blobs.into_iter().map(|blob| {
-        let repo = repo.clone();
-        async move { repo.verify_blob(&blob).await.err().map(|e| e.to_string()) }
-    });
-    let outcomes: Vec<Option<String>> = futures::stream::iter(checks)
-        .buffer_unordered(PARALLEL_VERIFY)
-        .collect()
-        .await;
-    outcomes.into_iter().flatten().collect()
 }
 
 /// Keeps only the named partitions of a table (all when none are named).
@@ -960,10 +642,6 @@ where
     };
     let handle = tokio::spawn(task);
     job.state.lock().abort = Some(handle.abort_handle());
-}
-
-fn object_list(names: &[String]) -> String {
-    names.join(", ")
 }
 
 async fn run_backup(

@@ -41,6 +41,7 @@ mod result;
 mod rules;
 mod session;
 mod show;
+mod snapshot;
 mod system;
 mod txn;
 mod update;
