@@ -29,11 +29,12 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
 use object_store::{
-    ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig, WriteMultipart,
+    ClientOptions, GetResultPayload, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
+    WriteMultipart,
 };
 use rigel_common::{ErrorCode, ErrorExt};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 /// Files larger than this are uploaded in parts of this size.
 const PART_SIZE: usize = 8 << 20;
@@ -102,6 +103,35 @@ impl ErrorExt for Error {
 impl From<Error> for rigel_common::SqlError {
     fn from(e: Error) -> Self {
         rigel_common::SqlError::new(e.code(), e.user_message())
+    }
+}
+
+/// The running checksums of a blob being read, and the file it is copied to, if any.
+struct Digest {
+    sha: Sha256,
+    crc: crc32fast::Hasher,
+    size: u64,
+    out: Option<(std::fs::File, PathBuf)>,
+}
+
+impl Digest {
+    fn new(out: Option<(std::fs::File, PathBuf)>) -> Self {
+        Self {
+            sha: Sha256::new(),
+            crc: crc32fast::Hasher::new(),
+            size: 0,
+            out,
+        }
+    }
+
+    fn update(&mut self, chunk: &[u8]) -> Result<()> {
+        self.sha.update(chunk);
+        self.size += chunk.len() as u64;
+        if let Some((file, path)) = &mut self.out {
+            self.crc.update(chunk);
+            file.write_all(chunk).map_err(io(path))?;
+        }
+        Ok(())
     }
 }
 
@@ -442,56 +472,65 @@ impl Repository {
     /// Downloads a blob into `dest` (written whole, synced), checking its size and
     /// checksum. Returns the CRC-32 of the content.
     pub async fn download(&self, blob: &BlobRef, dest: &Path, transfer: &Transfer) -> Result<u32> {
-        let name = blob.name();
-        let got = match self.store.get(&blob.path()).await {
-            Ok(got) => got,
-            Err(object_store::Error::NotFound { .. }) => return Err(Error::Missing(name)),
-            Err(e) => return Err(self.store_error()(e)),
-        };
         let tmp = dest.with_extension("download");
-        let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-        let mut sha = Sha256::new();
-        let mut crc = crc32fast::Hasher::new();
-        let mut size = 0u64;
-        let mut stream = got.into_stream();
-        let result: Result<()> = async {
-            while let Some(chunk) = stream.try_next().await.map_err(self.store_error())? {
-                sha.update(&chunk);
-                crc.update(&chunk);
-                size += chunk.len() as u64;
-                file.write_all(&chunk).map_err(io(&tmp))?;
+        let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+        let read = self
+            .read_blob(blob, Digest::new(Some((file, tmp.clone()))))
+            .await;
+        let checked = read.and_then(|d| {
+            check_blob(blob, d.size, &hex(&d.sha.finalize()))?;
+            if let Some((file, path)) = d.out {
+                file.sync_all().map_err(io(&path))?;
             }
-            Ok(())
-        }
-        .await;
-        let checked = result.and_then(|()| {
-            check_blob(blob, size, &hex(&sha.finalize()))?;
-            file.sync_all().map_err(io(&tmp))
+            Ok(d.crc.finalize())
         });
-        if let Err(e) = checked {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
+        let crc = match checked {
+            Ok(crc) => crc,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
         std::fs::rename(&tmp, dest).map_err(io(dest))?;
-        transfer.done(size);
-        Ok(crc.finalize())
+        transfer.done(blob.size);
+        Ok(crc)
     }
 
     /// Reads a blob whole and checks it against its reference.
     pub async fn verify_blob(&self, blob: &BlobRef) -> Result<()> {
+        let d = self.read_blob(blob, Digest::new(None)).await?;
+        check_blob(blob, d.size, &hex(&d.sha.finalize()))
+    }
+
+    /// Feeds a blob's bytes to `digest`. A local file is read in large blocks on a blocking
+    /// thread (the store's own stream reads a file 8 KiB at a time, each on a task of its
+    /// own); a remote object as its chunks arrive.
+    async fn read_blob(&self, blob: &BlobRef, mut digest: Digest) -> Result<Digest> {
         let got = match self.store.get(&blob.path()).await {
             Ok(got) => got,
             Err(object_store::Error::NotFound { .. }) => return Err(Error::Missing(blob.name())),
             Err(e) => return Err(self.store_error()(e)),
         };
-        let mut stream = got.into_stream();
-        let mut sha = Sha256::new();
-        let mut size = 0u64;
-        while let Some(chunk) = stream.try_next().await.map_err(self.store_error())? {
-            sha.update(&chunk);
-            size += chunk.len() as u64;
+        match got.payload {
+            GetResultPayload::File(mut file, path) => tokio::task::spawn_blocking(move || {
+                let mut buf = vec![0u8; READ_BUFFER];
+                loop {
+                    let n = file.read(&mut buf).map_err(io(&path))?;
+                    if n == 0 {
+                        return Ok(digest);
+                    }
+                    digest.update(&buf[..n])?;
+                }
+            })
+            .await
+            .map_err(|e| Error::Invalid(e.to_string()))?,
+            GetResultPayload::Stream(mut stream) => {
+                while let Some(chunk) = stream.try_next().await.map_err(self.store_error())? {
+                    digest.update(&chunk)?;
+                }
+                Ok(digest)
+            }
         }
-        check_blob(blob, size, &hex(&sha.finalize()))
     }
 
     fn manifest_path(id: &SnapshotId) -> ObjectPath {
