@@ -3,7 +3,7 @@
 # in full to a directory repository and to moto's S3 server on loopback, restored from each,
 # then 1% of lineitem's rows added and an incremental backup taken (what it uploads).
 #
-# usage: bench/scripts/backup.sh RIGEL_BINARY TBL_DIR [SF]
+# usage: [RUNS=3] bench/scripts/backup.sh RIGEL_BINARY TBL_DIR [SF]
 # Needs moto_server on PATH; leaves everything under $WORK (default /tmp/rigel-backup-bench).
 set -euo pipefail
 RIGEL=$(realpath "$1")
@@ -42,9 +42,15 @@ timed() { # label, command...
   end=$(date +%s.%N)
   python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); print(f'$1: {s:.1f} s, {int(sys.argv[3])/s/1e6:.0f} MB/s')" "$start" "$end" "$BYTES"
 }
+RUNS=${RUNS:-3}
 for repo in dir s3; do
-  timed "full backup to $repo" "$RIGEL" backup --port $PORT --repo $repo --quiet full --db tpch --snapshot full
-  timed "restore from $repo" "$RIGEL" backup --port $PORT --repo $repo --quiet restore --db tpch --snapshot full --as "restored_$repo"
+  for run in $(seq "$RUNS"); do
+    timed "full backup to $repo" "$RIGEL" backup --port $PORT --repo $repo --quiet full --db tpch --snapshot "full$run"
+  done
+  for run in $(seq "$RUNS"); do
+    timed "restore from $repo" "$RIGEL" backup --port $PORT --repo $repo --quiet restore --db tpch --snapshot full1 --as "restored_${repo}_$run"
+    sql "DROP DATABASE restored_${repo}_$run FORCE"
+  done
 done
 ROWS=$(sql "SELECT count(*) FROM tpch.lineitem")
 sql "INSERT INTO tpch.lineitem SELECT * FROM tpch.lineitem LIMIT $((ROWS / 100))"

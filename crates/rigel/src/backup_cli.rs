@@ -307,7 +307,8 @@ async fn wait(
                 eprintln!("{what} failed: {}", get("TaskErrMsg"));
                 return Ok((false, progress));
             }
-            _ => tokio::time::sleep(Duration::from_millis(500)).await,
+            // Short enough that the time a job takes is measured to a tenth of a second.
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
 }
