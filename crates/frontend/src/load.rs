@@ -37,7 +37,7 @@ use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 use parking_lot::Mutex;
 use rigel_be_api::{OP_COLUMN, OP_DELETE, OP_UPSERT, UpdateRule, WriteTarget};
-use rigel_common::convert::{RowError, TargetColumn, convert_column, convert_text};
+use rigel_common::convert::{RowError, TargetColumn, TextColumn, convert_column, convert_text};
 use rigel_common::ids::{DbId, TxnId};
 use rigel_common::{ErrorCode, SqlError};
 use rigel_http::{BackendHttp, Reply, StreamLoadRequest};
@@ -49,7 +49,7 @@ use tracing::{info, warn};
 use crate::Frontend;
 use crate::catalog::{OlapTable, Table};
 use crate::planner::SessionView;
-use csv::{BadRow, Columns, Split};
+use csv::{BadRow, Columns, Split, TextFields};
 use options::{ColumnItem, Format, LoadOptions};
 
 /// Parsed blocks that may wait for the writer.
@@ -457,6 +457,69 @@ impl LoadPlan {
         })
     }
 
+    /// Converts the table columns that take a text field as it is (one entry per table
+    /// column, `None` for the others), [`CONVERT_CHUNK`] rows of every column at a time.
+    #[allow(clippy::type_complexity)]
+    fn convert_text_columns(
+        &self,
+        text: &TextFields,
+        n: usize,
+    ) -> Result<Vec<Option<(ArrayRef, Vec<RowError>)>>, SqlError> {
+        let targets: Vec<Option<(TextColumn<'_>, TargetColumn)>> = self
+            .olap
+            .columns
+            .iter()
+            .zip(&self.columns)
+            .map(|(col, src)| match src {
+                ColSource::Source(i) => Some((
+                    text.column(*i),
+                    TargetColumn {
+                        name: col.name.clone(),
+                        ty: col.ty.clone(),
+                        nullable: col.nullable,
+                    },
+                )),
+                _ => None,
+            })
+            .collect();
+        let mut parts: Vec<(Vec<ArrayRef>, Vec<RowError>)> =
+            targets.iter().map(|_| (vec![], vec![])).collect();
+        for start in (0..n).step_by(CONVERT_CHUNK) {
+            let end = (start + CONVERT_CHUNK).min(n);
+            for (target, (arrays, errors)) in targets.iter().zip(&mut parts) {
+                let Some((column, target)) = target else {
+                    continue;
+                };
+                let chunk = TextColumn {
+                    data: column.data,
+                    spans: column.spans.get(start..end).unwrap_or_default(),
+                };
+                let first = errors.len();
+                arrays.push(convert_text(chunk, target, errors)?);
+                for e in &mut errors[first..] {
+                    e.row += start;
+                }
+            }
+        }
+        targets
+            .iter()
+            .zip(parts)
+            .map(|(target, (arrays, errors))| {
+                if target.is_none() {
+                    return Ok(None);
+                }
+                let array = match arrays.as_slice() {
+                    [one] => Arc::clone(one),
+                    _ => {
+                        let refs: Vec<&dyn Array> = arrays.iter().map(|a| a.as_ref()).collect();
+                        datafusion::arrow::compute::concat(&refs).map_err(arrow_err)?
+                    }
+                };
+                Ok(Some((array, errors)))
+            })
+            .collect()
+    }
+
     /// Maps, converts and filters the rows of one split block.
     fn process(&self, split: &mut Split) -> Result<Processed, SqlError> {
         let n = split.rows;
@@ -504,6 +567,12 @@ impl LoadPlan {
                 .map(|i| o.value(i) == OP_DELETE)
                 .collect::<Vec<bool>>()
         });
+        // Columns taken straight from the text, converted a chunk of rows at a time.
+        let mut from_text = match text {
+            Some(t) => self.convert_text_columns(t, n)?,
+            None => vec![],
+        }
+        .into_iter();
         let mut typed: Vec<ArrayRef> = Vec::with_capacity(self.olap.columns.len());
         for ((col, src), default) in self
             .olap
@@ -517,11 +586,16 @@ impl LoadPlan {
                 ty: col.ty.clone(),
                 nullable: col.nullable,
             };
+            let pre = from_text.next().flatten();
             let mut col_errors = vec![];
             let converted = match (src, text) {
-                (ColSource::Source(i), Some(t)) => {
-                    convert_text(t.column(*i), &target, &mut col_errors)?
-                }
+                (ColSource::Source(_), Some(_)) => match pre {
+                    Some((array, errors)) => {
+                        col_errors = errors;
+                        array
+                    }
+                    None => return Err(SqlError::internal("a text column was not converted")),
+                },
                 _ => {
                     let raw = src.evaluate(source.as_ref(), n, default, &col.ty.to_arrow())?;
                     convert_column(&raw, &target, &mut col_errors)?
@@ -607,6 +681,12 @@ impl LoadPlan {
         })
     }
 }
+
+/// Rows converted at a time. A block's fields are found row by row but converted column by
+/// column; converting a block of 8 MB in one pass per column reads it sixteen times from
+/// memory, one cache line per field. A chunk of rows (~250 KB of lineitem's text) stays in
+/// the core's cache across the passes of all its columns.
+const CONVERT_CHUNK: usize = 2048;
 
 /// The `partial_update` / `merge_condition` of a load into a PRIMARY KEY table.
 fn update_rule(
