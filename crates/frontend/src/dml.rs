@@ -7,7 +7,7 @@ use datafusion::physical_plan::execute_stream;
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 use rigel_be_api::OP_UPSERT;
-use rigel_common::convert::{RowError, TargetColumn, convert_column, good_rows_mask};
+use rigel_common::convert::{RowError, convert_column, good_rows_mask};
 use rigel_common::ids::TxnId;
 use rigel_common::{ErrorCode, SqlError};
 use rigel_mysql::{BatchStream, QueryResult};
@@ -402,14 +402,7 @@ impl Session {
         let mut errors = vec![];
         for (col, source) in olap.columns.iter().zip(sources) {
             let array = match source {
-                Source::Query(q) => {
-                    let target = TargetColumn {
-                        name: col.name.clone(),
-                        ty: col.ty.clone(),
-                        nullable: col.nullable,
-                    };
-                    convert_column(batch.column(*q), &target, &mut errors)?
-                }
+                Source::Query(q) => convert_column(batch.column(*q), &col.target(), &mut errors)?,
                 Source::Default => self.default_array(col, n).await?,
             };
             columns.push(array);

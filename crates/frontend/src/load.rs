@@ -471,14 +471,7 @@ impl LoadPlan {
             .iter()
             .zip(&self.columns)
             .map(|(col, src)| match src {
-                ColSource::Source(i) => Some((
-                    text.column(*i),
-                    TargetColumn {
-                        name: col.name.clone(),
-                        ty: col.ty.clone(),
-                        nullable: col.nullable,
-                    },
-                )),
+                ColSource::Source(i) => Some((text.column(*i), col.target())),
                 _ => None,
             })
             .collect();
@@ -581,24 +574,12 @@ impl LoadPlan {
             .zip(&self.columns)
             .zip(&self.defaults)
         {
-            let target = TargetColumn {
-                name: col.name.clone(),
-                ty: col.ty.clone(),
-                nullable: col.nullable,
-            };
-            let pre = from_text.next().flatten();
-            let mut col_errors = vec![];
-            let converted = match (src, text) {
-                (ColSource::Source(_), Some(_)) => match pre {
-                    Some((array, errors)) => {
-                        col_errors = errors;
-                        array
-                    }
-                    None => return Err(SqlError::internal("a text column was not converted")),
-                },
-                _ => {
+            let (converted, col_errors) = match from_text.next().flatten() {
+                Some(done) => done,
+                None => {
+                    let mut errors = vec![];
                     let raw = src.evaluate(source.as_ref(), n, default, &col.ty.to_arrow())?;
-                    convert_column(&raw, &target, &mut col_errors)?
+                    (convert_column(&raw, &col.target(), &mut errors)?, errors)
                 }
             };
             for e in col_errors {

@@ -50,6 +50,17 @@ pub struct Column {
     pub fill: Option<String>,
 }
 
+impl Column {
+    /// What loaded and inserted values of this column are converted to.
+    pub fn target(&self) -> rigel_common::convert::TargetColumn {
+        rigel_common::convert::TargetColumn {
+            name: self.name.clone(),
+            ty: self.ty.clone(),
+            nullable: self.nullable,
+        }
+    }
+}
+
 /// Partitioning of a table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PartitionScheme {
