@@ -26,15 +26,19 @@ impl Drop for Staging {
     }
 }
 
-fn open(spec: &RepositorySpec) -> Result<Repository, SqlError> {
-    Ok(Repository::open(&spec.location, &spec.properties, false)?)
+fn open(spec: &RepositorySpec, read_only: bool) -> Result<Repository, SqlError> {
+    Ok(Repository::open(
+        &spec.location,
+        &spec.properties,
+        read_only,
+    )?)
 }
 
 pub(crate) async fn backup(
     engine: Arc<StorageEngine>,
     req: BackupRequest,
 ) -> Result<Vec<TabletBackup>, SqlError> {
-    let repo = open(&req.repository)?;
+    let repo = open(&req.repository, false)?;
     let staging = Staging(
         engine
             .staging_dir(&format!("backup-{}", req.job))
@@ -119,7 +123,7 @@ pub(crate) async fn restore(
 }
 
 async fn restore_into(engine: &Arc<StorageEngine>, req: &RestoreRequest) -> Result<(), SqlError> {
-    let repo = Repository::open(&req.repository.location, &req.repository.properties, true)?;
+    let repo = open(&req.repository, true)?;
     let staging = Staging(
         engine
             .staging_dir(&format!("restore-{}", req.job))

@@ -415,23 +415,29 @@ impl Repository {
         always: bool,
         transfer: &Transfer,
     ) -> Result<(BlobRef, bool)> {
-        let blob = Self::hash_file(path).await?;
+        // A file of one part is read and hashed once, in memory; a larger one is hashed
+        // first (its name is its checksum) and hashed again as it streams, to be sure the
+        // object stored is the file that was hashed.
+        let size = tokio::fs::metadata(path).await.map_err(io(path))?.len();
+        let (blob, data) = if size <= PART_SIZE as u64 {
+            let (blob, data) = read_and_hash(path).await?;
+            (blob, Some(data))
+        } else {
+            (Self::hash_file(path).await?, None)
+        };
         if !always && self.has_blob(&blob).await? {
             transfer.done(blob.size);
             return Ok((blob, false));
         }
         let target = blob.path();
-        let mut file = tokio::fs::File::open(path).await.map_err(io(path))?;
-        use tokio::io::AsyncReadExt;
-        if blob.size as usize <= PART_SIZE {
-            let mut data = Vec::with_capacity(blob.size as usize);
-            file.read_to_end(&mut data).await.map_err(io(path))?;
-            check_unchanged(path, &blob, &data)?;
+        if let Some(data) = data {
             self.store
                 .put(&target, PutPayload::from(Bytes::from(data)))
                 .await
                 .map_err(self.store_error())?;
         } else {
+            let mut file = tokio::fs::File::open(path).await.map_err(io(path))?;
+            use tokio::io::AsyncReadExt;
             let upload = self
                 .store
                 .put_multipart(&target)
@@ -586,15 +592,19 @@ impl Repository {
         Ok(body.to_vec())
     }
 
+    /// Every object under `prefix`.
+    async fn list(&self, prefix: &str) -> Result<Vec<object_store::ObjectMeta>> {
+        self.store
+            .list(Some(&ObjectPath::from(prefix)))
+            .try_collect()
+            .await
+            .map_err(self.store_error())
+    }
+
     /// The snapshots the repository holds (those with a manifest), oldest first by name
     /// and timestamp.
     pub async fn list_snapshots(&self) -> Result<Vec<SnapshotId>> {
-        let metas: Vec<_> = self
-            .store
-            .list(Some(&ObjectPath::from("snapshots")))
-            .try_collect()
-            .await
-            .map_err(self.store_error())?;
+        let metas = self.list("snapshots").await?;
         let mut out: Vec<SnapshotId> = metas
             .iter()
             .filter_map(|m| {
@@ -622,12 +632,7 @@ impl Repository {
 
     /// Every blob the repository holds, by checksum.
     pub async fn list_blobs(&self) -> Result<Vec<BlobRef>> {
-        let metas: Vec<_> = self
-            .store
-            .list(Some(&ObjectPath::from("blobs")))
-            .try_collect()
-            .await
-            .map_err(self.store_error())?;
+        let metas = self.list("blobs").await?;
         Ok(metas
             .into_iter()
             .filter_map(|m| {
@@ -667,14 +672,19 @@ fn check_blob(blob: &BlobRef, size: u64, sha256: &str) -> Result<()> {
     Ok(())
 }
 
-fn check_unchanged(path: &Path, blob: &BlobRef, data: &[u8]) -> Result<()> {
-    if data.len() as u64 != blob.size || hex(&Sha256::digest(data)) != blob.sha256 {
-        return Err(Error::Invalid(format!(
-            "{} changed while being uploaded",
-            path.display()
-        )));
-    }
-    Ok(())
+/// Reads a file whole and hashes it (on a blocking thread).
+async fn read_and_hash(path: &Path) -> Result<(BlobRef, Vec<u8>)> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let data = std::fs::read(&path).map_err(io(&path))?;
+        let blob = BlobRef {
+            sha256: hex(&Sha256::digest(&data)),
+            size: data.len() as u64,
+        };
+        Ok((blob, data))
+    })
+    .await
+    .map_err(|e| Error::Invalid(e.to_string()))?
 }
 
 fn s3_store(
