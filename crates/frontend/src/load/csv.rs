@@ -380,6 +380,9 @@ impl CsvSplitter {
         let mut in_quotes = false;
         // Whether `cur` starts with a kept `\` of an escaped `N` (see below).
         let mut kept_escape = false;
+        // Length of `cur` when the enclosed part of a field closed: with `trim_space`, spaces
+        // after it (before the separator) are dropped, not those inside the quotes.
+        let mut closed_at = 0;
         let at = |buf: &[u8], i: usize, pat: &[u8]| {
             buf.len() >= i + pat.len() && &buf[i..i + pat.len()] == pat
         };
@@ -402,6 +405,7 @@ impl CsvSplitter {
                         return row_start;
                     }
                     in_quotes = false;
+                    closed_at = cur.len();
                     pos += 1;
                     continue;
                 }
@@ -409,7 +413,11 @@ impl CsvSplitter {
                 pos += 1;
                 continue;
             }
-            if c == q && cur.is_empty() && !quoted {
+            // With `trim_space`, spaces before the opening quote are not part of the field.
+            let only_spaces =
+                cur.is_empty() || (self.trim && cur.iter().all(u8::is_ascii_whitespace));
+            if c == q && only_spaces && !quoted {
+                cur.clear();
                 in_quotes = true;
                 quoted = true;
                 pos += 1;
@@ -417,6 +425,9 @@ impl CsvSplitter {
             }
             let at_sep = at(buf, pos, &self.sep);
             if at_sep || at(buf, pos, &self.delim) {
+                if quoted && self.trim {
+                    trim_after(&mut cur, closed_at);
+                }
                 fields.push(field_value(
                     std::mem::take(&mut cur),
                     quoted,
@@ -453,6 +464,9 @@ impl CsvSplitter {
                     "unterminated enclosed field".to_string(),
                 ));
             } else {
+                if quoted && self.trim {
+                    trim_after(&mut cur, closed_at);
+                }
                 fields.push(field_value(cur, quoted, self.trim, &mut kept_escape));
                 self.quoted_row(&buf[row_start..], fields, out);
             }
@@ -540,6 +554,13 @@ fn for_each_byte2(hay: &[u8], a: u8, b: u8, mut f: impl FnMut(usize)) {
     }
 }
 
+/// Drops trailing ASCII whitespace from `cur[from..]`.
+fn trim_after(cur: &mut Vec<u8>, from: usize) {
+    while cur.len() > from && cur.last().is_some_and(u8::is_ascii_whitespace) {
+        cur.pop();
+    }
+}
+
 fn field_value(
     mut bytes: Vec<u8>,
     quoted: bool,
@@ -621,6 +642,32 @@ mod tests {
         assert_eq!(s.rows, 1);
         assert_eq!(cell(&s, 1, 0), None);
         assert_eq!(cell(&s, 2, 0).as_deref(), Some(""));
+    }
+
+    #[test]
+    fn trim_space_drops_spaces_around_enclosed_fields() {
+        let mut sp = CsvSplitter::new(
+            b",".to_vec(),
+            b"\n".to_vec(),
+            Some(b'"'),
+            Some(b'\\'),
+            true,
+            3,
+            0,
+        );
+        let s = sp.push(b"1, \"a, b \" ,x\n 2 ,\"q\"  , \"\"\n", true);
+        assert_eq!(s.rows, 2, "{:?}", s.bad);
+        assert_eq!(cell(&s, 0, 0).as_deref(), Some("1"));
+        // Spaces inside the quotes stay.
+        assert_eq!(cell(&s, 1, 0).as_deref(), Some("a, b "));
+        assert_eq!(cell(&s, 2, 0).as_deref(), Some("x"));
+        assert_eq!(cell(&s, 0, 1).as_deref(), Some("2"));
+        assert_eq!(cell(&s, 1, 1).as_deref(), Some("q"));
+        assert_eq!(cell(&s, 2, 1).as_deref(), Some(""));
+        // Without trim_space a space before the quote makes the field unquoted.
+        let mut sp = CsvSplitter::new(b",".to_vec(), b"\n".to_vec(), Some(b'"'), None, false, 2, 0);
+        let s = sp.push(b"1, \"a\"\n", true);
+        assert_eq!(cell(&s, 1, 0).as_deref(), Some(" \"a\""));
     }
 
     /// Every cell of a split, row by row, and the bad rows' reasons.
