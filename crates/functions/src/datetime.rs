@@ -13,7 +13,7 @@ use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
-    Volatility,
+    TypeSignature, Volatility,
 };
 
 const EPOCH_DAYS_FROM_CE: i32 = 719_163;
@@ -236,7 +236,8 @@ fn part(name: &'static str, aliases: &[&str], part: Part) -> ScalarUDF {
 
 // ---- generic row-wise helpers --------------------------------------------------------------
 
-type RowFn = fn(&[ArrayRef], usize) -> Result<ScalarValue>;
+/// One row's value: the argument arrays, the row, the session's time zone.
+type RowFn = fn(&[ArrayRef], usize, &Tz) -> Result<ScalarValue>;
 
 #[derive(Debug)]
 struct RowFunction {
@@ -287,9 +288,10 @@ impl ScalarUDFImpl for RowFunction {
             args.number_rows
         };
         let ret = args.return_field.data_type().clone();
+        let tz = session_tz(&args.config_options);
         let mut values = Vec::with_capacity(n);
         for i in 0..n {
-            values.push((self.f)(&arrays, i)?);
+            values.push((self.f)(&arrays, i, &tz)?);
         }
         let array = if values.is_empty() {
             datafusion::arrow::array::new_empty_array(&ret)
@@ -556,7 +558,7 @@ fn str_to_date_type(args: &ReturnFieldArgs) -> DataType {
     }
 }
 
-fn str_to_date(args: &[ArrayRef], i: usize) -> Result<ScalarValue> {
+fn str_to_date(args: &[ArrayRef], i: usize, _: &Tz) -> Result<ScalarValue> {
     let (Some(s), Some(f)) = (string_at(&args[0], i)?, string_at(&args[1], i)?) else {
         return Ok(ScalarValue::Null);
     };
@@ -577,14 +579,14 @@ fn str_to_date(args: &[ArrayRef], i: usize) -> Result<ScalarValue> {
     }
 }
 
-fn date_format(args: &[ArrayRef], i: usize) -> Result<ScalarValue> {
+fn date_format(args: &[ArrayRef], i: usize, _: &Tz) -> Result<ScalarValue> {
     let (Some(dt), Some(f)) = (datetime_at(&args[0], i)?, string_at(&args[1], i)?) else {
         return Ok(ScalarValue::Utf8(None));
     };
     Ok(ScalarValue::Utf8(Some(mysql_date_format(&dt, &f))))
 }
 
-fn datediff(args: &[ArrayRef], i: usize) -> Result<ScalarValue> {
+fn datediff(args: &[ArrayRef], i: usize, _: &Tz) -> Result<ScalarValue> {
     let (Some(a), Some(b)) = (datetime_at(&args[0], i)?, datetime_at(&args[1], i)?) else {
         return Ok(ScalarValue::Int32(None));
     };
@@ -593,16 +595,58 @@ fn datediff(args: &[ArrayRef], i: usize) -> Result<ScalarValue> {
     )))
 }
 
-fn unix_timestamp(args: &[ArrayRef], i: usize) -> Result<ScalarValue> {
+/// `unix_timestamp([datetime])`: seconds since the epoch of a date and time in the session's
+/// time zone (the earlier instant of a repeated local time; the next valid one in a gap).
+fn unix_timestamp(args: &[ArrayRef], i: usize, tz: &Tz) -> Result<ScalarValue> {
     if args.is_empty() {
         return Ok(ScalarValue::Int64(Some(Utc::now().timestamp())));
     }
     Ok(ScalarValue::Int64(
-        datetime_at(&args[0], i)?.map(|dt| dt.and_utc().timestamp()),
+        datetime_at(&args[0], i)?.map(|dt| local_to_utc(tz, &dt).timestamp()),
     ))
 }
 
-fn last_day(args: &[ArrayRef], i: usize) -> Result<ScalarValue> {
+/// The instant a local date and time of `tz` names.
+fn local_to_utc(tz: &Tz, local: &NaiveDateTime) -> chrono::DateTime<Utc> {
+    use chrono::LocalResult;
+    let mut probe = *local;
+    // A local time skipped by a clock change: the first valid one after it.
+    for _ in 0..4 {
+        match tz.from_local_datetime(&probe) {
+            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => return t.with_timezone(&Utc),
+            LocalResult::None => probe += chrono::Duration::minutes(30),
+        }
+    }
+    local.and_utc()
+}
+
+/// The largest `from_unixtime` accepts: 9999-12-31 23:59:59 UTC.
+const MAX_UNIXTIME: i64 = 253_402_300_799;
+
+/// `from_unixtime(seconds[, format])`: the date and time of a UNIX timestamp in the session's
+/// time zone, as text (`%Y-%m-%d %H:%i:%s` unless a MySQL format is given). NULL for
+/// negative or too large values, and for text that is not an integer.
+fn from_unixtime(args: &[ArrayRef], i: usize, tz: &Tz) -> Result<ScalarValue> {
+    let seconds = cast(&args[0].slice(i, 1), &DataType::Int64)?;
+    let seconds = seconds.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+    if seconds.is_null(0) || !(0..=MAX_UNIXTIME).contains(&seconds.value(0)) {
+        return Ok(ScalarValue::Utf8(None));
+    }
+    let format = match args.get(1) {
+        Some(f) => match string_at(f, i)? {
+            Some(f) => f,
+            None => return Ok(ScalarValue::Utf8(None)),
+        },
+        None => "%Y-%m-%d %H:%i:%s".to_string(),
+    };
+    let Some(utc) = chrono::DateTime::from_timestamp(seconds.value(0), 0) else {
+        return Ok(ScalarValue::Utf8(None));
+    };
+    let local = tz.from_utc_datetime(&utc.naive_utc()).naive_local();
+    Ok(ScalarValue::Utf8(Some(mysql_date_format(&local, &format))))
+}
+
+fn last_day(args: &[ArrayRef], i: usize, _: &Tz) -> Result<ScalarValue> {
     let Some(dt) = datetime_at(&args[0], i)? else {
         return Ok(ScalarValue::Date32(None));
     };
@@ -619,7 +663,7 @@ fn last_day(args: &[ArrayRef], i: usize) -> Result<ScalarValue> {
     ))
 }
 
-fn to_date(args: &[ArrayRef], i: usize) -> Result<ScalarValue> {
+fn to_date(args: &[ArrayRef], i: usize, _: &Tz) -> Result<ScalarValue> {
     Ok(ScalarValue::Date32(
         datetime_at(&args[0], i)?.map(|dt| date_to_days(&dt.date())),
     ))
@@ -685,23 +729,35 @@ pub fn functions() -> Vec<ScalarUDF> {
             int64,
             unix_timestamp,
         ),
+        row_fn(
+            "from_unixtime",
+            &[],
+            Signature::one_of(
+                vec![TypeSignature::Any(1), TypeSignature::Any(2)],
+                Volatility::Immutable,
+            ),
+            utf8,
+            from_unixtime,
+        ),
         row_fn("last_day", &[], any(1), date32, last_day),
         row_fn("to_date", &["date"], any(1), date32, to_date),
-        row_fn("monthname", &[], any(1), utf8, |a, i| name_of(a, i, true)),
-        row_fn("dayname", &[], any(1), utf8, |a, i| name_of(a, i, false)),
+        row_fn("monthname", &[], any(1), utf8, |a, i, _| {
+            name_of(a, i, true)
+        }),
+        row_fn("dayname", &[], any(1), utf8, |a, i, _| name_of(a, i, false)),
         row_fn(
             "days_add",
             &["adddate", "date_add"],
             any(2),
             date_or_datetime,
-            |a, i| add_days(a, i, 1),
+            |a, i, _| add_days(a, i, 1),
         ),
         row_fn(
             "days_sub",
             &["subdate", "date_sub"],
             any(2),
             date_or_datetime,
-            |a, i| add_days(a, i, -1),
+            |a, i, _| add_days(a, i, -1),
         ),
     ]
 }

@@ -466,6 +466,55 @@ async fn json_and_compressed_bodies() {
     server.stop().await;
 }
 
+/// `enclose` and `escape` with `trim_space` (spaces around quoted fields go, those inside
+/// stay), and `timezone` for the `columns` expressions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enclosed_fields_trim_space_and_timezone() {
+    let server = TestServer::start().await;
+    let mut c = server.conn().await;
+    exec(&mut c, "CREATE DATABASE e").await;
+    exec(&mut c, "USE e").await;
+    exec(
+        &mut c,
+        "CREATE TABLE q (id INT NOT NULL, note VARCHAR(40), ts DATETIME) DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 1",
+    )
+    .await;
+    let loader = Loader::new(&server);
+    let body = b"1, \"a, b \" ,0\n 2 ,\"say \\\"hi\\\"\", 86400\n".to_vec();
+    let r = loader
+        .load(
+            "e",
+            "q",
+            &[
+                ("column_separator", ","),
+                ("enclose", "\""),
+                ("escape", "\\"),
+                ("trim_space", "true"),
+                ("timezone", "Asia/Shanghai"),
+                ("columns", "id, note, epoch, ts = from_unixtime(epoch)"),
+            ],
+            body,
+        )
+        .await;
+    assert_eq!(r["Status"], "Success", "{r}");
+    assert_eq!(r["NumberLoadedRows"], 2, "{r}");
+    let rows: Vec<(i32, String, String)> = c
+        .query("SELECT id, note, ts FROM q ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (1, "a, b ".to_string(), "1970-01-01 08:00:00".to_string()),
+            (
+                2,
+                "say \"hi\"".to_string(),
+                "1970-01-02 08:00:00".to_string()
+            ),
+        ]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_cut_off_loads_nothing() {
     let server = TestServer::start().await;
