@@ -274,7 +274,11 @@ impl QueryEnv {
             .with_analyzer_rule(Arc::new(crate::count_distinct::CountDistinctSketch))
             .with_catalog_list(Arc::new(RigelCatalogList::new(Arc::clone(&ctx))))
             .build();
+        // Functions evaluated at run time see the statement's settings (`time_zone` among
+        // them); without this DataFusion hands them its defaults.
+        let options = Arc::clone(state.config_options());
         let props = state.execution_props_mut();
+        props.mark_start_execution(options);
         props.add_var_provider(
             VarType::System,
             Arc::new(SystemVariables {

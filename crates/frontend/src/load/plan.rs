@@ -145,11 +145,9 @@ impl LoadPlan {
         options: LoadOptions,
         session: &SessionView,
     ) -> Result<Self, SqlError> {
-        let (mut state, _) = fe.env.state(session, 0);
         // Expressions see the session's settings (the `timezone` header among them), and
         // `now()` is one instant for the whole load.
-        let config = Arc::clone(state.config_options());
-        state.execution_props_mut().mark_start_execution(config);
+        let (state, _) = fe.env.state(session, 0);
         // Source fields.
         let (source_names, derived): (Vec<String>, Vec<(String, String)>) = match &options.columns {
             Some(items) => {
