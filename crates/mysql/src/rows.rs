@@ -113,6 +113,17 @@ enum ColumnText<'a> {
     Bin(&'a dyn Array),
     Nested(&'a ArrayRef),
     Formatted(&'a dyn Array, ArrayFormatter<'a>),
+    /// FLOAT and DOUBLE: as formatted, but integral values without `.0`, as MySQL prints
+    /// them (`2`, not `2.0`).
+    Float(&'a dyn Array, ArrayFormatter<'a>),
+}
+
+/// Drops the `.0` of an integral FLOAT or DOUBLE formatted by Arrow (`2.0` → `2`); other
+/// forms (`2.5`, `1e20`, `inf`) are left as they are.
+fn trim_integral_float(text: &mut String) {
+    if text.ends_with(".0") {
+        text.truncate(text.len() - 2);
+    }
 }
 
 static FORMAT_OPTIONS: std::sync::LazyLock<FormatOptions<'static>> =
@@ -149,6 +160,11 @@ impl<'a> TextRowWriter<'a> {
                     | DataType::FixedSizeList(_, _)
                     | DataType::Struct(_)
                     | DataType::Map(_, _) => ColumnText::Nested(c),
+                    DataType::Float16 | DataType::Float32 | DataType::Float64 => ColumnText::Float(
+                        c.as_ref(),
+                        ArrayFormatter::try_new(c.as_ref(), options)
+                            .map_err(|e| SqlError::internal(format!("formatting: {e}")))?,
+                    ),
                     _ => ColumnText::Formatted(
                         c.as_ref(),
                         ArrayFormatter::try_new(c.as_ref(), options)
@@ -198,12 +214,15 @@ impl<'a> TextRowWriter<'a> {
                         buf.put_lenenc_str(self.scratch.as_bytes());
                     }
                 }
-                ColumnText::Formatted(a, f) => {
+                ColumnText::Formatted(a, f) | ColumnText::Float(a, f) => {
                     if a.is_null(row) {
                         buf.push(0xFB);
                     } else {
                         self.scratch.clear();
                         let _ = write!(self.scratch, "{}", f.value(row));
+                        if matches!(col, ColumnText::Float(..)) {
+                            trim_integral_float(&mut self.scratch);
+                        }
                         buf.put_lenenc_str(self.scratch.as_bytes());
                     }
                 }
@@ -303,6 +322,13 @@ fn write_nested(a: &dyn Array, row: usize, out: &mut String, quote_strings: bool
                 out.push('"');
             }
         }
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => {
+            if let Ok(f) = ArrayFormatter::try_new(a, &FORMAT_OPTIONS) {
+                let mut text = f.value(row).to_string();
+                trim_integral_float(&mut text);
+                out.push_str(&text);
+            }
+        }
         _ => {
             if let Ok(f) = ArrayFormatter::try_new(a, &FORMAT_OPTIONS) {
                 let _ = write!(out, "{}", f.value(row));
@@ -364,6 +390,11 @@ fn text_cell(text: &mut TextRowWriter<'_>, col: usize, row: usize, out: &mut Vec
         }
         ColumnText::Formatted(_, f) => {
             let s = f.value(row).to_string();
+            out.put_lenenc_str(s.as_bytes());
+        }
+        ColumnText::Float(_, f) => {
+            let mut s = f.value(row).to_string();
+            trim_integral_float(&mut s);
             out.put_lenenc_str(s.as_bytes());
         }
     }
@@ -491,6 +522,29 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn integral_doubles_print_without_a_fraction() {
+        use datafusion::arrow::array::{Float32Array, Float64Array};
+        let values = [2.0, -3.0, 2.5, 0.1 + 0.2, 1e20, f64::INFINITY];
+        let schema = Arc::new(Schema::new(
+            (0..values.len())
+                .map(|i| Field::new(format!("c{i}"), DataType::Float64, true))
+                .chain([Field::new("f", DataType::Float32, true)])
+                .collect::<Vec<_>>(),
+        ));
+        let mut columns: Vec<ArrayRef> = values
+            .iter()
+            .map(|&v| Arc::new(Float64Array::from(vec![v])) as ArrayRef)
+            .collect();
+        columns.push(Arc::new(Float32Array::from(vec![7.0f32])));
+        let batch = RecordBatch::try_new(schema, columns).unwrap();
+        let cells: Vec<String> = text_cells(&batch).into_iter().flatten().collect();
+        assert_eq!(
+            cells,
+            ["2", "-3", "2.5", "0.30000000000000004", "1e20", "inf", "7"]
+        );
     }
 
     #[test]
