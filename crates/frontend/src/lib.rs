@@ -26,6 +26,7 @@ mod delete;
 mod dml;
 pub mod error;
 mod files;
+mod float_text;
 mod infoschema;
 pub mod load;
 mod lookup;

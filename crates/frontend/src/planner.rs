@@ -272,6 +272,7 @@ impl QueryEnv {
             .with_expr_planners(self.planners.clone())
             .with_table_functions(self.table_functions.clone())
             .with_analyzer_rule(Arc::new(crate::count_distinct::CountDistinctSketch))
+            .with_analyzer_rule(Arc::new(crate::float_text::FloatText))
             .with_catalog_list(Arc::new(RigelCatalogList::new(Arc::clone(&ctx))))
             .build();
         // Functions evaluated at run time see the statement's settings (`time_zone` among
