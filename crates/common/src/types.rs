@@ -544,6 +544,13 @@ impl TypeTextParser<'_> {
     }
 }
 
+/// A FLOAT or DOUBLE as MySQL and StarRocks write it, from Arrow's text of it: an integral
+/// value has no fraction (`2.0` → `2`); other forms (`2.5`, `1e20`, `inf`) are as Arrow
+/// writes them.
+pub fn float_text(arrow_text: &str) -> &str {
+    arrow_text.strip_suffix(".0").unwrap_or(arrow_text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

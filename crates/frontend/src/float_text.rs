@@ -18,6 +18,7 @@ use datafusion::logical_expr::{
     Signature, Volatility, cast as cast_expr,
 };
 use datafusion::optimizer::AnalyzerRule;
+use rigel_common::types::float_text;
 
 /// The analyzer rule.
 #[derive(Debug, Default)]
@@ -46,35 +47,27 @@ impl AnalyzerRule for FloatText {
 }
 
 fn rewrite(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
-    let Expr::Cast(c) = &expr else {
-        return Ok(Transformed::no(expr));
-    };
-    let to_text = matches!(
-        c.field.data_type(),
-        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
-    );
-    if !to_text {
-        return Ok(Transformed::no(expr));
+    match expr {
+        // An expression whose type cannot be told here is left to the cast.
+        Expr::Cast(c)
+            if matches!(
+                c.field.data_type(),
+                DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+            ) && c.expr.get_type(schema).is_ok_and(|t| {
+                matches!(t, DataType::Float16 | DataType::Float32 | DataType::Float64)
+            }) =>
+        {
+            let text = Expr::ScalarFunction(ScalarFunction::new_udf(
+                Arc::clone(&FLOAT_TO_TEXT),
+                vec![*c.expr],
+            ));
+            Ok(Transformed::yes(match c.field.data_type() {
+                DataType::Utf8 => text,
+                other => cast_expr(text, other.clone()),
+            }))
+        }
+        other => Ok(Transformed::no(other)),
     }
-    // An expression whose type cannot be told here is left to the cast.
-    let from_float = c
-        .expr
-        .get_type(schema)
-        .is_ok_and(|t| matches!(t, DataType::Float16 | DataType::Float32 | DataType::Float64));
-    if !from_float {
-        return Ok(Transformed::no(expr));
-    }
-    let Expr::Cast(c) = expr else {
-        return Ok(Transformed::no(expr));
-    };
-    let text = Expr::ScalarFunction(ScalarFunction::new_udf(
-        Arc::clone(&FLOAT_TO_TEXT),
-        vec![*c.expr],
-    ));
-    Ok(Transformed::yes(match c.field.data_type().clone() {
-        DataType::Utf8 => text,
-        other => cast_expr(text, other),
-    }))
 }
 
 static FLOAT_TO_TEXT: LazyLock<Arc<ScalarUDF>> =
@@ -107,7 +100,7 @@ impl ScalarUDFImpl for FloatToText {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let scalar = matches!(args.args[0], ColumnarValue::Scalar(_));
         let values = args.args[0].to_array(args.number_rows)?;
-        let text = float_text(&values)?;
+        let text = floats_as_text(&values)?;
         if scalar {
             return Ok(ColumnarValue::Scalar(
                 datafusion::scalar::ScalarValue::try_from_array(&text, 0)?,
@@ -118,12 +111,12 @@ impl ScalarUDFImpl for FloatToText {
 }
 
 /// Arrow's text of each float, with the `.0` of integral values dropped.
-fn float_text(values: &ArrayRef) -> Result<ArrayRef> {
+fn floats_as_text(values: &ArrayRef) -> Result<ArrayRef> {
     let arrow_text = cast(values, &DataType::Utf8)?;
     let arrow_text = arrow_text.as_string::<i32>();
     let mut out = StringBuilder::with_capacity(arrow_text.len(), arrow_text.value_data().len());
     for v in arrow_text.iter() {
-        out.append_option(v.map(|s| s.strip_suffix(".0").unwrap_or(s)));
+        out.append_option(v.map(float_text));
     }
     Ok(Arc::new(out.finish()))
 }
@@ -142,7 +135,7 @@ mod tests {
             None,
             Some(1e20),
         ]));
-        let text = float_text(&values).unwrap();
+        let text = floats_as_text(&values).unwrap();
         let text: Vec<Option<&str>> = text.as_string::<i32>().iter().collect();
         assert_eq!(
             text,

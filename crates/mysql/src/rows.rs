@@ -14,7 +14,7 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use mysql_common::constants::ColumnType;
 use mysql_common::io::BufMutExt;
 use rigel_common::SqlError;
-use rigel_common::types::{ColumnType as SrType, TYPE_METADATA_KEY};
+use rigel_common::types::{ColumnType as SrType, TYPE_METADATA_KEY, float_text};
 
 /// How an Arrow field appears to MySQL clients.
 #[derive(Debug, Clone, Copy)]
@@ -118,12 +118,12 @@ enum ColumnText<'a> {
     Float(&'a dyn Array, ArrayFormatter<'a>),
 }
 
-/// Drops the `.0` of an integral FLOAT or DOUBLE formatted by Arrow (`2.0` → `2`); other
-/// forms (`2.5`, `1e20`, `inf`) are left as they are.
-fn trim_integral_float(text: &mut String) {
-    if text.ends_with(".0") {
-        text.truncate(text.len() - 2);
-    }
+/// Writes a FLOAT or DOUBLE value as MySQL does (see [`float_text`]).
+fn write_float(f: &ArrayFormatter<'_>, row: usize, out: &mut String) {
+    let start = out.len();
+    let _ = write!(out, "{}", f.value(row));
+    let kept = float_text(&out[start..]).len();
+    out.truncate(start + kept);
 }
 
 static FORMAT_OPTIONS: std::sync::LazyLock<FormatOptions<'static>> =
@@ -214,15 +214,21 @@ impl<'a> TextRowWriter<'a> {
                         buf.put_lenenc_str(self.scratch.as_bytes());
                     }
                 }
-                ColumnText::Formatted(a, f) | ColumnText::Float(a, f) => {
+                ColumnText::Formatted(a, f) => {
                     if a.is_null(row) {
                         buf.push(0xFB);
                     } else {
                         self.scratch.clear();
                         let _ = write!(self.scratch, "{}", f.value(row));
-                        if matches!(col, ColumnText::Float(..)) {
-                            trim_integral_float(&mut self.scratch);
-                        }
+                        buf.put_lenenc_str(self.scratch.as_bytes());
+                    }
+                }
+                ColumnText::Float(a, f) => {
+                    if a.is_null(row) {
+                        buf.push(0xFB);
+                    } else {
+                        self.scratch.clear();
+                        write_float(f, row, &mut self.scratch);
                         buf.put_lenenc_str(self.scratch.as_bytes());
                     }
                 }
@@ -324,9 +330,7 @@ fn write_nested(a: &dyn Array, row: usize, out: &mut String, quote_strings: bool
         }
         DataType::Float16 | DataType::Float32 | DataType::Float64 => {
             if let Ok(f) = ArrayFormatter::try_new(a, &FORMAT_OPTIONS) {
-                let mut text = f.value(row).to_string();
-                trim_integral_float(&mut text);
-                out.push_str(&text);
+                write_float(&f, row, out);
             }
         }
         _ => {
@@ -393,8 +397,8 @@ fn text_cell(text: &mut TextRowWriter<'_>, col: usize, row: usize, out: &mut Vec
             out.put_lenenc_str(s.as_bytes());
         }
         ColumnText::Float(_, f) => {
-            let mut s = f.value(row).to_string();
-            trim_integral_float(&mut s);
+            let mut s = String::new();
+            write_float(f, row, &mut s);
             out.put_lenenc_str(s.as_bytes());
         }
     }

@@ -414,9 +414,10 @@ impl CsvSplitter {
                 continue;
             }
             // With `trim_space`, spaces before the opening quote are not part of the field.
-            let only_spaces =
-                cur.is_empty() || (self.trim && cur.iter().all(u8::is_ascii_whitespace));
-            if c == q && only_spaces && !quoted {
+            if c == q
+                && !quoted
+                && (cur.is_empty() || (self.trim && cur.iter().all(u8::is_ascii_whitespace)))
+            {
                 cur.clear();
                 in_quotes = true;
                 quoted = true;
