@@ -107,6 +107,32 @@ define_error_codes! {
     ER_IO_ERROR => (1030, "HY000", 500),
     ER_NO_DEFAULT_FOR_FIELD => (1364, "HY000", 400),
     ER_SECURE_TRANSPORT_REQUIRED => (3159, "HY000", 403),
+    // Cluster errors (Rigel's own numbers, in StarRocks' 5000 range).
+    ER_BACKEND_UNAVAILABLE => (5032, "HY000", 503),
+    ER_PROTOCOL_VERSION_MISMATCH => (5033, "08S01", 400),
+    ER_CLUSTER_ID_MISMATCH => (5034, "HY000", 409),
+    ER_BACKEND_EXISTS => (5035, "HY000", 409),
+    ER_UNKNOWN_BACKEND => (5036, "HY000", 404),
+    ER_BAD_MESSAGE => (5037, "08S01", 400),
+}
+
+impl ErrorCode {
+    /// Whether a request that failed with this code may succeed if sent again, to the same
+    /// node later or to another one: the node was unreachable, stopping or overloaded.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self.name,
+            "ER_BACKEND_UNAVAILABLE"
+                | "ER_SERVER_SHUTDOWN"
+                | "ER_OUT_OF_RESOURCES"
+                | "ER_LOCK_WAIT_TIMEOUT"
+        )
+    }
+
+    /// The code of this name, if this build defines it.
+    pub fn by_name(name: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.iter().copied().find(|c| c.name == name)
+    }
 }
 
 /// Implemented by every crate error enum: which public code does this error map to.

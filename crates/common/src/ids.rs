@@ -36,4 +36,10 @@ define_id! {
     TxnId,
     /// A rowset: the files one transaction (or compaction) added to one tablet.
     RowsetId,
+    /// A backend (StarRocks numbers them from 10001).
+    BackendId,
 }
+
+/// The backend of `rigel server` (the one in its process), and of tablets recorded before
+/// the catalog named their backends.
+pub const EMBEDDED_BACKEND: BackendId = BackendId(10001);

@@ -12,6 +12,7 @@ pub mod host;
 pub mod ids;
 pub mod metrics;
 pub mod sketch;
+pub mod tablet;
 pub mod tls;
 pub mod types;
 

@@ -16,42 +16,7 @@ use rigel_common::sketch::{Bitmap, Hll};
 
 use crate::{Error, Result};
 
-/// How a column's values of rows with equal keys combine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValueMerge {
-    /// A key column.
-    Key,
-    /// The sum of the non-NULL values.
-    Sum,
-    /// The largest non-NULL value.
-    Max,
-    /// The smallest non-NULL value.
-    Min,
-    /// The value of the last row written.
-    Replace,
-    /// The last non-NULL value written.
-    ReplaceIfNotNull,
-    /// The union of the non-NULL HLL sketches.
-    HllUnion,
-    /// The union of the non-NULL bitmaps.
-    BitmapUnion,
-}
-
-/// One [`ValueMerge`] per column of the write schema.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MergeRule {
-    /// Per column.
-    pub columns: Vec<ValueMerge>,
-}
-
-impl MergeRule {
-    /// Key column indexes.
-    pub fn key(&self) -> Vec<usize> {
-        (0..self.columns.len())
-            .filter(|&i| self.columns[i] == ValueMerge::Key)
-            .collect()
-    }
-}
+pub use rigel_common::tablet::{MergeRule, ValueMerge};
 
 /// Merges runs of rows with equal keys in a batch sorted stably by key (see
 /// [`sort_batch`](crate::segment::sort_batch)).

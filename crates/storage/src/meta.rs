@@ -72,24 +72,7 @@ pub struct RowsetMeta {
     pub update: Option<UpdateRule>,
 }
 
-/// How the rows of a PRIMARY KEY rowset combine with existing rows of the same keys.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UpdateRule {
-    /// Partial update: column ids whose values a row takes from the existing row of its key
-    /// (rows of new keys keep what they were written with: the column defaults).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub keep: Vec<u32>,
-    /// Conditional update (`merge_condition`): a row replaces the existing row of its key
-    /// only if its value of this column (a column id) is greater than or equal to the
-    /// existing one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub condition: Option<u32>,
-    /// Compression of segments rewritten when resolving (table property text).
-    pub compression: String,
-    /// Columns with bloom filters in rewritten segments.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub bloom_filter_columns: Vec<String>,
-}
+pub use rigel_common::tablet::UpdateRule;
 
 impl RowsetMeta {
     /// Whether a reader at `version` sees this rowset.

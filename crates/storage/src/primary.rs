@@ -35,15 +35,9 @@ use rigel_common::types::{COLUMN_ID_METADATA_KEY, FILL_METADATA_KEY};
 
 use crate::{Error, Result};
 
-/// The hidden last column of a PRIMARY KEY table's segments: what each row does.
-pub const OP_COLUMN: &str = "__op";
-/// [`OP_COLUMN`]: insert the row or replace the row with its key.
-pub const OP_UPSERT: i8 = 0;
-/// [`OP_COLUMN`]: delete the row with its key.
-pub const OP_DELETE: i8 = 1;
-
-/// StarRocks' limit on the encoded size of a primary key.
-pub const MAX_KEY_BYTES: usize = 128;
+pub use rigel_common::tablet::{
+    MAX_KEY_BYTES, OP_COLUMN, OP_DELETE, OP_UPSERT, first_oversized_key,
+};
 
 /// Where a row lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -534,36 +528,6 @@ pub(crate) fn union_rows(lists: &[&[u32]]) -> Vec<u32> {
     all.sort_unstable();
     all.dedup();
     all
-}
-
-/// Whether every row of the batch has a key no longer than [`MAX_KEY_BYTES`] once
-/// encoded; returns the first row that is too long.
-pub fn first_oversized_key(columns: &[ArrayRef]) -> Option<usize> {
-    let fixed: usize = columns
-        .iter()
-        .map(|c| c.data_type().primitive_width().unwrap_or(0))
-        .sum();
-    let var: Vec<&ArrayRef> = columns
-        .iter()
-        .filter(|c| c.data_type().primitive_width().is_none())
-        .collect();
-    if var.is_empty() {
-        return (fixed > MAX_KEY_BYTES).then_some(0);
-    }
-    let n = columns.first().map_or(0, |c| c.len());
-    (0..n).find(|&i| {
-        let len: usize = var
-            .iter()
-            .map(|c| match c.data_type() {
-                DataType::Utf8 => c.as_string::<i32>().value(i).len(),
-                DataType::LargeUtf8 => c.as_string::<i64>().value(i).len(),
-                DataType::Utf8View => c.as_string_view().value(i).len(),
-                DataType::Binary => c.as_binary::<i32>().value(i).len(),
-                _ => 0,
-            })
-            .sum();
-        fixed + len > MAX_KEY_BYTES
-    })
 }
 
 #[cfg(test)]

@@ -26,63 +26,16 @@ use crate::merge::{MergeRule, merge_equal_keys};
 use crate::meta::{RowsetMeta, SegmentMeta};
 use crate::{Error, Result};
 
-/// Compression of segment files (table property `compression`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SegmentCompression {
-    /// No compression.
-    None,
-    /// LZ4 (StarRocks' default).
-    Lz4,
-    /// Zstandard at the given level.
-    Zstd(i32),
-    /// Snappy.
-    Snappy,
-    /// zlib/gzip.
-    Zlib,
-}
+pub use rigel_common::tablet::SegmentCompression;
 
-impl SegmentCompression {
-    /// Parses the table property value: `LZ4`, `ZSTD`, `zstd(3)`, `SNAPPY`, `ZLIB`, `NONE`.
-    pub fn parse(text: &str) -> Option<Self> {
-        let t = text.trim().to_ascii_lowercase();
-        if let Some(level) = t.strip_prefix("zstd(").and_then(|r| r.strip_suffix(')')) {
-            let level: i32 = level.trim().parse().ok()?;
-            return (1..=22)
-                .contains(&level)
-                .then_some(SegmentCompression::Zstd(level));
-        }
-        Some(match t.as_str() {
-            "none" | "no_compression" => SegmentCompression::None,
-            "lz4" | "lz4_frame" | "default_compression" => SegmentCompression::Lz4,
-            "zstd" => SegmentCompression::Zstd(3),
-            "snappy" => SegmentCompression::Snappy,
-            "zlib" | "gzip" => SegmentCompression::Zlib,
-            _ => return None,
-        })
-    }
-
-    /// The canonical property text.
-    pub fn as_str(&self) -> String {
-        match self {
-            SegmentCompression::None => "NONE".to_string(),
-            SegmentCompression::Lz4 => "LZ4".to_string(),
-            SegmentCompression::Zstd(3) => "ZSTD".to_string(),
-            SegmentCompression::Zstd(l) => format!("ZSTD({l})"),
-            SegmentCompression::Snappy => "SNAPPY".to_string(),
-            SegmentCompression::Zlib => "ZLIB".to_string(),
-        }
-    }
-
-    fn to_parquet(self) -> Compression {
-        match self {
-            SegmentCompression::None => Compression::UNCOMPRESSED,
-            SegmentCompression::Lz4 => Compression::LZ4_RAW,
-            SegmentCompression::Zstd(l) => {
-                Compression::ZSTD(ZstdLevel::try_new(l).unwrap_or_default())
-            }
-            SegmentCompression::Snappy => Compression::SNAPPY,
-            SegmentCompression::Zlib => Compression::GZIP(Default::default()),
-        }
+/// The Parquet codec of a segment compression.
+fn to_parquet(c: SegmentCompression) -> Compression {
+    match c {
+        SegmentCompression::None => Compression::UNCOMPRESSED,
+        SegmentCompression::Lz4 => Compression::LZ4_RAW,
+        SegmentCompression::Zstd(l) => Compression::ZSTD(ZstdLevel::try_new(l).unwrap_or_default()),
+        SegmentCompression::Snappy => Compression::SNAPPY,
+        SegmentCompression::Zlib => Compression::GZIP(Default::default()),
     }
 }
 
@@ -424,7 +377,7 @@ impl PendingSegment {
             bytes: 0,
         };
         let mut props = WriterProperties::builder()
-            .set_compression(self.options.compression.to_parquet())
+            .set_compression(to_parquet(self.options.compression))
             .set_statistics_enabled(EnabledStatistics::Page)
             .set_max_row_group_row_count(Some(self.options.row_group_rows))
             .set_key_value_metadata(Some(vec![
