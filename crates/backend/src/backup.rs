@@ -5,9 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use futures::{StreamExt, TryStreamExt};
-use rigel_be_api::{
-    BackupRequest, RepositorySpec, RestoreRequest, RowsetBackup, TabletBackup, TabletMeta,
-};
+use rigel_be_api::{BackupRequest, RepositorySpec, RestoreRequest, RowsetBackup, TabletBackup};
 use rigel_common::SqlError;
 use rigel_repository::Repository;
 use rigel_storage::{ImportRowset, ImportSegment, StorageEngine};
@@ -108,7 +106,11 @@ pub(crate) async fn restore(
     engine: Arc<StorageEngine>,
     req: RestoreRequest,
 ) -> Result<(), SqlError> {
-    let metas: Vec<TabletMeta> = req.tablets.iter().map(|(m, _)| m.clone()).collect();
+    let metas: Vec<rigel_storage::TabletMeta> = req
+        .tablets
+        .iter()
+        .map(|(m, _)| crate::convert::tablet_meta(m))
+        .collect();
     engine
         .create_tablets(&metas)
         .map_err(|e| storage_error(&e))?;

@@ -3,10 +3,11 @@
 
 mod backup;
 mod compaction;
+mod convert;
 mod delete;
-mod router;
+pub mod metrics;
 mod scan;
-mod sink;
+mod writer;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,18 +15,33 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::common::DataFusionError;
+use datafusion::execution::TaskContext;
+use datafusion::prelude::SessionConfig;
 use rigel_be_api::{
-    Backend, BackendState, BackupRequest, BeMetrics, CompactRequest, CompactSummary,
-    CompactionKind, DeleteRequest, DeleteSummary, LookupRequest, RestoreRequest, Result,
-    ScanRequest, TabletBackup, TabletInfo, TabletMeta, TabletSink, WriteTarget,
+    Backend, BackupRequest, CompactRequest, CompactSummary, CompactionKind, DeleteRequest,
+    DeleteSummary, LookupRequest, RestoreRequest, Result, ScanRequest, ScanStream, TabletBackup,
+    TabletInfo, TabletMeta, TabletScanStats, TabletWriter, WriteTarget, pb,
 };
-use rigel_common::ids::{TabletId, TxnId};
+use rigel_common::ids::{BackendId, TabletId, TxnId};
 use rigel_common::{ErrorExt, SqlError};
+use rigel_exec::{BackendResolver, LocalScanner, ScanRuntime, TabletScanExec};
 use rigel_storage::{SegmentOptions, StorageEngine};
 
-pub use router::{Routed, Router};
+pub use metrics::{BackendState, BeMetrics};
 pub use scan::ColumnIdAdapterFactory;
+
+/// A DataFusion error as the interface's error (ours travel inside as external errors).
+pub(crate) fn df_to_sql(e: DataFusionError) -> SqlError {
+    match e {
+        DataFusionError::External(inner) => match inner.downcast::<SqlError>() {
+            Ok(e) => *e,
+            Err(other) => SqlError::internal(other),
+        },
+        DataFusionError::Context(_, inner) => df_to_sql(*inner),
+        other => SqlError::internal(other),
+    }
+}
 
 /// Converts a storage error into the interface's error.
 pub(crate) fn storage_error(e: &rigel_storage::Error) -> SqlError {
@@ -50,31 +66,133 @@ type TabletLocks = parking_lot::Mutex<HashMap<TabletId, Arc<tokio::sync::Mutex<(
 /// A backend over the storage engine of this process.
 #[derive(Debug, Clone)]
 pub struct LocalBackend {
+    id: BackendId,
     engine: Arc<StorageEngine>,
     primary_locks: Arc<TabletLocks>,
     readers: scan::SegmentReaders,
     metrics: Arc<BeMetrics>,
     running_compactions: Arc<[AtomicU64; 2]>,
+    /// Where functions named in received plans resolve.
+    functions: Arc<TaskContext>,
+    /// How this backend reaches the others (for scans of groups it does not hold).
+    peers: Arc<dyn BackendResolver>,
+}
+
+/// Resolves no backend: for a backend that is the only one.
+#[derive(Debug)]
+pub struct NoPeers;
+
+impl BackendResolver for NoPeers {
+    fn backend(&self, id: BackendId, _address: &str) -> Result<Arc<dyn Backend>> {
+        Err(SqlError::new(
+            rigel_common::ErrorCode::ER_UNKNOWN_BACKEND,
+            format!("backend {id} is not known here"),
+        ))
+    }
 }
 
 /// Bytes of segment footers and page indexes kept in memory for scans.
 const SEGMENT_METADATA_CACHE_BYTES: usize = 128 << 20;
 
 impl LocalBackend {
-    /// Wraps a storage engine.
-    pub fn new(engine: Arc<StorageEngine>) -> Result<Self> {
-        Self::with_metrics(engine, Arc::new(BeMetrics::new(0, None)))
+    /// Wraps a storage engine as backend `id`.
+    pub fn new(id: BackendId, engine: Arc<StorageEngine>) -> Result<Self> {
+        Self::with_metrics(id, engine, Arc::new(BeMetrics::new(0, None)))
     }
 
-    /// Wraps a storage engine, counting into `metrics`.
-    pub fn with_metrics(engine: Arc<StorageEngine>, metrics: Arc<BeMetrics>) -> Result<Self> {
+    /// Wraps a storage engine as backend `id`, counting into `metrics`.
+    pub fn with_metrics(
+        id: BackendId,
+        engine: Arc<StorageEngine>,
+        metrics: Arc<BeMetrics>,
+    ) -> Result<Self> {
         Ok(Self {
+            id,
             engine,
             primary_locks: Arc::default(),
             readers: scan::SegmentReaders::new(SEGMENT_METADATA_CACHE_BYTES)?,
             metrics,
             running_compactions: Default::default(),
+            functions: Arc::new(rigel_functions::function_context()),
+            peers: Arc::new(NoPeers),
         })
+    }
+
+    /// Reaches other backends through `peers`.
+    pub fn with_peers(mut self, peers: Arc<dyn BackendResolver>) -> Self {
+        self.peers = peers;
+        self
+    }
+
+    /// The backend's id.
+    pub fn id(&self) -> BackendId {
+        self.id
+    }
+
+    /// Where functions named in received plans resolve.
+    pub fn functions(&self) -> &Arc<TaskContext> {
+        &self.functions
+    }
+
+    /// The backend's metrics.
+    pub fn metrics(&self) -> &Arc<BeMetrics> {
+        &self.metrics
+    }
+
+    /// The backend's metrics in Prometheus' text format (`/metrics` on its HTTP port).
+    pub async fn render_metrics(&self) -> Result<String> {
+        let engine = Arc::clone(&self.engine);
+        let metrics = Arc::clone(&self.metrics);
+        let running = (
+            self.running_compactions[CompactionKind::Cumulative as usize].load(Ordering::Relaxed),
+            self.running_compactions[CompactionKind::Base as usize].load(Ordering::Relaxed),
+        );
+        // Filesystem and /proc reads block.
+        tokio::task::spawn_blocking(move || {
+            let state = BackendState {
+                storage_paths: vec![engine.root().to_path_buf()],
+                tablets: engine.tablet_infos(),
+                running_compactions: running,
+            };
+            metrics.render(&state)
+        })
+        .await
+        .map_err(|e| SqlError::internal(format!("metrics task failed: {e}")))
+    }
+
+    /// The execution environment of plans this backend runs.
+    pub fn scan_runtime(self: &Arc<Self>) -> ScanRuntime {
+        ScanRuntime {
+            local: Some((self.id, Arc::clone(self) as Arc<dyn LocalScanner>)),
+            backends: Arc::clone(&self.peers),
+        }
+    }
+
+    /// A task context for a received scan: the catalog's functions, the session settings
+    /// the ticket carries, this backend's runtime.
+    fn scan_context(
+        self: &Arc<Self>,
+        settings: &HashMap<String, String>,
+    ) -> Result<Arc<TaskContext>> {
+        let mut config = SessionConfig::new();
+        for (key, value) in settings {
+            config
+                .options_mut()
+                .set(key, value)
+                .map_err(|e| rigel_be_api::wire::bad_message(format!("setting {key}: {e}")))?;
+        }
+        let config = config.with_extension(Arc::new(self.scan_runtime()));
+        let ctx = TaskContext::new(
+            None,
+            String::new(),
+            config,
+            self.functions.scalar_functions().clone(),
+            self.functions.higher_order_functions().clone(),
+            self.functions.aggregate_functions().clone(),
+            self.functions.window_functions().clone(),
+            self.functions.runtime_env(),
+        );
+        Ok(Arc::new(ctx))
     }
 
     /// Locks the PRIMARY KEY tablets among `tablets` (in id order); other tablets need no
@@ -100,6 +218,16 @@ impl LocalBackend {
         &self.engine
     }
 
+    async fn blocking_sql<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&StorageEngine) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let engine = Arc::clone(&self.engine);
+        tokio::task::spawn_blocking(move || f(&engine))
+            .await
+            .map_err(|e| SqlError::internal(format!("storage task failed: {e}")))?
+    }
+
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&StorageEngine) -> rigel_storage::Result<T> + Send + 'static,
@@ -115,6 +243,7 @@ impl LocalBackend {
 #[async_trait]
 impl Backend for LocalBackend {
     async fn create_tablets(&self, tablets: Vec<TabletMeta>) -> Result<()> {
+        let tablets: Vec<_> = tablets.iter().map(convert::tablet_meta).collect();
         self.blocking(move |e| e.create_tablets(&tablets)).await
     }
 
@@ -128,13 +257,17 @@ impl Backend for LocalBackend {
         self.blocking(move |e| e.drop_tablets(&tablets)).await
     }
 
-    async fn open_sink(&self, txn: TxnId, target: Arc<WriteTarget>) -> Result<Box<dyn TabletSink>> {
-        Ok(Box::new(sink::LocalSink::try_new(
+    async fn open_writer(
+        &self,
+        txn: TxnId,
+        target: Arc<WriteTarget>,
+    ) -> Result<Box<dyn TabletWriter>> {
+        Ok(Box::new(writer::LocalWriter::new(
             Arc::clone(&self.engine),
             txn,
             target,
             Arc::clone(&self.metrics),
-        )?))
+        )))
     }
 
     async fn publish(&self, txn: TxnId, versions: HashMap<TabletId, u64>) -> Result<()> {
@@ -200,12 +333,46 @@ impl Backend for LocalBackend {
         self.blocking(move |e| e.sweep_trash(after_ms)).await
     }
 
-    fn scan(&self, request: ScanRequest) -> Result<Arc<dyn ExecutionPlan>> {
-        scan::build_scan(&self.engine, &self.readers, request)
+    async fn describe_scan(&self, tablets: Vec<(TabletId, u64)>) -> Result<Vec<TabletScanStats>> {
+        self.blocking_sql(move |e| scan::describe(e, &tablets))
+            .await
+    }
+
+    async fn scan(&self, ticket: pb::ScanTicket) -> Result<ScanStream> {
+        let this = Arc::new(self.clone());
+        let ctx = this.scan_context(&ticket.settings)?;
+        let node = ticket
+            .node
+            .as_ref()
+            .ok_or_else(|| rigel_be_api::wire::bad_message("a scan ticket without its scan"))?;
+        let exec = TabletScanExec::from_node(node, &ctx)?;
+        if let Some(other) = exec.groups().iter().find(|g| g.backend != self.id) {
+            return Err(SqlError::new(
+                rigel_common::ErrorCode::ER_UNKNOWN_BACKEND,
+                format!(
+                    "backend {} was asked for tablets of backend {}",
+                    self.id, other.backend
+                ),
+            ));
+        }
+        let partition = ticket.partition as usize;
+        let per_group = exec.partitions_per_group();
+        let Some(group) = exec.groups().get(partition / per_group) else {
+            return Err(rigel_be_api::wire::bad_message(format!(
+                "a scan of {} groups asked for partition {partition}",
+                exec.groups().len()
+            )));
+        };
+        self.scan_local(exec.request(group), partition % per_group, ctx)
     }
 
     async fn tablet_infos(&self) -> Result<Vec<TabletInfo>> {
-        Ok(self.engine.tablet_infos())
+        Ok(self
+            .engine
+            .tablet_infos()
+            .iter()
+            .map(convert::tablet_info)
+            .collect())
     }
 
     async fn backup_tablets(&self, request: BackupRequest) -> Result<Vec<TabletBackup>> {
@@ -216,35 +383,29 @@ impl Backend for LocalBackend {
         backup::restore(Arc::clone(&self.engine), request).await
     }
 
-    async fn render_metrics(&self) -> Result<String> {
-        let engine = Arc::clone(&self.engine);
-        let metrics = Arc::clone(&self.metrics);
-        let running = (
-            self.running_compactions[CompactionKind::Cumulative as usize].load(Ordering::Relaxed),
-            self.running_compactions[CompactionKind::Base as usize].load(Ordering::Relaxed),
-        );
-        // Filesystem and /proc reads block.
-        tokio::task::spawn_blocking(move || {
-            let state = BackendState {
-                storage_paths: vec![engine.root().to_path_buf()],
-                tablets: engine.tablet_infos(),
-                running_compactions: running,
-            };
-            metrics.render(&state)
-        })
-        .await
-        .map_err(|e| SqlError::internal(format!("metrics task failed: {e}")))
-    }
-
-    fn local_metrics(&self) -> Option<Arc<BeMetrics>> {
-        Some(Arc::clone(&self.metrics))
-    }
-
     async fn prepare_shutdown(&self) -> Result<()> {
         let written = self.blocking(|e| Ok(e.persist_indexes())).await?;
         if written > 0 {
             tracing::info!(tablets = written, "persisted primary key indexes");
         }
         Ok(())
+    }
+}
+
+impl LocalScanner for LocalBackend {
+    fn scan_local(
+        &self,
+        request: ScanRequest,
+        partition: usize,
+        ctx: Arc<TaskContext>,
+    ) -> Result<ScanStream> {
+        scan::scan_partition(
+            &self.engine,
+            &self.readers,
+            request,
+            partition,
+            ctx,
+            Arc::clone(&self.metrics),
+        )
     }
 }

@@ -8,6 +8,7 @@
 //! default at `ADD COLUMN` time) and changed types are cast.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::stats::Precision;
@@ -32,13 +33,17 @@ use datafusion::physical_expr::create_physical_expr;
 use datafusion::physical_expr::expressions::{CastExpr, Column, Literal, lit};
 use datafusion::physical_expr_adapter::{PhysicalExprAdapter, PhysicalExprAdapterFactory};
 use datafusion::physical_plan::empty::EmptyExec;
-use datafusion::physical_plan::{ExecutionPlan, PhysicalExpr};
-use rigel_be_api::{FILL_METADATA_KEY, SEQUENCE_COLUMN, ScanRequest};
+use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, PhysicalExpr};
+use futures::StreamExt;
+use rigel_be_api::{
+    FILL_METADATA_KEY, SEQUENCE_COLUMN, ScanCounters, ScanRequest, ScanStream, TabletScanStats,
+};
 use rigel_common::SqlError;
 use rigel_common::ids::{TableId, TabletId};
 use rigel_common::types::COLUMN_ID_METADATA_KEY;
 use rigel_storage::{RowsetMeta, Snapshot, StorageEngine};
 
+use crate::metrics::BeMetrics;
 use crate::storage_error;
 
 /// Parquet footers and page indexes of segment files, shared by all scans (segment files
@@ -87,6 +92,109 @@ pub fn build_scan(
         ));
     }
     plan_files(files, req, Some(readers))
+}
+
+/// What scanning each tablet version reads: live rows, bytes and files.
+pub(crate) fn describe(
+    engine: &StorageEngine,
+    tablets: &[(TabletId, u64)],
+) -> Result<Vec<TabletScanStats>, SqlError> {
+    let snapshots = engine
+        .read_snapshots(tablets)
+        .map_err(|e| storage_error(&e))?;
+    Ok(tablets
+        .iter()
+        .zip(&snapshots)
+        .map(|((tablet, _), snapshot)| {
+            let files = segment_files(engine, *tablet, &snapshot.rowsets, Some(snapshot));
+            TabletScanStats {
+                tablet: *tablet,
+                rows: files.iter().map(|f| f.rows).sum(),
+                bytes: files.iter().map(|f| f.bytes).sum(),
+                files: files.len() as u64,
+            }
+        })
+        .collect())
+}
+
+/// Runs one partition of a scan: the request's tablets cut into
+/// `options.target_partitions` partitions (those past the files are empty), counting what
+/// it reads into `metrics` when it ends.
+pub(crate) fn scan_partition(
+    engine: &StorageEngine,
+    readers: &SegmentReaders,
+    request: ScanRequest,
+    partition: usize,
+    ctx: Arc<TaskContext>,
+    metrics: Arc<BeMetrics>,
+) -> Result<ScanStream, SqlError> {
+    let plan = build_scan(engine, readers, request)?;
+    let ctx = one_partition_context(&ctx);
+    let schema = plan.schema();
+    let counters = Arc::new(ScanCounters::default());
+    if partition >= plan.output_partitioning().partition_count() {
+        return Ok(ScanStream {
+            schema,
+            batches: Box::pin(futures::stream::empty()),
+            counters,
+        });
+    }
+    let stream = plan
+        .execute(partition, ctx)
+        .map_err(|e| SqlError::internal(e.to_string()))?;
+    let rows = Arc::clone(&counters);
+    let done = Arc::clone(&counters);
+    let batches = stream
+        .map(move |b| {
+            Some(match b {
+                Ok(batch) => {
+                    rows.rows
+                        .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+                    Ok(batch)
+                }
+                Err(e) => Err(crate::df_to_sql(e)),
+            })
+        })
+        .chain(futures::stream::once(async move {
+            let bytes = plan
+                .metrics()
+                .and_then(|m| m.sum_by_name("bytes_scanned"))
+                .map_or(0, |v| v.as_usize() as u64);
+            done.bytes.store(bytes, Ordering::Relaxed);
+            metrics
+                .query_scan_rows
+                .increment(done.rows.load(Ordering::Relaxed));
+            metrics.query_scan_bytes.increment(bytes);
+            None
+        }))
+        .filter_map(|b| async move { b });
+    Ok(ScanStream {
+        schema,
+        batches: Box::pin(batches),
+        counters,
+    })
+}
+
+/// `ctx` for a plan of which only one partition runs: DataFusion's file streams steal
+/// files from their sibling partitions when those run in the same plan instance; here each
+/// partition is a plan of its own (one per ticket), so a stealing stream would read its
+/// siblings' files too.
+fn one_partition_context(ctx: &TaskContext) -> Arc<TaskContext> {
+    let mut config = ctx.session_config().clone();
+    config
+        .options_mut()
+        .execution
+        .enable_file_stream_work_stealing = false;
+    Arc::new(TaskContext::new(
+        ctx.task_id(),
+        ctx.session_id(),
+        config,
+        ctx.scalar_functions().clone(),
+        ctx.higher_order_functions().clone(),
+        ctx.aggregate_functions().clone(),
+        ctx.window_functions().clone(),
+        ctx.runtime_env(),
+    ))
 }
 
 /// The rows of exactly these rowsets of one tablet, segments in the order they were written

@@ -243,11 +243,11 @@ impl Frontend {
         }
         let want = self.config().statistic_sample_collect_rows.max(1);
         let rows: HashMap<TabletId, u64> = self
-            .backend()
+            .cluster()
             .tablet_infos()
             .await?
             .into_iter()
-            .map(|i| (i.meta.tablet_id, i.rows))
+            .map(|(_, i)| (i.meta.tablet_id, i.rows))
             .collect();
         let per_partition: Vec<Vec<(TabletId, u64)>> = olap
             .partitions

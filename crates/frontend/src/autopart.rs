@@ -14,13 +14,14 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{cast, take_record_batch};
 use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use datafusion::scalar::ScalarValue;
-use rigel_be_api::{TabletMeta, TabletSink};
+use rigel_be_api::TabletSink;
 use rigel_common::ids::TableId;
 use rigel_common::{ColumnType, ErrorCode, SqlError};
 
 use crate::Frontend;
 use crate::catalog::{CatalogWriter, JournalEntry, OlapTable, PartitionScheme, Table, TableKind};
-use crate::ddl::allocate_partition;
+use crate::cluster::Placer;
+use crate::ddl::{NewTablets, allocate_partition};
 use crate::now_ms;
 use crate::partition::{NewPartition, format_value, step_time, time_partition_name};
 
@@ -85,7 +86,8 @@ impl Frontend {
         add: impl FnOnce(
             &mut CatalogWriter<'_>,
             &mut OlapTable,
-            &mut Vec<TabletMeta>,
+            &mut Placer,
+            &mut NewTablets,
         ) -> Result<(), SqlError>,
     ) -> Result<Arc<Table>, SqlError> {
         let mut w = self.catalog().writer().await;
@@ -100,14 +102,15 @@ impl Frontend {
             return Ok(table);
         };
         let mut new_tablets = vec![];
-        add(&mut w, olap, &mut new_tablets)?;
+        let mut placer = self.cluster().placer(&w.read().tablets_per_backend())?;
+        add(&mut w, olap, &mut placer, &mut new_tablets)?;
         if new_tablets.is_empty() {
             return Ok(table);
         }
         let types = olap.partition_types();
         crate::ddl::sort_partitions(olap, &types);
         new_table.updated_ms = now_ms();
-        self.backend().create_tablets(new_tablets).await?;
+        self.cluster().create_tablets(new_tablets).await?;
         w.commit(vec![JournalEntry::PutTable {
             table: Box::new(new_table.clone()),
         }])?;
@@ -129,7 +132,7 @@ impl Frontend {
             .flatten()
             .filter_map(|us| chrono::DateTime::from_timestamp_micros(us).map(|t| t.naive_utc()))
             .collect();
-        self.add_partitions(table_id, |w, olap, new_tablets| {
+        self.add_partitions(table_id, |w, olap, placer, new_tablets| {
             let Some(unit) = olap.auto_partition.clone() else {
                 return Ok(());
             };
@@ -167,7 +170,7 @@ impl Frontend {
                     upper: Some(vec![bound_text(&ty, end)]),
                     values: None,
                 };
-                let partition = allocate_partition(w, olap, table_id, np, new_tablets)?;
+                let partition = allocate_partition(w, olap, table_id, np, placer, new_tablets)?;
                 crate::partition::check_disjoint(&partition, &olap.partitions, &types)?;
                 olap.partitions.push(partition);
             }
@@ -182,7 +185,7 @@ impl Frontend {
         table_id: TableId,
         tuples: BTreeSet<Vec<String>>,
     ) -> Result<Arc<Table>, SqlError> {
-        self.add_partitions(table_id, |w, olap, new_tablets| {
+        self.add_partitions(table_id, |w, olap, placer, new_tablets| {
             let types = olap.partition_types();
             for tuple in tuples {
                 let typed = tuple
@@ -211,7 +214,7 @@ impl Frontend {
                     upper: None,
                     values: Some(vec![tuple]),
                 };
-                let partition = allocate_partition(w, olap, table_id, np, new_tablets)?;
+                let partition = allocate_partition(w, olap, table_id, np, placer, new_tablets)?;
                 olap.partitions.push(partition);
             }
             Ok(())

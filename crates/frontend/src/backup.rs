@@ -19,10 +19,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
-use rigel_be_api::{
-    BackupRequest, RepositorySpec, RestoreRequest, TabletBackup, TabletMeta, Transfer,
-};
-use rigel_common::ids::{DbId, PartitionId, TableId, TabletId};
+use rigel_be_api::{RepositorySpec, TabletBackup, TabletMeta, Transfer};
+use rigel_common::ids::{BackendId, DbId, PartitionId, TableId, TabletId};
 use rigel_common::{ErrorCode, SqlError};
 use rigel_mysql::QueryResult;
 use rigel_repository::{SnapshotId, check_name};
@@ -75,7 +73,7 @@ struct JobState {
     error: Option<String>,
     abort: Option<tokio::task::AbortHandle>,
     /// RESTORE: tablets created and not yet owned by a committed table.
-    created_tablets: Vec<TabletId>,
+    created_tablets: Vec<(TabletId, BackendId)>,
 }
 
 impl Job {
@@ -653,24 +651,24 @@ async fn run_backup(
     kind: &str,
 ) -> Result<(), SqlError> {
     let repo = open_repo(&repository)?;
-    let tablets: Vec<(TabletId, u64)> = tables
+    let tablets: Vec<(TabletId, u64, BackendId)> = tables
         .iter()
         .filter_map(|t| t.olap())
         .flat_map(|o| &o.partitions)
-        .flat_map(|p| p.tablets.iter().map(|t| (*t, p.visible_version)))
+        .flat_map(|p| p.placed_tablets().map(|(t, b)| (t, p.visible_version, b)))
         .collect();
     if !job.advance("UPLOADING") {
         return Ok(());
     }
     let backups = fe
-        .backend()
-        .backup_tablets(BackupRequest {
-            job: job.id.to_string(),
-            repository: spec(&repository),
+        .cluster()
+        .backup_tablets(
+            &job.id.to_string(),
+            spec(&repository),
             tablets,
             upload_all,
-            transfer: Arc::clone(&job.transfer),
-        })
+            Arc::clone(&job.transfer),
+        )
         .await?;
     let mut by_tablet: HashMap<TabletId, TabletBackup> =
         backups.into_iter().map(|b| (b.tablet, b)).collect();
@@ -727,9 +725,10 @@ async fn run_restore(
 ) -> Result<(), SqlError> {
     // New ids for every table, partition and tablet.
     let mut tables = Vec::with_capacity(chosen.len());
-    let mut restores: Vec<(TabletMeta, TabletBackup)> = vec![];
+    let mut restores: Vec<(BackendId, TabletMeta, TabletBackup)> = vec![];
     {
         let mut w = fe.catalog().writer().await;
+        let mut placer = fe.cluster().placer(&w.read().tablets_per_backend())?;
         for (snapshot, name) in chosen {
             let mut table = snapshot.table;
             let mut backups: HashMap<TabletId, TabletBackup> = snapshot
@@ -745,7 +744,8 @@ async fn run_restore(
                 for p in olap.partitions.iter_mut() {
                     p.id = PartitionId(w.next_id()?);
                     let mut new_tablets = Vec::with_capacity(p.tablets.len());
-                    for old in &p.tablets {
+                    let backends = placer.take(p.tablets.len());
+                    for (old, &backend) in p.tablets.iter().zip(&backends) {
                         let backup = backups.remove(old).ok_or_else(|| {
                             SqlError::new(
                                 ErrorCode::ER_IO_ERROR,
@@ -757,25 +757,26 @@ async fn run_restore(
                         })?;
                         let id = TabletId(w.next_id()?);
                         new_tablets.push(id);
-                        restores.push((tablet_meta(&shape, table_id, p.id, id), backup));
+                        restores.push((backend, tablet_meta(&shape, table_id, p.id, id), backup));
                     }
                     p.tablets = new_tablets;
+                    p.place(&backends);
                 }
             }
             tables.push(table);
         }
     }
-    job.state.lock().created_tablets = restores.iter().map(|(m, _)| m.tablet_id).collect();
+    job.state.lock().created_tablets = restores.iter().map(|(b, m, _)| (m.tablet_id, *b)).collect();
     if !job.advance("DOWNLOADING") {
         return Ok(());
     }
-    fe.backend()
-        .restore_tablets(RestoreRequest {
-            job: job.id.to_string(),
-            repository: spec(repository),
-            tablets: restores,
-            transfer: Arc::clone(&job.transfer),
-        })
+    fe.cluster()
+        .restore_tablets(
+            &job.id.to_string(),
+            spec(repository),
+            restores,
+            Arc::clone(&job.transfer),
+        )
         .await?;
     if !job.advance("COMMITTING") {
         return Ok(());
@@ -825,7 +826,7 @@ async fn drop_created(fe: &Arc<Frontend>, job: &Job) {
     if tablets.is_empty() {
         return;
     }
-    if let Err(e) = fe.backend().drop_tablets(tablets).await {
+    if let Err(e) = fe.cluster().drop_tablets(tablets).await {
         tracing::warn!(
             job = job.id,
             "dropping the tablets of a failed restore: {}",

@@ -91,7 +91,12 @@ impl Frontend {
             min_rowsets: config.min_cumulative_compaction_num_singleton_deltas as usize,
             max_rowsets: config.max_cumulative_compaction_num_singleton_deltas as usize,
         };
-        self.backend().compact(request).await
+        let backend = olap
+            .placed_tablets()
+            .into_iter()
+            .find(|(t, _)| *t == tablet)
+            .map_or(rigel_common::ids::EMBEDDED_BACKEND, |(_, b)| b);
+        self.cluster().backend(backend)?.compact(request).await
     }
 
     fn table_of_tablet(&self, tablet: TabletId) -> Option<Arc<Table>> {
@@ -116,7 +121,13 @@ impl Frontend {
                 .flat_map(|(t, o)| o.all_tablets().into_iter().map(|id| (id, Arc::clone(t))))
                 .collect()
         };
-        let infos = self.backend().tablet_infos().await?;
+        let infos: Vec<_> = self
+            .cluster()
+            .tablet_infos()
+            .await?
+            .into_iter()
+            .map(|(_, i)| i)
+            .collect();
         let stats = Arc::clone(&self.env.compactions);
         let max_score = infos.iter().map(|i| i.rowsets).max().unwrap_or(0);
         stats.max_score.store(max_score as u64, Ordering::Relaxed);
@@ -164,22 +175,27 @@ impl Frontend {
             .collect()
             .await;
         results.into_iter().collect::<Result<(), SqlError>>()?;
-        self.backend()
-            .sweep_stale(config.tablet_rowset_stale_sweep_time_sec)
-            .await?;
-        self.backend()
-            .sweep_trash(config.trash_file_expire_time_sec)
-            .await?;
+        for member in self.cluster().members() {
+            member
+                .client
+                .sweep_stale(config.tablet_rowset_stale_sweep_time_sec)
+                .await?;
+            member
+                .client
+                .sweep_trash(config.trash_file_expire_time_sec)
+                .await?;
+        }
         Ok(())
     }
 
     /// The rowsets of a tablet, for `GET /api/compaction/show`.
     pub async fn tablet_rowsets(&self, tablet: TabletId) -> Option<rigel_be_api::TabletInfo> {
-        self.backend()
+        self.cluster()
             .tablet_infos()
             .await
             .ok()?
             .into_iter()
+            .map(|(_, i)| i)
             .find(|i| i.meta.tablet_id == tablet)
     }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rigel_be_api::{SegmentCompression, TabletMeta};
-use rigel_common::ids::{DbId, PartitionId, TableId, TabletId};
+use rigel_common::ids::{BackendId, DbId, PartitionId, TableId, TabletId};
 use rigel_common::{ColumnType, ErrorCode, SqlError};
 use rigel_mysql::QueryResult;
 use rigel_sql::{
@@ -16,6 +16,7 @@ use crate::catalog::{
     CatalogWriter, Column, Distribution, IndexSpec, JournalEntry, OlapTable, Partition,
     PartitionScheme, Table, TableKind, ViewDef,
 };
+use crate::cluster::Placer;
 use crate::error::{unknown_db, unknown_table};
 use crate::partition::{
     NewPartition, can_be_list_partition, expand_list_partitions, expand_range_partitions,
@@ -46,25 +47,37 @@ pub(crate) fn allocate_partition(
     olap: &OlapTable,
     table_id: TableId,
     np: NewPartition,
-    tablets: &mut Vec<TabletMeta>,
+    placer: &mut Placer,
+    tablets: &mut NewTablets,
 ) -> Result<Partition, SqlError> {
     let id = PartitionId(w.next_id()?);
     let ids: Vec<TabletId> = (0..olap.distribution.buckets())
         .map(|_| w.next_id().map(TabletId))
         .collect::<Result<_, _>>()?;
-    tablets.extend(ids.iter().map(|t| tablet_meta(olap, table_id, id, *t)));
-    Ok(Partition {
+    let backends = placer.take(ids.len());
+    tablets.extend(
+        ids.iter()
+            .zip(&backends)
+            .map(|(t, b)| (*b, tablet_meta(olap, table_id, id, *t))),
+    );
+    let mut partition = Partition {
         id,
         name: np.name,
         lower: np.lower,
         upper: np.upper,
         values: np.values,
         tablets: ids,
+        replicas: vec![],
         visible_version: 1,
         visible_version_time_ms: now_ms(),
         created_ms: now_ms(),
-    })
+    };
+    partition.place(&backends);
+    Ok(partition)
 }
+
+/// Tablets to create, each with the backend it goes to.
+pub(crate) type NewTablets = Vec<(BackendId, TabletMeta)>;
 
 /// [`OlapTable::auto_partition`] of `PARTITION BY (c1, …)`.
 pub(crate) const AUTO_LIST: &str = "values";
@@ -109,6 +122,22 @@ pub(crate) fn tablet_meta(
         primary_key: olap.primary_key_uids(),
         persistent_index: olap.persistent_index(),
     }
+}
+
+/// The tablets of the partitions of `olap` that `which` selects, with their backends.
+pub(crate) fn new_tablets_of(
+    olap: &OlapTable,
+    table_id: TableId,
+    which: impl Fn(&Partition) -> bool,
+) -> NewTablets {
+    olap.partitions
+        .iter()
+        .filter(|p| which(p))
+        .flat_map(|p| {
+            p.placed_tablets()
+                .map(move |(t, b)| (b, tablet_meta(olap, table_id, p.id, t)))
+        })
+        .collect()
 }
 
 fn ddl_error(msg: impl Into<String>) -> SqlError {
@@ -402,19 +431,19 @@ impl Session {
                     format!("Can't drop database '{name}'; database doesn't exist"),
                 ));
             };
-            let tablets: Vec<TabletId> = db
+            let tablets: Vec<(TabletId, BackendId)> = db
                 .tables
                 .values()
                 .filter_map(|t| state.tables.get(t))
                 .filter_map(|t| t.olap())
-                .flat_map(|o| o.all_tablets())
+                .flat_map(|o| o.placed_tablets())
                 .collect();
             (db.id, tablets)
         };
         w.commit(vec![JournalEntry::DropDatabase { id }])?;
         drop(w);
         if !tablets.is_empty() {
-            self.fe.backend().drop_tablets(tablets).await?;
+            self.fe.cluster().drop_tablets(tablets).await?;
         }
         if self.db.as_deref() == Some(name) {
             self.db = None;
@@ -809,6 +838,7 @@ impl Session {
                 upper: p.upper,
                 values: p.values,
                 tablets: vec![],
+                replicas: vec![],
                 visible_version: 1,
                 visible_version_time_ms: now_ms(),
                 created_ms: now_ms(),
@@ -851,19 +881,16 @@ impl Session {
         }
         let table_id = TableId(w.next_id()?);
         let buckets = olap.distribution.buckets();
+        let mut placer = self.fe.cluster().placer(&w.read().tablets_per_backend())?;
         for p in olap.partitions.iter_mut() {
             p.id = PartitionId(w.next_id()?);
             p.tablets = (0..buckets)
                 .map(|_| w.next_id().map(TabletId))
                 .collect::<Result<_, _>>()?;
+            p.place(&placer.take(p.tablets.len()));
         }
-        let metas = olap
-            .partitions
-            .iter()
-            .flat_map(|p| p.tablets.iter().map(|t| (p.id, *t)))
-            .map(|(pid, t)| tablet_meta(olap, table_id, pid, t))
-            .collect();
-        self.fe.backend().create_tablets(metas).await?;
+        let metas = new_tablets_of(olap, table_id, |_| true);
+        self.fe.cluster().create_tablets(metas).await?;
         let table = Table {
             id: table_id,
             db_id,
@@ -1053,9 +1080,9 @@ impl Session {
         w.commit(entries)?;
         drop(w);
         if force && let Some(o) = table.olap() {
-            let tablets = o.all_tablets();
+            let tablets = o.placed_tablets();
             if !tablets.is_empty() {
-                self.fe.backend().drop_tablets(tablets).await?;
+                self.fe.cluster().drop_tablets(tablets).await?;
             }
         }
         Ok(QueryResult::ok())
@@ -1139,33 +1166,33 @@ impl Session {
             return Err(SqlError::internal("not an OLAP table"));
         };
         let mut old_tablets = vec![];
-        let mut created = vec![];
+        let mut created = std::collections::HashSet::new();
+        // The new tablets stay where the old ones were.
         for p in new_olap.partitions.iter_mut() {
             if !partitions.is_empty() && !partitions.iter().any(|n| n.eq_ignore_ascii_case(&p.name))
             {
                 continue;
             }
-            old_tablets.extend(p.tablets.iter().copied());
+            old_tablets.extend(p.placed_tablets());
             let count = p.tablets.len();
+            let backends = p.tablet_backends();
             p.tablets = (0..count)
                 .map(|_| w.next_id().map(TabletId))
                 .collect::<Result<_, _>>()?;
+            p.place(&backends);
             // Versions keep increasing so no reader mixes old and new tablets.
             p.visible_version += 1;
-            created.extend(p.tablets.iter().map(|t| (p.id, *t)));
+            created.insert(p.id);
         }
-        let metas: Vec<_> = created
-            .into_iter()
-            .map(|(pid, t)| tablet_meta(new_olap, table.id, pid, t))
-            .collect();
+        let metas = new_tablets_of(new_olap, table.id, |p| created.contains(&p.id));
         new_table.updated_ms = now_ms();
-        self.fe.backend().create_tablets(metas).await?;
+        self.fe.cluster().create_tablets(metas).await?;
         w.commit(vec![JournalEntry::PutTable {
             table: Box::new(new_table),
         }])?;
         drop(w);
         if !old_tablets.is_empty() {
-            self.fe.backend().drop_tablets(old_tablets).await?;
+            self.fe.cluster().drop_tablets(old_tablets).await?;
         }
         Ok(QueryResult::ok())
     }

@@ -140,24 +140,38 @@ impl Session {
             }
             for (b, t) in p.tablets.iter().enumerate() {
                 if buckets.as_ref().is_none_or(|bs| bs.contains(&(b as u32))) {
-                    tablets.push((*t, p.visible_version));
+                    tablets.push((p.backend_of(b), *t, p.visible_version));
                 }
             }
         }
         let target = write_target(&table, olap, None)?;
         let txn = self.fe.begin_txn().await?;
-        let request = DeleteRequest {
-            target,
-            tablets,
-            predicate,
-        };
-        let deleted = match self.fe.backend().delete_rows(txn, request).await {
-            Ok(d) => d,
-            Err(e) => {
-                self.fe.abort_txn(txn).await;
-                return Err(e);
+        let mut by_backend: std::collections::BTreeMap<_, Vec<_>> = Default::default();
+        for (b, t, v) in tablets {
+            by_backend.entry(b).or_default().push((t, v));
+        }
+        let cluster = self.fe.cluster();
+        let calls = by_backend.into_iter().map(|(b, tablets)| {
+            let request = DeleteRequest {
+                target: Arc::clone(&target),
+                tablets,
+                predicate: predicate.clone(),
+            };
+            async move { cluster.backend(b)?.delete_rows(txn, request).await }
+        });
+        let mut deleted = rigel_be_api::DeleteSummary::default();
+        for r in futures::future::join_all(calls).await {
+            match r {
+                Ok(d) => {
+                    deleted.rows += d.rows;
+                    deleted.tablets.extend(d.tablets);
+                }
+                Err(e) => {
+                    self.fe.abort_txn(txn).await;
+                    return Err(e);
+                }
             }
-        };
+        }
         if deleted.tablets.is_empty() {
             self.fe.abort_txn(txn).await;
         } else {

@@ -226,11 +226,7 @@ impl Session {
             olap,
             (!ins.partitions.is_empty()).then_some(&ins.partitions[..]),
         )?;
-        let mut sink = self
-            .fe
-            .backend()
-            .open_sink(txn, Arc::clone(&target))
-            .await?;
+        let mut sink = self.fe.open_sink(txn, Arc::clone(&target)).await?;
         let mut total = 0usize;
         let mut filtered = 0usize;
         // Rows for partitions the table lacks create them (expression partitioning), unless

@@ -92,7 +92,7 @@ fn date_text(ms: i64) -> ScalarValue {
 /// Row counts and sizes per table, from the backend.
 async fn table_stats(ctx: &StatementContext) -> HashMap<TableId, (u64, u64)> {
     let mut out: HashMap<TableId, (u64, u64)> = HashMap::new();
-    if let Ok(infos) = ctx.env.backend.tablet_infos().await {
+    if let Ok(infos) = ctx.env.tablet_infos().await {
         for t in infos {
             let e = out.entry(t.meta.table_id).or_default();
             e.0 += t.rows;
@@ -758,7 +758,7 @@ impl InformationSchema {
                 );
                 let node = &ctx.env.node;
                 let tablets = if operator && name != "frontends" {
-                    ctx.env.backend.tablet_infos().await?
+                    ctx.env.tablet_infos().await?
                 } else {
                     vec![]
                 };

@@ -19,6 +19,7 @@ pub mod audit;
 mod autopart;
 mod backup;
 pub mod catalog;
+pub mod cluster;
 mod compaction;
 mod count_distinct;
 mod ddl;
@@ -56,7 +57,6 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use parking_lot::{Mutex, RwLock};
-use rigel_be_api::Backend;
 use rigel_common::config::Config;
 use rigel_common::{ErrorCode, SqlError};
 use rigel_http::{FrontendHttp, Health};
@@ -65,6 +65,7 @@ use tokio::sync::{Notify, watch};
 use tracing::{info, warn};
 
 use crate::catalog::Catalog;
+use crate::cluster::{Cluster, Member};
 use crate::planner::QueryEnv;
 pub use memory::ProcessMemory;
 pub use session::Session;
@@ -145,7 +146,7 @@ impl Frontend {
     /// Queries draw memory from `memory`'s pool.
     pub async fn open(
         config: Config,
-        backend: Arc<dyn Backend>,
+        cluster: Arc<Cluster>,
         memory: ProcessMemory,
     ) -> Result<Arc<Self>, SqlError> {
         let catalog = Catalog::open(&config.meta_path())?;
@@ -164,7 +165,7 @@ impl Frontend {
         let audit = Arc::new(audit::AuditLog::new(audit_options(&config)));
         let env = Arc::new(QueryEnv::new(
             Arc::clone(&catalog),
-            Arc::clone(&backend),
+            Arc::clone(&cluster),
             server_version.clone(),
             Arc::clone(&loads),
             audit,
@@ -199,32 +200,47 @@ impl Frontend {
     }
 
     async fn reconcile(&self) -> Result<(), SqlError> {
-        let backend = &self.env.backend;
+        for member in self.cluster().members() {
+            self.reconcile_backend(&member).await?;
+        }
+        Ok(())
+    }
+
+    /// Brings a backend in line with the catalog: its prepared transactions that committed
+    /// are published, the others aborted; tablets the catalog does not place on it are
+    /// dropped.
+    pub(crate) async fn reconcile_backend(&self, member: &Member) -> Result<(), SqlError> {
+        let backend = &member.client;
         let pending = backend.pending_txns().await?;
+        let placement = self.env.catalog.read().tablet_placement();
         for txn in pending {
             let record = self.env.catalog.read().commits.get(&txn).cloned();
             match record {
                 Some(r) => {
-                    let versions = r.tablets.iter().copied().collect();
+                    let versions = r
+                        .tablets
+                        .iter()
+                        .filter(|(t, _)| placement.get(t) == Some(&member.id))
+                        .copied()
+                        .collect();
                     backend.publish(txn, versions).await?;
-                    info!(%txn, "published a transaction committed before the restart");
+                    info!(%txn, backend = %member.id, "published a transaction committed before the restart");
                 }
                 None => {
                     backend.abort(txn).await?;
-                    info!(%txn, "aborted a transaction that never committed");
+                    info!(%txn, backend = %member.id, "aborted a transaction that never committed");
                 }
             }
         }
-        let owned = self.env.catalog.read().all_tablets();
         let orphans: Vec<_> = backend
             .tablet_infos()
             .await?
             .into_iter()
             .map(|t| t.meta.tablet_id)
-            .filter(|t| !owned.contains(t))
+            .filter(|t| placement.get(t) != Some(&member.id))
             .collect();
         if !orphans.is_empty() {
-            warn!(count = orphans.len(), "dropping tablets no table owns");
+            warn!(count = orphans.len(), backend = %member.id, "dropping tablets no table owns");
             backend.drop_tablets(orphans).await?;
         }
         Ok(())
@@ -235,9 +251,14 @@ impl Frontend {
         &self.env.catalog
     }
 
-    /// The backend.
-    pub fn backend(&self) -> &Arc<dyn Backend> {
-        &self.env.backend
+    /// The backends.
+    pub fn cluster(&self) -> &Arc<Cluster> {
+        &self.env.cluster
+    }
+
+    /// Every tablet every backend holds.
+    pub async fn tablet_infos(&self) -> Result<Vec<rigel_be_api::TabletInfo>, SqlError> {
+        self.env.tablet_infos().await
     }
 
     /// The current configuration.

@@ -230,17 +230,32 @@ impl Report {
     }
 }
 
+/// What the HTTP service of the backend in this process needs from that backend.
+#[async_trait]
+pub trait LocalBackendStatus: Send + Sync + std::fmt::Debug {
+    /// The backend's metrics in Prometheus' text format.
+    async fn render_metrics(&self) -> Result<String, SqlError>;
+
+    /// Counts a Stream Load request, and its rows when it loaded.
+    fn stream_load(&self, loaded: Option<u64>);
+}
+
 /// The backend HTTP service of `rigel server`: Stream Load and error logs.
 #[derive(Debug, Clone)]
 pub struct LoadService {
     fe: Arc<Frontend>,
     error_dir: PathBuf,
+    local: Arc<dyn LocalBackendStatus>,
 }
 
 impl LoadService {
     /// Error logs go to `error_dir`.
-    pub fn new(fe: Arc<Frontend>, error_dir: PathBuf) -> Self {
-        Self { fe, error_dir }
+    pub fn new(fe: Arc<Frontend>, error_dir: PathBuf, local: Arc<dyn LocalBackendStatus>) -> Self {
+        Self {
+            fe,
+            error_dir,
+            local,
+        }
     }
 
     fn write_error_log(&self, name: &str, rows: &[BadRow]) -> std::io::Result<()> {
@@ -349,10 +364,7 @@ impl LoadService {
         let timeout = options.timeout;
         let log_rejected = options.log_rejected;
         let plan = Arc::new(LoadPlan::new(fe, &table, olap, options, &session)?);
-        let mut sink = fe
-            .backend()
-            .open_sink(txn, Arc::clone(&plan.target))
-            .await?;
+        let mut sink = fe.open_sink(txn, Arc::clone(&plan.target)).await?;
         report.plan_ms = plan_start.elapsed().as_millis() as u64;
 
         let job_start = crate::now_ms();
@@ -567,16 +579,11 @@ impl BackendHttp for LoadService {
         let table = request.table.clone();
         let started = Instant::now();
         let metrics = Arc::clone(&self.fe.env.metrics);
-        let be_metrics = self.fe.backend().local_metrics();
         metrics.load_add.increment(1);
-        if let Some(m) = &be_metrics {
-            m.stream_load_requests.increment(1);
-        }
         let result = self.run(request, &mut report).await;
         metrics.load_finished.increment(1);
-        if let (Ok(()), Some(m)) = (&result, &be_metrics) {
-            m.stream_load_rows.increment(report.loaded);
-        }
+        self.local
+            .stream_load(result.is_ok().then_some(report.loaded));
         report.load_ms = started.elapsed().as_millis() as u64;
         let mut status = 200;
         if let Err(e) = result {
@@ -623,7 +630,7 @@ impl BackendHttp for LoadService {
     }
 
     async fn metrics(&self) -> Result<String, Reply> {
-        self.fe.backend().render_metrics().await.map_err(|e| Reply {
+        self.local.render_metrics().await.map_err(|e| Reply {
             status: 500,
             body: serde_json::json!({"status": "FAILED", "msg": e.message}),
         })

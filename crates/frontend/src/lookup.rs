@@ -280,15 +280,26 @@ impl Session {
                 .map(|(f, n)| Field::new(n, f.data_type().clone(), f.is_nullable()))
                 .collect::<Vec<_>>(),
         ));
+        let placement: std::collections::HashMap<_, _> =
+            olap.placed_tablets().into_iter().collect();
         let mut batches = vec![];
         for (tablet, keys) in per_tablet {
+            let backend = placement
+                .get(&tablet)
+                .copied()
+                .unwrap_or(rigel_common::ids::EMBEDDED_BACKEND);
             let request = LookupRequest {
                 schema: Arc::clone(&table_schema),
                 tablet,
                 keys,
                 projection: projection.clone(),
             };
-            let batch = self.fe.backend().lookup_rows(request).await?;
+            let batch = self
+                .fe
+                .cluster()
+                .backend(backend)?
+                .lookup_rows(request)
+                .await?;
             let batch = RecordBatch::try_new_with_options(
                 Arc::clone(&schema),
                 batch.columns().to_vec(),

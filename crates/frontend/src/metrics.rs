@@ -1,9 +1,7 @@
 //! The frontend's metrics (`/metrics` on the frontend HTTP port), with StarRocks' names.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rigel_be_api::BeMetrics;
 use rigel_common::ErrorCode;
 use rigel_common::metrics::{Counter, Histogram, RateWindow, Registry};
 
@@ -33,8 +31,6 @@ pub struct FeMetrics {
     /// Load jobs finished (committed or failed).
     pub load_finished: Counter,
     rates: RateWindow<3>,
-    /// The backend in this process, which the executor reports scans to.
-    local_backend: Option<Arc<BeMetrics>>,
 }
 
 impl std::fmt::Debug for FeMetrics {
@@ -54,10 +50,15 @@ pub struct FeState {
     pub tablets: usize,
 }
 
+impl Default for FeMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl FeMetrics {
-    /// Metrics of a frontend whose queries scan `local_backend` (when it runs in this
-    /// process).
-    pub fn new(local_backend: Option<Arc<BeMetrics>>) -> Self {
+    /// A frontend's metrics.
+    pub fn new() -> Self {
         let registry = Registry::new();
         let c = |name, help| registry.counter(name, help);
         Self {
@@ -90,7 +91,6 @@ impl FeMetrics {
             load_finished: c("starrocks_fe_load_finished", "Load jobs finished."),
             registry,
             rates: RateWindow::default(),
-            local_backend,
         }
     }
 
@@ -115,10 +115,6 @@ impl FeMetrics {
         self.query_latency.record(record.time_ms as f64);
         if record.time_ms >= slow_ms {
             self.slow_query.increment(1);
-        }
-        if let Some(be) = &self.local_backend {
-            be.query_scan_rows.increment(record.scan_rows);
-            be.query_scan_bytes.increment(record.scan_bytes);
         }
     }
 

@@ -951,6 +951,7 @@ mod tests {
             upper: Some(vec![upper.to_string()]),
             values: None,
             tablets: vec![],
+            replicas: vec![],
             visible_version: 1,
             visible_version_time_ms: 0,
             created_ms: 0,

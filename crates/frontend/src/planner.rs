@@ -23,7 +23,6 @@ use datafusion::sql::sqlparser::ast::{
     SetExpr,
 };
 use parking_lot::Mutex;
-use rigel_be_api::Backend;
 use rigel_common::SqlError;
 use rigel_functions::SessionFacts;
 
@@ -91,8 +90,8 @@ pub struct StatementContext {
 pub struct QueryEnv {
     /// The catalog.
     pub catalog: Arc<Catalog>,
-    /// The backend.
-    pub backend: Arc<dyn Backend>,
+    /// The backends.
+    pub cluster: Arc<crate::cluster::Cluster>,
     /// Rigel's version string (for `version()`).
     pub version: String,
     /// Labels in use and recent load jobs.
@@ -124,64 +123,33 @@ impl QueryEnv {
     /// Builds the environment.
     pub fn new(
         catalog: Arc<Catalog>,
-        backend: Arc<dyn Backend>,
+        cluster: Arc<crate::cluster::Cluster>,
         version: String,
         loads: Arc<crate::load::LoadRegistry>,
         audit: Arc<crate::audit::AuditLog>,
         memory_pool: Arc<dyn MemoryPool>,
         node: Arc<crate::system::NodeInfo>,
     ) -> Self {
-        let mut scalars = SessionStateDefaults::default_scalar_functions();
-        // MySQL spellings of DataFusion functions.
-        let by_name: BTreeMap<String, Arc<ScalarUDF>> = scalars
-            .iter()
-            .map(|f| (f.name().to_string(), Arc::clone(f)))
-            .collect();
-        for (alias, target) in [
-            ("lcase", "lower"),
-            ("ucase", "upper"),
-            ("mid", "substr"),
-            ("ceiling", "ceil"),
-            ("rand", "random"),
-            ("truncate", "trunc"),
-        ] {
-            if let Some(f) = by_name.get(target) {
-                scalars.push(Arc::new(f.as_ref().clone().with_aliases([alias])));
-            }
-        }
-        // Rigel's functions come last so they win over DataFusion's of the same name.
-        scalars.extend(
-            rigel_functions::scalar_functions()
-                .into_iter()
-                .map(Arc::new),
-        );
+        let scalars = rigel_functions::catalog_scalar_functions();
         let cpus = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
-        let backend_metrics = backend.local_metrics();
         Self {
             catalog,
-            backend,
+            cluster,
             version,
             loads,
             compactions: Arc::default(),
             audit,
-            metrics: Arc::new(crate::metrics::FeMetrics::new(backend_metrics)),
+            metrics: Arc::new(crate::metrics::FeMetrics::new()),
             node,
             runtime: Arc::new(RuntimeEnv {
                 memory_pool,
                 ..RuntimeEnv::default()
             }),
             scalars,
-            aggregates: SessionStateDefaults::default_aggregate_functions()
-                .into_iter()
-                .chain(
-                    rigel_functions::aggregate::functions()
-                        .into_iter()
-                        .map(Arc::new),
-                )
-                .collect(),
-            windows: SessionStateDefaults::default_window_functions(),
+            aggregates: rigel_functions::catalog_aggregate_functions(),
+            windows: rigel_functions::catalog_window_functions(),
             planners: std::iter::once(
                 Arc::new(crate::rules::MySqlArithmetic) as Arc<dyn ExprPlanner>
             )
@@ -200,6 +168,17 @@ impl QueryEnv {
                 .collect(),
             cpus,
         }
+    }
+
+    /// Every tablet every backend holds.
+    pub async fn tablet_infos(&self) -> Result<Vec<rigel_be_api::TabletInfo>, SqlError> {
+        Ok(self
+            .cluster
+            .tablet_infos()
+            .await?
+            .into_iter()
+            .map(|(_, i)| i)
+            .collect())
     }
 
     /// A DataFusion session state for one statement of `session`.
@@ -231,6 +210,10 @@ impl QueryEnv {
             // MySQL and StarRocks sort NULL as the smallest value: first in ascending order.
             .set_str("datafusion.sql_parser.default_null_ordering", "nulls_min")
             .set_bool("datafusion.execution.parquet.pushdown_filters", false)
+            .with_extension(Arc::new(rigel_exec::ScanRuntime {
+                local: None,
+                backends: self.cluster.resolver(),
+            }))
             .with_option_extension(SessionFacts {
                 database: session.db.clone(),
                 current_user: session.current_user.clone(),

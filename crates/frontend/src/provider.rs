@@ -2,6 +2,7 @@
 //! database plus `information_schema`, and a table provider per OLAP table or view.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -9,14 +10,17 @@ use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef}
 use datafusion::catalog::{
     CatalogProvider, CatalogProviderList, SchemaProvider, Session, TableProvider,
 };
-use datafusion::common::{Column, DataFusionError, Result as DfResult, plan_err};
+use datafusion::common::stats::Precision;
+use datafusion::common::{Column, DataFusionError, Result as DfResult, Statistics, plan_err};
 use datafusion::datasource::{TableType, ViewTable, provider_as_source};
 use datafusion::logical_expr::{
     Expr, LogicalPlan, LogicalPlanBuilder, TableProviderFilterPushDown, cast,
 };
 use datafusion::physical_plan::ExecutionPlan;
-use rigel_be_api::{SEQUENCE_COLUMN, ScanOptions, ScanRequest};
+use rigel_be_api::SEQUENCE_COLUMN;
 use rigel_common::SqlError;
+use rigel_common::ids::{BackendId, TabletId};
+use rigel_exec::{ScanGroup, ScanSpec, TabletScanExec};
 use rigel_sql::{AggType, KeysType, Privilege};
 
 use crate::catalog::{Table, TableKind};
@@ -394,19 +398,18 @@ impl TableProvider for OlapTableProvider {
         for &i in &selected {
             let p = &olap.partitions[i];
             names.push(p.name.clone());
-            match &buckets {
-                Some(b) => {
-                    for &bucket in b {
-                        if let Some(t) = p.tablets.get(bucket as usize) {
-                            tablets.push((*t, p.visible_version));
-                        }
-                    }
+            let mut pick = |bucket: usize| {
+                if let Some(t) = p.tablets.get(bucket) {
+                    tablets.push((*t, p.visible_version, p.backend_of(bucket)));
                 }
-                None => tablets.extend(p.tablets.iter().map(|t| (*t, p.visible_version))),
+            };
+            match &buckets {
+                Some(b) => b.iter().for_each(|&bucket| pick(bucket as usize)),
+                None => (0..p.tablets.len()).for_each(pick),
             }
         }
         if let Some(only) = &self.ctx.session.scan_tablets {
-            tablets.retain(|(t, _)| only.contains(t));
+            tablets.retain(|(t, _, _)| only.contains(t));
         }
         self.ctx.scans.lock().push(ScanReport {
             table: format!("{}.{}", self.db, self.table.name),
@@ -417,20 +420,71 @@ impl TableProvider for OlapTableProvider {
             ),
         });
         let options = state.config_options();
-        let request = ScanRequest {
+        let spec = ScanSpec {
             table_id: self.table.id,
             schema: Arc::clone(&self.columns),
-            tablets,
             projection: projection.cloned(),
             filters: filters.to_vec(),
             limit,
-            column_statistics: crate::analyze::scan_statistics(olap, &self.columns),
             with_sequence: self.raw,
-            options: ScanOptions {
-                target_partitions: options.execution.target_partitions,
-                pushdown_filters: options.execution.parquet.pushdown_filters,
-            },
+            pushdown_filters: options.execution.parquet.pushdown_filters,
         };
-        self.ctx.env.backend.scan(request).map_err(external)
+        // One group per backend; what each reads gives the statistics and the parallelism.
+        let mut by_backend: BTreeMap<BackendId, Vec<(TabletId, u64)>> = BTreeMap::new();
+        for (t, v, b) in tablets {
+            by_backend.entry(b).or_default().push((t, v));
+        }
+        let cluster = &self.ctx.env.cluster;
+        let described = futures::future::try_join_all(by_backend.into_iter().map(
+            |(backend, tablets)| async move {
+                let member = cluster.member(backend)?;
+                let stats = member.client.describe_scan(tablets.clone()).await?;
+                Ok::<_, SqlError>((
+                    ScanGroup {
+                        backend,
+                        address: member.data_address.clone(),
+                        tablets,
+                    },
+                    stats,
+                ))
+            },
+        ))
+        .await
+        .map_err(external)?;
+        let target = options.execution.target_partitions.max(1);
+        let files = described
+            .iter()
+            .map(|(_, s)| s.iter().map(|t| t.files).sum::<u64>() as usize)
+            .max()
+            .unwrap_or(0);
+        let partitions_per_group = target.min(files).max(1);
+        let rows: u64 = described
+            .iter()
+            .flat_map(|(_, s)| s.iter().map(|t| t.rows))
+            .sum();
+        let bytes: u64 = described
+            .iter()
+            .flat_map(|(_, s)| s.iter().map(|t| t.bytes))
+            .sum();
+        let output_schema = spec.output_schema()?;
+        let mut statistics = Statistics::new_unknown(&output_schema);
+        statistics.num_rows = Precision::Exact(rows as usize);
+        statistics.total_byte_size = Precision::Inexact(bytes as usize);
+        if let Some(columns) = crate::analyze::scan_statistics(olap, &self.columns)
+            && columns.len() == self.columns.fields().len()
+        {
+            let mut columns = columns;
+            if self.raw {
+                columns.push(datafusion::common::ColumnStatistics::new_unknown());
+            }
+            statistics.column_statistics = match projection {
+                Some(p) => p.iter().filter_map(|&i| columns.get(i).cloned()).collect(),
+                None => columns,
+            };
+        }
+        let groups = described.into_iter().map(|(g, _)| g).collect();
+        let scan =
+            TabletScanExec::try_new(Arc::new(spec), groups, partitions_per_group, 0, statistics)?;
+        Ok(Arc::new(scan))
     }
 }

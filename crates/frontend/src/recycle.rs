@@ -190,27 +190,34 @@ impl Frontend {
                 .recycled_tables
                 .values()
                 .filter(|(_, at)| *at <= cutoff)
-                .map(|(t, _)| (t.id, t.olap().map(|o| o.all_tablets()).unwrap_or_default()))
+                .map(|(t, _)| {
+                    (
+                        t.id,
+                        t.olap().map(|o| o.placed_tablets()).unwrap_or_default(),
+                    )
+                })
                 .collect();
             let partitions: Vec<_> = state
                 .recycled_partitions
                 .values()
                 .filter(|(_, _, at)| *at <= cutoff)
-                .map(|(_, p, _)| (p.id, p.tablets.clone()))
+                .map(|(_, p, _)| (p.id, p.placed_tablets().collect::<Vec<_>>()))
                 .collect();
             (tables, partitions)
         };
         let purged = tables.len() + partitions.len();
+        // A backend that misses a drop drops the tablets when it reports them next (no
+        // table owns them any more).
         for (id, tablets) in tables {
             if !tablets.is_empty() {
-                self.backend().drop_tablets(tablets).await?;
+                let _ = self.cluster().drop_tablets(tablets).await;
             }
             let mut w = self.catalog().writer().await;
             w.commit(vec![JournalEntry::PurgeTable { id }])?;
         }
         for (id, tablets) in partitions {
             if !tablets.is_empty() {
-                self.backend().drop_tablets(tablets).await?;
+                let _ = self.cluster().drop_tablets(tablets).await;
             }
             let mut w = self.catalog().writer().await;
             w.commit(vec![JournalEntry::ForgetPartition { id }])?;

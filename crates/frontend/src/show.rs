@@ -251,7 +251,7 @@ impl Session {
 
     async fn tablet_stats(&self) -> HashMap<PartitionId, (u64, u64)> {
         let mut out: HashMap<PartitionId, (u64, u64)> = HashMap::new();
-        if let Ok(infos) = self.fe.backend().tablet_infos().await {
+        if let Ok(infos) = self.fe.tablet_infos().await {
             for t in infos {
                 let e = out.entry(t.meta.partition_id).or_default();
                 e.0 += t.rows;
@@ -263,7 +263,7 @@ impl Session {
 
     async fn table_stats(&self) -> HashMap<TableId, (u64, u64)> {
         let mut out: HashMap<TableId, (u64, u64)> = HashMap::new();
-        if let Ok(infos) = self.fe.backend().tablet_infos().await {
+        if let Ok(infos) = self.fe.tablet_infos().await {
             for t in infos {
                 let e = out.entry(t.meta.table_id).or_default();
                 e.0 += t.rows;
@@ -292,12 +292,12 @@ impl Session {
             }
             "/frontends" => crate::system::frontends(node, self.journal_id()).into_result(),
             "/backends" => {
-                let tablets = self.fe.backend().tablet_infos().await?;
+                let tablets = self.fe.tablet_infos().await?;
                 crate::system::backends(node, &tablets).into_result()
             }
             "/dbs" => crate::system::proc_dbs(&self.fe.catalog().read()).into_result(),
             "/statistic" => {
-                let tablets = self.fe.backend().tablet_infos().await?;
+                let tablets = self.fe.tablet_infos().await?;
                 crate::system::proc_statistic(&self.fe.catalog().read(), &tablets).into_result()
             }
             other => Err(SqlError::new(
@@ -870,7 +870,7 @@ impl Session {
                 crate::system::frontends(&self.fe.env.node, self.journal_id()).into_result()
             }
             Show::Backends => {
-                let tablets = self.fe.backend().tablet_infos().await?;
+                let tablets = self.fe.tablet_infos().await?;
                 crate::system::backends(&self.fe.env.node, &tablets).into_result()
             }
             Show::Proc(path) => self.show_proc(&path).await,
@@ -912,7 +912,7 @@ impl Session {
                     .get("replication_num")
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(1);
-                let tablets = self.fe.backend().tablet_infos().await?;
+                let tablets = self.fe.tablet_infos().await?;
                 let b = crate::system::replica_status(&chosen, replicas, &tablets);
                 self.filtered(b, filter, 12).await
             }
@@ -923,7 +923,6 @@ impl Session {
                     .ok_or_else(|| SqlError::new(ErrorCode::ER_WRONG_OBJECT, "not a table"))?;
                 let infos: HashMap<_, _> = self
                     .fe
-                    .backend()
                     .tablet_infos()
                     .await?
                     .into_iter()

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema};
 use rigel_be_api::{
     BucketRouting, MergeRule, OP_COLUMN, PartitionRoute, SegmentCompression, SinkSummary,
-    ValueMerge, WriteTarget,
+    TabletSink, ValueMerge, WriteTarget,
 };
-use rigel_common::ids::{TabletId, TxnId};
+use rigel_common::ids::{BackendId, TabletId, TxnId};
 use rigel_common::{ErrorCode, SqlError};
 use rigel_sql::{AggType, KeysType};
 use tracing::{error, warn};
@@ -49,10 +49,23 @@ impl Frontend {
         Ok(txn)
     }
 
+    /// Opens the sink of a write: rows routed to the backends of the target's tablets.
+    pub(crate) async fn open_sink(
+        &self,
+        txn: TxnId,
+        target: Arc<WriteTarget>,
+    ) -> Result<Box<dyn TabletSink>, SqlError> {
+        let cluster = self.cluster();
+        let sink =
+            rigel_exec::RoutingSink::open(txn, target, cluster.resolver(), cluster.placement())
+                .await?;
+        Ok(Box::new(sink))
+    }
+
     /// Discards a transaction's data on the backend.
     pub(crate) async fn abort_txn(&self, txn: TxnId) {
         self.env.metrics.txn_failed.increment(1);
-        if let Err(e) = self.backend().abort(txn).await {
+        if let Err(e) = self.cluster().abort(txn).await {
             warn!(%txn, "abort failed (files are removed at the next start): {e}");
         }
     }
@@ -80,19 +93,19 @@ impl Frontend {
         };
         let mut partitions = vec![];
         let mut tablets = vec![];
+        let mut placed = vec![];
         for p in &olap.partitions {
-            let written: Vec<TabletId> = p
-                .tablets
-                .iter()
-                .filter(|t| summary.tablets.contains(t))
-                .copied()
+            let written: Vec<(TabletId, BackendId)> = p
+                .placed_tablets()
+                .filter(|(t, _)| summary.tablets.contains(t))
                 .collect();
             if written.is_empty() {
                 continue;
             }
             let version = p.visible_version + 1;
             partitions.push((p.id, version));
-            tablets.extend(written.into_iter().map(|t| (t, version)));
+            tablets.extend(written.iter().map(|(t, _)| (*t, version)));
+            placed.extend(written.into_iter().map(|(t, b)| (t, version, b)));
         }
         if tablets.len() != summary.tablets.len() {
             drop(w);
@@ -132,11 +145,7 @@ impl Frontend {
         }
         w.commit(entries)?;
         self.env.metrics.txn_success.increment(1);
-        match self
-            .backend()
-            .publish(txn, tablets.into_iter().collect())
-            .await
-        {
+        match self.cluster().publish(txn, &placed).await {
             Ok(()) => Ok(TxnStatus::Visible),
             Err(e) => {
                 error!(%txn, "publish failed; it is retried at the next start: {e}");
@@ -192,6 +201,11 @@ pub(crate) fn write_target(
             // Rows routed to a partition outside `only` are rejected like rows of no
             // partition.
             tablets: if selected { p.tablets.clone() } else { vec![] },
+            backends: if selected {
+                p.tablet_backends()
+            } else {
+                vec![]
+            },
         });
     }
     let buckets = match &olap.distribution {

@@ -10,8 +10,13 @@ pub mod session;
 pub mod sketch;
 pub mod string;
 
-use datafusion::execution::FunctionRegistry;
-use datafusion::logical_expr::ScalarUDF;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::execution::SessionStateDefaults;
+use datafusion::execution::context::TaskContext;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 
 pub use session::SessionFacts;
 
@@ -24,24 +29,53 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
     v
 }
 
-/// Registers every Rigel function, replacing DataFusion's functions of the same names.
-pub fn register_all(registry: &mut dyn FunctionRegistry) -> datafusion::common::Result<()> {
-    for f in scalar_functions() {
-        registry.register_udf(std::sync::Arc::new(f))?;
-    }
-    // MySQL spellings of functions DataFusion has under other names.
-    for (alias, target) in [
-        ("lcase", "lower"),
-        ("ucase", "upper"),
-        ("mid", "substr"),
-        ("ceiling", "ceil"),
-        ("rand", "random"),
-        ("truncate", "trunc"),
-    ] {
-        if let Ok(udf) = registry.udf(target) {
-            let aliased = udf.as_ref().clone().with_aliases([alias]);
-            registry.register_udf(std::sync::Arc::new(aliased))?;
+/// MySQL spellings of functions DataFusion has under other names: (alias, DataFusion's name).
+const MYSQL_ALIASES: &[(&str, &str)] = &[
+    ("lcase", "lower"),
+    ("ucase", "upper"),
+    ("mid", "substr"),
+    ("ceiling", "ceil"),
+    ("rand", "random"),
+    ("truncate", "trunc"),
+];
+
+/// Every scalar function a statement may call: DataFusion's, their MySQL spellings, then
+/// Rigel's (which win over DataFusion's of the same name, being registered last).
+pub fn catalog_scalar_functions() -> Vec<Arc<ScalarUDF>> {
+    let mut scalars = SessionStateDefaults::default_scalar_functions();
+    let by_name: BTreeMap<String, Arc<ScalarUDF>> = scalars
+        .iter()
+        .map(|f| (f.name().to_string(), Arc::clone(f)))
+        .collect();
+    for (alias, target) in MYSQL_ALIASES {
+        if let Some(f) = by_name.get(*target) {
+            scalars.push(Arc::new(f.as_ref().clone().with_aliases([*alias])));
         }
     }
-    Ok(())
+    scalars.extend(scalar_functions().into_iter().map(Arc::new));
+    scalars
+}
+
+/// Every aggregate function: DataFusion's, then Rigel's.
+pub fn catalog_aggregate_functions() -> Vec<Arc<AggregateUDF>> {
+    SessionStateDefaults::default_aggregate_functions()
+        .into_iter()
+        .chain(aggregate::functions().into_iter().map(Arc::new))
+        .collect()
+}
+
+/// Every window function.
+pub fn catalog_window_functions() -> Vec<Arc<WindowUDF>> {
+    SessionStateDefaults::default_window_functions()
+}
+
+/// A task context whose registry holds every function of the catalog: where a node that
+/// receives expressions and plans from another resolves the functions they name.
+pub fn function_context() -> TaskContext {
+    let state = SessionStateBuilder::new()
+        .with_scalar_functions(catalog_scalar_functions())
+        .with_aggregate_functions(catalog_aggregate_functions())
+        .with_window_functions(catalog_window_functions())
+        .build();
+    TaskContext::from(&state)
 }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use rigel_backend::LocalBackend;
 use rigel_common::SqlError;
 use rigel_common::config::Config;
+use rigel_common::ids::EMBEDDED_BACKEND;
 use rigel_frontend::{Frontend, FrontendService};
 use rigel_mysql::{MysqlServer, ServerOptions};
 use rigel_storage::{StorageEngine, StorageOptions};
@@ -65,8 +66,10 @@ impl ServerHandle {
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}
-        if let Err(e) = self.frontend.backend().prepare_shutdown().await {
-            tracing::warn!("preparing storage for the stop: {e}");
+        for member in self.frontend.cluster().members() {
+            if let Err(e) = member.client.prepare_shutdown().await {
+                tracing::warn!("preparing storage for the stop: {e}");
+            }
         }
         info!("server stopped");
     }
@@ -74,6 +77,25 @@ impl ServerHandle {
     /// Waits until the servers stop (they stop only on shutdown).
     pub async fn wait(&mut self) {
         while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// The backend of this process, as its HTTP service sees it.
+#[derive(Debug)]
+struct LocalStatus(Arc<LocalBackend>);
+
+#[async_trait::async_trait]
+impl rigel_frontend::load::LocalBackendStatus for LocalStatus {
+    async fn render_metrics(&self) -> Result<String, SqlError> {
+        self.0.render_metrics().await
+    }
+
+    fn stream_load(&self, loaded: Option<u64>) {
+        let m = self.0.metrics();
+        m.stream_load_requests.increment(1);
+        if let Some(rows) = loaded {
+            m.stream_load_rows.increment(rows);
+        }
     }
 }
 
@@ -122,14 +144,23 @@ pub async fn start(mut config: Config) -> Result<ServerHandle, StartError> {
         physical, "process memory limit (mem_limit = {})", config.mem_limit.0
     );
     let memory = rigel_frontend::ProcessMemory::new(mem_limit);
-    let be_metrics = Arc::new(rigel_be_api::BeMetrics::new(
+    let be_metrics = Arc::new(rigel_backend::BeMetrics::new(
         mem_limit,
         Some(Arc::clone(&memory.pool)),
     ));
     let backend = Arc::new(
-        LocalBackend::with_metrics(Arc::new(engine), be_metrics).map_err(StartError::Backend)?,
+        LocalBackend::with_metrics(EMBEDDED_BACKEND, Arc::new(engine), be_metrics)
+            .map_err(StartError::Backend)?,
     );
-    let frontend = Frontend::open(config.clone(), backend, memory)
+    // The frontend reaches the backend of this process through the same messages as a
+    // remote one, encoded and decoded by the loopback.
+    let handler = Arc::new(rigel_rpc::BackendHandler::new(
+        Arc::clone(&backend) as Arc<dyn rigel_be_api::Backend>,
+        Arc::clone(backend.functions()),
+    ));
+    let client = Arc::new(rigel_rpc::RpcBackend::loopback(EMBEDDED_BACKEND, handler));
+    let cluster = rigel_frontend::cluster::Cluster::embedded(EMBEDDED_BACKEND, client);
+    let frontend = Frontend::open(config.clone(), cluster, memory)
         .await
         .map_err(StartError::Frontend)?;
     let service = Arc::new(FrontendService(Arc::clone(&frontend)));
@@ -196,8 +227,11 @@ pub async fn start(mut config: Config) -> Result<ServerHandle, StartError> {
     tasks.spawn(Arc::clone(&frontend).run_compaction(stopped(rx.clone())));
     frontend.set_be_http_port(be_http_addr.port());
     frontend.set_ports(mysql_addr.port(), http_addr.port());
-    let load_service =
-        rigel_frontend::load::LoadService::new(Arc::clone(&frontend), storage.join("error_log"));
+    let load_service = rigel_frontend::load::LoadService::new(
+        Arc::clone(&frontend),
+        storage.join("error_log"),
+        Arc::new(LocalStatus(Arc::clone(&backend))),
+    );
     let be_router = rigel_http::backend_router(Arc::new(load_service));
     let be_tls = tls.clone();
     let be_stop = stopped(rx.clone());

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use rigel_common::ColumnType;
-use rigel_common::ids::{DbId, PartitionId, TableId, TabletId};
+use rigel_common::ids::{BackendId, DbId, EMBEDDED_BACKEND, PartitionId, TableId, TabletId};
 use rigel_common::types::COLUMN_ID_METADATA_KEY;
 use rigel_sql::{AggType, DefaultValue, IndexDef, KeysType};
 use serde::{Deserialize, Serialize};
@@ -113,12 +113,56 @@ pub struct Partition {
     pub values: Option<Vec<Vec<String>>>,
     /// Tablets by bucket.
     pub tablets: Vec<TabletId>,
+    /// Where each tablet's replicas are, by bucket (empty in catalogs written before
+    /// placement was recorded: then every tablet is on the embedded backend).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<Vec<Replica>>,
     /// Highest committed version; every tablet is read at this version.
     pub visible_version: u64,
     /// Time of the last visible version (ms).
     pub visible_version_time_ms: i64,
     /// Creation time (ms).
     pub created_ms: i64,
+}
+
+/// One copy of a tablet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replica {
+    /// The backend holding it.
+    pub backend: BackendId,
+}
+
+impl Partition {
+    /// The backend holding the tablet of `bucket`.
+    pub fn backend_of(&self, bucket: usize) -> BackendId {
+        self.replicas
+            .get(bucket)
+            .and_then(|r| r.first())
+            .map_or(EMBEDDED_BACKEND, |r| r.backend)
+    }
+
+    /// Every tablet with its backend.
+    pub fn placed_tablets(&self) -> impl Iterator<Item = (TabletId, BackendId)> + '_ {
+        self.tablets
+            .iter()
+            .enumerate()
+            .map(|(bucket, t)| (*t, self.backend_of(bucket)))
+    }
+
+    /// The backends of its tablets, by bucket.
+    pub fn tablet_backends(&self) -> Vec<BackendId> {
+        (0..self.tablets.len())
+            .map(|b| self.backend_of(b))
+            .collect()
+    }
+
+    /// Records the backend of every tablet (one replica each).
+    pub fn place(&mut self, backends: &[BackendId]) {
+        self.replicas = backends
+            .iter()
+            .map(|&backend| vec![Replica { backend }])
+            .collect();
+    }
 }
 
 /// Bucketing.
@@ -373,6 +417,14 @@ impl OlapTable {
                 .filter_map(|n| self.column_index(n))
                 .collect()
         }
+    }
+
+    /// Every tablet of the table with its backend.
+    pub fn placed_tablets(&self) -> Vec<(TabletId, BackendId)> {
+        self.partitions
+            .iter()
+            .flat_map(|p| p.placed_tablets())
+            .collect()
     }
 
     /// Every tablet of the table.

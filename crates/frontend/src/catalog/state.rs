@@ -4,10 +4,10 @@
 //! replaying the journal always rebuilds the same state, and the same entries can later be
 //! replicated through Raft.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use rigel_common::ids::{DbId, PartitionId, TableId, TabletId, TxnId};
+use rigel_common::ids::{BackendId, DbId, PartitionId, TableId, TabletId, TxnId};
 use serde::{Deserialize, Serialize};
 
 use super::account::{RoleDef, UserAccount, account_key};
@@ -354,6 +354,30 @@ impl CatalogState {
             }
         })?;
         self.tables.get(id).cloned()
+    }
+
+    /// Every tablet of every table with its backend, those in the recycle bin included.
+    pub fn tablet_placement(&self) -> HashMap<TabletId, BackendId> {
+        let recycled_partitions = self
+            .recycled_partitions
+            .values()
+            .flat_map(|(_, p, _)| p.placed_tablets());
+        self.tables
+            .values()
+            .chain(self.recycled_tables.values().map(|(t, _)| t))
+            .filter_map(|t| t.olap())
+            .flat_map(|o| o.placed_tablets())
+            .chain(recycled_partitions)
+            .collect()
+    }
+
+    /// How many tablets each backend holds.
+    pub fn tablets_per_backend(&self) -> HashMap<BackendId, usize> {
+        let mut counts = HashMap::new();
+        for b in self.tablet_placement().into_values() {
+            *counts.entry(b).or_insert(0) += 1;
+        }
+        counts
     }
 
     /// Every tablet of every table, those in the recycle bin included.

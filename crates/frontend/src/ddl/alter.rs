@@ -30,6 +30,7 @@ impl Session {
             .ok_or_else(|| unknown_table(&db, &name.name))?;
         let mut new_table = (*table).clone();
         let mut new_tablets = vec![];
+        let mut placer = self.fe.cluster().placer(&w.read().tablets_per_backend())?;
         let mut recycled = vec![];
         for op in ops {
             let TableKind::Olap(olap) = &mut new_table.kind else {
@@ -67,7 +68,14 @@ impl Session {
                     }
                     let parts = expand_range_partitions(&[def], &types, &olap.partitions)?;
                     for np in parts {
-                        let p = allocate_partition(&mut w, olap, table.id, np, &mut new_tablets)?;
+                        let p = allocate_partition(
+                            &mut w,
+                            olap,
+                            table.id,
+                            np,
+                            &mut placer,
+                            &mut new_tablets,
+                        )?;
                         olap.partitions.push(p);
                     }
                     sort_partitions(olap, &types);
@@ -80,7 +88,14 @@ impl Session {
                     let parts =
                         expand_list_partitions(&[(name, values)], &types, &olap.partitions)?;
                     for np in parts {
-                        let p = allocate_partition(&mut w, olap, table.id, np, &mut new_tablets)?;
+                        let p = allocate_partition(
+                            &mut w,
+                            olap,
+                            table.id,
+                            np,
+                            &mut placer,
+                            &mut new_tablets,
+                        )?;
                         olap.partitions.push(p);
                     }
                 }
@@ -185,9 +200,8 @@ impl Session {
                     if olap.persistent_index() != persistent {
                         for p in &olap.partitions {
                             new_tablets.extend(
-                                p.tablets
-                                    .iter()
-                                    .map(|t| tablet_meta(olap, table.id, p.id, *t)),
+                                p.placed_tablets()
+                                    .map(|(t, b)| (b, tablet_meta(olap, table.id, p.id, t))),
                             );
                         }
                     }
@@ -197,7 +211,7 @@ impl Session {
         }
         new_table.updated_ms = now_ms();
         if !new_tablets.is_empty() {
-            self.fe.backend().create_tablets(new_tablets).await?;
+            self.fe.cluster().create_tablets(new_tablets).await?;
         }
         let mut entries = vec![JournalEntry::PutTable {
             table: Box::new(new_table),

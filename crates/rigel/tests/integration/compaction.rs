@@ -78,8 +78,7 @@ async fn compaction_keeps_answers_and_bounds_rowsets() {
     let rowsets = |fe: &std::sync::Arc<rigel_frontend::Frontend>| {
         let fe = std::sync::Arc::clone(fe);
         async move {
-            fe.backend()
-                .tablet_infos()
+            fe.tablet_infos()
                 .await
                 .unwrap()
                 .iter()
@@ -94,7 +93,6 @@ async fn compaction_keeps_answers_and_bounds_rowsets() {
     assert_eq!(answers(&mut c).await, before);
     // Compacted rows merged on disk: the UNIQUE and AGGREGATE tablets hold one row per key.
     let rows: u64 = fe
-        .backend()
         .tablet_infos()
         .await
         .unwrap()
@@ -151,10 +149,7 @@ async fn manual_compaction_over_http() {
     for i in 0..3 {
         exec(&mut c, &format!("INSERT INTO t VALUES ({i}, {i})")).await;
     }
-    let tablet = fe.backend().tablet_infos().await.unwrap()[0]
-        .meta
-        .tablet_id
-        .0;
+    let tablet = fe.tablet_infos().await.unwrap()[0].meta.tablet_id.0;
     let http = reqwest::Client::new();
     let call = |method: reqwest::Method, path: String, auth: bool| {
         let mut req = http.request(method, format!("http://127.0.0.1:{be}{path}"));

@@ -239,7 +239,7 @@ async fn persistent_index_survives_restarts_and_damage() {
         let dir = server.dir.path().join("storage").join("data");
         async move {
             let mut files = BTreeMap::new();
-            for t in fe.backend().tablet_infos().await.unwrap() {
+            for t in fe.tablet_infos().await.unwrap() {
                 let id = t.meta.tablet_id.0;
                 let path = dir
                     .join((id % 256).to_string())

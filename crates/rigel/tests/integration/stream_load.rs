@@ -736,7 +736,6 @@ async fn loads_into_bitmap_and_hll_columns() {
     assert_eq!(answer, expected);
     fe.compaction_round().await.unwrap();
     let rows: u64 = fe
-        .backend()
         .tablet_infos()
         .await
         .unwrap()

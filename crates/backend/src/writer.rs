@@ -1,19 +1,17 @@
-//! The local tablet sink: routes rows to tablets and writes rowsets.
+//! The tablet writer of this backend: buffers rows of a transaction per tablet and writes
+//! them as rowsets. Rows arrive already routed (see `rigel_exec::RoutingSink`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, RecordBatch};
-use rigel_be_api::{
-    BeMetrics, MAX_KEY_BYTES, PartitionRoute, SinkSummary, TabletSink, WriteTarget,
-};
+use datafusion::arrow::array::RecordBatch;
+use rigel_be_api::{SinkSummary, TabletWriter, WriteTarget};
+use rigel_common::SqlError;
 use rigel_common::ids::{TabletId, TxnId};
-use rigel_common::{ErrorCode, SqlError};
-use rigel_storage::primary::first_oversized_key;
 use rigel_storage::{PendingSegment, RowsetWriter, SegmentMeta, SegmentOptions, StorageEngine};
 
-use crate::router::Router;
+use crate::metrics::BeMetrics;
 use crate::{segment_options, storage_error};
 
 /// Buffered bytes across all tablets of one sink before the largest buffer is flushed,
@@ -33,7 +31,6 @@ struct Inner {
     engine: Arc<StorageEngine>,
     txn: TxnId,
     target: Arc<WriteTarget>,
-    router: Router,
     options: SegmentOptions,
     writers: HashMap<TabletId, RowsetWriter>,
     /// Rows routed to a tablet.
@@ -45,28 +42,9 @@ struct Inner {
 }
 
 impl Inner {
-    fn write(&mut self, batch: &RecordBatch) -> Result<Vec<u32>, SqlError> {
-        if self.target.is_primary() {
-            let keys: Vec<ArrayRef> = self
-                .target
-                .primary_key
-                .iter()
-                .map(|&i| Arc::clone(batch.column(i)))
-                .collect();
-            if let Some(row) = first_oversized_key(&keys) {
-                return Err(SqlError::new(
-                    ErrorCode::ER_TOO_LONG_KEY,
-                    format!(
-                        "The primary key of a row of table '{}' is longer than {MAX_KEY_BYTES} bytes (row {})",
-                        self.target.table_name,
-                        row + 1
-                    ),
-                ));
-            }
-        }
-        let routed = self.router.route(batch)?;
-        self.accepted += (batch.num_rows() - routed.unmatched.len()) as u64;
-        for (tablet, part) in routed.parts {
+    fn write(&mut self, tablet: TabletId, part: RecordBatch) -> Result<(), SqlError> {
+        self.accepted += part.num_rows() as u64;
+        {
             let writer = match self.writers.get_mut(&tablet) {
                 Some(w) => w,
                 None => {
@@ -84,8 +62,7 @@ impl Inner {
             };
             writer.write(part).map_err(|e| storage_error(&e))?;
         }
-        self.enforce_budget()?;
-        Ok(routed.unmatched)
+        self.enforce_budget()
     }
 
     /// Keeps the rows in memory (buffered and being written) within the budget. Past three
@@ -238,27 +215,25 @@ fn write_all(
         .collect()
 }
 
-/// A [`TabletSink`] writing into the local [`StorageEngine`].
-pub struct LocalSink {
+/// A [`TabletWriter`] into the local [`StorageEngine`].
+pub struct LocalWriter {
     inner: Option<Box<Inner>>,
     metrics: Arc<BeMetrics>,
 }
 
-impl LocalSink {
-    pub(crate) fn try_new(
+impl LocalWriter {
+    pub(crate) fn new(
         engine: Arc<StorageEngine>,
         txn: TxnId,
         target: Arc<WriteTarget>,
         metrics: Arc<BeMetrics>,
-    ) -> Result<Self, SqlError> {
-        let router = Router::try_new(Arc::clone(&target))?;
+    ) -> Self {
         let options = segment_options(&target);
-        Ok(Self {
+        Self {
             inner: Some(Box::new(Inner {
                 engine,
                 txn,
                 target,
-                router,
                 options,
                 writers: HashMap::new(),
                 accepted: 0,
@@ -268,39 +243,23 @@ impl LocalSink {
                     .unwrap_or(1),
             })),
             metrics,
-        })
+        }
     }
 }
 
 fn closed() -> SqlError {
-    SqlError::internal("the tablet sink was used after a failure")
+    SqlError::internal("the tablet writer was used after a failure")
 }
 
 #[async_trait]
-impl TabletSink for LocalSink {
-    async fn write(&mut self, batch: RecordBatch) -> Result<Vec<u32>, SqlError> {
-        let mut inner = self.inner.take().ok_or_else(closed)?;
-        // Sorting and encoding are CPU work: keep them off the async workers.
-        let (inner, result) = tokio::task::spawn_blocking(move || {
-            let r = inner.write(&batch);
-            (inner, r)
-        })
-        .await
-        .map_err(|e| SqlError::internal(format!("write task failed: {e}")))?;
-        if result.is_ok() {
-            self.inner = Some(inner);
+impl TabletWriter for LocalWriter {
+    fn write(&mut self, tablet: TabletId, batch: RecordBatch) -> Result<(), SqlError> {
+        let inner = self.inner.as_mut().ok_or_else(closed)?;
+        let result = inner.write(tablet, batch);
+        if result.is_err() {
+            self.inner = None;
         }
         result
-    }
-
-    async fn set_partitions(&mut self, partitions: Vec<PartitionRoute>) -> Result<(), SqlError> {
-        let inner = self.inner.as_mut().ok_or_else(closed)?;
-        let mut target = (*inner.target).clone();
-        target.partitions = partitions;
-        let target = Arc::new(target);
-        inner.router = Router::try_new(Arc::clone(&target))?;
-        inner.target = target;
-        Ok(())
     }
 
     async fn finish(mut self: Box<Self>) -> Result<SinkSummary, SqlError> {

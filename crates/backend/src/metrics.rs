@@ -7,7 +7,8 @@ use datafusion::execution::memory_pool::MemoryPool;
 use rigel_common::host;
 use rigel_common::metrics::{Counter, Gauge, Registry};
 
-use crate::{CompactionKind, TabletInfo};
+use rigel_be_api::CompactionKind;
+use rigel_storage::TabletInfo;
 
 /// Counters the backend's write, read and compaction paths bump, and the gauges a scrape
 /// refreshes.
