@@ -5,6 +5,7 @@ mod backup;
 mod compaction;
 mod convert;
 mod delete;
+pub mod identity;
 pub mod metrics;
 mod scan;
 mod writer;
@@ -18,6 +19,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::common::DataFusionError;
 use datafusion::execution::TaskContext;
 use datafusion::prelude::SessionConfig;
+use futures::StreamExt;
 use rigel_be_api::{
     Backend, BackupRequest, CompactRequest, CompactSummary, CompactionKind, DeleteRequest,
     DeleteSummary, LookupRequest, RestoreRequest, Result, ScanRequest, ScanStream, TabletBackup,
@@ -66,12 +68,16 @@ type TabletLocks = parking_lot::Mutex<HashMap<TabletId, Arc<tokio::sync::Mutex<(
 /// A backend over the storage engine of this process.
 #[derive(Debug, Clone)]
 pub struct LocalBackend {
-    id: BackendId,
+    /// Its id: fixed in `rigel server`, learnt from the first heartbeat in a cluster
+    /// (0 until then).
+    id: Arc<AtomicU64>,
     engine: Arc<StorageEngine>,
     primary_locks: Arc<TabletLocks>,
     readers: scan::SegmentReaders,
     metrics: Arc<BeMetrics>,
     running_compactions: Arc<[AtomicU64; 2]>,
+    /// Scan partitions streaming now.
+    running_scans: Arc<AtomicU64>,
     /// Where functions named in received plans resolve.
     functions: Arc<TaskContext>,
     /// How this backend reaches the others (for scans of groups it does not hold).
@@ -107,12 +113,13 @@ impl LocalBackend {
         metrics: Arc<BeMetrics>,
     ) -> Result<Self> {
         Ok(Self {
-            id,
+            id: Arc::new(AtomicU64::new(id.0)),
             engine,
             primary_locks: Arc::default(),
             readers: scan::SegmentReaders::new(SEGMENT_METADATA_CACHE_BYTES)?,
             metrics,
             running_compactions: Default::default(),
+            running_scans: Arc::default(),
             functions: Arc::new(rigel_functions::function_context()),
             peers: Arc::new(NoPeers),
         })
@@ -126,7 +133,18 @@ impl LocalBackend {
 
     /// The backend's id.
     pub fn id(&self) -> BackendId {
-        self.id
+        BackendId(self.id.load(Ordering::Relaxed))
+    }
+
+    /// Takes the id the cluster knows this backend by (from its identity or the first
+    /// heartbeat).
+    pub fn set_id(&self, id: BackendId) {
+        self.id.store(id.0, Ordering::Relaxed);
+    }
+
+    /// Scan partitions streaming now.
+    pub fn running_scans(&self) -> u64 {
+        self.running_scans.load(Ordering::Relaxed)
     }
 
     /// Where functions named in received plans resolve.
@@ -163,7 +181,7 @@ impl LocalBackend {
     /// The execution environment of plans this backend runs.
     pub fn scan_runtime(self: &Arc<Self>) -> ScanRuntime {
         ScanRuntime {
-            local: Some((self.id, Arc::clone(self) as Arc<dyn LocalScanner>)),
+            local: Some((self.id(), Arc::clone(self) as Arc<dyn LocalScanner>)),
             backends: Arc::clone(&self.peers),
         }
     }
@@ -346,12 +364,13 @@ impl Backend for LocalBackend {
             .as_ref()
             .ok_or_else(|| rigel_be_api::wire::bad_message("a scan ticket without its scan"))?;
         let exec = TabletScanExec::from_node(node, &ctx)?;
-        if let Some(other) = exec.groups().iter().find(|g| g.backend != self.id) {
+        let me = self.id();
+        if let Some(other) = exec.groups().iter().find(|g| g.backend != me) {
             return Err(SqlError::new(
                 rigel_common::ErrorCode::ER_UNKNOWN_BACKEND,
                 format!(
                     "backend {} was asked for tablets of backend {}",
-                    self.id, other.backend
+                    me, other.backend
                 ),
             ));
         }
@@ -399,13 +418,35 @@ impl LocalScanner for LocalBackend {
         partition: usize,
         ctx: Arc<TaskContext>,
     ) -> Result<ScanStream> {
-        scan::scan_partition(
+        let mut scan = scan::scan_partition(
             &self.engine,
             &self.readers,
             request,
             partition,
             ctx,
             Arc::clone(&self.metrics),
-        )
+        )?;
+        // Counted while the stream lives.
+        let guard = RunningGuard::new(Arc::clone(&self.running_scans));
+        scan.batches = Box::pin(scan.batches.inspect(move |_| {
+            let _ = &guard;
+        }));
+        Ok(scan)
+    }
+}
+
+/// Counts one running scan while it lives.
+struct RunningGuard(Arc<AtomicU64>);
+
+impl RunningGuard {
+    fn new(counter: Arc<AtomicU64>) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }

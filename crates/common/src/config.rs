@@ -310,6 +310,19 @@ define_config! {
     http_port: u16 = "8030";
     /// HTTP port of the backend (Stream Load, metrics). Alias: `webserver_port`.
     be_http_port: u16 = "8040";
+    /// RPC port of a frontend (`rigel fe`): backends reach the frontend here.
+    rpc_port: u16 = "9020";
+    /// Control RPC port of a backend (`rigel be`): tablets, transactions, maintenance.
+    be_port: u16 = "9060";
+    /// Data port of a backend (`rigel be`): scans and writes as Arrow Flight streams.
+    brpc_port: u16 = "8060";
+    /// Heartbeat port of a backend (`rigel be`); `ALTER SYSTEM ADD BACKEND "host:port"`
+    /// names this port.
+    heartbeat_service_port: u16 = "9050";
+    /// A backend that has not answered a heartbeat for this many seconds is shown dead
+    /// (`Alive = false` in SHOW BACKENDS) and gets no new tablets; heartbeats go out
+    /// several times within it.
+    heartbeat_timeout_second: u64 = "5", mutable = true;
     /// Address the servers listen on. The embedded default only accepts local clients;
     /// set `0.0.0.0` (or a specific address) to accept others. Rigel extension.
     bind_address: String = "127.0.0.1";
@@ -409,22 +422,14 @@ pub const NOT_APPLICABLE_KEYS: &[(&str, &str)] = &[
     ("JAVA_OPTS_FOR_JDK_9", "Rigel has no JVM"),
     ("JAVA_OPTS_FOR_JDK_11", "Rigel has no JVM"),
     ("JAVA_HOME", "Rigel has no JVM"),
-    ("rpc_port", "FE and BE talk in-process in `rigel server`"),
-    ("edit_log_port", "single frontend; no BDB JE replication"),
-    ("be_port", "FE and BE talk in-process in `rigel server`"),
     (
-        "heartbeat_service_port",
-        "FE and BE talk in-process in `rigel server`",
+        "edit_log_port",
+        "reserved for replicating the journal between frontends; one frontend for now",
     ),
-    ("brpc_port", "FE and BE talk in-process in `rigel server`"),
     ("starlet_port", "shared-data mode is not supported"),
     (
         "max_query_retry_time",
         "queries run on the embedded backend, which has no fragment to retry elsewhere",
-    ),
-    (
-        "heartbeat_timeout_second",
-        "the embedded backend is part of the process and needs no heartbeat",
     ),
     (
         "scanner_thread_pool_thread_num",

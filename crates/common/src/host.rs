@@ -172,3 +172,51 @@ mod tests {
         assert!(disk_of(Path::new("/tmp/surely/not/here")).is_some());
     }
 }
+
+/// `host:port`, with brackets around an IPv6 address.
+pub fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Splits `host:port` (`[v6]:port` for IPv6), explaining what is wrong when it cannot.
+pub fn split_host_port(text: &str) -> Result<(String, u16), String> {
+    let text = text.trim();
+    let (host, port) = text
+        .rsplit_once(':')
+        .ok_or_else(|| format!("'{text}' is not host:port"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(format!("'{text}' does not name a host"));
+    }
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("'{port}' in '{text}' is not a port number"))?;
+    if port == 0 {
+        return Err(format!("'{text}' names port 0"));
+    }
+    Ok((host.to_string(), port))
+}
+
+#[cfg(test)]
+mod host_port_tests {
+    use super::*;
+
+    #[test]
+    fn host_port_round_trips() {
+        assert_eq!(
+            split_host_port("10.0.0.1:9050").unwrap(),
+            ("10.0.0.1".into(), 9050)
+        );
+        assert_eq!(split_host_port(" be1:9050 ").unwrap(), ("be1".into(), 9050));
+        assert_eq!(split_host_port("[::1]:9050").unwrap(), ("::1".into(), 9050));
+        assert_eq!(join_host_port("::1", 9050), "[::1]:9050");
+        assert_eq!(join_host_port("be1", 9050), "be1:9050");
+        for bad in ["be1", ":9050", "be1:x", "be1:0", "be1:70000", "a b:1"] {
+            assert!(split_host_port(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -18,7 +18,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 pub use account::{Grant, GrantTarget, RoleDef, UserAccount, account_key};
 pub use model::*;
-pub use state::{CatalogState, CommitRecord, JournalEntry, Repository};
+pub use state::{BackendRecord, CatalogState, CommitRecord, JournalEntry, Repository};
 
 use crate::error::Result;
 use journal::Journal;

@@ -7,15 +7,18 @@
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::RwLock;
+
 use rigel_be_api::{
     Backend, BackupRequest, RepositorySpec, RestoreRequest, TabletBackup, TabletInfo, TabletMeta,
-    Transfer,
+    Transfer, pb,
 };
 use rigel_common::ids::{BackendId, TabletId, TxnId};
 use rigel_common::{ErrorCode, SqlError};
 use rigel_exec::{BackendResolver, Placement};
+use rigel_rpc::{HeartbeatHandler, RpcBackend};
 
 /// One backend.
 #[derive(Debug)]
@@ -28,10 +31,101 @@ pub struct Member {
     pub data_address: String,
 }
 
+/// What the heartbeats tell of a backend (SHOW BACKENDS).
+#[derive(Debug, Clone, Default)]
+pub struct BackendStatus {
+    /// Host the frontend reaches it at.
+    pub host: String,
+    /// `heartbeat_service_port` (0 for the backend of this process).
+    pub heartbeat_port: u16,
+    /// Control RPC port.
+    pub be_port: u16,
+    /// HTTP port.
+    pub http_port: u16,
+    /// Data port.
+    pub brpc_port: u16,
+    /// Whether it answered within `heartbeat_timeout_second`.
+    pub alive: bool,
+    /// Last heartbeat answered (ms; 0 for never).
+    pub last_heartbeat_ms: i64,
+    /// When the backend process started (ms; 0 for unknown).
+    pub last_start_ms: i64,
+    /// Why the last heartbeat failed (empty after one that succeeded).
+    pub err_msg: String,
+    /// The backend's version.
+    pub version: String,
+    /// Tablets it holds.
+    pub tablets: u64,
+    /// Bytes of tablet data.
+    pub data_used_bytes: u64,
+    /// Disk of its storage root.
+    pub disk_total_bytes: u64,
+    /// Free space on it.
+    pub disk_available_bytes: u64,
+    /// Its memory limit.
+    pub mem_limit_bytes: u64,
+    /// Memory it uses.
+    pub mem_used_bytes: u64,
+    /// Its cores.
+    pub cpu_cores: u32,
+    /// Scans running on it.
+    pub running_queries: u32,
+}
+
+impl BackendStatus {
+    fn apply(&mut self, r: &pb::HeartbeatResponse, now: i64) {
+        self.be_port = port(r.be_port);
+        self.http_port = port(r.http_port);
+        self.brpc_port = port(r.brpc_port);
+        self.alive = true;
+        self.last_heartbeat_ms = now;
+        self.last_start_ms = r.started_ms;
+        self.err_msg.clear();
+        self.version = r.version.clone();
+        self.tablets = r.tablets;
+        self.data_used_bytes = r.data_used_bytes;
+        self.disk_total_bytes = r.disk_total_bytes;
+        self.disk_available_bytes = r.disk_available_bytes;
+        self.mem_limit_bytes = r.mem_limit_bytes;
+        self.mem_used_bytes = r.mem_used_bytes;
+        self.cpu_cores = r.cpu_cores;
+        self.running_queries = r.running_queries;
+    }
+}
+
+fn port(p: u32) -> u16 {
+    u16::try_from(p).unwrap_or(0)
+}
+
+/// One backend to heartbeat: its id and `host:heartbeat_service_port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeartbeatTarget {
+    /// Its id.
+    pub id: BackendId,
+    /// Host.
+    pub host: String,
+    /// `heartbeat_service_port`.
+    pub port: u16,
+}
+
 /// The backends of the cluster.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Cluster {
+    /// Backends with a client (reached at least once).
     members: RwLock<BTreeMap<BackendId, Arc<Member>>>,
+    /// What heartbeats found, for every backend of the cluster.
+    statuses: RwLock<BTreeMap<BackendId, BackendStatus>>,
+    /// The backend of this process (`rigel server`): it answers heartbeats in-process.
+    local: Option<(BackendId, Arc<dyn HeartbeatHandler>)>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("members", &self.members.read().keys().collect::<Vec<_>>())
+            .field("embedded", &self.local.is_some())
+            .finish()
+    }
 }
 
 /// The error for a backend that cannot be reached.
@@ -43,9 +137,17 @@ pub fn unavailable(id: BackendId, why: &str) -> SqlError {
 }
 
 impl Cluster {
-    /// The cluster of `rigel server`: one backend, in this process.
-    pub fn embedded(id: BackendId, client: Arc<dyn Backend>) -> Arc<Self> {
-        let cluster = Self::default();
+    /// The cluster of `rigel server`: one backend, in this process, answering heartbeats
+    /// through `heartbeat`.
+    pub fn embedded(
+        id: BackendId,
+        client: Arc<dyn Backend>,
+        heartbeat: Arc<dyn HeartbeatHandler>,
+    ) -> Arc<Self> {
+        let cluster = Self {
+            local: Some((id, heartbeat)),
+            ..Self::default()
+        };
         cluster.members.write().insert(
             id,
             Arc::new(Member {
@@ -54,7 +156,151 @@ impl Cluster {
                 data_address: String::new(),
             }),
         );
+        cluster.statuses.write().insert(
+            id,
+            BackendStatus {
+                alive: true,
+                ..BackendStatus::default()
+            },
+        );
         Arc::new(cluster)
+    }
+
+    /// The cluster of `rigel fe`: backends join with ALTER SYSTEM ADD BACKEND.
+    pub fn managed() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Whether the backend is part of this process (`rigel server`).
+    pub fn is_embedded(&self) -> bool {
+        self.local.is_some()
+    }
+
+    /// What heartbeats found, by backend.
+    pub fn statuses(&self) -> Vec<(BackendId, BackendStatus)> {
+        self.statuses
+            .read()
+            .iter()
+            .map(|(id, s)| (*id, s.clone()))
+            .collect()
+    }
+
+    /// [`statuses`](Self::statuses), the backend of this process (`rigel server`) asked
+    /// afresh, since that costs nothing; other backends as the last heartbeats found them.
+    pub async fn fresh_statuses(&self) -> Vec<(BackendId, BackendStatus)> {
+        if self.local.is_some() {
+            self.heartbeat(vec![], pb::HeartbeatRequest::default(), Duration::ZERO, 0)
+                .await;
+        }
+        self.statuses()
+    }
+
+    /// Whether a backend answers heartbeats.
+    pub fn is_alive(&self, id: BackendId) -> bool {
+        self.statuses.read().get(&id).is_some_and(|s| s.alive)
+    }
+
+    /// One round of heartbeats to `targets` (the catalog's backends; ignored in `rigel
+    /// server`), each waiting at most `timeout`. A backend is marked dead once it has not
+    /// answered for `dead_after_ms`. Returns the backends that joined or restarted since
+    /// the last round (the caller reconciles them with the catalog).
+    pub async fn heartbeat(
+        &self,
+        targets: Vec<HeartbeatTarget>,
+        request: pb::HeartbeatRequest,
+        timeout: Duration,
+        dead_after_ms: i64,
+    ) -> Vec<BackendId> {
+        let now = crate::now_ms();
+        if let Some((id, local)) = &self.local {
+            let mut request = request;
+            request.backend_id = id.0;
+            match local.heartbeat(request).await {
+                Ok(r) => {
+                    if let Some(s) = self.statuses.write().get_mut(id) {
+                        s.apply(&r, now);
+                    }
+                }
+                Err(e) => tracing::warn!("the backend of this process: {e}"),
+            }
+            return vec![];
+        }
+        // Backends dropped from the catalog leave.
+        {
+            let keep = |id: &BackendId| targets.iter().any(|t| t.id == *id);
+            self.statuses.write().retain(|id, _| keep(id));
+            self.members.write().retain(|id, _| keep(id));
+        }
+        let calls = targets.into_iter().map(|t| {
+            let mut request = request.clone();
+            request.backend_id = t.id.0;
+            async move {
+                let addr = rigel_common::host::join_host_port(&t.host, t.port);
+                let r = rigel_rpc::heartbeat(&addr, request, timeout).await;
+                (t, r)
+            }
+        });
+        let mut joined = vec![];
+        for (t, result) in futures::future::join_all(calls).await {
+            let result = result.and_then(|r| {
+                if r.backend_id == t.id.0 {
+                    Ok(r)
+                } else {
+                    Err(SqlError::new(
+                        ErrorCode::ER_CLUSTER_ID_MISMATCH,
+                        format!("it answers as backend {}", r.backend_id),
+                    ))
+                }
+            });
+            let mut statuses = self.statuses.write();
+            let status = statuses.entry(t.id).or_insert_with(|| BackendStatus {
+                host: t.host.clone(),
+                heartbeat_port: t.port,
+                ..BackendStatus::default()
+            });
+            match result {
+                Ok(r) => {
+                    let was = (status.be_port, status.brpc_port, status.last_start_ms);
+                    let had_client = self.members.read().contains_key(&t.id);
+                    status.apply(&r, now);
+                    let now_ports = (status.be_port, status.brpc_port, status.last_start_ms);
+                    if !had_client || was != now_ports {
+                        let be = rigel_common::host::join_host_port(&t.host, status.be_port);
+                        let brpc = rigel_common::host::join_host_port(&t.host, status.brpc_port);
+                        match RpcBackend::connect(t.id, &be, &brpc) {
+                            Ok(client) => {
+                                self.members.write().insert(
+                                    t.id,
+                                    Arc::new(Member {
+                                        id: t.id,
+                                        client: Arc::new(client),
+                                        data_address: brpc,
+                                    }),
+                                );
+                                tracing::info!(backend = %t.id, be, "backend joined");
+                                joined.push(t.id);
+                            }
+                            Err(e) => {
+                                status.alive = false;
+                                status.err_msg = e.message;
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    if status.alive || status.err_msg != e.message {
+                        tracing::warn!(backend = %t.id, "heartbeat failed: {}", e.message);
+                    }
+                    status.err_msg = e.message;
+                    if status.last_heartbeat_ms == 0
+                        || now - status.last_heartbeat_ms >= dead_after_ms
+                    {
+                        status.alive = false;
+                    }
+                }
+            }
+        }
+        joined
     }
 
     /// A backend by id.
@@ -66,9 +312,28 @@ impl Cluster {
             .ok_or_else(|| unavailable(id, "it is not a member of the cluster"))
     }
 
-    /// The client of a backend.
+    /// The client of a backend that answers heartbeats.
     pub fn backend(&self, id: BackendId) -> Result<Arc<dyn Backend>, SqlError> {
-        Ok(Arc::clone(&self.member(id)?.client))
+        let member = self.member(id)?;
+        if let Some(s) = self.statuses.read().get(&id)
+            && !s.alive
+        {
+            let why = if s.err_msg.is_empty() {
+                "it does not answer heartbeats".to_string()
+            } else {
+                format!("it does not answer heartbeats ({})", s.err_msg)
+            };
+            return Err(unavailable(id, &why));
+        }
+        Ok(Arc::clone(&member.client))
+    }
+
+    /// The backends that answer heartbeats.
+    pub fn live_members(&self) -> Vec<Arc<Member>> {
+        self.members()
+            .into_iter()
+            .filter(|m| self.is_alive(m.id))
+            .collect()
     }
 
     /// Every backend, by id.
@@ -80,10 +345,9 @@ impl Cluster {
     /// `placed` counts the tablets each backend holds now.
     pub fn placer(&self, placed: &HashMap<BackendId, usize>) -> Result<Placer, SqlError> {
         let load: Vec<(BackendId, usize)> = self
-            .members
-            .read()
-            .keys()
-            .map(|id| (*id, placed.get(id).copied().unwrap_or(0)))
+            .live_members()
+            .iter()
+            .map(|m| (m.id, placed.get(&m.id).copied().unwrap_or(0)))
             .collect();
         if load.is_empty() {
             return Err(SqlError::new(
@@ -171,8 +435,9 @@ impl Cluster {
 
     /// Aborts a transaction on every backend (those that never saw it ignore it).
     pub async fn abort(&self, txn: TxnId) -> Result<(), SqlError> {
+        // A backend that is down aborts what it holds when it rejoins.
         let calls = self
-            .members()
+            .live_members()
             .into_iter()
             .map(|m| async move { m.client.abort(txn).await });
         let mut result = Ok(());
@@ -184,9 +449,9 @@ impl Cluster {
         result
     }
 
-    /// The tablets every backend holds.
+    /// The tablets every backend that answers heartbeats holds.
     pub async fn tablet_infos(&self) -> Result<Vec<(BackendId, TabletInfo)>, SqlError> {
-        let calls = self.members().into_iter().map(|m| async move {
+        let calls = self.live_members().into_iter().map(|m| async move {
             let infos = m.client.tablet_infos().await?;
             Ok::<_, SqlError>(infos.into_iter().map(move |i| (m.id, i)))
         });
@@ -294,7 +559,7 @@ async fn with_progress<T>(
             .store(add(|t| &t.bytes_uploaded), Relaxed);
     };
     let mut work = std::pin::pin!(work);
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
         tokio::select! {
             out = &mut work => {

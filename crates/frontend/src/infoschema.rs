@@ -762,12 +762,17 @@ impl InformationSchema {
                 } else {
                     vec![]
                 };
+                let statuses = if name == "backends" {
+                    ctx.env.cluster.fresh_statuses().await
+                } else {
+                    vec![]
+                };
                 let state = ctx.env.catalog.read();
                 let mut b = match name {
                     "frontends" => {
                         crate::system::frontends_table(node, ctx.env.catalog.journal_id())
                     }
-                    "backends" => crate::system::backends_table(node, &tablets),
+                    "backends" => crate::system::backends_table(node, &statuses),
                     "be_tablets" => crate::system::be_tablets(node, &tablets),
                     "partitions_meta" => crate::system::partitions_meta(&state, &tablets),
                     _ => crate::system::tablet_health(&state, &tablets),

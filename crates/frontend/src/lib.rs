@@ -31,6 +31,7 @@ mod float_text;
 mod infoschema;
 pub mod load;
 mod lookup;
+mod membership;
 mod memory;
 pub mod metrics;
 pub mod partition;
@@ -195,6 +196,7 @@ impl Frontend {
             rows_since_analyze: Mutex::default(),
             backups: backup::Jobs::default(),
         });
+        fe.ensure_cluster_id().await?;
         fe.reconcile().await?;
         Ok(fe)
     }
@@ -259,6 +261,21 @@ impl Frontend {
     /// Every tablet every backend holds.
     pub async fn tablet_infos(&self) -> Result<Vec<rigel_be_api::TabletInfo>, SqlError> {
         self.env.tablet_infos().await
+    }
+
+    /// What the heartbeats found of every backend; the backend of this process (`rigel
+    /// server`) is asked afresh, since that costs nothing.
+    pub async fn backend_statuses(
+        &self,
+    ) -> Vec<(rigel_common::ids::BackendId, cluster::BackendStatus)> {
+        self.cluster().fresh_statuses().await
+    }
+
+    /// Backends in the cluster and those alive.
+    pub fn backend_counts(&self) -> (usize, usize) {
+        let statuses = self.cluster().statuses();
+        let alive = statuses.iter().filter(|(_, s)| s.alive).count();
+        (statuses.len(), alive)
     }
 
     /// The current configuration.
@@ -527,9 +544,10 @@ impl MysqlHandler for FrontendService {
 #[async_trait]
 impl FrontendHttp for FrontendService {
     async fn health(&self) -> Health {
+        let (total, alive) = self.0.backend_counts();
         Health {
-            total_backends: 1,
-            online_backends: 1,
+            total_backends: total,
+            online_backends: alive,
         }
     }
 
@@ -567,7 +585,7 @@ impl FrontendHttp for FrontendService {
         let fe = &self.0;
         let state = metrics::FeState {
             connections: fe.connections.lock().len(),
-            backends: (1, 1),
+            backends: fe.backend_counts(),
             tablets: fe.catalog().read().all_tablets().len(),
         };
         fe.env.metrics.render(state)

@@ -220,6 +220,8 @@ impl Session {
             Statement::Truncate { name, .. } => on_table(P::Delete, name),
             Statement::Analyze { table, .. } => on_table(P::Select, table),
             Statement::AdminSetConfig(_)
+            | Statement::AddBackends(_)
+            | Statement::DropBackends(_)
             | Statement::CreateRepository { .. }
             | Statement::DropRepository(_)
             | Statement::Backup(_)
@@ -316,6 +318,8 @@ impl Session {
             Statement::Kill { query_only, id } => self.kill(query_only, id),
             Statement::Transaction(_) => Ok(QueryResult::ok()),
             Statement::AdminSetConfig(pairs) => self.admin_set_config(pairs),
+            Statement::AddBackends(addresses) => self.add_backends(addresses).await,
+            Statement::DropBackends(addresses) => self.drop_backends(addresses).await,
             Statement::Analyze {
                 table,
                 columns,

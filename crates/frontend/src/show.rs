@@ -292,8 +292,7 @@ impl Session {
             }
             "/frontends" => crate::system::frontends(node, self.journal_id()).into_result(),
             "/backends" => {
-                let tablets = self.fe.tablet_infos().await?;
-                crate::system::backends(node, &tablets).into_result()
+                crate::system::backends(node, &self.fe.backend_statuses().await).into_result()
             }
             "/dbs" => crate::system::proc_dbs(&self.fe.catalog().read()).into_result(),
             "/statistic" => {
@@ -870,8 +869,8 @@ impl Session {
                 crate::system::frontends(&self.fe.env.node, self.journal_id()).into_result()
             }
             Show::Backends => {
-                let tablets = self.fe.tablet_infos().await?;
-                crate::system::backends(&self.fe.env.node, &tablets).into_result()
+                crate::system::backends(&self.fe.env.node, &self.fe.backend_statuses().await)
+                    .into_result()
             }
             Show::Proc(path) => self.show_proc(&path).await,
             Show::Repositories => self.show_repositories().await,

@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::scalar::ScalarValue;
 use rigel_be_api::TabletInfo;
-use rigel_common::host;
-use rigel_common::ids::TabletId;
+use rigel_common::ids::{BackendId, TabletId};
 
 use crate::catalog::{CatalogState, Distribution, PartitionScheme, TableKind};
+use crate::cluster::BackendStatus;
 use crate::result::{ResultBuilder, i, s};
 
 /// Where this node listens and what it may use, for the system views.
@@ -99,37 +99,11 @@ pub fn frontends(node: &NodeInfo, journal_id: u64) -> ResultBuilder {
     b
 }
 
-/// Disk and tablet figures of the backend.
-struct BackendFigures {
-    tablets: usize,
-    data_used: u64,
-    avail: u64,
-    total: u64,
-    used_pct: f64,
-    data_used_pct: f64,
-    mem_used_pct: f64,
-}
-
-fn backend_figures(node: &NodeInfo, tablets: &[TabletInfo]) -> BackendFigures {
-    let data_used: u64 = tablets.iter().map(|t| t.bytes).sum();
-    let disk = host::disk_of(&node.storage_path);
-    let (total, avail) = disk.map_or((0, 0), |d| (d.total, d.available));
-    let pct = |part: u64, whole: u64| {
-        if whole == 0 {
-            0.0
-        } else {
-            part as f64 * 100.0 / whole as f64
-        }
-    };
-    let rss = host::process_rss_bytes();
-    BackendFigures {
-        tablets: tablets.len(),
-        data_used,
-        avail,
-        total,
-        used_pct: pct(total.saturating_sub(avail), total),
-        data_used_pct: pct(data_used, data_used + avail),
-        mem_used_pct: pct(rss, node.mem_limit),
+fn pct(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
     }
 }
 
@@ -137,10 +111,8 @@ fn pct_text(v: f64) -> String {
     format!("{v:.2} %")
 }
 
-/// `SHOW BACKENDS` (StarRocks' columns).
-pub fn backends(node: &NodeInfo, tablets: &[TabletInfo]) -> ResultBuilder {
-    let running_queries = node.running.load(Ordering::Relaxed);
-    let f = backend_figures(node, tablets);
+/// `SHOW BACKENDS` (StarRocks' columns), from what the heartbeats found.
+pub fn backends(node: &NodeInfo, statuses: &[(BackendId, BackendStatus)]) -> ResultBuilder {
     let mut b = ResultBuilder::new(&[
         ("BackendId", DataType::Int64),
         ("IP", DataType::Utf8),
@@ -170,35 +142,52 @@ pub fn backends(node: &NodeInfo, tablets: &[TabletInfo]) -> ResultBuilder {
         ("MemUsedPct", DataType::Utf8),
         ("CpuUsedPct", DataType::Utf8),
     ]);
-    b.row(vec![
-        i(crate::BACKEND_ID),
-        s(node.host.clone()),
-        i(0),
-        i(0),
-        i(NodeInfo::port(&node.be_http_port)),
-        i(0),
-        time_text(node.started_ms),
-        time_text(crate::now_ms()),
-        s("true"),
-        s("false"),
-        s("false"),
-        i(f.tablets),
-        s(crate::show::human_bytes(f.data_used)),
-        s(crate::show::human_bytes(f.avail)),
-        s(crate::show::human_bytes(f.total)),
-        s(pct_text(f.used_pct)),
-        s(pct_text(f.used_pct)),
-        s(""),
-        s(version()),
-        s(r#"{"lastSuccessReportTabletsTime":"N/A"}"#),
-        s(crate::show::human_bytes(f.data_used + f.avail)),
-        s(pct_text(f.data_used_pct)),
-        i(host::cpu_count()),
-        s(crate::show::human_bytes(node.mem_limit)),
-        i(running_queries),
-        s(pct_text(f.mem_used_pct)),
-        s("0.0 %"),
-    ]);
+    let time_or_null = |ms: i64| {
+        if ms > 0 {
+            time_text(ms)
+        } else {
+            ScalarValue::Utf8(None)
+        }
+    };
+    for (id, st) in statuses {
+        let host = if st.host.is_empty() {
+            node.host.clone()
+        } else {
+            st.host.clone()
+        };
+        let used = st.disk_total_bytes.saturating_sub(st.disk_available_bytes);
+        let used_pct = pct(used, st.disk_total_bytes);
+        let data_total = st.data_used_bytes + st.disk_available_bytes;
+        b.row(vec![
+            i(id.0),
+            s(host),
+            i(st.heartbeat_port),
+            i(st.be_port),
+            i(st.http_port),
+            i(st.brpc_port),
+            time_or_null(st.last_start_ms),
+            time_or_null(st.last_heartbeat_ms),
+            s(st.alive.to_string()),
+            s("false"),
+            s("false"),
+            i(st.tablets),
+            s(crate::show::human_bytes(st.data_used_bytes)),
+            s(crate::show::human_bytes(st.disk_available_bytes)),
+            s(crate::show::human_bytes(st.disk_total_bytes)),
+            s(pct_text(used_pct)),
+            s(pct_text(used_pct)),
+            s(st.err_msg.clone()),
+            s(st.version.clone()),
+            s(r#"{"lastSuccessReportTabletsTime":"N/A"}"#),
+            s(crate::show::human_bytes(data_total)),
+            s(pct_text(pct(st.data_used_bytes, data_total))),
+            i(st.cpu_cores),
+            s(crate::show::human_bytes(st.mem_limit_bytes)),
+            i(st.running_queries),
+            s(pct_text(pct(st.mem_used_bytes, st.mem_limit_bytes))),
+            s("0.0 %"),
+        ]);
+    }
     b
 }
 
@@ -208,8 +197,8 @@ pub fn frontends_table(node: &NodeInfo, journal_id: u64) -> ResultBuilder {
 }
 
 /// `information_schema.backends` (Rigel extension: SHOW BACKENDS as a table).
-pub fn backends_table(node: &NodeInfo, tablets: &[TabletInfo]) -> ResultBuilder {
-    lower_columns(backends(node, tablets))
+pub fn backends_table(node: &NodeInfo, statuses: &[(BackendId, BackendStatus)]) -> ResultBuilder {
+    lower_columns(backends(node, statuses))
 }
 
 /// The same rows with snake_case column names (`BackendId` → `backend_id`).

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod bench_pk;
 pub mod doctor;
 pub mod logging;
+pub mod node;
 pub mod plan;
 
 use std::net::SocketAddr;
@@ -99,6 +100,23 @@ impl rigel_frontend::load::LocalBackendStatus for LocalStatus {
     }
 }
 
+/// The load endpoint of `rigel fe`, which has no backend of its own.
+#[derive(Debug)]
+struct FrontendLoads;
+
+#[async_trait::async_trait]
+impl rigel_frontend::load::LocalBackendStatus for FrontendLoads {
+    async fn render_metrics(&self) -> Result<String, SqlError> {
+        Err(SqlError::new(
+            rigel_common::ErrorCode::ER_NOT_SUPPORTED_YET,
+            "this frontend port serves loads; the frontend's metrics are on its http_port and \
+             each backend's on its be_http_port",
+        ))
+    }
+
+    fn stream_load(&self, _loaded: Option<u64>) {}
+}
+
 fn absolute(path: &Path) -> Result<PathBuf, StartError> {
     std::fs::create_dir_all(path).map_err(|e| StartError::Dir(path.to_path_buf(), e))?;
     path.canonicalize()
@@ -112,8 +130,20 @@ async fn bind(address: &str, port: u16) -> Result<TcpListener, StartError> {
         .map_err(|e| StartError::Bind(addr, e))
 }
 
-/// Starts `rigel server`: both roles in this process.
-pub async fn start(mut config: Config) -> Result<ServerHandle, StartError> {
+/// Resolves once `rx` turns true (or its sender goes).
+pub(crate) async fn stopped(mut rx: watch::Receiver<bool>) {
+    while !*rx.borrow() {
+        if rx.changed().await.is_err() {
+            break;
+        }
+    }
+}
+
+/// Opens the tablet store under `storage`.
+pub(crate) async fn open_engine(
+    config: &Config,
+    storage: &Path,
+) -> Result<StorageEngine, StartError> {
     let roots = rigel_common::config::parse_storage_root_path(&config.storage_root_path);
     if roots.len() > 1 {
         tracing::warn!(
@@ -123,20 +153,38 @@ pub async fn start(mut config: Config) -> Result<ServerHandle, StartError> {
             roots[0].path.display()
         );
     }
-    let meta = absolute(&config.meta_path())?;
-    let storage = absolute(&config.storage_path())?;
-    config.meta_dir = meta.to_string_lossy().into_owned();
-    config.storage_root_path = storage.to_string_lossy().into_owned();
-
-    let engine = {
-        let dir = storage.clone();
-        let options = StorageOptions {
-            tablet_max_versions: config.tablet_max_versions.max(1) as usize,
-        };
-        tokio::task::spawn_blocking(move || StorageEngine::open(&dir, options))
-            .await
-            .map_err(|e| StartError::Dir(storage.clone(), std::io::Error::other(e.to_string())))??
+    let dir = storage.to_path_buf();
+    let options = StorageOptions {
+        tablet_max_versions: config.tablet_max_versions.max(1) as usize,
     };
+    let engine = tokio::task::spawn_blocking(move || StorageEngine::open(&dir, options))
+        .await
+        .map_err(|e| {
+            StartError::Dir(storage.to_path_buf(), std::io::Error::other(e.to_string()))
+        })??;
+    Ok(engine)
+}
+
+/// Whether the backend is part of this process (`rigel server`) or other processes
+/// (`rigel fe`).
+enum Role {
+    Embedded,
+    Frontend,
+}
+
+/// Starts `rigel server`: both roles in this process.
+pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
+    start_role(config, Role::Embedded).await
+}
+
+/// Starts `rigel fe`: the frontend alone; backends join with ALTER SYSTEM ADD BACKEND.
+pub async fn start_frontend(config: Config) -> Result<ServerHandle, StartError> {
+    start_role(config, Role::Frontend).await
+}
+
+async fn start_role(mut config: Config, role: Role) -> Result<ServerHandle, StartError> {
+    let meta = absolute(&config.meta_path())?;
+    config.meta_dir = meta.to_string_lossy().into_owned();
     let physical = rigel_common::host::memory().total;
     let mem_limit = config.mem_limit.bytes(physical);
     info!(
@@ -144,22 +192,47 @@ pub async fn start(mut config: Config) -> Result<ServerHandle, StartError> {
         physical, "process memory limit (mem_limit = {})", config.mem_limit.0
     );
     let memory = rigel_frontend::ProcessMemory::new(mem_limit);
-    let be_metrics = Arc::new(rigel_backend::BeMetrics::new(
-        mem_limit,
-        Some(Arc::clone(&memory.pool)),
-    ));
-    let backend = Arc::new(
-        LocalBackend::with_metrics(EMBEDDED_BACKEND, Arc::new(engine), be_metrics)
-            .map_err(StartError::Backend)?,
-    );
-    // The frontend reaches the backend of this process through the same messages as a
-    // remote one, encoded and decoded by the loopback.
-    let handler = Arc::new(rigel_rpc::BackendHandler::new(
-        Arc::clone(&backend) as Arc<dyn rigel_be_api::Backend>,
-        Arc::clone(backend.functions()),
-    ));
-    let client = Arc::new(rigel_rpc::RpcBackend::loopback(EMBEDDED_BACKEND, handler));
-    let cluster = rigel_frontend::cluster::Cluster::embedded(EMBEDDED_BACKEND, client);
+    let (cluster, embedded, load_dir) = match role {
+        Role::Embedded => {
+            let storage = absolute(&config.storage_path())?;
+            let engine = open_engine(&config, &storage).await?;
+            config.storage_root_path = storage.to_string_lossy().into_owned();
+            let be_metrics = Arc::new(rigel_backend::BeMetrics::new(
+                mem_limit,
+                Some(Arc::clone(&memory.pool)),
+            ));
+            let backend = Arc::new(
+                LocalBackend::with_metrics(EMBEDDED_BACKEND, Arc::new(engine), be_metrics)
+                    .map_err(StartError::Backend)?,
+            );
+            // The frontend reaches the backend of this process through the same messages
+            // as a remote one, encoded and decoded by the loopback.
+            let handler = Arc::new(rigel_rpc::BackendHandler::new(
+                Arc::clone(&backend) as Arc<dyn rigel_be_api::Backend>,
+                Arc::clone(backend.functions()),
+            ));
+            let client = Arc::new(rigel_rpc::RpcBackend::loopback(EMBEDDED_BACKEND, handler));
+            let node = Arc::new(node::BackendNode::new(
+                Arc::clone(&backend),
+                None,
+                storage.clone(),
+                mem_limit,
+            ));
+            let cluster = rigel_frontend::cluster::Cluster::embedded(
+                EMBEDDED_BACKEND,
+                client,
+                Arc::clone(&node) as Arc<dyn rigel_rpc::HeartbeatHandler>,
+            );
+            let status: Arc<dyn rigel_frontend::load::LocalBackendStatus> =
+                Arc::new(LocalStatus(Arc::clone(&backend)));
+            (cluster, Some((node, status)), storage.join("error_log"))
+        }
+        Role::Frontend => (
+            rigel_frontend::cluster::Cluster::managed(),
+            None,
+            meta.join("load_error_log"),
+        ),
+    };
     let frontend = Frontend::open(config.clone(), cluster, memory)
         .await
         .map_err(StartError::Frontend)?;
@@ -177,13 +250,6 @@ pub async fn start(mut config: Config) -> Result<ServerHandle, StartError> {
     let be_http_addr = local(&be_http_listener)?;
 
     let (shutdown, rx) = watch::channel(false);
-    let stopped = |mut rx: watch::Receiver<bool>| async move {
-        while !*rx.borrow() {
-            if rx.changed().await.is_err() {
-                break;
-            }
-        }
-    };
     let mut tasks = JoinSet::new();
     let tls = if config.ssl_certificate.is_empty() {
         if config.require_secure_transport {
@@ -227,11 +293,20 @@ pub async fn start(mut config: Config) -> Result<ServerHandle, StartError> {
     tasks.spawn(Arc::clone(&frontend).run_compaction(stopped(rx.clone())));
     frontend.set_be_http_port(be_http_addr.port());
     frontend.set_ports(mysql_addr.port(), http_addr.port());
-    let load_service = rigel_frontend::load::LoadService::new(
-        Arc::clone(&frontend),
-        storage.join("error_log"),
-        Arc::new(LocalStatus(Arc::clone(&backend))),
-    );
+    let status = match embedded {
+        Some((node, status)) => {
+            node.ports
+                .http
+                .store(be_http_addr.port(), std::sync::atomic::Ordering::Relaxed);
+            status
+        }
+        // Until backends take Stream Load themselves, the frontend of a cluster parses
+        // loads on its be_http_port and routes the rows to the backends over the wire.
+        None => Arc::new(FrontendLoads) as Arc<dyn rigel_frontend::load::LocalBackendStatus>,
+    };
+    tasks.spawn(Arc::clone(&frontend).run_heartbeats(stopped(rx.clone())));
+    let load_service =
+        rigel_frontend::load::LoadService::new(Arc::clone(&frontend), load_dir, status);
     let be_router = rigel_http::backend_router(Arc::new(load_service));
     let be_tls = tls.clone();
     let be_stop = stopped(rx.clone());

@@ -22,6 +22,10 @@ struct Cli {
 enum Command {
     /// Run the frontend and backend roles in one process.
     Server(ServerArgs),
+    /// Run a frontend of a cluster: MySQL, HTTP and the catalog; no tablet data.
+    Fe(ServerArgs),
+    /// Run a backend of a cluster: tablets, scans and writes; no MySQL port, no catalog.
+    Be(ServerArgs),
     /// Print the configuration reference (Markdown), generated from the code.
     ConfigReference,
     /// Check this host before installing a frontend or backend on it.
@@ -75,6 +79,21 @@ struct ServerArgs {
     /// Tablet storage directory (`storage_root_path`).
     #[arg(long)]
     storage_root_path: Option<String>,
+    /// Frontend RPC port (`rpc_port`, 9020).
+    #[arg(long)]
+    rpc_port: Option<u16>,
+    /// Backend control RPC port (`be_port`, 9060).
+    #[arg(long)]
+    be_port: Option<u16>,
+    /// Backend data port (`brpc_port`, 8060).
+    #[arg(long)]
+    brpc_port: Option<u16>,
+    /// Backend heartbeat port (`heartbeat_service_port`, 9050).
+    #[arg(long)]
+    heartbeat_service_port: Option<u16>,
+    /// Seconds without a heartbeat after which a backend is dead (`heartbeat_timeout_second`).
+    #[arg(long)]
+    heartbeat_timeout_second: Option<u64>,
 }
 
 fn build_config(args: &ServerArgs) -> Result<(Config, Vec<(String, SetOutcome)>), String> {
@@ -83,7 +102,18 @@ fn build_config(args: &ServerArgs) -> Result<(Config, Vec<(String, SetOutcome)>)
     if let Some(path) = &args.config {
         outcomes = config.apply_file(path).map_err(|e| e.to_string())?;
     }
-    let flags: [(&str, Option<String>); 9] = [
+    let flags: [(&str, Option<String>); 14] = [
+        ("rpc_port", args.rpc_port.map(|v| v.to_string())),
+        ("be_port", args.be_port.map(|v| v.to_string())),
+        ("brpc_port", args.brpc_port.map(|v| v.to_string())),
+        (
+            "heartbeat_service_port",
+            args.heartbeat_service_port.map(|v| v.to_string()),
+        ),
+        (
+            "heartbeat_timeout_second",
+            args.heartbeat_timeout_second.map(|v| v.to_string()),
+        ),
         ("query_port", args.query_port.map(|v| v.to_string())),
         ("http_port", args.http_port.map(|v| v.to_string())),
         ("be_http_port", args.be_http_port.map(|v| v.to_string())),
@@ -102,13 +132,42 @@ fn build_config(args: &ServerArgs) -> Result<(Config, Vec<(String, SetOutcome)>)
     Ok((config, outcomes))
 }
 
-async fn run_server(config: Config) -> Result<(), String> {
-    let mut handle = rigel::start(config).await.map_err(|e| e.to_string())?;
+#[derive(Clone, Copy)]
+enum Role {
+    Server,
+    Fe,
+    Be,
+}
+
+async fn stop_signal() -> Result<(), String> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| e.to_string())?;
     tokio::select! {
         _ = term.recv() => info!("SIGTERM received, shutting down"),
         _ = tokio::signal::ctrl_c() => info!("interrupt received, shutting down"),
+    }
+    Ok(())
+}
+
+async fn run_server(config: Config, role: Role) -> Result<(), String> {
+    if let Role::Be = role {
+        let mut handle = rigel::node::start_backend(config)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::select! {
+            r = stop_signal() => r?,
+            _ = handle.wait() => warn!("servers stopped unexpectedly"),
+        }
+        handle.shutdown().await;
+        return Ok(());
+    }
+    let started = match role {
+        Role::Fe => rigel::start_frontend(config).await,
+        _ => rigel::start(config).await,
+    };
+    let mut handle = started.map_err(|e| e.to_string())?;
+    tokio::select! {
+        r = stop_signal() => r?,
         _ = handle.wait() => warn!("servers stopped unexpectedly"),
     }
     handle.shutdown().await;
@@ -188,8 +247,16 @@ fn main() -> ExitCode {
             print!("{}", rigel::config_reference());
             ExitCode::SUCCESS
         }
-        Command::Server(args) => {
-            let (config, outcomes) = match build_config(&args) {
+        Command::Server(args) => serve(&args, Role::Server),
+        Command::Fe(args) => serve(&args, Role::Fe),
+        Command::Be(args) => serve(&args, Role::Be),
+    }
+}
+
+fn serve(args: &ServerArgs, role: Role) -> ExitCode {
+    {
+        {
+            let (config, outcomes) = match build_config(args) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("rigel: {e}");
@@ -221,7 +288,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(run_server(config)) {
+            match runtime.block_on(run_server(config, role)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     error!("{e}");

@@ -146,6 +146,10 @@ pub enum Statement {
         /// Table.
         table: TableName,
     },
+    /// `ALTER SYSTEM ADD BACKEND "host:heartbeat_port"[, ...]`
+    AddBackends(Vec<String>),
+    /// `ALTER SYSTEM DROP BACKEND "host:heartbeat_port"[, ...]`
+    DropBackends(Vec<String>),
     /// `ADMIN SET FRONTEND CONFIG ("k" = "v")`
     AdminSetConfig(Vec<(String, String)>),
     /// `ADMIN SHOW FRONTEND CONFIG [LIKE 'pattern']`

@@ -853,6 +853,9 @@ impl StarRocksParser<'_> {
                 query,
             })));
         }
+        if self.eat_word("SYSTEM") {
+            return self.parse_alter_system();
+        }
         if !self.eat_word("TABLE") {
             let what = self.peek_word().unwrap_or_default();
             return Ok(self.unsupported(format!("ALTER {what}")));
@@ -866,6 +869,32 @@ impl StarRocksParser<'_> {
             }
         }
         Ok(Statement::AlterTable { name, ops })
+    }
+
+    /// After `ALTER SYSTEM`: `ADD|DROP BACKEND "host:port"[, ...]`.
+    fn parse_alter_system(&mut self) -> PResult<Statement> {
+        let add = if self.eat_word("ADD") {
+            true
+        } else if self.eat_word("DROP") {
+            false
+        } else {
+            let what = self.peek_word().unwrap_or_default();
+            return Ok(self.unsupported(format!("ALTER SYSTEM {what}")));
+        };
+        if !self.eat_word("BACKEND") {
+            let what = self.peek_word().unwrap_or_default();
+            let verb = if add { "ADD" } else { "DROP" };
+            return Ok(self.unsupported(format!("ALTER SYSTEM {verb} {what}")));
+        }
+        let mut addresses = vec![self.string_lit()?];
+        while self.parser.consume_token(&Token::Comma) {
+            addresses.push(self.string_lit()?);
+        }
+        Ok(if add {
+            Statement::AddBackends(addresses)
+        } else {
+            Statement::DropBackends(addresses)
+        })
     }
 
     fn column_position(&mut self) -> PResult<Option<ColumnPosition>> {
@@ -1017,6 +1046,28 @@ mod tests {
             Statement::CreateTable(ct) => *ct,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn alter_system_backends() {
+        let st = |sql: &str| {
+            parse_one(sql)
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                .statement
+        };
+        assert!(matches!(
+            st(r#"ALTER SYSTEM ADD BACKEND "10.0.0.1:9050", '10.0.0.2:9050'"#),
+            Statement::AddBackends(a) if a == ["10.0.0.1:9050", "10.0.0.2:9050"]
+        ));
+        assert!(matches!(
+            st(r#"alter system drop backend "be1:9050""#),
+            Statement::DropBackends(a) if a == ["be1:9050"]
+        ));
+        assert!(parse_one("ALTER SYSTEM ADD BACKEND").is_err());
+        assert!(matches!(
+            st(r#"ALTER SYSTEM DECOMMISSION BACKEND "be1:9050""#),
+            Statement::Unsupported(_)
+        ));
     }
 
     #[test]

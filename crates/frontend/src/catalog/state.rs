@@ -143,6 +143,41 @@ pub enum JournalEntry {
         /// Name.
         name: String,
     },
+    /// The cluster's id, chosen when its first frontend starts (once).
+    SetClusterId {
+        /// The id; backends keep it and refuse other clusters.
+        cluster_id: u32,
+    },
+    /// `ALTER SYSTEM ADD BACKEND`.
+    AddBackend {
+        /// The backend.
+        backend: BackendRecord,
+    },
+    /// `ALTER SYSTEM DROP BACKEND`.
+    DropBackend {
+        /// Its id.
+        id: BackendId,
+    },
+}
+
+/// A backend of the cluster, as `ALTER SYSTEM ADD BACKEND` named it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackendRecord {
+    /// Its id.
+    pub id: BackendId,
+    /// Host (name or address) the frontend reaches it at.
+    pub host: String,
+    /// Its `heartbeat_service_port`.
+    pub heartbeat_port: u16,
+    /// When it was added (ms).
+    pub added_ms: i64,
+}
+
+impl BackendRecord {
+    /// `host:heartbeat_port`, as ALTER SYSTEM names it.
+    pub fn address(&self) -> String {
+        rigel_common::host::join_host_port(&self.host, self.heartbeat_port)
+    }
 }
 
 /// A backup repository: where snapshots are kept.
@@ -195,6 +230,13 @@ pub struct CatalogState {
     /// Backup repositories, by name.
     #[serde(default)]
     pub repositories: BTreeMap<String, Repository>,
+    /// The cluster's id (0 until the first frontend chose it).
+    #[serde(default)]
+    pub cluster_id: u32,
+    /// Backends added with ALTER SYSTEM ADD BACKEND (none in `rigel server`, whose backend
+    /// is part of the process).
+    #[serde(default)]
+    pub backends: BTreeMap<BackendId, BackendRecord>,
 }
 
 impl CatalogState {
@@ -285,6 +327,17 @@ impl CatalogState {
             }
             JournalEntry::DropRepository { name } => {
                 self.repositories.remove(name);
+            }
+            JournalEntry::SetClusterId { cluster_id } => {
+                if self.cluster_id == 0 {
+                    self.cluster_id = *cluster_id;
+                }
+            }
+            JournalEntry::AddBackend { backend } => {
+                self.backends.insert(backend.id, backend.clone());
+            }
+            JournalEntry::DropBackend { id } => {
+                self.backends.remove(id);
             }
             JournalEntry::PutRole { role } => {
                 self.roles.insert(role.name.clone(), role.clone());
@@ -393,5 +446,65 @@ impl CatalogState {
             .flat_map(|o| o.all_tablets())
             .chain(recycled_partitions)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backend(id: u64, port: u16) -> BackendRecord {
+        BackendRecord {
+            id: BackendId(id),
+            host: "127.0.0.1".into(),
+            heartbeat_port: port,
+            added_ms: 1,
+        }
+    }
+
+    #[test]
+    fn membership_applies_and_replays() {
+        let entries = vec![
+            JournalEntry::SetClusterId { cluster_id: 42 },
+            JournalEntry::AddBackend {
+                backend: backend(10002, 9050),
+            },
+            JournalEntry::AddBackend {
+                backend: backend(10003, 9051),
+            },
+            // The cluster id is chosen once.
+            JournalEntry::SetClusterId { cluster_id: 7 },
+            JournalEntry::DropBackend {
+                id: BackendId(10002),
+            },
+        ];
+        let mut state = CatalogState::default();
+        for e in &entries {
+            state.apply(e);
+        }
+        assert_eq!(state.cluster_id, 42);
+        assert_eq!(state.backends.len(), 1);
+        assert_eq!(
+            state.backends[&BackendId(10003)].address(),
+            "127.0.0.1:9051"
+        );
+
+        // The journal form replays to the same state; a state written before membership
+        // existed reads as a cluster without backends.
+        let text: Vec<String> = entries
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap())
+            .collect();
+        let mut replayed = CatalogState::default();
+        for t in &text {
+            replayed.apply(&serde_json::from_str(t).unwrap());
+        }
+        assert_eq!(replayed.backends, state.backends);
+        assert_eq!(replayed.cluster_id, 42);
+        let old: CatalogState = serde_json::from_str(
+            r#"{"reserved_ids":5,"databases":{},"tables":{},"global_variables":{},"commits":{}}"#,
+        )
+        .unwrap();
+        assert_eq!((old.cluster_id, old.backends.len()), (0, 0));
     }
 }

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use mysql_async::prelude::Queryable;
 use rigel_common::config::Config;
 
+pub mod cluster;
+
 /// An in-process server with its own data directory.
 pub struct TestServer {
     pub handle: Option<rigel::ServerHandle>,
@@ -108,61 +110,77 @@ pub struct ServerProcess {
     pub be_http_port: u16,
 }
 
+/// Spawns `rigel <args>` and reads its log until a line containing `ready` shows; returns
+/// the child and that line. The log keeps being drained afterwards.
+pub fn spawn_until(args: &[&str], data_dir: &Path, ready: &str) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rigel"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("RIGEL_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rigel");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut reader = BufReader::new(stderr);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut line = String::new();
+    let mut log = String::new();
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line).expect("read log");
+        log.push_str(&line);
+        assert!(
+            n > 0 && Instant::now() < deadline,
+            "rigel {args:?} exited before it was ready:\n{log}"
+        );
+        if line.contains(ready) {
+            break;
+        }
+    }
+    // Keep draining the log so the child never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        while reader.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+            sink.clear();
+        }
+    });
+    (child, line)
+}
+
+/// The number after `key` in a log line.
+pub fn log_number(line: &str, key: &str) -> u16 {
+    let rest = line
+        .split(key)
+        .nth(1)
+        .unwrap_or_else(|| panic!("{key} in the log line: {line}"));
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().expect("port")
+}
+
 impl ServerProcess {
     pub fn spawn(data_dir: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rigel"))
-            .args([
-                "server",
-                "--query-port",
-                "0",
-                "--http-port",
-                "0",
-                "--be-http-port",
-                "0",
-                "--data-dir",
-            ])
-            .arg(data_dir)
-            .env("RIGEL_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn rigel");
-        let stderr = child.stderr.take().expect("stderr");
-        let mut reader = BufReader::new(stderr);
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let mut line = String::new();
-        let number = |line: &str, key: &str| -> u16 {
-            let rest = line.split(key).nth(1).expect("port in the log line");
-            let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-            digits.parse().expect("port")
-        };
-        let (port, http_port, be_http_port) = loop {
-            line.clear();
-            let n = reader.read_line(&mut line).expect("read log");
-            assert!(
-                n > 0 && Instant::now() < deadline,
-                "server exited before it was ready"
-            );
-            if line.contains("query_port=") {
-                break (
-                    number(&line, "query_port="),
-                    number(&line, " http_port="),
-                    number(&line, "be_http_port="),
-                );
-            }
-        };
-        // Keep draining the log so the child never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            while reader.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
-                sink.clear();
-            }
-        });
+        Self::spawn_role(&["server"], data_dir)
+    }
+
+    /// `rigel server` or `rigel fe` (with extra flags) on free ports.
+    pub fn spawn_role(args: &[&str], data_dir: &Path) -> Self {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend([
+            "--query-port",
+            "0",
+            "--http-port",
+            "0",
+            "--be-http-port",
+            "0",
+        ]);
+        let (child, line) = spawn_until(&all, data_dir, "query_port=");
         Self {
             child,
-            port,
-            http_port,
-            be_http_port,
+            port: log_number(&line, "query_port="),
+            http_port: log_number(&line, " http_port="),
+            be_http_port: log_number(&line, "be_http_port="),
         }
     }
 

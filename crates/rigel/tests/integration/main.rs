@@ -3,6 +3,7 @@
 mod backup;
 mod cli;
 mod client;
+mod cluster;
 #[path = "../common/mod.rs"]
 mod common;
 mod compaction;

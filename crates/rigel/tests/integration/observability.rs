@@ -551,7 +551,7 @@ async fn a_config_file_with_the_guides_keys_starts_the_server_and_logs_roll() {
         log.contains("'max_query_retry_time' is accepted but has no effect"),
         "{log}"
     );
-    assert!(log.contains("'heartbeat_timeout_second' is accepted but has no effect"));
+    assert!(log.contains("'JAVA_OPTS' is accepted but has no effect"));
     assert!(log.contains("unknown configuration key 'totally_unknown_key'"));
     assert!(log.contains("mem_limit = 80%"));
     assert!(

@@ -1,0 +1,178 @@
+//! `rigel fe` + `rigel be` as separate processes: membership, placement, queries and loads
+//! over the wire, a backend killed and restarted, the frontend restarted.
+
+use std::process::Command;
+
+use mysql_async::prelude::Queryable;
+
+use crate::common::cluster::TestCluster;
+use crate::common::{errno, exec};
+
+async fn count_and_sum(c: &mut mysql_async::Conn, table: &str) -> (i64, i64) {
+    let row: (i64, Option<i64>) = c
+        .query_first(format!("SELECT count(*), sum(k) FROM {table}"))
+        .await
+        .unwrap()
+        .unwrap();
+    (row.0, row.1.unwrap_or(0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_frontend_three_backends() {
+    let mut cluster = TestCluster::start(3).await;
+    let mut c = cluster.conn().await;
+
+    // Tablets of a 12-bucket table land on all three backends, four each.
+    exec(&mut c, "CREATE DATABASE d").await;
+    exec(
+        &mut c,
+        "CREATE TABLE d.t (k INT, v VARCHAR(20)) DUPLICATE KEY(k) \
+         DISTRIBUTED BY HASH(k) BUCKETS 12",
+    )
+    .await;
+    let values: Vec<String> = (1..=300).map(|i| format!("({i}, 'v{i}')")).collect();
+    exec(
+        &mut c,
+        &format!("INSERT INTO d.t VALUES {}", values.join(", ")),
+    )
+    .await;
+    assert_eq!(count_and_sum(&mut c, "d.t").await, (300, 45150));
+    let b = cluster
+        .wait_for(
+            |b| b.len() == 3 && b.iter().all(|x| x.2 && x.3 == 4),
+            "four tablets on each backend",
+        )
+        .await;
+    assert!(b.iter().all(|x| x.4.is_empty()), "{b:?}");
+
+    // The frontend's metadata directory holds no segment files.
+    let segments = walk(&cluster.meta_dir())
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .count();
+    assert_eq!(segments, 0);
+
+    // A Stream Load through the frontend, as the guide runs it.
+    let csv = cluster.dir.path().join("rows.csv");
+    std::fs::write(&csv, "301,a\n302,b\n303,c\n").unwrap();
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "--location-trusted",
+            "-u",
+            "root:",
+            "-H",
+            "column_separator:,",
+            "-T",
+        ])
+        .arg(&csv)
+        .arg(format!(
+            "http://127.0.0.1:{}/api/d/t/_stream_load",
+            cluster.http_port()
+        ))
+        .output()
+        .expect("curl");
+    let reply: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON reply");
+    assert_eq!(reply["Status"], "Success", "{reply}");
+    assert_eq!(reply["NumberLoadedRows"], 3);
+    assert_eq!(count_and_sum(&mut c, "d.t").await, (303, 45150 + 906));
+
+    // Membership errors.
+    let first = cluster.backends[0].address();
+    let e = c
+        .query_drop(format!("ALTER SYSTEM ADD BACKEND \"{first}\""))
+        .await
+        .unwrap_err();
+    assert_eq!(errno(&e), 5035);
+    let e = c
+        .query_drop(format!("ALTER SYSTEM DROP BACKEND \"{first}\""))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        errno(&e),
+        1210,
+        "a backend holding the only copy of tablets stays"
+    );
+    let e = c
+        .query_drop("ALTER SYSTEM ADD BACKEND \"no port\"")
+        .await
+        .unwrap_err();
+    assert_eq!(errno(&e), 1210);
+    // An address where no backend listens: added, not alive, with the reason.
+    let nowhere = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    exec(
+        &mut c,
+        &format!("ALTER SYSTEM ADD BACKEND \"127.0.0.1:{nowhere}\""),
+    )
+    .await;
+    let b = cluster.backends().await;
+    let ghost = b
+        .iter()
+        .find(|x| x.1 == nowhere)
+        .expect("the added backend");
+    assert!(!ghost.2 && !ghost.4.is_empty(), "{ghost:?}");
+    exec(
+        &mut c,
+        &format!("ALTER SYSTEM DROP BACKEND \"127.0.0.1:{nowhere}\""),
+    )
+    .await;
+    assert_eq!(cluster.backends().await.len(), 3);
+
+    // SIGKILL one backend: it is shown dead, queries on its tablets fail with the errno,
+    // tables placed while it is down (on the others) work.
+    let victim_port = cluster.backends[1].heartbeat_port;
+    cluster.backends[1].kill9();
+    let b = cluster
+        .wait_for(
+            |b| b.iter().any(|x| x.1 == victim_port && !x.2),
+            "the killed backend shown dead",
+        )
+        .await;
+    assert_eq!(b.iter().filter(|x| x.2).count(), 2);
+    let e = c.query_drop("SELECT count(*) FROM d.t").await.unwrap_err();
+    assert_eq!(errno(&e), 5032, "{e}");
+    let e = c
+        .query_drop("INSERT INTO d.t VALUES (1000, 'x'), (1001, 'y'), (1002, 'z'), (1003, 'w')")
+        .await;
+    // Rows for the dead backend's tablets cannot be written; nothing becomes visible.
+    assert!(e.is_err());
+    exec(
+        &mut c,
+        "CREATE TABLE d.u (k INT) DISTRIBUTED BY HASH(k) BUCKETS 4",
+    )
+    .await;
+    exec(&mut c, "INSERT INTO d.u VALUES (1), (2), (3), (4), (5)").await;
+    assert_eq!(count_and_sum(&mut c, "d.u").await, (5, 15));
+
+    // Restarted, it rejoins and every answer is what it was.
+    cluster.backends[1].restart();
+    cluster.wait_alive(3).await;
+    assert_eq!(count_and_sum(&mut c, "d.t").await, (303, 45150 + 906));
+    assert_eq!(count_and_sum(&mut c, "d.u").await, (5, 15));
+    drop(c);
+
+    // A frontend restart keeps the membership (it is in the journal).
+    cluster.restart_fe();
+    cluster.wait_alive(3).await;
+    let mut c = cluster.conn().await;
+    assert_eq!(count_and_sum(&mut c, "d.t").await, (303, 45150 + 906));
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
