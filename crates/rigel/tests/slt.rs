@@ -1,4 +1,5 @@
-//! sqllogictest files run over the MySQL protocol against an in-process server.
+//! sqllogictest files run over the MySQL protocol against an in-process `rigel server`,
+//! then against a cluster of processes (one `rigel fe`, three `rigel be`).
 //!
 //! Every `tests/slt/**/*.slt` file gets a fresh database (`slt_<file>`) as its default
 //! database. Errors are reported as `ERROR <errno> (<sqlstate>): <message>`, so files can
@@ -108,6 +109,45 @@ fn slt_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+async fn run_files(port: u16, root: &Path, files: &[PathBuf], on: &str) -> Vec<PathBuf> {
+    let mut failures = vec![];
+    for file in files {
+        let name = file
+            .strip_prefix(root)
+            .unwrap_or(file)
+            .to_string_lossy()
+            .replace(['/', '.', '-'], "_");
+        let db = format!("slt_{name}");
+        let mut admin = common::connect(port, None).await;
+        admin
+            .query_drop(format!("DROP DATABASE IF EXISTS {db}"))
+            .await
+            .expect("drop db");
+        admin
+            .query_drop(format!("CREATE DATABASE {db}"))
+            .await
+            .expect("create db");
+        let db_for_conn = db.clone();
+        let mut runner = sqllogictest::Runner::new(move || {
+            let db = db_for_conn.clone();
+            async move {
+                Ok::<_, SltError>(Rigel {
+                    conn: common::connect(port, Some(&db)).await,
+                })
+            }
+        });
+        let started = std::time::Instant::now();
+        match runner.run_file_async(file).await {
+            Ok(()) => println!("ok   [{on}] {} ({:.1?})", file.display(), started.elapsed()),
+            Err(e) => {
+                println!("FAIL [{on}] {}\n{e}", file.display());
+                failures.push(file.clone());
+            }
+        }
+    }
+    failures
+}
+
 fn main() {
     let filter: Vec<String> = std::env::args()
         .skip(1)
@@ -128,44 +168,14 @@ fn main() {
         .build()
         .expect("runtime");
     let failures = runtime.block_on(async move {
+        // `rigel server`, in process.
         let server = common::TestServer::start().await;
-        let port = server.port();
-        let mut failures = vec![];
-        for file in &files {
-            let name = file
-                .strip_prefix(&root)
-                .unwrap_or(file)
-                .to_string_lossy()
-                .replace(['/', '.', '-'], "_");
-            let db = format!("slt_{name}");
-            let mut admin = common::connect(port, None).await;
-            admin
-                .query_drop(format!("DROP DATABASE IF EXISTS {db}"))
-                .await
-                .expect("drop db");
-            admin
-                .query_drop(format!("CREATE DATABASE {db}"))
-                .await
-                .expect("create db");
-            let db_for_conn = db.clone();
-            let mut runner = sqllogictest::Runner::new(move || {
-                let db = db_for_conn.clone();
-                async move {
-                    Ok::<_, SltError>(Rigel {
-                        conn: common::connect(port, Some(&db)).await,
-                    })
-                }
-            });
-            let started = std::time::Instant::now();
-            match runner.run_file_async(file).await {
-                Ok(()) => println!("ok   {} ({:.1?})", file.display(), started.elapsed()),
-                Err(e) => {
-                    println!("FAIL {}\n{e}", file.display());
-                    failures.push(file.clone());
-                }
-            }
-        }
+        let mut failures = run_files(server.port(), &root, &files, "server").await;
         server.stop().await;
+        // The same files on a cluster of processes: one `rigel fe`, three `rigel be`.
+        let cluster = common::cluster::TestCluster::start(3).await;
+        failures.extend(run_files(cluster.port(), &root, &files, "cluster").await);
+        drop(cluster);
         failures
     });
     if !failures.is_empty() {
