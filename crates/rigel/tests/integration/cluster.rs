@@ -176,3 +176,42 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// TPC-H SF0.01 through a 1 FE + 3 BE cluster: Stream Load through the frontend, the 22
+/// queries over MySQL, every answer compared with DataFusion's on the same files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tpch_on_a_cluster_matches_datafusion() {
+    let cluster = TestCluster::start(3).await;
+    let args = rigel::bench::TpchArgs {
+        sf: 0.01,
+        tbl_dir: None,
+        work_dir: cluster.dir.path().join("tpch"),
+        endpoint: rigel::bench::Endpoint {
+            host: Some("127.0.0.1".into()),
+            port: cluster.port(),
+            http_port: cluster.http_port(),
+            user: "root".into(),
+            password: String::new(),
+        },
+        database: "tpch".into(),
+        queries: "1-22".into(),
+        runs: 1,
+        warmup: 0,
+        skip_load: false,
+        no_analyze: false,
+        verify: "datafusion".into(),
+        json: true,
+    };
+    let all_correct = rigel::bench::run(args).await.expect("benchmark runs");
+    assert!(
+        all_correct,
+        "some TPC-H answers differ from DataFusion's (see the JSON above)"
+    );
+    // The tables' tablets are on all three backends.
+    let b = cluster.backends().await;
+    assert!(b.iter().all(|x| x.2), "{b:?}");
+    let b = cluster
+        .wait_for(|b| b.iter().all(|x| x.3 > 0), "tablets on every backend")
+        .await;
+    assert_eq!(b.len(), 3);
+}
