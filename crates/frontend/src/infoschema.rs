@@ -757,11 +757,12 @@ impl InformationSchema {
                     None,
                 );
                 let node = &ctx.env.node;
-                let tablets = if operator && name != "frontends" {
-                    ctx.env.tablet_infos().await?
+                let placed = if operator && name != "frontends" {
+                    ctx.env.cluster.tablet_infos().await?
                 } else {
                     vec![]
                 };
+                let tablets: Vec<_> = placed.iter().map(|(_, t)| t.clone()).collect();
                 let statuses = if name == "backends" {
                     ctx.env.cluster.fresh_statuses().await
                 } else {
@@ -773,7 +774,7 @@ impl InformationSchema {
                         crate::system::frontends_table(node, ctx.env.catalog.journal_id())
                     }
                     "backends" => crate::system::backends_table(node, &statuses),
-                    "be_tablets" => crate::system::be_tablets(node, &tablets),
+                    "be_tablets" => crate::system::be_tablets(node, &placed),
                     "partitions_meta" => crate::system::partitions_meta(&state, &tablets),
                     _ => crate::system::tablet_health(&state, &tablets),
                 };

@@ -920,35 +920,85 @@ impl Session {
                 let o = t
                     .olap()
                     .ok_or_else(|| SqlError::new(ErrorCode::ER_WRONG_OBJECT, "not a table"))?;
+                // One row per replica (each tablet has one until replicas arrive), with
+                // StarRocks' columns.
                 let infos: HashMap<_, _> = self
                     .fe
+                    .cluster()
                     .tablet_infos()
                     .await?
                     .into_iter()
-                    .map(|i| (i.meta.tablet_id, i))
+                    .map(|(backend, i)| ((i.meta.tablet_id, backend), i))
+                    .collect();
+                let http_ports: HashMap<_, _> = self
+                    .fe
+                    .backend_statuses()
+                    .await
+                    .into_iter()
+                    .map(|(id, st)| {
+                        let host = if st.host.is_empty() {
+                            self.fe.env.node.host.clone()
+                        } else {
+                            st.host
+                        };
+                        (id, rigel_common::host::join_host_port(&host, st.http_port))
+                    })
                     .collect();
                 let mut b = ResultBuilder::new(&[
                     ("TabletId", DataType::Int64),
-                    ("PartitionName", DataType::Utf8),
-                    ("Bucket", DataType::Int64),
+                    ("ReplicaId", DataType::Int64),
+                    ("BackendId", DataType::Int64),
+                    ("SchemaHash", DataType::Int64),
                     ("Version", DataType::Int64),
-                    ("RowCount", DataType::Int64),
+                    ("VersionHash", DataType::Int64),
+                    ("LstSuccessVersion", DataType::Int64),
+                    ("LstSuccessVersionHash", DataType::Int64),
+                    ("LstFailedVersion", DataType::Int64),
+                    ("LstFailedVersionHash", DataType::Int64),
+                    ("LstFailedTime", DataType::Utf8),
                     ("DataSize", DataType::Int64),
-                    ("RowsetCount", DataType::Int64),
+                    ("RowCount", DataType::Int64),
                     ("State", DataType::Utf8),
+                    ("LstConsistencyCheckTime", DataType::Utf8),
+                    ("CheckVersion", DataType::Int64),
+                    ("CheckVersionHash", DataType::Int64),
+                    ("VersionCount", DataType::Int64),
+                    ("PathHash", DataType::Int64),
+                    ("MetaUrl", DataType::Utf8),
+                    ("CompactionStatus", DataType::Utf8),
                 ]);
+                let null = || ScalarValue::Utf8(None);
                 for p in &o.partitions {
                     for (bucket, tid) in p.tablets.iter().enumerate() {
-                        let info = infos.get(tid);
+                        let backend = p.backend_of(bucket);
+                        let info = infos.get(&(*tid, backend));
+                        let http = http_ports.get(&backend).cloned().unwrap_or_default();
+                        let version = info.map_or(0, |x| x.max_version);
                         b.row(vec![
                             i(tid.0),
-                            s(p.name.clone()),
-                            i(bucket),
-                            i(p.visible_version),
-                            i(info.map(|x| x.rows).unwrap_or(0)),
+                            i(tid.0),
+                            i(backend.0),
+                            i(0),
+                            i(version),
+                            i(0),
+                            i(version),
+                            i(0),
+                            i(-1),
+                            i(0),
+                            null(),
                             i(info.map(|x| x.bytes).unwrap_or(0)),
-                            i(info.map(|x| x.rowsets).unwrap_or(0)),
+                            i(info.map(|x| x.rows).unwrap_or(0)),
                             s(if info.is_some() { "NORMAL" } else { "MISSING" }),
+                            null(),
+                            i(-1),
+                            i(0),
+                            i(info.map(|x| x.rowsets).unwrap_or(0)),
+                            i(0),
+                            s(format!("http://{http}/api/meta/header/{}", tid.0)),
+                            s(format!(
+                                "http://{http}/api/compaction/show?tablet_id={}",
+                                tid.0
+                            )),
                         ]);
                     }
                 }

@@ -336,7 +336,7 @@ pub fn replica_status(
 }
 
 /// `information_schema.be_tablets` (StarRocks' columns).
-pub fn be_tablets(node: &NodeInfo, tablets: &[TabletInfo]) -> ResultBuilder {
+pub fn be_tablets(node: &NodeInfo, tablets: &[(BackendId, TabletInfo)]) -> ResultBuilder {
     let mut b = ResultBuilder::new(&[
         ("BE_ID", DataType::Int64),
         ("TABLE_ID", DataType::Int64),
@@ -357,9 +357,9 @@ pub fn be_tablets(node: &NodeInfo, tablets: &[TabletInfo]) -> ResultBuilder {
         ("SCHEMA_HASH", DataType::Int64),
     ]);
     let dir = node.storage_path.display().to_string();
-    for t in tablets {
+    for (backend, t) in tablets {
         b.row(vec![
-            i(crate::BACKEND_ID),
+            i(backend.0),
             i(t.meta.table_id.0),
             i(t.meta.partition_id.0),
             i(t.meta.tablet_id.0),

@@ -44,6 +44,34 @@ async fn one_frontend_three_backends() {
         )
         .await;
     assert!(b.iter().all(|x| x.4.is_empty()), "{b:?}");
+    // SHOW TABLET lists one replica per tablet with its backend; be_tablets gathers every
+    // backend's tablets under its id.
+    let rows: Vec<mysql_async::Row> = c.query("SHOW TABLET FROM d.t").await.unwrap();
+    assert_eq!(rows.len(), 12);
+    let mut on: Vec<u64> = rows
+        .iter()
+        .map(|r| r.get::<String, _>("BackendId").unwrap().parse().unwrap())
+        .collect();
+    on.sort_unstable();
+    on.dedup();
+    let ids: Vec<u64> = b.iter().map(|x| x.0).collect();
+    assert_eq!(on, ids);
+    assert!(
+        rows.iter()
+            .all(|r| r.get::<String, _>("State").unwrap() == "NORMAL")
+    );
+    let per_backend: Vec<(u64, i64)> = c
+        .query(
+            // d.t is the only table so far.
+            "SELECT BE_ID, count(*) FROM information_schema.be_tablets \
+             GROUP BY BE_ID ORDER BY BE_ID",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        per_backend,
+        ids.iter().map(|&id| (id, 4)).collect::<Vec<_>>()
+    );
 
     // The frontend's metadata directory holds no segment files.
     let segments = walk(&cluster.meta_dir())
