@@ -61,3 +61,178 @@ impl PhysicalExtensionCodec for RigelCodec {
             .map_err(|e| DataFusionError::Internal(format!("cannot encode a tablet scan: {e}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::common::Statistics;
+    use datafusion::logical_expr::expr::ScalarFunction;
+    use datafusion::logical_expr::{Expr, col, lit};
+    use datafusion::physical_plan::filter::FilterExec;
+    use datafusion::physical_plan::{ExecutionPlan, displayable};
+    use datafusion::prelude::SessionContext;
+    use datafusion_proto::bytes::{
+        physical_plan_from_bytes_with_extension_codec, physical_plan_to_bytes_with_extension_codec,
+    };
+    use prost::Message;
+    use rigel_be_api::pb;
+    use rigel_common::ids::{BackendId, TableId, TabletId};
+
+    use super::RigelCodec;
+    use crate::scan::{ScanGroup, ScanSpec, TabletScanExec};
+
+    fn schema() -> Arc<Schema> {
+        Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Int64, true),
+            Field::new("b", DataType::Utf8, true),
+        ]))
+    }
+
+    /// Every filter kind the planner pushes into a scan, and a call of every function of
+    /// the catalog (arguments need not fit: the wire form does not check them).
+    fn filters() -> Vec<Expr> {
+        let mut f = vec![
+            col("a").eq(lit(1i64)),
+            col("a").lt(lit(5i64)).and(col("a").gt_eq(lit(-3i64))),
+            col("a").is_null().or(col("b").is_not_null()),
+            col("a").between(lit(1i64), lit(9i64)),
+            col("a").in_list(vec![lit(1i64), lit(2i64)], true),
+            col("b").like(lit("x%")),
+            Expr::Not(Box::new(col("b").eq(lit("y")))),
+            Expr::Cast(datafusion::logical_expr::Cast::new(
+                Box::new(col("b")),
+                DataType::Int64,
+            ))
+            .gt(lit(0i64)),
+        ];
+        // Every function a name resolves to (the catalog lists some DataFusion functions
+        // that Rigel's of the same name replace; those are never planned).
+        let ctx = rigel_functions::function_context();
+        let mut effective: Vec<_> = ctx.scalar_functions().values().cloned().collect();
+        effective.sort_by(|a, b| a.name().cmp(b.name()));
+        effective.dedup_by(|a, b| Arc::ptr_eq(a, b));
+        for udf in effective {
+            f.push(Expr::ScalarFunction(ScalarFunction::new_udf(
+                udf,
+                vec![col("a"), lit(1i64)],
+            )));
+        }
+        f
+    }
+
+    fn scan() -> TabletScanExec {
+        let spec = ScanSpec {
+            table_id: TableId(7),
+            schema: schema(),
+            projection: Some(vec![1, 0]),
+            filters: filters(),
+            limit: Some(10),
+            with_sequence: false,
+            pushdown_filters: true,
+        };
+        let groups = vec![
+            ScanGroup {
+                backend: BackendId(10001),
+                address: "127.0.0.1:8060".into(),
+                tablets: vec![(TabletId(1), 3), (TabletId(2), 3)],
+            },
+            ScanGroup {
+                backend: BackendId(10002),
+                address: "127.0.0.1:8061".into(),
+                tablets: vec![(TabletId(3), 2)],
+            },
+        ];
+        let stats = Statistics::new_unknown(&spec.output_schema().unwrap());
+        TabletScanExec::try_new(Arc::new(spec), groups, 2, 0, stats).unwrap()
+    }
+
+    #[test]
+    fn scan_nodes_round_trip_with_every_function_and_filter_kind() {
+        let ctx = rigel_functions::function_context();
+        let original = scan();
+        let bytes = original.to_node().unwrap().encode_to_vec();
+        let node = pb::ScanNode::decode(bytes.as_slice()).unwrap();
+        let back = TabletScanExec::from_node(&node, &ctx).unwrap();
+        assert_eq!(back.spec().filters.len(), original.spec().filters.len());
+        let differ: Vec<String> = back
+            .spec()
+            .filters
+            .iter()
+            .zip(&original.spec().filters)
+            .filter(|(a, b)| a != b)
+            .map(|(a, b)| format!("{a} != {b}"))
+            .collect();
+        assert!(differ.is_empty(), "{differ:#?}");
+        assert_eq!(back.spec().projection, original.spec().projection);
+        assert_eq!(back.spec().limit, Some(10));
+        assert_eq!(back.groups(), original.groups());
+        assert_eq!(back.partitions_per_group(), 2);
+        assert_eq!(back.output_partitions(), 4);
+        assert_eq!(back.schema(), original.schema());
+    }
+
+    #[test]
+    fn plans_with_rigel_functions_round_trip_through_the_codec() {
+        let session = SessionContext::new();
+        for udf in rigel_functions::catalog_scalar_functions() {
+            session.register_udf((*udf).clone());
+        }
+        let scan: Arc<dyn ExecutionPlan> = Arc::new(scan());
+        // A filter above the scan that calls a Rigel function (physical expressions).
+        let df_schema =
+            datafusion::common::DFSchema::try_from(scan.schema().as_ref().clone()).unwrap();
+        let udf = rigel_functions::catalog_scalar_functions()
+            .into_iter()
+            .find(|f| f.name() == "locate")
+            .expect("locate is a catalog function");
+        let predicate = session
+            .create_physical_expr(
+                Expr::ScalarFunction(ScalarFunction::new_udf(udf, vec![lit("x"), col("b")]))
+                    .gt(lit(0i64)),
+                &df_schema,
+            )
+            .unwrap();
+        let plan: Arc<dyn ExecutionPlan> = Arc::new(FilterExec::try_new(predicate, scan).unwrap());
+        let bytes =
+            physical_plan_to_bytes_with_extension_codec(Arc::clone(&plan), &RigelCodec).unwrap();
+        let ctx = rigel_functions::function_context();
+        let back =
+            physical_plan_from_bytes_with_extension_codec(&bytes, &ctx, &RigelCodec).unwrap();
+        assert_eq!(
+            displayable(back.as_ref()).indent(true).to_string(),
+            displayable(plan.as_ref()).indent(true).to_string()
+        );
+    }
+
+    #[test]
+    fn garbage_and_hostile_nodes_are_refused() {
+        let ctx = rigel_functions::function_context();
+        // Not a scan node at all, and a truncated one.
+        let codec = RigelCodec;
+        let proto = datafusion_proto::physical_plan::DefaultPhysicalProtoConverter {};
+        use datafusion_proto::physical_plan::PhysicalExtensionCodec;
+        assert!(
+            codec
+                .try_decode(&[0xff, 0xff, 0xff], &[], &ctx, &proto)
+                .is_err()
+        );
+        let bytes = scan().to_node().unwrap().encode_to_vec();
+        assert!(
+            codec
+                .try_decode(&bytes[..bytes.len() / 2], &[], &ctx, &proto)
+                .is_err()
+        );
+        // A projection past the columns, no partitions, a filter naming no function known.
+        let mut node = scan().to_node().unwrap();
+        node.projection = vec![9];
+        assert!(TabletScanExec::from_node(&node, &ctx).is_err());
+        let mut node = scan().to_node().unwrap();
+        node.partitions_per_group = 0;
+        assert!(TabletScanExec::from_node(&node, &ctx).is_err());
+        let mut node = scan().to_node().unwrap();
+        node.schema = vec![1, 2, 3];
+        assert!(TabletScanExec::from_node(&node, &ctx).is_err());
+    }
+}

@@ -52,7 +52,16 @@ pub fn catalog_scalar_functions() -> Vec<Arc<ScalarUDF>> {
             scalars.push(Arc::new(f.as_ref().clone().with_aliases([*alias])));
         }
     }
-    scalars.extend(scalar_functions().into_iter().map(Arc::new));
+    // A DataFusion function whose name a Rigel function takes (as its name or an alias)
+    // goes: its other aliases would otherwise still reach it, and a plan naming it would
+    // resolve to Rigel's function on the node that decodes the plan.
+    let ours: Vec<Arc<ScalarUDF>> = scalar_functions().into_iter().map(Arc::new).collect();
+    let taken: std::collections::BTreeSet<&str> = ours
+        .iter()
+        .flat_map(|f| std::iter::once(f.name()).chain(f.aliases().iter().map(String::as_str)))
+        .collect();
+    scalars.retain(|f| !taken.contains(f.name()));
+    scalars.extend(ours.iter().cloned());
     scalars
 }
 

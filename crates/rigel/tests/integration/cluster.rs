@@ -105,6 +105,30 @@ async fn one_frontend_three_backends() {
     assert_eq!(reply["NumberLoadedRows"], 3);
     assert_eq!(count_and_sum(&mut c, "d.t").await, (303, 45150 + 906));
 
+    // Garbage and truncated frames on every port of a backend: refused, and it keeps
+    // serving.
+    {
+        use std::io::{Read, Write};
+        let be = &cluster.backends[0];
+        for port in [be.be_port, be.brpc_port, be.heartbeat_port] {
+            for junk in [
+                &b"GET / HTTP/1.1\r\n\r\n"[..],
+                &b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04"[..],
+                &[0xffu8; 64][..],
+            ] {
+                let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+                s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                    .unwrap();
+                let _ = s.write_all(junk);
+                let _ = s.shutdown(std::net::Shutdown::Write);
+                let mut sink = vec![];
+                let _ = s.read_to_end(&mut sink);
+            }
+        }
+        assert_eq!(count_and_sum(&mut c, "d.t").await, (303, 45150 + 906));
+        cluster.wait_alive(3).await;
+    }
+
     // Membership errors.
     let first = cluster.backends[0].address();
     let e = c
