@@ -131,6 +131,9 @@ pub struct Frontend {
     pub(crate) rows_since_analyze: Mutex<HashMap<rigel_common::ids::TableId, u64>>,
     /// BACKUP and RESTORE jobs.
     pub(crate) backups: backup::Jobs,
+    /// Committed transactions some backend has not published yet, retried with every
+    /// heartbeat round until all have.
+    pub(crate) unpublished: txn::Unpublished,
 }
 
 impl std::fmt::Debug for Frontend {
@@ -195,6 +198,7 @@ impl Frontend {
             analyze_jobs: Mutex::default(),
             rows_since_analyze: Mutex::default(),
             backups: backup::Jobs::default(),
+            unpublished: txn::Unpublished::default(),
         });
         fe.ensure_cluster_id().await?;
         fe.reconcile().await?;

@@ -89,6 +89,7 @@ impl Frontend {
             .cluster()
             .heartbeat(targets, request, call, dead_after_ms)
             .await;
+        self.retry_publishes().await;
         for id in joined {
             match self.cluster().member(id) {
                 Ok(member) => {

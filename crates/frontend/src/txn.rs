@@ -148,12 +148,43 @@ impl Frontend {
         match self.cluster().publish(txn, &placed).await {
             Ok(()) => Ok(TxnStatus::Visible),
             Err(e) => {
-                error!(%txn, "publish failed; it is retried at the next start: {e}");
+                error!(%txn, "publish failed; it is retried until every backend has: {e}");
+                self.unpublished.lock().insert(txn, placed);
                 Ok(TxnStatus::Committed)
             }
         }
     }
+
+    /// Publishes again the committed transactions some backend has not published (a
+    /// backend publishes a transaction once, so the others ignore the repeat).
+    pub(crate) async fn retry_publishes(&self) {
+        let pending: Vec<(TxnId, Vec<(TabletId, u64, BackendId)>)> = self
+            .unpublished
+            .lock()
+            .iter()
+            .map(|(t, p)| (*t, p.clone()))
+            .collect();
+        for (txn, placed) in pending {
+            // Only the backends that answer heartbeats; the others publish when they
+            // rejoin (reconciliation), or here once they answer again.
+            if !placed.iter().all(|(_, _, b)| self.cluster().is_alive(*b)) {
+                continue;
+            }
+            match self.cluster().publish(txn, &placed).await {
+                Ok(()) => {
+                    self.unpublished.lock().remove(&txn);
+                    tracing::info!(%txn, "published after a retry");
+                }
+                Err(e) => warn!(%txn, "publish retry failed: {e}"),
+            }
+        }
+    }
 }
+
+/// Committed transactions waiting for a backend to publish them, with what each backend
+/// must publish.
+pub(crate) type Unpublished =
+    parking_lot::Mutex<std::collections::BTreeMap<TxnId, Vec<(TabletId, u64, BackendId)>>>;
 
 /// The write target of a table; `only` limits the partitions rows may go to.
 pub(crate) fn write_target(
