@@ -158,7 +158,7 @@ impl Frontend {
     /// Publishes again the committed transactions some backend has not published (a
     /// backend publishes a transaction once, so the others ignore the repeat).
     pub(crate) async fn retry_publishes(&self) {
-        let pending: Vec<(TxnId, Vec<(TabletId, u64, BackendId)>)> = self
+        let pending: Vec<(TxnId, Vec<PlacedVersion>)> = self
             .unpublished
             .lock()
             .iter()
@@ -181,10 +181,13 @@ impl Frontend {
     }
 }
 
+/// A tablet, the version to publish it at, and the backend holding it.
+pub(crate) type PlacedVersion = (TabletId, u64, BackendId);
+
 /// Committed transactions waiting for a backend to publish them, with what each backend
 /// must publish.
 pub(crate) type Unpublished =
-    parking_lot::Mutex<std::collections::BTreeMap<TxnId, Vec<(TabletId, u64, BackendId)>>>;
+    parking_lot::Mutex<std::collections::BTreeMap<TxnId, Vec<PlacedVersion>>>;
 
 /// The write target of a table; `only` limits the partitions rows may go to.
 pub(crate) fn write_target(
