@@ -78,6 +78,10 @@ pub struct LocalBackend {
     running_compactions: Arc<[AtomicU64; 2]>,
     /// Scan partitions streaming now.
     running_scans: Arc<AtomicU64>,
+    /// Scan plans by the ticket that asked for them, so the partitions of one scan share
+    /// one snapshot of their tablets (a compaction between two partitions' tickets would
+    /// otherwise give them different files of the same version).
+    scan_plans: Arc<ScanPlans>,
     /// Where functions named in received plans resolve.
     functions: Arc<TaskContext>,
     /// How this backend reaches the others (for scans of groups it does not hold).
@@ -120,6 +124,7 @@ impl LocalBackend {
             metrics,
             running_compactions: Default::default(),
             running_scans: Arc::default(),
+            scan_plans: Arc::default(),
             functions: Arc::new(rigel_functions::function_context()),
             peers: Arc::new(NoPeers),
         })
@@ -382,7 +387,16 @@ impl Backend for LocalBackend {
                 exec.groups().len()
             )));
         };
-        self.scan_local(exec.request(group), partition % per_group, ctx)
+        let plan = self.scan_plans.get_or_build(node, &ticket.settings, || {
+            scan::build_scan(&self.engine, &self.readers, exec.request(group))
+        })?;
+        let mut scan =
+            scan::run_partition(plan, partition % per_group, ctx, Arc::clone(&self.metrics))?;
+        let guard = RunningGuard::new(Arc::clone(&self.running_scans));
+        scan.batches = Box::pin(scan.batches.inspect(move |_| {
+            let _ = &guard;
+        }));
+        Ok(scan)
     }
 
     async fn tablet_infos(&self) -> Result<Vec<TabletInfo>> {
@@ -448,5 +462,48 @@ impl RunningGuard {
 impl Drop for RunningGuard {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// How long the plan of a scan ticket is kept for the scan's other partitions.
+const SCAN_PLAN_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+type ScanPlan = Arc<dyn datafusion::physical_plan::ExecutionPlan>;
+
+/// Built scan plans by ticket (without the partition), with when each was built.
+#[derive(Debug, Default)]
+struct ScanPlans(parking_lot::Mutex<HashMap<Vec<u8>, (std::time::Instant, ScanPlan)>>);
+
+impl ScanPlans {
+    fn get_or_build(
+        &self,
+        node: &pb::ScanNode,
+        settings: &HashMap<String, String>,
+        build: impl FnOnce() -> Result<ScanPlan>,
+    ) -> Result<ScanPlan> {
+        use prost::Message;
+        // The whole ticket is the key: two scans share a plan only if they ask for exactly
+        // the same thing (then one snapshot serves both correctly).
+        let mut key = node.encode_to_vec();
+        let mut settings: Vec<_> = settings.iter().collect();
+        settings.sort();
+        for (k, v) in settings {
+            key.extend_from_slice(k.as_bytes());
+            key.push(0);
+            key.extend_from_slice(v.as_bytes());
+            key.push(0);
+        }
+        let now = std::time::Instant::now();
+        {
+            let mut plans = self.0.lock();
+            plans.retain(|_, (at, _)| now.duration_since(*at) < SCAN_PLAN_TTL);
+            if let Some((_, plan)) = plans.get(&key) {
+                return Ok(Arc::clone(plan));
+            }
+        }
+        let plan = build()?;
+        Ok(Arc::clone(
+            &self.0.lock().entry(key).or_insert((now, plan)).1,
+        ))
     }
 }

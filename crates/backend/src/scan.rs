@@ -129,6 +129,16 @@ pub(crate) fn scan_partition(
     metrics: Arc<BeMetrics>,
 ) -> Result<ScanStream, SqlError> {
     let plan = build_scan(engine, readers, request)?;
+    run_partition(plan, partition, ctx, metrics)
+}
+
+/// Runs one partition of a built scan plan (which its other partitions may share).
+pub(crate) fn run_partition(
+    plan: Arc<dyn ExecutionPlan>,
+    partition: usize,
+    ctx: Arc<TaskContext>,
+    metrics: Arc<BeMetrics>,
+) -> Result<ScanStream, SqlError> {
     let ctx = one_partition_context(&ctx);
     let schema = plan.schema();
     let counters = Arc::new(ScanCounters::default());
@@ -156,10 +166,14 @@ pub(crate) fn scan_partition(
             })
         })
         .chain(futures::stream::once(async move {
-            let bytes = plan
-                .metrics()
-                .and_then(|m| m.sum_by_name("bytes_scanned"))
-                .map_or(0, |v| v.as_usize() as u64);
+            // This partition's bytes only: the plan may serve its siblings too.
+            let bytes = plan.metrics().map_or(0, |m| {
+                m.iter()
+                    .filter(|x| x.partition() == Some(partition))
+                    .filter(|x| x.value().name() == "bytes_scanned")
+                    .map(|x| x.value().as_usize() as u64)
+                    .sum()
+            });
             done.bytes.store(bytes, Ordering::Relaxed);
             metrics
                 .query_scan_rows
