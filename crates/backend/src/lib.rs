@@ -147,6 +147,15 @@ impl LocalBackend {
         self.id.store(id.0, Ordering::Relaxed);
     }
 
+    /// `scan`, counted in [`running_scans`](Self::running_scans) while its stream lives.
+    fn counted(&self, mut scan: ScanStream) -> ScanStream {
+        let guard = RunningGuard::new(Arc::clone(&self.running_scans));
+        scan.batches = Box::pin(scan.batches.inspect(move |_| {
+            let _ = &guard;
+        }));
+        scan
+    }
+
     /// Scan partitions streaming now.
     pub fn running_scans(&self) -> u64 {
         self.running_scans.load(Ordering::Relaxed)
@@ -390,13 +399,9 @@ impl Backend for LocalBackend {
         let plan = self.scan_plans.get_or_build(node, &ticket.settings, || {
             scan::build_scan(&self.engine, &self.readers, exec.request(group))
         })?;
-        let mut scan =
+        let scan =
             scan::run_partition(plan, partition % per_group, ctx, Arc::clone(&self.metrics))?;
-        let guard = RunningGuard::new(Arc::clone(&self.running_scans));
-        scan.batches = Box::pin(scan.batches.inspect(move |_| {
-            let _ = &guard;
-        }));
-        Ok(scan)
+        Ok(self.counted(scan))
     }
 
     async fn tablet_infos(&self) -> Result<Vec<TabletInfo>> {
@@ -432,7 +437,7 @@ impl LocalScanner for LocalBackend {
         partition: usize,
         ctx: Arc<TaskContext>,
     ) -> Result<ScanStream> {
-        let mut scan = scan::scan_partition(
+        let scan = scan::scan_partition(
             &self.engine,
             &self.readers,
             request,
@@ -440,12 +445,7 @@ impl LocalScanner for LocalBackend {
             ctx,
             Arc::clone(&self.metrics),
         )?;
-        // Counted while the stream lives.
-        let guard = RunningGuard::new(Arc::clone(&self.running_scans));
-        scan.batches = Box::pin(scan.batches.inspect(move |_| {
-            let _ = &guard;
-        }));
-        Ok(scan)
+        Ok(self.counted(scan))
     }
 }
 

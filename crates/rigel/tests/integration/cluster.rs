@@ -234,26 +234,16 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tpch_on_a_cluster_matches_datafusion() {
     let cluster = TestCluster::start(3).await;
-    let args = rigel::bench::TpchArgs {
-        sf: 0.01,
-        tbl_dir: None,
-        work_dir: cluster.dir.path().join("tpch"),
-        endpoint: rigel::bench::Endpoint {
+    let args = crate::tpch::sf001_checked(
+        cluster.dir.path().join("tpch"),
+        rigel::bench::Endpoint {
             host: Some("127.0.0.1".into()),
             port: cluster.port(),
             http_port: cluster.http_port(),
             user: "root".into(),
             password: String::new(),
         },
-        database: "tpch".into(),
-        queries: "1-22".into(),
-        runs: 1,
-        warmup: 0,
-        skip_load: false,
-        no_analyze: false,
-        verify: "datafusion".into(),
-        json: true,
-    };
+    );
     let all_correct = rigel::bench::run(args).await.expect("benchmark runs");
     assert!(
         all_correct,

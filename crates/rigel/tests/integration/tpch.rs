@@ -4,20 +4,7 @@
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tpch_22_queries_match_datafusion() {
     let dir = tempfile::tempdir().unwrap();
-    let args = rigel::bench::TpchArgs {
-        sf: 0.01,
-        tbl_dir: None,
-        work_dir: dir.path().to_path_buf(),
-        endpoint: embedded(),
-        database: "tpch".into(),
-        queries: "1-22".into(),
-        runs: 1,
-        warmup: 0,
-        skip_load: false,
-        no_analyze: false,
-        verify: "datafusion".into(),
-        json: true,
-    };
+    let args = sf001_checked(dir.path().to_path_buf(), embedded());
     let all_correct = rigel::bench::run(args).await.expect("benchmark runs");
     assert!(
         all_correct,
@@ -48,6 +35,27 @@ async fn primary_key_bench_loads_upserts_and_looks_up() {
         correct,
         "the table or a lookup answer was wrong (see the JSON above)"
     );
+}
+
+/// TPC-H SF0.01, all 22 queries once, every answer checked against DataFusion.
+pub(crate) fn sf001_checked(
+    work_dir: std::path::PathBuf,
+    endpoint: rigel::bench::Endpoint,
+) -> rigel::bench::TpchArgs {
+    rigel::bench::TpchArgs {
+        sf: 0.01,
+        tbl_dir: None,
+        work_dir,
+        endpoint,
+        database: "tpch".into(),
+        queries: "1-22".into(),
+        runs: 1,
+        warmup: 0,
+        skip_load: false,
+        no_analyze: false,
+        verify: "datafusion".into(),
+        json: true,
+    }
 }
 
 /// No `--host`: the benchmark starts an embedded server.
