@@ -171,6 +171,14 @@ impl LocalBackend {
         &self.metrics
     }
 
+    /// Counts a Stream Load request this backend ran, and its rows when it loaded.
+    pub fn count_stream_load(&self, loaded: Option<u64>) {
+        self.metrics.stream_load_requests.increment(1);
+        if let Some(rows) = loaded {
+            self.metrics.stream_load_rows.increment(rows);
+        }
+    }
+
     /// The backend's metrics in Prometheus' text format (`/metrics` on its HTTP port).
     pub async fn render_metrics(&self) -> Result<String> {
         let engine = Arc::clone(&self.engine);

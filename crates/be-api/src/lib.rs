@@ -179,3 +179,26 @@ pub trait Backend: Send + Sync + Debug {
     /// at its backup's version. On failure the created tablets are dropped again.
     async fn restore_tablets(&self, request: RestoreRequest) -> Result<()>;
 }
+
+/// The frontend as the backend running a load sees it: it authorises and plans the load,
+/// creates the partitions it needs and commits or rolls it back. `rigel-rpc` implements it
+/// over gRPC; in `rigel server` the frontend is called in the process, with the same
+/// messages.
+#[async_trait]
+pub trait LoadCoordinator: Send + Sync + Debug {
+    /// Checks the user and the table, begins a transaction under the request's label and
+    /// plans the load. A label in use answers with `existing_job_status` set.
+    async fn begin_load(&self, request: pb::BeginLoadRequest) -> Result<pb::BeginLoadResponse>;
+
+    /// Creates the partitions rows of a running load need (expression partitioning).
+    async fn load_partitions(
+        &self,
+        request: pb::LoadPartitionsRequest,
+    ) -> Result<pb::LoadPartitionsResponse>;
+
+    /// Commits a load whose rows every backend written to has prepared, then publishes it.
+    async fn finish_load(&self, request: pb::FinishLoadRequest) -> Result<pb::FinishLoadResponse>;
+
+    /// Rolls a load back.
+    async fn abort_load(&self, request: pb::AbortLoadRequest) -> Result<()>;
+}

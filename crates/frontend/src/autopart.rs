@@ -14,7 +14,7 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{cast, take_record_batch};
 use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use datafusion::scalar::ScalarValue;
-use rigel_be_api::TabletSink;
+use rigel_be_api::{TabletSink, WriteTarget};
 use rigel_common::ids::TableId;
 use rigel_common::{ColumnType, ErrorCode, SqlError};
 
@@ -222,6 +222,38 @@ impl Frontend {
         .await
     }
 
+    /// For a table with expression partitioning, creates the partitions `rows` need
+    /// (rows in the table's write schema) and returns the write target over every
+    /// partition now; `None` when the table does not create partitions.
+    pub(crate) async fn partitions_for_rows(
+        &self,
+        table: &Table,
+        rows: &RecordBatch,
+    ) -> Result<Option<Arc<WriteTarget>>, SqlError> {
+        let Some(olap) = table.olap().filter(|o| o.auto_partition.is_some()) else {
+            return Ok(None);
+        };
+        let columns = olap.partition_column_indexes();
+        let updated = match &olap.partition_scheme {
+            PartitionScheme::Range { .. } => {
+                let Some(&index) = columns.first() else {
+                    return Ok(None);
+                };
+                self.create_range_partitions_for(table.id, rows.column(index).as_ref())
+                    .await?
+            }
+            PartitionScheme::List { .. } => {
+                let tuples = distinct_tuples(rows, &columns)?;
+                self.create_list_partitions_for(table.id, tuples).await?
+            }
+            PartitionScheme::Unpartitioned => return Ok(None),
+        };
+        let Some(new_olap) = updated.olap() else {
+            return Ok(None);
+        };
+        Ok(Some(crate::txn::write_target(&updated, new_olap, None)?))
+    }
+
     /// After `sink` left the rows `unmatched` of `batch` unwritten (no partition takes
     /// them): for a table with expression partitioning, creates their partitions, points
     /// the sink at them and writes the rows. Returns the rows still without a partition
@@ -233,33 +265,14 @@ impl Frontend {
         batch: &RecordBatch,
         unmatched: Vec<u32>,
     ) -> Result<Vec<u32>, SqlError> {
-        let Some(olap) = table.olap().filter(|o| o.auto_partition.is_some()) else {
-            return Ok(unmatched);
-        };
-        if unmatched.is_empty() {
+        if table.olap().is_none_or(|o| o.auto_partition.is_none()) || unmatched.is_empty() {
             return Ok(unmatched);
         }
         let rows = take_record_batch(batch, &UInt32Array::from(unmatched.clone()))
             .map_err(|e| SqlError::internal(e.to_string()))?;
-        let columns = olap.partition_column_indexes();
-        let updated = match &olap.partition_scheme {
-            PartitionScheme::Range { .. } => {
-                let Some(&index) = columns.first() else {
-                    return Ok(unmatched);
-                };
-                self.create_range_partitions_for(table.id, rows.column(index).as_ref())
-                    .await?
-            }
-            PartitionScheme::List { .. } => {
-                let tuples = distinct_tuples(&rows, &columns)?;
-                self.create_list_partitions_for(table.id, tuples).await?
-            }
-            PartitionScheme::Unpartitioned => return Ok(unmatched),
-        };
-        let Some(new_olap) = updated.olap() else {
+        let Some(target) = self.partitions_for_rows(table, &rows).await? else {
             return Ok(unmatched);
         };
-        let target = crate::txn::write_target(&updated, new_olap, None)?;
         sink.set_partitions(target.partitions.clone()).await?;
         let still = sink.write(rows).await?;
         Ok(still.into_iter().map(|i| unmatched[i as usize]).collect())

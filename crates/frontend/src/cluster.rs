@@ -117,6 +117,8 @@ pub struct Cluster {
     statuses: RwLock<BTreeMap<BackendId, BackendStatus>>,
     /// The backend of this process (`rigel server`): it answers heartbeats in-process.
     local: Option<(BackendId, Arc<dyn HeartbeatHandler>)>,
+    /// The turn of [`next_http_backend`](Self::next_http_backend).
+    next_load: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -365,6 +367,48 @@ impl Cluster {
             .values()
             .map(|m| (m.id, m.data_address.clone()))
             .collect()
+    }
+
+    /// The backends a load running on a backend may route rows to, with their addresses
+    /// (empty for the backend of this process).
+    pub fn load_backends(&self) -> Vec<pb::LoadBackend> {
+        let statuses = self.statuses.read();
+        self.members
+            .read()
+            .values()
+            .map(|m| {
+                let be_address = match statuses.get(&m.id) {
+                    Some(s) if !m.data_address.is_empty() => {
+                        rigel_common::host::join_host_port(&s.host, s.be_port)
+                    }
+                    _ => String::new(),
+                };
+                pb::LoadBackend {
+                    backend_id: m.id.0,
+                    be_address,
+                    brpc_address: m.data_address.clone(),
+                }
+            })
+            .collect()
+    }
+
+    /// The HTTP address (`host:http_port`) of a live backend, taking them in turn: where
+    /// the frontend sends Stream Loads. `None` when none is alive.
+    pub fn next_http_backend(&self) -> Option<String> {
+        let live: Vec<String> = self
+            .statuses
+            .read()
+            .values()
+            .filter(|s| s.alive && s.http_port != 0)
+            .map(|s| rigel_common::host::join_host_port(&s.host, s.http_port))
+            .collect();
+        if live.is_empty() {
+            return None;
+        }
+        let turn = self
+            .next_load
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        live.get(turn % live.len()).cloned()
     }
 
     /// Resolves backends for plan fragments and writes.

@@ -348,6 +348,11 @@ impl Frontend {
         self.env.node.be_http_port.store(port, Ordering::Relaxed);
     }
 
+    /// Records the bound RPC port: heartbeats tell backends where to reach it.
+    pub fn set_rpc_port(&self, port: u16) {
+        self.config.write().rpc_port = port;
+    }
+
     /// Records the bound MySQL and HTTP ports (they differ from the configured ones when
     /// those are 0).
     pub fn set_ports(&self, query_port: u16, http_port: u16) {
@@ -567,7 +572,15 @@ impl FrontendHttp for FrontendService {
             .map_err(|e| e.message)
     }
 
-    fn backend_http_address(&self, request_host: &str) -> String {
+    fn backend_http_address(&self, request_host: &str) -> Result<String, String> {
+        if !self.0.cluster().is_embedded() {
+            // Loads go to the live backends in turn.
+            return self
+                .0
+                .cluster()
+                .next_http_backend()
+                .ok_or_else(|| "no backend is alive to take the load (SHOW BACKENDS)".to_string());
+        }
         // The backend runs in this process. Advertise the bound address when it lies in
         // priority_networks; otherwise the host the client used to reach us.
         let port = self.0.be_http_port.load(Ordering::Relaxed);
@@ -576,13 +589,13 @@ impl FrontendHttp for FrontendService {
             && !ip.is_unspecified()
             && config.priority_networks.contains(ip)
         {
-            return format!("{ip}:{port}");
+            return Ok(format!("{ip}:{port}"));
         }
         let host = match request_host.rsplit_once(':') {
             Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,
             _ => request_host,
         };
-        format!("{host}:{port}")
+        Ok(format!("{host}:{port}"))
     }
 
     async fn metrics(&self) -> String {

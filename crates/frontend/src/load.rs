@@ -1,52 +1,35 @@
-//! Stream Load: `curl -T data.csv http://host:8040/api/db/table/_stream_load`.
-//!
-//! ```text
-//!  HTTP body ──► reader task ──(chunks)──► parser threads: decompress, split rows,
-//!                                          map columns, convert, filter (see `parse`)
-//!                                              │ (table batches in input order, bounded)
-//!                                              ▼
-//!                                          writer task: backend sink (route, sort, encode)
-//! ```
-//!
-//! The stages overlap, so parsing and encoding use both cores, and every channel is
-//! bounded, so memory stays bounded however large the body. The load is one transaction:
-//! all rows become visible at once, or none (on failure, timeout or a cut-off body).
+//! Stream Load, the frontend's part: it authorises and plans a load, creates the
+//! partitions it needs and commits it; the backend that received the load parses the body
+//! and routes the rows (`rigel-load`). In `rigel server` the backend HTTP port of this
+//! process runs loads through the same coordinator, called in the process.
 
-mod csv;
-mod json;
-mod options;
-mod parse;
 mod plan;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use bytes::Bytes;
-use datafusion::arrow::array::RecordBatch;
-use datafusion::scalar::ScalarValue;
-use futures::StreamExt;
 use parking_lot::Mutex;
-use rigel_common::ids::{DbId, TxnId};
+use rigel_be_api::{LoadCoordinator, SinkSummary, pb};
+use rigel_common::ids::{BackendId, DbId, EMBEDDED_BACKEND, TxnId};
 use rigel_common::{ErrorCode, SqlError};
+use rigel_exec::BackendResolver;
 use rigel_http::{BackendHttp, Reply, StreamLoadRequest};
+use rigel_load::{LoadOptions, LoadRouting, StreamLoader, load_error};
 use rigel_sql::Privilege;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use tracing::{info, warn};
 
 use crate::Frontend;
-use csv::BadRow;
-use options::LoadOptions;
-use plan::{LoadPlan, Processed};
+use crate::catalog::Table;
 
-/// Parsed blocks that may wait for the writer.
-const PARSED_QUEUE: usize = 8;
 /// Recent load jobs kept for SHOW LOAD.
 const MAX_JOBS: usize = 1000;
-/// How long error logs are served.
-pub const ERROR_LOG_KEEP: Duration = Duration::from_secs(48 * 3600);
+/// How long after its timeout a load whose backend went silent is rolled back.
+const LOAD_GRACE: Duration = Duration::from_secs(30);
 
 /// A load job, for SHOW LOAD and information_schema.loads.
 #[derive(Debug, Clone)]
@@ -97,6 +80,29 @@ impl LoadJob {
 pub struct LoadRegistry {
     running: Mutex<HashMap<(DbId, String), TxnId>>,
     jobs: Mutex<VecDeque<LoadJob>>,
+    /// Loads that began and have not finished, by transaction.
+    active: Mutex<HashMap<TxnId, ActiveLoad>>,
+}
+
+/// A load running on some backend: what its commit needs.
+struct ActiveLoad {
+    /// Holds the label while the load runs.
+    _label: LabelGuard,
+    label: String,
+    db: String,
+    table: Arc<Table>,
+    created_ms: i64,
+    /// Rolled back when no commit came by then.
+    deadline: Instant,
+}
+
+impl std::fmt::Debug for ActiveLoad {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActiveLoad")
+            .field("label", &self.label)
+            .field("table", &self.table.name)
+            .finish()
+    }
 }
 
 impl LoadRegistry {
@@ -176,57 +182,272 @@ impl Frontend {
     }
 }
 
-fn load_error(msg: impl Into<String>) -> SqlError {
-    SqlError::new(ErrorCode::ER_WRONG_ARGUMENTS, msg)
+/// The frontend as the coordinator of loads running on backends (over `rpc_port`) or on
+/// the backend of this process.
+#[derive(Debug, Clone)]
+pub struct Coordinator(pub Arc<Frontend>);
+
+impl Coordinator {
+    fn take(&self, txn: TxnId) -> Option<ActiveLoad> {
+        self.0.loads.active.lock().remove(&txn)
+    }
+
+    fn record(&self, txn: TxnId, load: &ActiveLoad, end: LoadEnd<'_>) {
+        record_load(&self.0, txn, load, end);
+    }
 }
 
-/// Counters and timings of one load, in the reply's order.
-#[derive(Debug, Default)]
-struct Report {
-    txn: i64,
-    label: String,
-    status: &'static str,
-    existing: Option<&'static str>,
-    message: String,
-    total: u64,
-    loaded: u64,
-    filtered: u64,
-    unselected: u64,
-    bytes: u64,
-    load_ms: u64,
-    begin_ms: u64,
-    plan_ms: u64,
-    read_ms: u64,
-    write_ms: u64,
-    commit_ms: u64,
-    error_url: String,
+/// Records the end of a load for SHOW LOAD.
+fn record_load(fe: &Frontend, txn: TxnId, load: &ActiveLoad, end: LoadEnd<'_>) {
+    {
+        let (state, loaded, error, counters) = match end {
+            LoadEnd::Finished(rows, c) => ("FINISHED", rows, String::new(), c),
+            LoadEnd::Cancelled(why, c) => ("CANCELLED", 0, why.to_string(), c),
+        };
+        let c = counters.cloned().unwrap_or_default();
+        fe.loads.record(LoadJob {
+            txn,
+            label: load.label.clone(),
+            db: load.db.clone(),
+            table: load.table.name.clone(),
+            kind: "STREAM_LOAD",
+            state,
+            total: c.total,
+            loaded,
+            filtered: c.filtered,
+            unselected: c.unselected,
+            error,
+            error_url: c.error_url,
+            created_ms: load.created_ms,
+            finished_ms: crate::now_ms(),
+        });
+        fe.env.metrics.load_finished.increment(1);
+    }
 }
 
-impl Report {
-    fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        m.insert("TxnId".into(), json!(self.txn));
-        m.insert("Label".into(), json!(self.label));
-        m.insert("Status".into(), json!(self.status));
-        if let Some(e) = self.existing {
-            m.insert("ExistingJobStatus".into(), json!(e));
+enum LoadEnd<'a> {
+    Finished(u64, Option<&'a pb::LoadCounters>),
+    Cancelled(&'a str, Option<&'a pb::LoadCounters>),
+}
+
+fn unknown_load(txn: TxnId) -> SqlError {
+    SqlError::new(
+        ErrorCode::ER_UNKNOWN_ERROR,
+        format!(
+            "load transaction {txn} is not running on this frontend (it timed out and was \
+             rolled back, or the frontend restarted)"
+        ),
+    )
+}
+
+#[async_trait]
+impl LoadCoordinator for Coordinator {
+    async fn begin_load(&self, r: pb::BeginLoadRequest) -> Result<pb::BeginLoadResponse, SqlError> {
+        let fe = &self.0;
+        let ip: IpAddr = r
+            .client_ip
+            .parse()
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let account = fe.authenticate_http(&r.user, &r.password, SocketAddr::new(ip, 0))?;
+        let headers: BTreeMap<String, String> = r.headers.into_iter().collect();
+        let options = LoadOptions::from_headers(&headers).map_err(load_error)?;
+        let (db_id, table) = {
+            let state = fe.catalog().read();
+            let db = state
+                .database(&r.db)
+                .ok_or_else(|| crate::error::unknown_db(&r.db))?;
+            let t = state
+                .table(&r.db, &r.table)
+                .ok_or_else(|| crate::error::unknown_table(&r.db, &r.table))?;
+            (db.id, t)
+        };
+        if !crate::account::allowed(&account, Privilege::Insert, Some(&r.db), Some(&table.name)) {
+            return Err(crate::account::denied(
+                &account,
+                Privilege::Insert,
+                Some(&r.db),
+                Some(&table.name),
+            ));
         }
-        m.insert("Message".into(), json!(self.message));
-        m.insert("NumberTotalRows".into(), json!(self.total));
-        m.insert("NumberLoadedRows".into(), json!(self.loaded));
-        m.insert("NumberFilteredRows".into(), json!(self.filtered));
-        m.insert("NumberUnselectedRows".into(), json!(self.unselected));
-        m.insert("LoadBytes".into(), json!(self.bytes));
-        m.insert("LoadTimeMs".into(), json!(self.load_ms));
-        m.insert("BeginTxnTimeMs".into(), json!(self.begin_ms));
-        m.insert("StreamLoadPlanTimeMs".into(), json!(self.plan_ms));
-        m.insert("ReadDataTimeMs".into(), json!(self.read_ms));
-        m.insert("WriteDataTimeMs".into(), json!(self.write_ms));
-        m.insert("CommitAndPublishTimeMs".into(), json!(self.commit_ms));
-        if !self.error_url.is_empty() {
-            m.insert("ErrorURL".into(), json!(self.error_url));
+        let Some(olap) = table.olap() else {
+            return Err(load_error(format!("'{}' is a view", r.table)));
+        };
+        for p in &options.partitions {
+            if olap.partition(p).is_none() {
+                return Err(SqlError::new(
+                    ErrorCode::ER_UNKNOWN_PARTITION,
+                    format!("Unknown partition '{p}' in table '{}'", r.table),
+                ));
+            }
         }
-        Value::Object(m)
+        let txn = fe.begin_txn().await?;
+        let label = options
+            .label
+            .clone()
+            .unwrap_or_else(|| format!("stream_load_{}", txn.0));
+        let guard = match fe.reserve_label(db_id, &label, txn) {
+            Ok(g) => g,
+            Err(in_use) => {
+                return Ok(pb::BeginLoadResponse {
+                    label,
+                    existing_job_status: in_use.status.to_string(),
+                    ..Default::default()
+                });
+            }
+        };
+        let mut session = fe.load_session_view();
+        session.db = Some(r.db.clone());
+        if let Some(tz) = &options.timezone {
+            let mut vars = (*session.vars).clone();
+            vars.insert("time_zone", tz.clone());
+            session.vars = Arc::new(vars);
+        }
+        let deadline = Instant::now() + options.timeout + LOAD_GRACE;
+        let plan = plan::compile(fe, &table, olap, options, &session)?;
+        let wire = plan.to_wire()?;
+        fe.loads.active.lock().insert(
+            txn,
+            ActiveLoad {
+                _label: guard,
+                label: label.clone(),
+                db: r.db.clone(),
+                table,
+                created_ms: crate::now_ms(),
+                deadline,
+            },
+        );
+        fe.env.metrics.load_add.increment(1);
+        info!(%txn, label, backend = r.backend_id, "stream load began");
+        Ok(pb::BeginLoadResponse {
+            txn_id: txn.0,
+            label,
+            existing_job_status: String::new(),
+            plan: Some(wire),
+            backends: fe.cluster().load_backends(),
+        })
+    }
+
+    async fn load_partitions(
+        &self,
+        r: pb::LoadPartitionsRequest,
+    ) -> Result<pb::LoadPartitionsResponse, SqlError> {
+        let txn = TxnId(r.txn_id);
+        let table = {
+            let active = self.0.loads.active.lock();
+            let load = active.get(&txn).ok_or_else(|| unknown_load(txn))?;
+            Arc::clone(&load.table)
+        };
+        let rows = rigel_be_api::wire::decode_batch(&r.rows)?;
+        let partitions = match self.0.partitions_for_rows(&table, &rows).await? {
+            Some(target) => target
+                .partitions
+                .iter()
+                .map(pb::PartitionRoute::try_from)
+                .collect::<Result<_, _>>()?,
+            None => vec![],
+        };
+        Ok(pb::LoadPartitionsResponse {
+            partitions,
+            backends: self.0.cluster().load_backends(),
+        })
+    }
+
+    async fn finish_load(
+        &self,
+        r: pb::FinishLoadRequest,
+    ) -> Result<pb::FinishLoadResponse, SqlError> {
+        let fe = &self.0;
+        let txn = TxnId(r.txn_id);
+        let load = self.take(txn).ok_or_else(|| unknown_load(txn))?;
+        let summary = r
+            .written
+            .as_ref()
+            .map(SinkSummary::from)
+            .unwrap_or_default();
+        let counters = r.counters.as_ref();
+        if summary.rows == 0 {
+            fe.abort_txn(txn).await;
+            self.record(txn, &load, LoadEnd::Finished(0, counters));
+            return Ok(pb::FinishLoadResponse { visible: true });
+        }
+        match fe
+            .commit_txn(txn, &load.table, load.label.clone(), &summary)
+            .await
+        {
+            Ok(status) => {
+                fe.after_load(load.table.id, summary.rows);
+                self.record(txn, &load, LoadEnd::Finished(summary.rows, counters));
+                Ok(pb::FinishLoadResponse {
+                    visible: status == crate::txn::TxnStatus::Visible,
+                })
+            }
+            Err(e) => {
+                self.record(txn, &load, LoadEnd::Cancelled(&e.message, counters));
+                Err(e)
+            }
+        }
+    }
+
+    async fn abort_load(&self, r: pb::AbortLoadRequest) -> Result<(), SqlError> {
+        let txn = TxnId(r.txn_id);
+        let Some(load) = self.take(txn) else {
+            // Rolled back already (a repeat, or the frontend's timeout).
+            return Ok(());
+        };
+        self.0.abort_txn(txn).await;
+        self.record(
+            txn,
+            &load,
+            LoadEnd::Cancelled(&r.reason, r.counters.as_ref()),
+        );
+        Ok(())
+    }
+}
+
+impl Frontend {
+    /// Rolls back the loads past their timeout whose backend sent no commit (it died, or
+    /// lost the frontend).
+    pub(crate) async fn expire_loads(&self) {
+        let now = Instant::now();
+        let expired: Vec<(TxnId, ActiveLoad)> = {
+            let mut active = self.loads.active.lock();
+            let due: Vec<TxnId> = active
+                .iter()
+                .filter(|(_, l)| l.deadline <= now)
+                .map(|(t, _)| *t)
+                .collect();
+            due.into_iter()
+                .filter_map(|t| active.remove(&t).map(|l| (t, l)))
+                .collect()
+        };
+        for (txn, load) in expired {
+            warn!(%txn, label = load.label, "the load sent no commit within its timeout; rolled back");
+            self.abort_txn(txn).await;
+            record_load(
+                self,
+                txn,
+                &load,
+                LoadEnd::Cancelled("the load timed out: its backend sent no commit", None),
+            );
+        }
+    }
+}
+
+/// How the backend of `rigel server` reaches the backends of a load: the frontend's own
+/// clients (the loopback).
+#[derive(Debug)]
+struct EmbeddedRouting(Arc<Frontend>);
+
+impl LoadRouting for EmbeddedRouting {
+    fn backend_id(&self) -> BackendId {
+        EMBEDDED_BACKEND
+    }
+
+    fn resolver(
+        &self,
+        _backends: &[pb::LoadBackend],
+    ) -> Result<Arc<dyn BackendResolver>, SqlError> {
+        Ok(self.0.cluster().resolver())
     }
 }
 
@@ -238,329 +459,32 @@ pub trait LocalBackendStatus: Send + Sync + std::fmt::Debug {
 
     /// Counts a Stream Load request, and its rows when it loaded.
     fn stream_load(&self, loaded: Option<u64>);
+
+    /// The functions received load expressions resolve in.
+    fn functions(&self) -> Arc<datafusion::execution::TaskContext>;
 }
 
-/// The backend HTTP service of `rigel server`: Stream Load and error logs.
+/// The backend HTTP service of `rigel server`: Stream Load, error logs, compaction.
 #[derive(Debug, Clone)]
 pub struct LoadService {
     fe: Arc<Frontend>,
-    error_dir: PathBuf,
+    loader: StreamLoader,
     local: Arc<dyn LocalBackendStatus>,
 }
 
 impl LoadService {
     /// Error logs go to `error_dir`.
     pub fn new(fe: Arc<Frontend>, error_dir: PathBuf, local: Arc<dyn LocalBackendStatus>) -> Self {
-        Self {
-            fe,
+        let loader = StreamLoader::new(
+            Arc::new(rigel_rpc::LoopbackFrontend(Arc::new(Coordinator(
+                Arc::clone(&fe),
+            )))),
+            Arc::new(EmbeddedRouting(Arc::clone(&fe))),
+            local.functions(),
             error_dir,
-            local,
-        }
+        );
+        Self { fe, loader, local }
     }
-
-    fn write_error_log(&self, name: &str, rows: &[BadRow]) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.error_dir)?;
-        let mut text = String::new();
-        for r in rows {
-            text.push_str(&format!("Error: {}. Row: {}\n", r.reason, r.text));
-        }
-        std::fs::write(self.error_dir.join(name), text)
-    }
-
-    fn sweep_error_logs(&self) {
-        let Ok(entries) = std::fs::read_dir(&self.error_dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let old = e
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > ERROR_LOG_KEEP);
-            if old {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
-    }
-
-    async fn run(&self, req: StreamLoadRequest, report: &mut Report) -> Result<(), SqlError> {
-        let started = Instant::now();
-        let fe = &self.fe;
-        let Some((user, password)) = req.credentials.clone() else {
-            return Err(SqlError::new(
-                ErrorCode::ER_ACCESS_DENIED_ERROR,
-                "Access denied: no HTTP Basic credentials (curl -u user:password)",
-            ));
-        };
-        let account = fe.authenticate_http(&user, &password, req.client)?;
-        let options = LoadOptions::from_headers(&req.headers).map_err(load_error)?;
-        if let Some(l) = &options.label {
-            report.label = l.clone();
-        }
-        let (db_id, table) = {
-            let state = fe.catalog().read();
-            let db = state
-                .database(&req.db)
-                .ok_or_else(|| crate::error::unknown_db(&req.db))?;
-            let t = state
-                .table(&req.db, &req.table)
-                .ok_or_else(|| crate::error::unknown_table(&req.db, &req.table))?;
-            (db.id, t)
-        };
-        if !crate::account::allowed(
-            &account,
-            Privilege::Insert,
-            Some(&req.db),
-            Some(&table.name),
-        ) {
-            return Err(crate::account::denied(
-                &account,
-                Privilege::Insert,
-                Some(&req.db),
-                Some(&table.name),
-            ));
-        }
-        let Some(olap) = table.olap() else {
-            return Err(load_error(format!("'{}' is a view", req.table)));
-        };
-        for p in &options.partitions {
-            if olap.partition(p).is_none() {
-                return Err(SqlError::new(
-                    ErrorCode::ER_UNKNOWN_PARTITION,
-                    format!("Unknown partition '{p}' in table '{}'", req.table),
-                ));
-            }
-        }
-        let begin = Instant::now();
-        let txn = fe.begin_txn().await?;
-        report.txn = txn.0 as i64;
-        if report.label.is_empty() {
-            report.label = format!("stream_load_{}", txn.0);
-        }
-        let label = report.label.clone();
-        let _guard = match fe.reserve_label(db_id, &label, txn) {
-            Ok(g) => g,
-            Err(in_use) => {
-                report.txn = -1;
-                report.status = "Label Already Exists";
-                report.existing = Some(in_use.status);
-                return Err(SqlError::new(
-                    ErrorCode::ER_LABEL_ALREADY_EXISTS,
-                    format!("Label [{label}] has already been used."),
-                ));
-            }
-        };
-        report.begin_ms = begin.elapsed().as_millis() as u64;
-
-        let plan_start = Instant::now();
-        let mut session = fe.load_session_view();
-        session.db = Some(req.db.clone());
-        if let Some(tz) = &options.timezone {
-            let mut vars = (*session.vars).clone();
-            vars.insert("time_zone", tz.clone());
-            session.vars = Arc::new(vars);
-        }
-        let timeout = options.timeout;
-        let log_rejected = options.log_rejected;
-        let plan = Arc::new(LoadPlan::new(fe, &table, olap, options, &session)?);
-        let mut sink = fe.open_sink(txn, Arc::clone(&plan.target)).await?;
-        report.plan_ms = plan_start.elapsed().as_millis() as u64;
-
-        let job_start = crate::now_ms();
-        let (raw_tx, raw_rx) = tokio::sync::mpsc::channel::<Bytes>(32);
-        // Deep enough (PARSED_QUEUE blocks of text) that parsing goes on while the writer
-        // encodes a segment, which takes a while.
-        let (out_tx, mut out_rx) =
-            tokio::sync::mpsc::channel::<Result<Processed, SqlError>>(PARSED_QUEUE);
-        let parser_plan = Arc::clone(&plan);
-        let parser =
-            tokio::task::spawn_blocking(move || parse::parse_loop(parser_plan, raw_rx, out_tx));
-
-        let mut body = req.body;
-        let read_start = Instant::now();
-        let reader = async {
-            let mut bytes = 0u64;
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|e| {
-                    load_error(format!("the body was cut off after {bytes} bytes: {e}"))
-                })?;
-                bytes += chunk.len() as u64;
-                if raw_tx.send(chunk).await.is_err() {
-                    break;
-                }
-            }
-            drop(raw_tx);
-            Ok::<(u64, u64), SqlError>((bytes, read_start.elapsed().as_millis() as u64))
-        };
-        let mut bad_rows: Vec<BadRow> = vec![];
-        let writer = async {
-            let mut counts = (0u64, 0u64, 0u64, 0u64); // total, filtered, unselected, written
-            let write_start = Instant::now();
-            while let Some(item) = out_rx.recv().await {
-                let p = item?;
-                counts.0 += p.total as u64;
-                counts.1 += p.bad_count as u64;
-                counts.2 += p.unselected as u64;
-                if bad_rows.len() < 10_000 {
-                    bad_rows.extend(p.bad);
-                }
-                if p.batch.num_rows() > 0 {
-                    let mut unmatched = sink.write(p.batch.clone()).await?;
-                    if !unmatched.is_empty() && plan.options.partitions.is_empty() {
-                        unmatched = fe
-                            .write_to_new_partitions(&table, &mut *sink, &p.batch, unmatched)
-                            .await?;
-                    }
-                    counts.1 += unmatched.len() as u64;
-                    counts.3 += (p.batch.num_rows() - unmatched.len()) as u64;
-                    for &r in unmatched.iter().take(100) {
-                        bad_rows.push(BadRow {
-                            text: typed_row_text(&p.batch, r as usize),
-                            reason:
-                                "The row is out of partition ranges. Please add a new partition"
-                                    .to_string(),
-                        });
-                    }
-                }
-            }
-            Ok::<((u64, u64, u64, u64), u64), SqlError>((
-                counts,
-                write_start.elapsed().as_millis() as u64,
-            ))
-        };
-        let work = async { tokio::try_join!(reader, writer) };
-        let outcome = match tokio::time::timeout(timeout, work).await {
-            Ok(r) => r,
-            Err(_) => Err(SqlError::new(
-                ErrorCode::ER_QUERY_TIMEOUT,
-                format!("the load exceeded its timeout of {} s", timeout.as_secs()),
-            )),
-        };
-        // A parser that died (a bug) must not let the rows before it commit as a whole load.
-        let outcome = match (outcome, parser.await) {
-            (Ok(v), Ok(())) => Ok(v),
-            (Err(e), _) => Err(e),
-            (Ok(_), Err(e)) => Err(SqlError::internal(format!("the load parser failed: {e}"))),
-        };
-        let ((bytes, read_ms), ((total, filtered, unselected, _written), write_ms)) = match outcome
-        {
-            Ok(v) => v,
-            Err(e) => {
-                drop(sink);
-                fe.abort_txn(txn).await;
-                return Err(e);
-            }
-        };
-        report.bytes = bytes;
-        report.read_ms = read_ms;
-        report.write_ms = write_ms;
-        report.total = total;
-        report.filtered = filtered;
-        report.unselected = unselected;
-        if !bad_rows.is_empty() {
-            let name = format!("error_log_{}_{}", sanitize(&label), txn.0);
-            let keep = match log_rejected {
-                n if n < 0 => bad_rows.len(),
-                n => bad_rows.len().min(n as usize),
-            };
-            if keep > 0 {
-                match self.write_error_log(&name, &bad_rows[..keep]) {
-                    Ok(()) => {
-                        report.error_url = format!(
-                            "{}://{}/api/_load_error_log?file={name}",
-                            req.scheme, req.host
-                        )
-                    }
-                    Err(e) => warn!("cannot write error log {name}: {e}"),
-                }
-            }
-        }
-        let considered = total.saturating_sub(unselected);
-        if filtered > 0
-            && (considered == 0 || filtered as f64 / considered as f64 > plan_max_filter(&plan))
-        {
-            drop(sink);
-            fe.abort_txn(txn).await;
-            return Err(load_error(format!(
-                "too many filtered rows: {filtered} of {considered} rows were rejected (max_filter_ratio {})",
-                plan_max_filter(&plan)
-            )));
-        }
-        let summary = match sink.finish().await {
-            Ok(s) => s,
-            Err(e) => {
-                fe.abort_txn(txn).await;
-                return Err(e);
-            }
-        };
-        report.loaded = summary.rows;
-        let commit_start = Instant::now();
-        if summary.rows > 0 {
-            let status = fe.commit_txn(txn, &table, label.clone(), &summary).await?;
-            fe.after_load(table.id, summary.rows);
-            if status == crate::txn::TxnStatus::Committed {
-                report.status = "Publish Timeout";
-            }
-        } else {
-            fe.abort_txn(txn).await;
-        }
-        report.commit_ms = commit_start.elapsed().as_millis() as u64;
-        report.load_ms = started.elapsed().as_millis() as u64;
-        fe.loads.record(LoadJob {
-            txn,
-            label,
-            db: req.db.clone(),
-            table: req.table.clone(),
-            kind: "STREAM_LOAD",
-            state: "FINISHED",
-            total,
-            loaded: summary.rows,
-            filtered,
-            unselected,
-            error: String::new(),
-            error_url: report.error_url.clone(),
-            created_ms: job_start,
-            finished_ms: crate::now_ms(),
-        });
-        Ok(())
-    }
-}
-
-fn plan_max_filter(plan: &LoadPlan) -> f64 {
-    plan.options.max_filter_ratio
-}
-
-fn sanitize(label: &str) -> String {
-    label
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-fn typed_row_text(batch: &RecordBatch, row: usize) -> String {
-    batch
-        .columns()
-        .iter()
-        .map(|c| {
-            ScalarValue::try_from_array(c, row)
-                .map(|v| {
-                    if v.is_null() {
-                        "\\N".to_string()
-                    } else {
-                        v.to_string()
-                    }
-                })
-                .unwrap_or_default()
-        })
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 #[async_trait]
@@ -570,63 +494,9 @@ impl BackendHttp for LoadService {
     }
 
     async fn stream_load(&self, request: StreamLoadRequest) -> Reply {
-        let mut report = Report {
-            status: "Success",
-            message: "OK".to_string(),
-            ..Report::default()
-        };
-        let db = request.db.clone();
-        let table = request.table.clone();
-        let started = Instant::now();
-        let metrics = Arc::clone(&self.fe.env.metrics);
-        metrics.load_add.increment(1);
-        let result = self.run(request, &mut report).await;
-        metrics.load_finished.increment(1);
-        self.local
-            .stream_load(result.is_ok().then_some(report.loaded));
-        report.load_ms = started.elapsed().as_millis() as u64;
-        let mut status = 200;
-        if let Err(e) = result {
-            if report.status != "Label Already Exists" {
-                report.status = "Fail";
-            }
-            report.message = e.message.clone();
-            if e.code == ErrorCode::ER_ACCESS_DENIED_ERROR {
-                status = 401;
-            }
-            if report.txn > 0 {
-                self.fe.loads.record(LoadJob {
-                    txn: TxnId(report.txn as u64),
-                    label: report.label.clone(),
-                    db,
-                    table: table.clone(),
-                    kind: "STREAM_LOAD",
-                    state: "CANCELLED",
-                    total: report.total,
-                    loaded: 0,
-                    filtered: report.filtered,
-                    unselected: report.unselected,
-                    error: e.message.clone(),
-                    error_url: report.error_url.clone(),
-                    created_ms: crate::now_ms() - report.load_ms as i64,
-                    finished_ms: crate::now_ms(),
-                });
-            }
-            info!(table, label = %report.label, "stream load failed: {}", e.message);
-        } else {
-            info!(
-                table,
-                label = %report.label,
-                rows = report.loaded,
-                ms = report.load_ms,
-                "stream load finished"
-            );
-        }
-        self.sweep_error_logs();
-        Reply {
-            status,
-            body: report.to_json(),
-        }
+        let outcome = self.loader.stream_load(request).await;
+        self.local.stream_load(outcome.loaded);
+        outcome.reply
     }
 
     async fn metrics(&self) -> Result<String, Reply> {
@@ -637,16 +507,13 @@ impl BackendHttp for LoadService {
     }
 
     async fn load_error_log(&self, file: &str) -> Option<String> {
-        if file.contains('/') || file.contains("..") || !file.starts_with("error_log_") {
-            return None;
-        }
-        std::fs::read_to_string(self.error_dir.join(file)).ok()
+        self.loader.error_log(file)
     }
 
     async fn compact(
         &self,
         credentials: Option<(String, String)>,
-        client: std::net::SocketAddr,
+        client: SocketAddr,
         tablet_id: u64,
         kind: &str,
     ) -> Reply {
@@ -687,7 +554,7 @@ impl BackendHttp for LoadService {
     async fn compaction_show(
         &self,
         credentials: Option<(String, String)>,
-        client: std::net::SocketAddr,
+        client: SocketAddr,
         tablet_id: u64,
     ) -> Reply {
         if let Err(reply) = self.admin(credentials, client) {
@@ -718,7 +585,7 @@ impl LoadService {
     fn admin(
         &self,
         credentials: Option<(String, String)>,
-        client: std::net::SocketAddr,
+        client: SocketAddr,
     ) -> Result<(), Reply> {
         let denied = |msg: String| Reply {
             status: 401,

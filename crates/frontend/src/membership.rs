@@ -90,6 +90,7 @@ impl Frontend {
             .heartbeat(targets, request, call, dead_after_ms)
             .await;
         self.retry_publishes().await;
+        self.expire_loads().await;
         for id in joined {
             match self.cluster().member(id) {
                 Ok(member) => {

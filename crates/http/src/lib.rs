@@ -94,8 +94,8 @@ pub trait FrontendHttp: Send + Sync + 'static {
     ) -> Result<(), String>;
 
     /// The `host:port` of the backend HTTP server a Stream Load is sent to, given the host the
-    /// client used to reach the frontend.
-    fn backend_http_address(&self, request_host: &str) -> String;
+    /// client used to reach the frontend; `Err` says why there is none.
+    fn backend_http_address(&self, request_host: &str) -> Result<String, String>;
 
     /// The frontend's metrics in Prometheus' text format.
     async fn metrics(&self) -> String;
@@ -200,7 +200,12 @@ async fn fe_stream_load<H: FrontendHttp>(
         return auth_failure(&reason);
     }
     let host = host_of(&headers);
-    let target = h.backend_http_address(&host);
+    let target = match h.backend_http_address(&host) {
+        Ok(t) => t,
+        Err(msg) => {
+            return json_response(503, &json!({"status": "FAILED", "msg": msg}));
+        }
+    };
     let mut location = format!("{scheme}://{target}/api/{db}/{table}/_stream_load");
     if !query.is_empty() {
         let qs: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();

@@ -54,8 +54,10 @@ pub struct ServerHandle {
     pub mysql_addr: SocketAddr,
     /// Frontend HTTP address.
     pub http_addr: SocketAddr,
-    /// Backend HTTP address.
-    pub be_http_addr: SocketAddr,
+    /// Backend HTTP address (`rigel server`; `rigel fe` has none).
+    pub be_http_addr: Option<SocketAddr>,
+    /// Frontend RPC address (`rigel fe`: backends coordinate loads there).
+    pub rpc_addr: Option<SocketAddr>,
     /// The frontend (for in-process tests and tools).
     pub frontend: Arc<Frontend>,
     shutdown: watch::Sender<bool>,
@@ -92,29 +94,12 @@ impl rigel_frontend::load::LocalBackendStatus for LocalStatus {
     }
 
     fn stream_load(&self, loaded: Option<u64>) {
-        let m = self.0.metrics();
-        m.stream_load_requests.increment(1);
-        if let Some(rows) = loaded {
-            m.stream_load_rows.increment(rows);
-        }
-    }
-}
-
-/// The load endpoint of `rigel fe`, which has no backend of its own.
-#[derive(Debug)]
-struct FrontendLoads;
-
-#[async_trait::async_trait]
-impl rigel_frontend::load::LocalBackendStatus for FrontendLoads {
-    async fn render_metrics(&self) -> Result<String, SqlError> {
-        Err(SqlError::new(
-            rigel_common::ErrorCode::ER_NOT_SUPPORTED_YET,
-            "this frontend port serves loads; the frontend's metrics are on its http_port and \
-             each backend's on its be_http_port",
-        ))
+        self.0.count_stream_load(loaded);
     }
 
-    fn stream_load(&self, _loaded: Option<u64>) {}
+    fn functions(&self) -> Arc<datafusion::execution::TaskContext> {
+        Arc::clone(self.0.functions())
+    }
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, StartError> {
@@ -192,7 +177,7 @@ async fn start_role(mut config: Config, role: Role) -> Result<ServerHandle, Star
         physical, "process memory limit (mem_limit = {})", config.mem_limit.0
     );
     let memory = rigel_frontend::ProcessMemory::new(mem_limit);
-    let (cluster, embedded, load_dir) = match role {
+    let (cluster, embedded) = match role {
         Role::Embedded => {
             let storage = absolute(&config.storage_path())?;
             let engine = open_engine(&config, &storage).await?;
@@ -225,13 +210,9 @@ async fn start_role(mut config: Config, role: Role) -> Result<ServerHandle, Star
             );
             let status: Arc<dyn rigel_frontend::load::LocalBackendStatus> =
                 Arc::new(LocalStatus(Arc::clone(&backend)));
-            (cluster, Some((node, status)), storage.join("error_log"))
+            (cluster, Some((node, status, storage.join("error_log"))))
         }
-        Role::Frontend => (
-            rigel_frontend::cluster::Cluster::managed(),
-            None,
-            meta.join("load_error_log"),
-        ),
+        Role::Frontend => (rigel_frontend::cluster::Cluster::managed(), None),
     };
     let frontend = Frontend::open(config.clone(), cluster, memory)
         .await
@@ -240,14 +221,26 @@ async fn start_role(mut config: Config, role: Role) -> Result<ServerHandle, Star
 
     let mysql_listener = bind(&config.bind_address, config.query_port).await?;
     let http_listener = bind(&config.bind_address, config.http_port).await?;
-    let be_http_listener = bind(&config.bind_address, config.be_http_port).await?;
+    // The backend HTTP port belongs to the backend: `rigel server` serves it, `rigel fe`
+    // serves the frontend RPCs backends call instead.
+    let (be_http_listener, rpc_listener) = match &embedded {
+        Some(_) => (
+            Some(bind(&config.bind_address, config.be_http_port).await?),
+            None,
+        ),
+        None => (
+            None,
+            Some(bind(&config.bind_address, config.rpc_port).await?),
+        ),
+    };
     let local = |l: &TcpListener| {
         l.local_addr()
             .map_err(|e| StartError::Bind("local address".into(), e))
     };
     let mysql_addr = local(&mysql_listener)?;
     let http_addr = local(&http_listener)?;
-    let be_http_addr = local(&be_http_listener)?;
+    let be_http_addr = be_http_listener.as_ref().map(local).transpose()?;
+    let rpc_addr = rpc_listener.as_ref().map(local).transpose()?;
 
     let (shutdown, rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
@@ -291,36 +284,43 @@ async fn start_role(mut config: Config, role: Role) -> Result<ServerHandle, Star
         }
     });
     tasks.spawn(Arc::clone(&frontend).run_compaction(stopped(rx.clone())));
-    frontend.set_be_http_port(be_http_addr.port());
     frontend.set_ports(mysql_addr.port(), http_addr.port());
-    let status = match embedded {
-        Some((node, status)) => {
-            node.ports
-                .http
-                .store(be_http_addr.port(), std::sync::atomic::Ordering::Relaxed);
-            status
-        }
-        // Until backends take Stream Load themselves, the frontend of a cluster parses
-        // loads on its be_http_port and routes the rows to the backends over the wire.
-        None => Arc::new(FrontendLoads) as Arc<dyn rigel_frontend::load::LocalBackendStatus>,
-    };
     tasks.spawn(Arc::clone(&frontend).run_heartbeats(stopped(rx.clone())));
-    let load_service =
-        rigel_frontend::load::LoadService::new(Arc::clone(&frontend), load_dir, status);
-    let be_router = rigel_http::backend_router(Arc::new(load_service));
-    let be_tls = tls.clone();
-    let be_stop = stopped(rx.clone());
-    tasks.spawn(async move {
-        if let Err(e) =
-            rigel_http::serve("backend", be_http_listener, be_router, be_tls, be_stop).await
-        {
-            tracing::error!("backend HTTP server failed: {e}");
-        }
-    });
+    if let (Some((node, status, load_dir)), Some(listener), Some(addr)) =
+        (embedded, be_http_listener, be_http_addr)
+    {
+        frontend.set_be_http_port(addr.port());
+        node.ports
+            .http
+            .store(addr.port(), std::sync::atomic::Ordering::Relaxed);
+        let load_service =
+            rigel_frontend::load::LoadService::new(Arc::clone(&frontend), load_dir, status);
+        let be_router = rigel_http::backend_router(Arc::new(load_service));
+        let be_tls = tls.clone();
+        let be_stop = stopped(rx.clone());
+        tasks.spawn(async move {
+            if let Err(e) = rigel_http::serve("backend", listener, be_router, be_tls, be_stop).await
+            {
+                tracing::error!("backend HTTP server failed: {e}");
+            }
+        });
+    }
+    if let (Some(listener), Some(addr)) = (rpc_listener, rpc_addr) {
+        frontend.set_rpc_port(addr.port());
+        let coordinator = Arc::new(rigel_frontend::load::Coordinator(Arc::clone(&frontend)));
+        let routes = rigel_rpc::frontend_routes(coordinator);
+        let stop = Box::pin(stopped(rx.clone()));
+        tasks.spawn(async move {
+            if let Err(e) = rigel_rpc::server::serve("frontend", listener, routes, stop).await {
+                tracing::error!("{e}");
+            }
+        });
+    }
     info!(
         query_port = mysql_addr.port(),
         http_port = http_addr.port(),
-        be_http_port = be_http_addr.port(),
+        be_http_port = be_http_addr.map_or(0, |a| a.port()),
+        rpc_port = rpc_addr.map_or(0, |a| a.port()),
         data = %config.data_dir,
         "Rigel {} is ready: mysql -h {} -P {} -u root",
         rigel_common::VERSION,
@@ -331,6 +331,7 @@ async fn start_role(mut config: Config, role: Role) -> Result<ServerHandle, Star
         mysql_addr,
         http_addr,
         be_http_addr,
+        rpc_addr,
         frontend,
         shutdown,
         tasks,

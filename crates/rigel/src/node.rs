@@ -3,8 +3,10 @@
 //!
 //! `rigel be` holds tablets under `storage_root_path` and serves control RPCs on `be_port`,
 //! Arrow Flight data on `brpc_port`, heartbeats on `heartbeat_service_port` and its HTTP API
-//! (`/metrics`, `/api/health`) on `be_http_port`. It has no MySQL port, no catalog and no SQL
-//! text; it learns its cluster and id from the first heartbeat and keeps them.
+//! (Stream Load, `/metrics`, `/api/health`) on `be_http_port`. It has no MySQL port, no
+//! catalog and no SQL text; it learns its cluster and id from the first heartbeat and keeps
+//! them, and the frontend's RPC address from every heartbeat (loads it runs are planned and
+//! committed there).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -48,6 +50,8 @@ pub struct BackendNode {
     started_ms: i64,
     storage: PathBuf,
     mem_limit: u64,
+    /// The frontend the heartbeats come from (`rigel be`).
+    frontend: Option<Arc<rigel_rpc::RemoteFrontend>>,
 }
 
 impl BackendNode {
@@ -65,7 +69,14 @@ impl BackendNode {
             started_ms: now_ms(),
             storage,
             mem_limit,
+            frontend: None,
         }
+    }
+
+    /// Follows the frontend address of heartbeats into `frontend`.
+    pub fn with_frontend(mut self, frontend: Arc<rigel_rpc::RemoteFrontend>) -> Self {
+        self.frontend = Some(frontend);
+        self
     }
 }
 
@@ -85,6 +96,13 @@ impl rigel_rpc::HeartbeatHandler for BackendNode {
             let known =
                 identity.accept(u64::from(request.cluster_id), BackendId(request.backend_id))?;
             self.backend.set_id(known.backend_id);
+        }
+        if let Some(frontend) = &self.frontend
+            && !request.frontend_host.is_empty()
+            && request.frontend_rpc_port != 0
+        {
+            let port = u16::try_from(request.frontend_rpc_port).unwrap_or(0);
+            frontend.set_address(&host::join_host_port(&request.frontend_host, port))?;
         }
         let engine = Arc::clone(self.backend.engine());
         let storage = self.storage.clone();
@@ -122,7 +140,10 @@ impl rigel_rpc::HeartbeatHandler for BackendNode {
 }
 
 /// The HTTP API of `rigel be`.
-struct BackendApi(Arc<LocalBackend>);
+struct BackendApi {
+    backend: Arc<LocalBackend>,
+    loader: rigel_load::StreamLoader,
+}
 
 fn not_here(what: &str) -> Reply {
     Reply {
@@ -137,25 +158,48 @@ fn not_here(what: &str) -> Reply {
     }
 }
 
+/// How a load on this backend reaches the backends of its tablets.
+#[derive(Debug)]
+struct LoadPeers {
+    backend: Arc<LocalBackend>,
+    peers: Arc<rigel_rpc::Peers>,
+}
+
+impl rigel_load::LoadRouting for LoadPeers {
+    fn backend_id(&self) -> BackendId {
+        self.backend.id()
+    }
+
+    fn resolver(
+        &self,
+        backends: &[pb::LoadBackend],
+    ) -> Result<Arc<dyn rigel_exec::BackendResolver>, SqlError> {
+        self.peers.learn(backends)?;
+        Ok(Arc::clone(&self.peers) as Arc<dyn rigel_exec::BackendResolver>)
+    }
+}
+
 #[async_trait]
 impl BackendHttp for BackendApi {
     async fn healthy(&self) -> bool {
-        self.0.id().0 != 0
+        self.backend.id().0 != 0
     }
 
-    async fn stream_load(&self, _request: StreamLoadRequest) -> Reply {
-        not_here("Stream Load")
+    async fn stream_load(&self, request: StreamLoadRequest) -> Reply {
+        let outcome = self.loader.stream_load(request).await;
+        self.backend.count_stream_load(outcome.loaded);
+        outcome.reply
     }
 
     async fn metrics(&self) -> Result<String, Reply> {
-        self.0.render_metrics().await.map_err(|e| Reply {
+        self.backend.render_metrics().await.map_err(|e| Reply {
             status: e.code.http_status,
             body: serde_json::json!({"status": "FAILED", "msg": e.message}),
         })
     }
 
-    async fn load_error_log(&self, _file: &str) -> Option<String> {
-        None
+    async fn load_error_log(&self, file: &str) -> Option<String> {
+        self.loader.error_log(file)
     }
 
     async fn compact(
@@ -228,12 +272,30 @@ pub async fn start_backend(mut config: Config) -> Result<BackendHandle, StartErr
         Arc::clone(&backend) as Arc<dyn rigel_be_api::Backend>,
         Arc::clone(backend.functions()),
     ));
-    let node = Arc::new(BackendNode::new(
-        Arc::clone(&backend),
-        Some(identity),
-        storage.clone(),
-        mem_limit,
+    let frontend = Arc::new(rigel_rpc::RemoteFrontend::default());
+    let node = Arc::new(
+        BackendNode::new(
+            Arc::clone(&backend),
+            Some(identity),
+            storage.clone(),
+            mem_limit,
+        )
+        .with_frontend(Arc::clone(&frontend)),
+    );
+    let id_of = Arc::clone(&backend);
+    let peers = Arc::new(rigel_rpc::Peers::new(
+        Arc::clone(&handler),
+        Arc::new(move || id_of.id()),
     ));
+    let loader = rigel_load::StreamLoader::new(
+        frontend,
+        Arc::new(LoadPeers {
+            backend: Arc::clone(&backend),
+            peers,
+        }),
+        Arc::clone(backend.functions()),
+        storage.join("error_log"),
+    );
 
     let be_listener = bind(&config.bind_address, config.be_port).await?;
     let brpc_listener = bind(&config.bind_address, config.brpc_port).await?;
@@ -281,7 +343,10 @@ pub async fn start_backend(mut config: Config) -> Result<BackendHandle, StartErr
             }
         });
     }
-    let router = rigel_http::backend_router(Arc::new(BackendApi(Arc::clone(&backend))));
+    let router = rigel_http::backend_router(Arc::new(BackendApi {
+        backend: Arc::clone(&backend),
+        loader,
+    }));
     let http_stop = stopped(rx.clone());
     tasks.spawn(async move {
         if let Err(e) = rigel_http::serve("backend", http_listener, router, None, http_stop).await {

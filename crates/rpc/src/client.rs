@@ -40,7 +40,7 @@ const WRITE_QUEUE: usize = 16;
 type Intercepted = InterceptedService<Channel, VersionInterceptor>;
 
 /// Encodes and decodes a message: what crossing the wire does to it.
-fn roundtrip<M: Message + Default>(m: &M) -> Result<M> {
+pub(crate) fn roundtrip<M: Message + Default>(m: &M) -> Result<M> {
     M::decode(m.encode_to_vec().as_slice()).map_err(bad_message)
 }
 

@@ -11,6 +11,7 @@
 
 mod client;
 mod flight;
+pub mod frontend;
 mod handler;
 pub mod server;
 pub mod status;
@@ -22,5 +23,6 @@ pub mod services {
 }
 
 pub use client::{MAX_MESSAGE_BYTES, RpcBackend, channel, heartbeat};
+pub use frontend::{LoopbackFrontend, Peers, RemoteFrontend, frontend_routes};
 pub use handler::BackendHandler;
 pub use server::HeartbeatHandler;

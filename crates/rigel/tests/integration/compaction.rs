@@ -132,7 +132,10 @@ async fn manual_compaction_over_http() {
     let server = TestServer::start().await;
     let handle = server.handle.as_ref().unwrap();
     let fe = std::sync::Arc::clone(&handle.frontend);
-    let be = handle.be_http_addr.port();
+    let be = handle
+        .be_http_addr
+        .expect("rigel server serves be_http_port")
+        .port();
     let mut c = server.conn().await;
     exec(
         &mut c,

@@ -4,6 +4,7 @@ mod backup;
 mod cli;
 mod client;
 mod cluster;
+mod cluster_load;
 #[path = "../common/mod.rs"]
 mod common;
 mod compaction;

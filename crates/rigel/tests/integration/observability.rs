@@ -118,7 +118,12 @@ fn promtool_check(text: &str) {
 async fn metrics_move_with_queries_loads_and_failures() {
     let server = TestServer::start().await;
     let h = server.handle.as_ref().unwrap();
-    let (fe, be) = (h.http_addr.port(), h.be_http_addr.port());
+    let (fe, be) = (
+        h.http_addr.port(),
+        h.be_http_addr
+            .expect("rigel server serves be_http_port")
+            .port(),
+    );
     let mut c = server.conn().await;
     exec(&mut c, "CREATE DATABASE m").await;
     exec(
@@ -242,12 +247,15 @@ async fn health_endpoints() {
     assert_eq!(fe["status"], "OK");
     assert_eq!(fe["total_backend_num"], 1);
     assert_eq!(fe["online_backend_num"], 1);
-    let be: serde_json::Value = reqwest::get(format!("http://{}/api/health", h.be_http_addr))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let be: serde_json::Value = reqwest::get(format!(
+        "http://{}/api/health",
+        h.be_http_addr.expect("rigel server serves be_http_port")
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     assert_eq!(be["status"], "OK");
     server.stop().await;
 }

@@ -66,7 +66,13 @@ async fn primary_key_table_matches_a_model() {
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let mut model = Model::new();
     for step in 0..80 {
-        let be = server.handle.as_ref().unwrap().be_http_addr.port();
+        let be = server
+            .handle
+            .as_ref()
+            .unwrap()
+            .be_http_addr
+            .expect("rigel server serves be_http_port")
+            .port();
         let what = rng.next(12);
         match what {
             0..=2 => {

@@ -145,7 +145,13 @@ async fn guide_accounts_and_privileges() {
     );
     login("readonly_user", "new_pw").await.unwrap();
     // Stream Load checks INSERT for the Basic-auth user.
-    let be = server.handle.as_ref().unwrap().be_http_addr.port();
+    let be = server
+        .handle
+        .as_ref()
+        .unwrap()
+        .be_http_addr
+        .expect("rigel server serves be_http_port")
+        .port();
     let http = reqwest::Client::new();
     let load = |user: &'static str, pw: &'static str| {
         let req = http

@@ -21,7 +21,13 @@ impl Loader {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
-            be: server.handle.as_ref().unwrap().be_http_addr.port(),
+            be: server
+                .handle
+                .as_ref()
+                .unwrap()
+                .be_http_addr
+                .expect("rigel server serves be_http_port")
+                .port(),
         }
     }
 
@@ -156,7 +162,13 @@ async fn curl_with_redirect_as_the_guide_runs_it() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 307);
     let location = resp.headers()["location"].to_str().unwrap().to_string();
-    let be = server.handle.as_ref().unwrap().be_http_addr.port();
+    let be = server
+        .handle
+        .as_ref()
+        .unwrap()
+        .be_http_addr
+        .expect("rigel server serves be_http_port")
+        .port();
     assert_eq!(
         location,
         format!("http://127.0.0.1:{be}/api/sl/t/_stream_load")
@@ -525,7 +537,13 @@ async fn a_body_cut_off_loads_nothing() {
         "CREATE TABLE cut.t (id INT, v STRING) DISTRIBUTED BY HASH(id) BUCKETS 2",
     )
     .await;
-    let be = server.handle.as_ref().unwrap().be_http_addr.port();
+    let be = server
+        .handle
+        .as_ref()
+        .unwrap()
+        .be_http_addr
+        .expect("rigel server serves be_http_port")
+        .port();
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", be))
         .await
         .unwrap();

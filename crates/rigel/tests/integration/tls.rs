@@ -140,7 +140,13 @@ async fn mysql_over_tls() {
     let data = certs.path().join("rows.csv");
     std::fs::write(&data, "1,10\n2,20\n").unwrap();
     let handle = server.handle.as_ref().unwrap();
-    let (fe, be) = (handle.http_addr.port(), handle.be_http_addr.port());
+    let (fe, be) = (
+        handle.http_addr.port(),
+        handle
+            .be_http_addr
+            .expect("rigel server serves be_http_port")
+            .port(),
+    );
     let curl = |args: &[&str]| {
         let out = Command::new("curl")
             .args(["-sS", "--cacert", &ca.to_string_lossy(), "-u", "root:"])

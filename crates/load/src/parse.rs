@@ -26,9 +26,10 @@ use bytes::Bytes;
 use memchr::memmem;
 use rigel_common::SqlError;
 
-use super::csv::{Columns, CsvSplitter};
-use super::options::{Compression, Format};
-use super::{LoadPlan, Processed, load_error};
+use crate::csv::{Columns, CsvSplitter};
+use crate::load_error;
+use crate::options::{Compression, Format};
+use crate::plan::{LoadPlan, Processed};
 
 /// Bytes read from the body at a time.
 const BLOCK: usize = 8 << 20;
@@ -103,7 +104,7 @@ fn parse_workers() -> usize {
 /// The parser stage: reads the body from `rx`, sends one `Processed` per block to `out`,
 /// in input order. Stops at the first error (which it sends) or when `out` is closed.
 /// Panics of its threads propagate to the caller (which aborts the load).
-pub(super) fn parse_loop(
+pub(crate) fn parse_loop(
     plan: Arc<LoadPlan>,
     rx: tokio::sync::mpsc::Receiver<Bytes>,
     out: tokio::sync::mpsc::Sender<Result<Processed, SqlError>>,
@@ -136,7 +137,7 @@ pub(super) fn parse_loop(
                 ))));
                 return;
             }
-            let split = super::json::split_json(
+            let split = crate::json::split_json(
                 &body,
                 &plan.source_names,
                 plan.options.jsonpaths.as_deref(),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, StringBuilder};
 use serde_json::Value;
 
-use super::csv::{BadRow, Columns, Split};
+use crate::csv::{BadRow, Columns, Split};
 
 /// A parsed JSON path: keys and array indexes after `$`.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,0 +1,226 @@
+//! Stream Load on a cluster: the frontend redirects to the backends in turn, each backend
+//! parses the body and routes the rows to the backends holding their tablets, the
+//! frontend plans, creates partitions and commits.
+
+use std::path::Path;
+use std::process::Command;
+
+use mysql_async::prelude::Queryable;
+
+use crate::common::cluster::TestCluster;
+use crate::common::exec;
+
+/// `curl -T file` with `headers`, to `url`; the JSON reply. `follow` follows the
+/// frontend's 307 with the credentials.
+fn curl(url: &str, file: &Path, headers: &[&str], user: &str, follow: bool) -> serde_json::Value {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-u", user]);
+    if follow {
+        cmd.arg("--location-trusted");
+    }
+    for h in headers {
+        cmd.args(["-H", h]);
+    }
+    let out = cmd.arg("-T").arg(file).arg(url).output().expect("curl");
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+async fn count(c: &mut mysql_async::Conn, sql: &str) -> i64 {
+    c.query_first::<i64, _>(sql).await.unwrap().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_load_runs_on_the_backends() {
+    let cluster = TestCluster::start(3).await;
+    let mut c = cluster.conn().await;
+    exec(&mut c, "CREATE DATABASE d").await;
+    exec(
+        &mut c,
+        "CREATE TABLE d.t (k INT NOT NULL, v VARCHAR(10)) DUPLICATE KEY(k) \
+         DISTRIBUTED BY HASH(k) BUCKETS 12",
+    )
+    .await;
+    cluster
+        .wait_for(|b| b.iter().all(|x| x.2 && x.3 == 4), "four tablets each")
+        .await;
+    let dir = cluster.dir.path();
+    let fe_url = format!(
+        "http://127.0.0.1:{}/api/d/t/_stream_load",
+        cluster.http_port()
+    );
+
+    // Through the frontend: its 307 picks the live backends in turn, and every load lands
+    // rows in tablets of all three backends.
+    let mut expected = 0i64;
+    for round in 0..3 {
+        let file = dir.join(format!("fe{round}.csv"));
+        let rows: Vec<String> = (0..100)
+            .map(|i| format!("{},r{round}", round * 1000 + i))
+            .collect();
+        std::fs::write(&file, rows.join("\n")).unwrap();
+        let reply = curl(&fe_url, &file, &["column_separator:,"], "root:", true);
+        assert_eq!(reply["Status"], "Success", "{reply}");
+        assert_eq!(reply["NumberLoadedRows"], 100, "{reply}");
+        expected += 100;
+        assert_eq!(count(&mut c, "SELECT count(*) FROM d.t").await, expected);
+    }
+
+    // Straight to each backend's port, as StarRocks users also do: the same answer.
+    for (i, be) in cluster.backends.iter().enumerate() {
+        let file = dir.join(format!("be{i}.csv"));
+        let rows: Vec<String> = (0..50)
+            .map(|j| format!("{},b{i}", 10_000 + i * 100 + j))
+            .collect();
+        std::fs::write(&file, rows.join("\n")).unwrap();
+        let url = format!("http://127.0.0.1:{}/api/d/t/_stream_load", be.http_port);
+        let label = format!("be_label_{i}");
+        let reply = curl(
+            &url,
+            &file,
+            &["column_separator:,", &format!("label:{label}")],
+            "root:",
+            false,
+        );
+        assert_eq!(reply["Status"], "Success", "{reply}");
+        assert_eq!(reply["Label"], label.as_str());
+        expected += 50;
+        // The label is the frontend's to keep: a second load under it, on another
+        // backend, is refused.
+        let other = &cluster.backends[(i + 1) % cluster.backends.len()];
+        let again = curl(
+            &format!("http://127.0.0.1:{}/api/d/t/_stream_load", other.http_port),
+            &file,
+            &["column_separator:,", &format!("label:{label}")],
+            "root:",
+            false,
+        );
+        assert_eq!(again["Status"], "Label Already Exists", "{again}");
+        assert_eq!(again["ExistingJobStatus"], "FINISHED", "{again}");
+    }
+    assert_eq!(count(&mut c, "SELECT count(*) FROM d.t").await, expected);
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM d.t WHERE v = 'b2'").await,
+        50
+    );
+
+    // Rejected rows: the backend that ran the load serves the error log.
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "1,ok\nnot_a_number,x\n2,ok\n").unwrap();
+    let be0 = &cluster.backends[0];
+    let reply = curl(
+        &format!("http://127.0.0.1:{}/api/d/t/_stream_load", be0.http_port),
+        &bad,
+        &["column_separator:,", "max_filter_ratio:0.5"],
+        "root:",
+        false,
+    );
+    assert_eq!(reply["Status"], "Success", "{reply}");
+    assert_eq!(reply["NumberLoadedRows"], 2);
+    assert_eq!(reply["NumberFilteredRows"], 1);
+    expected += 2;
+    let url = reply["ErrorURL"].as_str().expect("ErrorURL").to_string();
+    assert!(url.contains(&format!(":{}/", be0.http_port)), "{url}");
+    let log = Command::new("curl").args(["-s", &url]).output().unwrap();
+    let log = String::from_utf8_lossy(&log.stdout);
+    assert!(log.contains("not_a_number"), "{log}");
+    // Too many: nothing of the load is visible.
+    let reply = curl(
+        &format!("http://127.0.0.1:{}/api/d/t/_stream_load", be0.http_port),
+        &bad,
+        &["column_separator:,"],
+        "root:",
+        false,
+    );
+    assert_eq!(reply["Status"], "Fail", "{reply}");
+    assert_eq!(count(&mut c, "SELECT count(*) FROM d.t").await, expected);
+
+    // A wrong password is refused by the frontend, through the backend.
+    let reply = curl(
+        &format!("http://127.0.0.1:{}/api/d/t/_stream_load", be0.http_port),
+        &bad,
+        &["column_separator:,"],
+        "root:wrong",
+        false,
+    );
+    assert_eq!(reply["Status"], "Fail", "{reply}");
+    assert!(
+        reply["Message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Access denied"),
+        "{reply}"
+    );
+
+    // Columns mapping, an expression and a filter planned by the frontend, evaluated on
+    // the backend.
+    let mapped = dir.join("mapped.csv");
+    std::fs::write(&mapped, "x1,5\nx2,6\nx3,7\n").unwrap();
+    let reply = curl(
+        &format!(
+            "http://127.0.0.1:{}/api/d/t/_stream_load",
+            cluster.backends[1].http_port
+        ),
+        &mapped,
+        &[
+            "column_separator:,",
+            "columns: tag, n, k = n * 1000000, v = upper(tag)",
+            "where: k > 5000000",
+        ],
+        "root:",
+        false,
+    );
+    assert_eq!(reply["Status"], "Success", "{reply}");
+    assert_eq!(reply["NumberLoadedRows"], 2, "{reply}");
+    assert_eq!(reply["NumberUnselectedRows"], 1, "{reply}");
+    let got: Vec<(i32, String)> = c
+        .query("SELECT k, v FROM d.t WHERE k >= 5000000 ORDER BY k")
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        vec![(6_000_000, "X2".into()), (7_000_000, "X3".into())]
+    );
+
+    // Expression partitioning: the frontend creates the partitions the rows need, the
+    // backend routes the rows into them.
+    exec(
+        &mut c,
+        "CREATE TABLE d.events (day DATE NOT NULL, n INT) DUPLICATE KEY(day) \
+         PARTITION BY date_trunc('day', day) DISTRIBUTED BY HASH(n) BUCKETS 3",
+    )
+    .await;
+    let events = dir.join("events.csv");
+    std::fs::write(
+        &events,
+        "2024-01-01,1\n2024-01-02,2\n2024-01-02,3\n2024-01-05,4\n",
+    )
+    .unwrap();
+    let reply = curl(
+        &format!(
+            "http://127.0.0.1:{}/api/d/events/_stream_load",
+            cluster.http_port()
+        ),
+        &events,
+        &["column_separator:,"],
+        "root:",
+        true,
+    );
+    assert_eq!(reply["Status"], "Success", "{reply}");
+    assert_eq!(reply["NumberLoadedRows"], 4, "{reply}");
+    let parts: Vec<mysql_async::Row> = c.query("SHOW PARTITIONS FROM d.events").await.unwrap();
+    assert_eq!(parts.len(), 3);
+    assert_eq!(count(&mut c, "SELECT sum(n) FROM d.events").await, 10);
+
+    // SHOW LOAD lists the loads the backends ran, finished and cancelled.
+    let jobs: Vec<(String, String)> = c
+        .query("SELECT label, state FROM information_schema.loads WHERE database_name = 'd'")
+        .await
+        .unwrap();
+    assert!(
+        jobs.iter()
+            .any(|(l, s)| l == "be_label_0" && s == "FINISHED"),
+        "{jobs:?}"
+    );
+    assert!(jobs.iter().any(|(_, s)| s == "CANCELLED"), "{jobs:?}");
+}
