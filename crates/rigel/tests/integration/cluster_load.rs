@@ -32,7 +32,7 @@ async fn count(c: &mut mysql_async::Conn, sql: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_load_runs_on_the_backends() {
-    let cluster = TestCluster::start(3).await;
+    let mut cluster = TestCluster::start(3).await;
     let mut c = cluster.conn().await;
     exec(&mut c, "CREATE DATABASE d").await;
     exec(
@@ -223,4 +223,53 @@ async fn stream_load_runs_on_the_backends() {
         "{jobs:?}"
     );
     assert!(jobs.iter().any(|(_, s)| s == "CANCELLED"), "{jobs:?}");
+
+    // A backend holding some of the tablets is killed: a load that needs it fails with an
+    // error naming it and leaves nothing visible; once it is back, the same load succeeds.
+    let before = count(&mut c, "SELECT count(*) FROM d.t").await;
+    cluster.backends[2].kill9();
+    let wide = dir.join("wide.csv");
+    let rows: Vec<String> = (0..200).map(|i| format!("{},w", 20_000 + i)).collect();
+    std::fs::write(&wide, rows.join("\n")).unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/api/d/t/_stream_load",
+        cluster.backends[0].http_port
+    );
+    let reply = curl(
+        &url,
+        &wide,
+        &["column_separator:,", "label:wide"],
+        "root:",
+        false,
+    );
+    assert_eq!(reply["Status"], "Fail", "{reply}");
+    let dead = cluster.backends[2].heartbeat_port;
+    let dead_id = cluster
+        .backends()
+        .await
+        .into_iter()
+        .find(|b| b.1 == dead)
+        .expect("the killed backend in SHOW BACKENDS")
+        .0;
+    let message = reply["Message"].as_str().unwrap_or("");
+    assert!(
+        message.contains(&format!("backend {dead_id}")),
+        "the error names the backend: {reply}"
+    );
+    cluster.backends[2].restart();
+    cluster.wait_alive(3).await;
+    assert_eq!(count(&mut c, "SELECT count(*) FROM d.t").await, before);
+    // The failed load's label is free again.
+    let reply = curl(
+        &url,
+        &wide,
+        &["column_separator:,", "label:wide"],
+        "root:",
+        false,
+    );
+    assert_eq!(reply["Status"], "Success", "{reply}");
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM d.t").await,
+        before + 200
+    );
 }
