@@ -18,7 +18,6 @@ use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::common::DataFusionError;
 use datafusion::execution::TaskContext;
-use datafusion::prelude::SessionConfig;
 use futures::StreamExt;
 use rigel_be_api::{
     Backend, BackupRequest, CompactRequest, CompactSummary, CompactionKind, DeleteRequest,
@@ -214,24 +213,9 @@ impl LocalBackend {
         self: &Arc<Self>,
         settings: &HashMap<String, String>,
     ) -> Result<Arc<TaskContext>> {
-        let mut config = SessionConfig::new();
-        for (key, value) in settings {
-            config
-                .options_mut()
-                .set(key, value)
-                .map_err(|e| rigel_be_api::wire::bad_message(format!("setting {key}: {e}")))?;
-        }
-        let config = config.with_extension(Arc::new(self.scan_runtime()));
-        let ctx = TaskContext::new(
-            None,
-            String::new(),
-            config,
-            self.functions.scalar_functions().clone(),
-            self.functions.higher_order_functions().clone(),
-            self.functions.aggregate_functions().clone(),
-            self.functions.window_functions().clone(),
-            self.functions.runtime_env(),
-        );
+        let config =
+            rigel_exec::fragment_config(settings)?.with_extension(Arc::new(self.scan_runtime()));
+        let ctx = rigel_exec::fragment_context(&self.functions, config);
         Ok(Arc::new(ctx))
     }
 

@@ -15,6 +15,6 @@ mod write;
 
 pub use codec::RigelCodec;
 pub use router::{Routed, Router};
-pub use runtime::{BackendResolver, LocalScanner, ScanRuntime};
+pub use runtime::{BackendResolver, LocalScanner, ScanRuntime, fragment_config, fragment_context};
 pub use scan::{ScanGroup, ScanSpec, TabletScanExec};
 pub use write::{Placement, RoutingSink};

@@ -1,10 +1,12 @@
 //! What a node that executes plan fragments provides to them: the backends it can reach,
 //! and, on a backend, its own tablets.
 
+use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::Arc;
 
 use datafusion::execution::TaskContext;
+use datafusion::prelude::SessionConfig;
 use rigel_be_api::{Backend, Result, ScanRequest, ScanStream};
 use rigel_common::ids::BackendId;
 
@@ -46,4 +48,32 @@ impl ScanRuntime {
                 rigel_common::SqlError::internal("a tablet scan runs without its scan runtime")
             })
     }
+}
+
+/// The config of a received plan fragment: DataFusion's defaults with `settings` (config
+/// keys, such as `datafusion.execution.time_zone`) the sender's session had.
+pub fn fragment_config(settings: &HashMap<String, String>) -> Result<SessionConfig> {
+    let mut config = SessionConfig::new();
+    for (key, value) in settings {
+        config
+            .options_mut()
+            .set(key, value)
+            .map_err(|e| rigel_be_api::wire::bad_message(format!("setting {key}: {e}")))?;
+    }
+    Ok(config)
+}
+
+/// A task context with `config` whose functions are those of `functions` (the node's
+/// registry, where functions named in received plans resolve).
+pub fn fragment_context(functions: &TaskContext, config: SessionConfig) -> TaskContext {
+    TaskContext::new(
+        None,
+        String::new(),
+        config,
+        functions.scalar_functions().clone(),
+        functions.higher_order_functions().clone(),
+        functions.aggregate_functions().clone(),
+        functions.window_functions().clone(),
+        functions.runtime_env(),
+    )
 }

@@ -10,7 +10,6 @@ use bytes::Bytes;
 use datafusion::arrow::array::{RecordBatch, UInt32Array};
 use datafusion::arrow::compute::take_record_batch;
 use datafusion::execution::TaskContext;
-use datafusion::prelude::SessionConfig;
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 use rigel_be_api::{LoadCoordinator, PartitionRoute, SinkSummary, TabletSink, pb};
@@ -271,24 +270,8 @@ impl StreamLoader {
 
     /// A task context for the plan's expressions: its settings, this node's functions.
     fn plan_context(&self, settings: &HashMap<String, String>) -> Result<TaskContext, SqlError> {
-        let mut config = SessionConfig::new();
-        for (key, value) in settings {
-            config
-                .options_mut()
-                .set(key, value)
-                .map_err(|e| rigel_be_api::wire::bad_message(format!("setting {key}: {e}")))?;
-        }
-        let f = &self.functions;
-        Ok(TaskContext::new(
-            None,
-            String::new(),
-            config,
-            f.scalar_functions().clone(),
-            f.higher_order_functions().clone(),
-            f.aggregate_functions().clone(),
-            f.window_functions().clone(),
-            f.runtime_env(),
-        ))
+        let config = rigel_exec::fragment_config(settings)?;
+        Ok(rigel_exec::fragment_context(&self.functions, config))
     }
 
     async fn run(&self, req: StreamLoadRequest, report: &mut Report) -> Result<(), SqlError> {
