@@ -191,38 +191,32 @@ impl Coordinator {
     fn take(&self, txn: TxnId) -> Option<ActiveLoad> {
         self.0.loads.active.lock().remove(&txn)
     }
-
-    fn record(&self, txn: TxnId, load: &ActiveLoad, end: LoadEnd<'_>) {
-        record_load(&self.0, txn, load, end);
-    }
 }
 
 /// Records the end of a load for SHOW LOAD.
 fn record_load(fe: &Frontend, txn: TxnId, load: &ActiveLoad, end: LoadEnd<'_>) {
-    {
-        let (state, loaded, error, counters) = match end {
-            LoadEnd::Finished(rows, c) => ("FINISHED", rows, String::new(), c),
-            LoadEnd::Cancelled(why, c) => ("CANCELLED", 0, why.to_string(), c),
-        };
-        let c = counters.cloned().unwrap_or_default();
-        fe.loads.record(LoadJob {
-            txn,
-            label: load.label.clone(),
-            db: load.db.clone(),
-            table: load.table.name.clone(),
-            kind: "STREAM_LOAD",
-            state,
-            total: c.total,
-            loaded,
-            filtered: c.filtered,
-            unselected: c.unselected,
-            error,
-            error_url: c.error_url,
-            created_ms: load.created_ms,
-            finished_ms: crate::now_ms(),
-        });
-        fe.env.metrics.load_finished.increment(1);
-    }
+    let (state, loaded, error, counters) = match end {
+        LoadEnd::Finished(rows, c) => ("FINISHED", rows, String::new(), c),
+        LoadEnd::Cancelled(why, c) => ("CANCELLED", 0, why.to_string(), c),
+    };
+    let c = counters.cloned().unwrap_or_default();
+    fe.loads.record(LoadJob {
+        txn,
+        label: load.label.clone(),
+        db: load.db.clone(),
+        table: load.table.name.clone(),
+        kind: "STREAM_LOAD",
+        state,
+        total: c.total,
+        loaded,
+        filtered: c.filtered,
+        unselected: c.unselected,
+        error,
+        error_url: c.error_url,
+        created_ms: load.created_ms,
+        finished_ms: crate::now_ms(),
+    });
+    fe.env.metrics.load_finished.increment(1);
 }
 
 enum LoadEnd<'a> {
@@ -367,7 +361,7 @@ impl LoadCoordinator for Coordinator {
         let counters = r.counters.as_ref();
         if summary.rows == 0 {
             fe.abort_txn(txn).await;
-            self.record(txn, &load, LoadEnd::Finished(0, counters));
+            record_load(&self.0, txn, &load, LoadEnd::Finished(0, counters));
             return Ok(pb::FinishLoadResponse { visible: true });
         }
         match fe
@@ -376,13 +370,23 @@ impl LoadCoordinator for Coordinator {
         {
             Ok(status) => {
                 fe.after_load(load.table.id, summary.rows);
-                self.record(txn, &load, LoadEnd::Finished(summary.rows, counters));
+                record_load(
+                    &self.0,
+                    txn,
+                    &load,
+                    LoadEnd::Finished(summary.rows, counters),
+                );
                 Ok(pb::FinishLoadResponse {
                     visible: status == crate::txn::TxnStatus::Visible,
                 })
             }
             Err(e) => {
-                self.record(txn, &load, LoadEnd::Cancelled(&e.message, counters));
+                record_load(
+                    &self.0,
+                    txn,
+                    &load,
+                    LoadEnd::Cancelled(&e.message, counters),
+                );
                 Err(e)
             }
         }
@@ -395,7 +399,8 @@ impl LoadCoordinator for Coordinator {
             return Ok(());
         };
         self.0.abort_txn(txn).await;
-        self.record(
+        record_load(
+            &self.0,
             txn,
             &load,
             LoadEnd::Cancelled(&r.reason, r.counters.as_ref()),
