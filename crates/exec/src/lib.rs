@@ -6,14 +6,18 @@
 //!   reach and, on a backend, its own tablets.
 //! - [`RoutingSink`] and [`Router`]: a write's coordinator, routing rows to the backends
 //!   holding their tablets.
+//! - [`ProcessMemory`] and [`QueryPool`]: the memory queries of a process draw from, and
+//!   a statement's cap on it (`query_mem_limit`), on whichever node the query runs.
 
 mod codec;
+mod memory;
 mod router;
 mod runtime;
 mod scan;
 mod write;
 
 pub use codec::RigelCodec;
+pub use memory::{ProcessMemory, QUERY_POOL_SHARE, QueryPool, query_runtime};
 pub use router::{Routed, Router};
 pub use runtime::{BackendResolver, LocalScanner, ScanRuntime, fragment_config, fragment_context};
 pub use scan::{ScanGroup, ScanSpec, TabletScanExec};

@@ -346,6 +346,14 @@ impl PendingAudit {
         self.plan = plan;
     }
 
+    /// Gathers the metrics the tasks of a plan run on the backends report (their scans'
+    /// rows and bytes); the last batch has been sent by then.
+    pub(crate) async fn gather_metrics(&mut self) {
+        if let Some(plan) = self.plan.take() {
+            self.plan = Some(rigel_rpc::distributed::with_metrics(plan).await);
+        }
+    }
+
     /// Counts rows sent.
     pub(crate) fn add_rows(&mut self, n: usize) {
         self.rows += n as u64;

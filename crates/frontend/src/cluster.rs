@@ -646,6 +646,30 @@ impl BackendResolver for Resolver {
     }
 }
 
+/// The backends distributed queries run on.
+#[derive(Debug)]
+pub struct QueryWorkers(pub Arc<Cluster>);
+
+impl rigel_rpc::distributed::Workers for QueryWorkers {
+    fn live(&self) -> Vec<String> {
+        self.0
+            .live_members()
+            .iter()
+            .filter(|m| !m.data_address.is_empty())
+            .map(|m| m.data_address.clone())
+            .collect()
+    }
+
+    fn address(&self, id: BackendId) -> Result<String, SqlError> {
+        self.0.backend(id)?;
+        let member = self.0.member(id)?;
+        if member.data_address.is_empty() {
+            return Err(unavailable(id, "it serves no data port"));
+        }
+        Ok(member.data_address.clone())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,7 +32,6 @@ mod infoschema;
 pub mod load;
 mod lookup;
 mod membership;
-mod memory;
 pub mod metrics;
 pub mod partition;
 pub mod planner;
@@ -68,7 +67,7 @@ use tracing::{info, warn};
 use crate::catalog::Catalog;
 use crate::cluster::{Cluster, Member};
 use crate::planner::QueryEnv;
-pub use memory::ProcessMemory;
+pub use rigel_exec::ProcessMemory;
 pub use session::Session;
 
 /// One live connection, as SHOW PROCESSLIST and KILL see it.

@@ -111,6 +111,8 @@ pub struct QueryEnv {
     planners: Vec<Arc<dyn ExprPlanner>>,
     table_functions: std::collections::HashMap<String, Arc<datafusion::catalog::TableFunction>>,
     cpus: usize,
+    /// In a cluster (`rigel fe`): queries run in stages on the backends.
+    distributed: Option<Arc<rigel_rpc::distributed::Coordinator>>,
 }
 
 impl std::fmt::Debug for QueryEnv {
@@ -134,6 +136,11 @@ impl QueryEnv {
         let cpus = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
+        let distributed = (!cluster.is_embedded()).then(|| {
+            rigel_rpc::distributed::Coordinator::new(Arc::new(crate::cluster::QueryWorkers(
+                Arc::clone(&cluster),
+            )))
+        });
         Self {
             catalog,
             cluster,
@@ -167,6 +174,7 @@ impl QueryEnv {
                 )))
                 .collect(),
             cpus,
+            distributed,
         }
     }
 
@@ -222,8 +230,9 @@ impl QueryEnv {
                 version: self.version.clone(),
                 last_insert_id: 0,
             });
-        if let Some(tz) = session.var("time_zone") {
-            config.options_mut().execution.time_zone = Some(normalize_tz(tz));
+        let tz = session.var("time_zone").map(normalize_tz);
+        if let Some(tz) = &tz {
+            config.options_mut().execution.time_zone = Some(tz.clone());
         }
         let ctx = Arc::new(StatementContext {
             env: Arc::clone(self),
@@ -231,21 +240,10 @@ impl QueryEnv {
             scans: Mutex::new(vec![]),
             view_depth,
         });
-        let runtime = match session
+        let limit = session
             .var("query_mem_limit")
-            .and_then(|v| v.parse::<usize>().ok())
-        {
-            Some(limit) if limit > 0 => Arc::new(RuntimeEnv {
-                memory_pool: Arc::new(crate::memory::QueryPool::new(
-                    Arc::clone(&self.runtime.memory_pool),
-                    limit,
-                )),
-                disk_manager: Arc::clone(&self.runtime.disk_manager),
-                cache_manager: Arc::clone(&self.runtime.cache_manager),
-                object_store_registry: Arc::clone(&self.runtime.object_store_registry),
-            }),
-            _ => Arc::clone(&self.runtime),
-        };
+            .and_then(|v| v.parse::<usize>().ok());
+        let runtime = rigel_exec::query_runtime(&self.runtime, limit);
         let mut state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)
@@ -256,8 +254,25 @@ impl QueryEnv {
             .with_table_functions(self.table_functions.clone())
             .with_analyzer_rule(Arc::new(crate::count_distinct::CountDistinctSketch))
             .with_analyzer_rule(Arc::new(crate::float_text::FloatText))
-            .with_catalog_list(Arc::new(RigelCatalogList::new(Arc::clone(&ctx))))
-            .build();
+            .with_catalog_list(Arc::new(RigelCatalogList::new(Arc::clone(&ctx))));
+        if let Some(coordinator) = &self.distributed {
+            let mut settings = BTreeMap::new();
+            if let Some(tz) = &tz {
+                settings.insert("datafusion.execution.time_zone".to_string(), tz.clone());
+            }
+            settings.insert(
+                "datafusion.execution.batch_size".to_string(),
+                batch_size.to_string(),
+            );
+            if let Some(limit) = limit.filter(|&l| l > 0) {
+                settings.insert(
+                    rigel_rpc::distributed::QUERY_MEM_LIMIT.to_string(),
+                    limit.to_string(),
+                );
+            }
+            state = rigel_rpc::distributed::plan_on_backends(state, coordinator, &settings);
+        }
+        let mut state = state.build();
         // Functions evaluated at run time see the statement's settings (`time_zone` among
         // them); without this DataFusion hands them its defaults.
         let options = Arc::clone(state.config_options());

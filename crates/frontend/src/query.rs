@@ -151,7 +151,24 @@ impl Session {
             );
         }
         if kind != "logical" {
-            if kind == "analyze" {
+            if rigel_rpc::distributed::is_distributed(&physical) {
+                let analyze = kind == "analyze";
+                let plan = if analyze {
+                    let _ = collect(Arc::clone(&physical), state.task_ctx())
+                        .await
+                        .map_err(df_error)?;
+                    rigel_rpc::distributed::with_metrics(physical).await
+                } else {
+                    physical
+                };
+                lines.push(if analyze {
+                    "Distributed plan (stages, with metrics):".to_string()
+                } else {
+                    "Distributed plan (stages):".to_string()
+                });
+                let text = rigel_rpc::distributed::display(&plan, analyze);
+                lines.extend(text.lines().map(|l| format!("  {l}")));
+            } else if kind == "analyze" {
                 let _ = collect(Arc::clone(&physical), state.task_ctx())
                     .await
                     .map_err(df_error)?;

@@ -714,6 +714,8 @@ fn audited(
                     Some((Err(e), (stream, audit, running)))
                 }
                 None => {
+                    drop(stream);
+                    audit.gather_metrics().await;
                     audit.finish("EOF", None);
                     None
                 }

@@ -222,6 +222,26 @@ impl BackendHttp for BackendApi {
     }
 }
 
+/// What the tasks of distributed queries find on this backend.
+struct Fragments {
+    backend: Arc<LocalBackend>,
+    runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
+}
+
+impl rigel_rpc::distributed::FragmentHost for Fragments {
+    fn functions(&self) -> Arc<datafusion::execution::TaskContext> {
+        Arc::clone(self.backend.functions())
+    }
+
+    fn scan_runtime(&self) -> rigel_exec::ScanRuntime {
+        self.backend.scan_runtime()
+    }
+
+    fn runtime(&self) -> Arc<datafusion::execution::runtime_env::RuntimeEnv> {
+        Arc::clone(&self.runtime)
+    }
+}
+
 /// A running `rigel be`.
 pub struct BackendHandle {
     /// `be_port`.
@@ -263,7 +283,11 @@ pub async fn start_backend(mut config: Config) -> Result<BackendHandle, StartErr
     let engine = open_engine(&config, &storage).await?;
     config.storage_root_path = storage.to_string_lossy().into_owned();
     let mem_limit = config.mem_limit.bytes(host::memory().total);
-    let metrics = Arc::new(rigel_backend::BeMetrics::new(mem_limit, None));
+    let memory = rigel_exec::ProcessMemory::new(mem_limit);
+    let metrics = Arc::new(rigel_backend::BeMetrics::new(
+        mem_limit,
+        Some(Arc::clone(&memory.pool)),
+    ));
     let id = known.map_or(BackendId(0), |k| k.backend_id);
     let backend = Arc::new(
         LocalBackend::with_metrics(id, Arc::new(engine), metrics).map_err(StartError::Backend)?,
@@ -325,7 +349,16 @@ pub async fn start_backend(mut config: Config) -> Result<BackendHandle, StartErr
         (
             "data",
             brpc_listener,
-            rigel_rpc::server::data_routes(Arc::clone(&handler)),
+            rigel_rpc::distributed::worker_routes(
+                rigel_rpc::server::data_routes(Arc::clone(&handler)),
+                Arc::new(Fragments {
+                    backend: Arc::clone(&backend),
+                    runtime: Arc::new(datafusion::execution::runtime_env::RuntimeEnv {
+                        memory_pool: Arc::clone(&memory.pool),
+                        ..Default::default()
+                    }),
+                }),
+            ),
         ),
         (
             "heartbeat",

@@ -6,10 +6,13 @@
 //!   in memory (`rigel server` uses it, so every test exercises the wire form).
 //! - [`BackendHandler`] receives those messages and calls the backend that serves them;
 //!   [`server`] mounts it as gRPC services.
+//! - [`distributed`] runs queries in stages across the backends (datafusion-distributed):
+//!   the frontend's planner and the backends' workers.
 //! - Errors cross as typed [`WireError`](rigel_be_api::pb::WireError)s in the status
 //!   details, and every request carries the protocol version ([`status`]).
 
 mod client;
+pub mod distributed;
 mod flight;
 pub mod frontend;
 mod handler;

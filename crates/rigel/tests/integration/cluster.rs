@@ -44,6 +44,26 @@ async fn one_frontend_three_backends() {
         )
         .await;
     assert!(b.iter().all(|x| x.4.is_empty()), "{b:?}");
+    // The query runs in stages: the scan, filter and partial aggregate on each backend
+    // holding tablets (one task each), the rest on the frontend.
+    let plan: Vec<String> = c
+        .query("EXPLAIN SELECT v, count(*) FROM d.t WHERE k > 10 GROUP BY v")
+        .await
+        .unwrap();
+    let plan = plan.join("\n");
+    assert!(plan.contains("Distributed plan (stages)"), "{plan}");
+    let placed = plan
+        .lines()
+        .find(|l| l.contains("tasks: t0->backend"))
+        .unwrap_or_else(|| panic!("no task placement in {plan}"));
+    for (id, ..) in &b {
+        assert!(placed.contains(&format!("backend {id}")), "{placed}");
+    }
+    let filtered: Vec<(i64, i64)> = c
+        .query("SELECT count(*), sum(k) FROM d.t WHERE k > 10")
+        .await
+        .unwrap();
+    assert_eq!(filtered, vec![(290, 45150 - 55)]);
     // SHOW TABLET lists one replica per tablet with its backend; be_tablets gathers every
     // backend's tablets under its id.
     let rows: Vec<mysql_async::Row> = c.query("SHOW TABLET FROM d.t").await.unwrap();

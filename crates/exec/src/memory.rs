@@ -16,6 +16,7 @@ use datafusion::execution::memory_pool::{
     GreedyMemoryPool, MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation,
     TrackConsumersPool, UnboundedMemoryPool,
 };
+use datafusion::execution::runtime_env::RuntimeEnv;
 
 /// The share of the process memory limit queries may hold; the rest is for loads,
 /// metadata and caches.
@@ -44,6 +45,20 @@ impl ProcessMemory {
             ))
         };
         Self { limit, pool }
+    }
+}
+
+/// The runtime of one statement: `base`'s, its memory capped at `limit` bytes of the
+/// process pool when the session sets `query_mem_limit` (`None` or 0: no cap).
+pub fn query_runtime(base: &Arc<RuntimeEnv>, limit: Option<usize>) -> Arc<RuntimeEnv> {
+    match limit {
+        Some(limit) if limit > 0 => Arc::new(RuntimeEnv {
+            memory_pool: Arc::new(QueryPool::new(Arc::clone(&base.memory_pool), limit)),
+            disk_manager: Arc::clone(&base.disk_manager),
+            cache_manager: Arc::clone(&base.cache_manager),
+            object_store_registry: Arc::clone(&base.object_store_registry),
+        }),
+        _ => Arc::clone(base),
     }
 }
 
