@@ -10,6 +10,7 @@
 //!   a statement's cap on it (`query_mem_limit`), on whichever node the query runs.
 
 mod codec;
+mod error;
 mod memory;
 mod router;
 mod runtime;
@@ -17,6 +18,7 @@ mod scan;
 mod write;
 
 pub use codec::RigelCodec;
+pub use error::{plan_error, sql_error};
 pub use memory::{ProcessMemory, QUERY_POOL_SHARE, QueryPool, query_runtime};
 pub use router::{Routed, Router};
 pub use runtime::{BackendResolver, LocalScanner, ScanRuntime, fragment_config, fragment_context};

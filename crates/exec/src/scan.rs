@@ -455,5 +455,5 @@ impl ExecutionPlan for TabletScanExec {
 }
 
 fn external(e: SqlError) -> DataFusionError {
-    DataFusionError::External(Box::new(e))
+    crate::plan_error(e)
 }

@@ -35,11 +35,10 @@ impl From<FeError> for SqlError {
 
 /// Maps a DataFusion error to the MySQL error a client expects.
 pub fn df_error(e: DataFusionError) -> SqlError {
-    // Our own errors travel through DataFusion wrapped as External.
-    if let DataFusionError::External(inner) = &e
-        && let Some(sql) = inner.downcast_ref::<SqlError>()
-    {
-        return sql.clone();
+    // Our own errors travel through DataFusion wrapped as External, with their wire form
+    // around them when they may come from another node.
+    if let Some(sql) = rigel_exec::sql_error(&e) {
+        return sql;
     }
     let e = match e {
         DataFusionError::Context(_, inner) => return df_error(*inner),
