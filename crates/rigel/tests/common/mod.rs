@@ -189,3 +189,11 @@ impl ServerProcess {
         let _ = self.child.wait();
     }
 }
+
+/// A test that ends (or fails) leaves no server running.
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
