@@ -39,4 +39,12 @@ python3 -c 'import json,sys; json.load(open("monitoring/grafana-dashboard.json")
 export RIGEL_REQUIRE_PROMTOOL=1
 
 cargo fmt --all -- --check
+# The backend role builds without any frontend crate: `rigel` without its `frontend`
+# feature is `rigel be` alone (`cargo build -p rigel --no-default-features`).
+be_crates=$(cargo tree -p rigel --no-default-features -e normal --prefix none \
+  | grep -oE '^rigel-[a-z-]+' | sort -u)
+if grep -qxE 'rigel-(frontend|mysql|sql)' <<<"$be_crates"; then
+  echo "dev/test.sh: the backend role depends on a frontend crate:" $be_crates >&2
+  exit 1
+fi
 cargo test --workspace "$@"

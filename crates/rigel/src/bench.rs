@@ -156,9 +156,49 @@ pub struct Endpoint {
     pub password: String,
 }
 
+/// The server a benchmark starts when it is given none.
+#[cfg(feature = "frontend")]
+pub(crate) type Embedded = crate::ServerHandle;
+
+/// A binary without the frontend roles starts no server.
+#[cfg(not(feature = "frontend"))]
+pub(crate) enum Embedded {}
+
+#[cfg(not(feature = "frontend"))]
+impl Embedded {
+    pub(crate) async fn shutdown(self) {
+        match self {}
+    }
+}
+
+/// Starts an embedded server with its data under `work_dir`: it and its MySQL and HTTP
+/// ports.
+#[cfg(feature = "frontend")]
+async fn start_embedded(work_dir: &Path) -> Result<(Embedded, u16, u16), String> {
+    let config = rigel_common::config::Config {
+        query_port: 0,
+        http_port: 0,
+        be_http_port: 0,
+        data_dir: work_dir.join("server").to_string_lossy().into_owned(),
+        ..Default::default()
+    };
+    let handle = crate::start(config).await.map_err(|e| e.to_string())?;
+    let (mysql, http) = (handle.mysql_addr.port(), handle.http_addr.port());
+    Ok((handle, mysql, http))
+}
+
+#[cfg(not(feature = "frontend"))]
+async fn start_embedded(_work_dir: &Path) -> Result<(Embedded, u16, u16), String> {
+    Err(
+        "this rigel is built without the frontend roles: pass --host to benchmark a \
+         running server"
+            .to_string(),
+    )
+}
+
 /// A connected benchmark endpoint (and the embedded server, when one was started).
 pub(crate) struct Connected {
-    pub embedded: Option<crate::ServerHandle>,
+    pub embedded: Option<Embedded>,
     pub host: String,
     pub port: u16,
     pub http_port: u16,
@@ -176,15 +216,8 @@ impl Endpoint {
         let (host, port, http_port) = match &self.host {
             Some(h) => (h.clone(), self.port, self.http_port),
             None => {
-                let config = rigel_common::config::Config {
-                    query_port: 0,
-                    http_port: 0,
-                    be_http_port: 0,
-                    data_dir: work_dir.join("server").to_string_lossy().into_owned(),
-                    ..Default::default()
-                };
-                let handle = crate::start(config).await.map_err(|e| e.to_string())?;
-                let ports = (handle.mysql_addr.port(), handle.http_addr.port());
+                let (handle, mysql, http) = start_embedded(work_dir).await?;
+                let ports = (mysql, http);
                 embedded = Some(handle);
                 say(format!(
                     "embedded server on ports {} / {}",

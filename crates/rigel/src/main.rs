@@ -161,6 +161,11 @@ async fn run_server(config: Config, role: Role) -> Result<(), String> {
         handle.shutdown().await;
         return Ok(());
     }
+    run_frontend(config, role).await
+}
+
+#[cfg(feature = "frontend")]
+async fn run_frontend(config: Config, role: Role) -> Result<(), String> {
     let started = match role {
         Role::Fe => rigel::start_frontend(config).await,
         _ => rigel::start(config).await,
@@ -172,6 +177,15 @@ async fn run_server(config: Config, role: Role) -> Result<(), String> {
     }
     handle.shutdown().await;
     Ok(())
+}
+
+#[cfg(not(feature = "frontend"))]
+async fn run_frontend(_config: Config, _role: Role) -> Result<(), String> {
+    Err(
+        "this rigel is built without the frontend roles (cargo feature `frontend`): \
+         it runs `rigel be` only"
+            .to_string(),
+    )
 }
 
 /// A runtime for the client commands (bench, plan); None (reported) when it cannot start.
@@ -254,47 +268,43 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: &ServerArgs, role: Role) -> ExitCode {
+    let (config, outcomes) = match build_config(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("rigel: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    rigel::logging::init_files(
+        &config.sys_log_level,
+        &config.sys_log_path(),
+        config.log_roll_size_mb,
+        std::time::Duration::from_secs(config.sys_log_delete_age.0),
+    );
+    for (key, outcome) in outcomes {
+        match outcome {
+            SetOutcome::Applied => {}
+            SetOutcome::NotApplicable(why) => {
+                info!("configuration key '{key}' is accepted but has no effect: {why}")
+            }
+            SetOutcome::Unknown => warn!("unknown configuration key '{key}' ignored"),
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
     {
-        {
-            let (config, outcomes) = match build_config(args) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("rigel: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            rigel::logging::init_files(
-                &config.sys_log_level,
-                &config.sys_log_path(),
-                config.log_roll_size_mb,
-                std::time::Duration::from_secs(config.sys_log_delete_age.0),
-            );
-            for (key, outcome) in outcomes {
-                match outcome {
-                    SetOutcome::Applied => {}
-                    SetOutcome::NotApplicable(why) => {
-                        info!("configuration key '{key}' is accepted but has no effect: {why}")
-                    }
-                    SetOutcome::Unknown => warn!("unknown configuration key '{key}' ignored"),
-                }
-            }
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    error!("cannot start the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match runtime.block_on(run_server(config, role)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    error!("{e}");
-                    ExitCode::FAILURE
-                }
-            }
+        Ok(r) => r,
+        Err(e) => {
+            error!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run_server(config, role)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            ExitCode::FAILURE
         }
     }
 }
