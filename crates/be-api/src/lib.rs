@@ -181,9 +181,10 @@ pub trait Backend: Send + Sync + Debug {
 }
 
 /// The frontend as the backend running a load sees it: it authorises and plans the load,
-/// creates the partitions it needs and commits or rolls it back. `rigel-rpc` implements it
-/// over gRPC; in `rigel server` the frontend is called in the process, with the same
-/// messages.
+/// creates the partitions it needs and commits or rolls it back; it also checks the
+/// credentials of the backend's HTTP administration APIs and runs the compactions they
+/// ask for. `rigel-rpc` implements it over gRPC; in `rigel server` the frontend is called
+/// in the process, with the same messages.
 #[async_trait]
 pub trait LoadCoordinator: Send + Sync + Debug {
     /// Checks the user and the table, begins a transaction under the request's label and
@@ -201,4 +202,16 @@ pub trait LoadCoordinator: Send + Sync + Debug {
 
     /// Rolls a load back.
     async fn abort_load(&self, request: pb::AbortLoadRequest) -> Result<()>;
+
+    /// Checks HTTP Basic credentials a backend received.
+    async fn authenticate(
+        &self,
+        request: pb::AuthenticateRequest,
+    ) -> Result<pb::AuthenticateResponse>;
+
+    /// Compacts a tablet now (`POST /api/compact`), on the backend holding it.
+    async fn compact_tablet(
+        &self,
+        request: pb::CompactTabletRequest,
+    ) -> Result<pb::CompactResponse>;
 }

@@ -484,6 +484,25 @@ impl From<&pb::DeleteRowsResponse> for DeleteSummary {
 // ---------------------------------------------------------------------------------------
 // Maintenance
 
+/// The wire form of a compaction kind.
+pub fn compaction_kind_to_wire(kind: CompactionKind) -> i32 {
+    let kind = match kind {
+        CompactionKind::Cumulative => pb::CompactionKind::Cumulative,
+        CompactionKind::Base => pb::CompactionKind::Base,
+    };
+    kind as i32
+}
+
+/// A compaction kind from the wire.
+pub fn compaction_kind(kind: i32) -> Result<CompactionKind, SqlError> {
+    match pb::CompactionKind::try_from(kind)
+        .map_err(|_| bad_message(format!("compaction kind {kind}")))?
+    {
+        pb::CompactionKind::Cumulative => Ok(CompactionKind::Cumulative),
+        pb::CompactionKind::Base => Ok(CompactionKind::Base),
+    }
+}
+
 impl TryFrom<&CompactRequest> for pb::CompactRequest {
     type Error = SqlError;
 
@@ -491,10 +510,7 @@ impl TryFrom<&CompactRequest> for pb::CompactRequest {
         Ok(Self {
             target: Some(r.target.as_ref().try_into()?),
             tablet_id: r.tablet.0,
-            kind: match r.kind {
-                CompactionKind::Cumulative => pb::CompactionKind::Cumulative,
-                CompactionKind::Base => pb::CompactionKind::Base,
-            } as i32,
+            kind: compaction_kind_to_wire(r.kind),
             min_rowsets: r.min_rowsets as u64,
             max_rowsets: r.max_rowsets as u64,
         })
@@ -512,12 +528,7 @@ impl TryFrom<&pb::CompactRequest> for CompactRequest {
         Ok(Self {
             target: Arc::new(target.try_into()?),
             tablet: TabletId(r.tablet_id),
-            kind: match pb::CompactionKind::try_from(r.kind)
-                .map_err(|_| bad_message(format!("compaction kind {}", r.kind)))?
-            {
-                pb::CompactionKind::Cumulative => CompactionKind::Cumulative,
-                pb::CompactionKind::Base => CompactionKind::Base,
-            },
+            kind: compaction_kind(r.kind)?,
             min_rowsets: usize_of(r.min_rowsets, "rowset count")?,
             max_rowsets: usize_of(r.max_rowsets, "rowset count")?,
         })

@@ -97,6 +97,15 @@ fn port(p: u32) -> u16 {
     u16::try_from(p).unwrap_or(0)
 }
 
+/// What a heartbeat round found.
+#[derive(Debug, Default)]
+pub struct HeartbeatChanges {
+    /// Backends that joined or restarted since the last round.
+    pub joined: Vec<BackendId>,
+    /// Backends that were alive and are dead now.
+    pub lost: Vec<BackendId>,
+}
+
 /// One backend to heartbeat: its id and `host:heartbeat_service_port`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeartbeatTarget {
@@ -205,14 +214,15 @@ impl Cluster {
     /// One round of heartbeats to `targets` (the catalog's backends; ignored in `rigel
     /// server`), each waiting at most `timeout`. A backend is marked dead once it has not
     /// answered for `dead_after_ms`. Returns the backends that joined or restarted since
-    /// the last round (the caller reconciles them with the catalog).
+    /// the last round (the caller reconciles them with the catalog) and those found dead
+    /// in this one.
     pub async fn heartbeat(
         &self,
         targets: Vec<HeartbeatTarget>,
         request: pb::HeartbeatRequest,
         timeout: Duration,
         dead_after_ms: i64,
-    ) -> Vec<BackendId> {
+    ) -> HeartbeatChanges {
         let now = crate::now_ms();
         if let Some((id, local)) = &self.local {
             let mut request = request;
@@ -225,7 +235,7 @@ impl Cluster {
                 }
                 Err(e) => tracing::warn!("the backend of this process: {e}"),
             }
-            return vec![];
+            return HeartbeatChanges::default();
         }
         // Backends dropped from the catalog leave.
         {
@@ -242,7 +252,7 @@ impl Cluster {
                 (t, r)
             }
         });
-        let mut joined = vec![];
+        let mut changes = HeartbeatChanges::default();
         for (t, result) in futures::future::join_all(calls).await {
             let result = result.and_then(|r| {
                 if r.backend_id == t.id.0 {
@@ -280,7 +290,7 @@ impl Cluster {
                                     }),
                                 );
                                 tracing::info!(backend = %t.id, be, "backend joined");
-                                joined.push(t.id);
+                                changes.joined.push(t.id);
                             }
                             Err(e) => {
                                 status.alive = false;
@@ -297,12 +307,15 @@ impl Cluster {
                     if status.last_heartbeat_ms == 0
                         || now - status.last_heartbeat_ms >= dead_after_ms
                     {
+                        if status.alive {
+                            changes.lost.push(t.id);
+                        }
                         status.alive = false;
                     }
                 }
             }
         }
-        joined
+        changes
     }
 
     /// A backend by id.

@@ -20,7 +20,6 @@ use rigel_exec::BackendResolver;
 use rigel_http::{BackendHttp, Reply, StreamLoadRequest};
 use rigel_load::{LoadOptions, LoadRouting, StreamLoader, load_error};
 use rigel_sql::Privilege;
-use serde_json::json;
 use tracing::{info, warn};
 
 use crate::Frontend;
@@ -94,6 +93,9 @@ struct ActiveLoad {
     created_ms: i64,
     /// Rolled back when no commit came by then.
     deadline: Instant,
+    /// The backend running it and when that started: rolled back when it dies or
+    /// restarts.
+    backend: (BackendId, i64),
 }
 
 impl std::fmt::Debug for ActiveLoad {
@@ -234,15 +236,43 @@ fn unknown_load(txn: TxnId) -> SqlError {
     )
 }
 
+fn client_address(ip: &str) -> SocketAddr {
+    SocketAddr::new(ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), 0)
+}
+
 #[async_trait]
 impl LoadCoordinator for Coordinator {
+    async fn authenticate(
+        &self,
+        r: pb::AuthenticateRequest,
+    ) -> Result<pb::AuthenticateResponse, SqlError> {
+        let account =
+            self.0
+                .authenticate_http(&r.user, &r.password, client_address(&r.client_ip))?;
+        Ok(pb::AuthenticateResponse {
+            account: format!("'{}'@'{}'", account.name, account.host),
+        })
+    }
+
+    async fn compact_tablet(
+        &self,
+        r: pb::CompactTabletRequest,
+    ) -> Result<pb::CompactResponse, SqlError> {
+        let credentials = r
+            .credentials
+            .ok_or_else(|| rigel_be_api::wire::bad_message("a compaction without credentials"))?;
+        self.authenticate(credentials).await?;
+        let kind = rigel_be_api::wire::compaction_kind(r.kind)?;
+        let done = self
+            .0
+            .compact_tablet_now(rigel_common::ids::TabletId(r.tablet_id), kind)
+            .await?;
+        Ok(pb::CompactResponse::from(&done))
+    }
+
     async fn begin_load(&self, r: pb::BeginLoadRequest) -> Result<pb::BeginLoadResponse, SqlError> {
         let fe = &self.0;
-        let ip: IpAddr = r
-            .client_ip
-            .parse()
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let account = fe.authenticate_http(&r.user, &r.password, SocketAddr::new(ip, 0))?;
+        let account = fe.authenticate_http(&r.user, &r.password, client_address(&r.client_ip))?;
         let headers: BTreeMap<String, String> = r.headers.into_iter().collect();
         let options = LoadOptions::from_headers(&headers).map_err(load_error)?;
         let (db_id, table) = {
@@ -308,6 +338,7 @@ impl LoadCoordinator for Coordinator {
                 table,
                 created_ms: crate::now_ms(),
                 deadline,
+                backend: (BackendId(r.backend_id), r.backend_started_ms),
             },
         );
         fe.env.metrics.load_add.increment(1);
@@ -410,30 +441,44 @@ impl LoadCoordinator for Coordinator {
 }
 
 impl Frontend {
-    /// Rolls back the loads past their timeout whose backend sent no commit (it died, or
-    /// lost the frontend).
+    /// Rolls back the loads past their timeout whose backend sent no commit (it lost the
+    /// frontend, or hangs).
     pub(crate) async fn expire_loads(&self) {
         let now = Instant::now();
-        let expired: Vec<(TxnId, ActiveLoad)> = {
+        self.roll_back_loads(
+            |l| l.deadline <= now,
+            "the load timed out: its backend sent no commit",
+        )
+        .await;
+    }
+
+    /// Rolls back the loads `backend` runs, but not those of its start at `started_ms`
+    /// (None: it died): no commit will come (the label is free again at once, not after
+    /// the load's timeout).
+    pub(crate) async fn abort_loads_of(&self, backend: BackendId, started_ms: Option<i64>) {
+        self.roll_back_loads(
+            |l| l.backend.0 == backend && Some(l.backend.1) != started_ms,
+            "the backend running the load died or restarted before it committed",
+        )
+        .await;
+    }
+
+    async fn roll_back_loads(&self, which: impl Fn(&ActiveLoad) -> bool, why: &'static str) {
+        let taken: Vec<(TxnId, ActiveLoad)> = {
             let mut active = self.loads.active.lock();
             let due: Vec<TxnId> = active
                 .iter()
-                .filter(|(_, l)| l.deadline <= now)
+                .filter(|(_, l)| which(l))
                 .map(|(t, _)| *t)
                 .collect();
             due.into_iter()
                 .filter_map(|t| active.remove(&t).map(|l| (t, l)))
                 .collect()
         };
-        for (txn, load) in expired {
-            warn!(%txn, label = load.label, "the load sent no commit within its timeout; rolled back");
+        for (txn, load) in taken {
+            warn!(%txn, label = load.label, backend = %load.backend.0, "{why}; rolled back");
             self.abort_txn(txn).await;
-            record_load(
-                self,
-                txn,
-                &load,
-                LoadEnd::Cancelled("the load timed out: its backend sent no commit", None),
-            );
+            record_load(self, txn, &load, LoadEnd::Cancelled(why, None));
         }
     }
 }
@@ -444,6 +489,10 @@ impl Frontend {
 struct EmbeddedRouting(Arc<Frontend>);
 
 impl LoadRouting for EmbeddedRouting {
+    fn started_ms(&self) -> i64 {
+        0
+    }
+
     fn backend_id(&self) -> BackendId {
         EMBEDDED_BACKEND
     }
@@ -522,38 +571,8 @@ impl BackendHttp for LoadService {
         tablet_id: u64,
         kind: &str,
     ) -> Reply {
-        if let Err(reply) = self.admin(credentials, client) {
-            return reply;
-        }
-        let kind = match kind {
-            "base" => rigel_be_api::CompactionKind::Base,
-            "cumulative" => rigel_be_api::CompactionKind::Cumulative,
-            other => {
-                return Reply {
-                    status: 400,
-                    body: json!({"status": "Fail", "msg": format!(
-                        "compaction_type must be base or cumulative, not '{other}'"
-                    )}),
-                };
-            }
-        };
-        match self
-            .fe
-            .compact_tablet_now(rigel_common::ids::TabletId(tablet_id), kind)
+        rigel_load::admin::compact(self.loader.frontend(), credentials, client, tablet_id, kind)
             .await
-        {
-            Ok(done) => Reply::ok(json!({
-                "status": "Success",
-                "msg": "compaction task is successfully triggered.",
-                "input_rowsets": done.inputs,
-                "input_rows": done.rows_in,
-                "output_rows": done.rows_out,
-            })),
-            Err(e) => Reply {
-                status: 400,
-                body: json!({"status": "Fail", "msg": e.message}),
-            },
-        }
     }
 
     async fn compaction_show(
@@ -562,48 +581,15 @@ impl BackendHttp for LoadService {
         client: SocketAddr,
         tablet_id: u64,
     ) -> Reply {
-        if let Err(reply) = self.admin(credentials, client) {
+        if let Err(reply) =
+            rigel_load::admin::authorize(self.loader.frontend(), credentials, client).await
+        {
             return reply;
         }
-        match self
+        let info = self
             .fe
             .tablet_rowsets(rigel_common::ids::TabletId(tablet_id))
-            .await
-        {
-            Some(info) => Reply::ok(json!({
-                "tablet_id": tablet_id,
-                "rowsets": info.rowsets,
-                "rows": info.rows,
-                "data_size": info.bytes,
-                "max_version": info.max_version,
-            })),
-            None => Reply {
-                status: 404,
-                body: json!({"status": "Fail", "msg": format!("tablet {tablet_id} does not exist")}),
-            },
-        }
-    }
-}
-
-impl LoadService {
-    /// Checks HTTP Basic credentials for the administration APIs.
-    fn admin(
-        &self,
-        credentials: Option<(String, String)>,
-        client: SocketAddr,
-    ) -> Result<(), Reply> {
-        let denied = |msg: String| Reply {
-            status: 401,
-            body: json!({"status": "Fail", "msg": msg}),
-        };
-        let Some((user, password)) = credentials else {
-            return Err(denied(
-                "Access denied: no HTTP Basic credentials (curl -u user:password)".to_string(),
-            ));
-        };
-        self.fe
-            .authenticate_http(&user, &password, client)
-            .map(|_| ())
-            .map_err(|e| denied(e.message))
+            .await;
+        rigel_load::admin::rowsets(tablet_id, info)
     }
 }

@@ -85,13 +85,25 @@ impl Frontend {
         };
         let dead_after_ms =
             i64::try_from(timeout_second.max(1).saturating_mul(1000)).unwrap_or(i64::MAX);
-        let joined = self
+        let changes = self
             .cluster()
             .heartbeat(targets, request, call, dead_after_ms)
             .await;
+        // A load's backend that died or restarted will send no commit.
+        let statuses = self.cluster().statuses();
+        for id in &changes.joined {
+            let started = statuses
+                .iter()
+                .find(|(b, _)| b == id)
+                .map(|(_, s)| s.last_start_ms);
+            self.abort_loads_of(*id, started).await;
+        }
+        for id in &changes.lost {
+            self.abort_loads_of(*id, None).await;
+        }
         self.retry_publishes().await;
         self.expire_loads().await;
-        for id in joined {
+        for id in changes.joined {
             match self.cluster().member(id) {
                 Ok(member) => {
                     if let Err(e) = self.reconcile_backend(&member).await {

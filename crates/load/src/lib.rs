@@ -19,6 +19,7 @@
 //!
 //! [`LoadCoordinator`]: rigel_be_api::LoadCoordinator
 
+pub mod admin;
 mod csv;
 mod json;
 pub mod options;

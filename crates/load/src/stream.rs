@@ -37,6 +37,10 @@ pub trait LoadRouting: Send + Sync + Debug {
     /// The id of the backend running the load (for the frontend's records).
     fn backend_id(&self) -> BackendId;
 
+    /// When that backend started (as its heartbeats say); 0 for the backend of
+    /// `rigel server`, which starts and stops with its frontend.
+    fn started_ms(&self) -> i64;
+
     /// A resolver for the backends the frontend named for a load.
     fn resolver(&self, backends: &[pb::LoadBackend]) -> Result<Arc<dyn BackendResolver>, SqlError>;
 }
@@ -173,6 +177,11 @@ impl Drop for Running<'_> {
 }
 
 impl StreamLoader {
+    /// The frontend the loads (and the HTTP administration APIs) go to.
+    pub fn frontend(&self) -> &dyn LoadCoordinator {
+        self.coordinator.as_ref()
+    }
+
     /// Loads planned by `coordinator`, rows routed through `routing`; the functions of
     /// received expressions resolve in `functions`; error logs go to `error_dir`.
     pub fn new(
@@ -301,6 +310,7 @@ impl StreamLoader {
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect(),
                 backend_id: self.routing.backend_id().0,
+                backend_started_ms: self.routing.started_ms(),
             })
             .await?;
         report.label = began.label.clone();

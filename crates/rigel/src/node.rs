@@ -145,29 +145,21 @@ struct BackendApi {
     loader: rigel_load::StreamLoader,
 }
 
-fn not_here(what: &str) -> Reply {
-    Reply {
-        status: 501,
-        body: serde_json::json!({
-            "status": "FAILED",
-            "msg": format!(
-                "{what} is served by the frontend in this version: send it to the frontend's \
-                 http_port"
-            ),
-        }),
-    }
-}
-
 /// How a load on this backend reaches the backends of its tablets.
 #[derive(Debug)]
 struct LoadPeers {
     backend: Arc<LocalBackend>,
+    started_ms: i64,
     peers: Arc<rigel_rpc::Peers>,
 }
 
 impl rigel_load::LoadRouting for LoadPeers {
     fn backend_id(&self) -> BackendId {
         self.backend.id()
+    }
+
+    fn started_ms(&self) -> i64 {
+        self.started_ms
     }
 
     fn resolver(
@@ -204,27 +196,45 @@ impl BackendHttp for BackendApi {
 
     async fn compact(
         &self,
-        _credentials: Option<(String, String)>,
-        _client: SocketAddr,
-        _tablet_id: u64,
-        _kind: &str,
+        credentials: Option<(String, String)>,
+        client: SocketAddr,
+        tablet_id: u64,
+        kind: &str,
     ) -> Reply {
-        not_here("Manual compaction")
+        rigel_load::admin::compact(self.loader.frontend(), credentials, client, tablet_id, kind)
+            .await
     }
 
     async fn compaction_show(
         &self,
-        _credentials: Option<(String, String)>,
-        _client: SocketAddr,
-        _tablet_id: u64,
+        credentials: Option<(String, String)>,
+        client: SocketAddr,
+        tablet_id: u64,
     ) -> Reply {
-        not_here("Showing a tablet's rowsets")
+        if let Err(reply) =
+            rigel_load::admin::authorize(self.loader.frontend(), credentials, client).await
+        {
+            return reply;
+        }
+        use rigel_be_api::Backend;
+        let info = match self.backend.tablet_infos().await {
+            Ok(infos) => infos.into_iter().find(|i| i.meta.tablet_id.0 == tablet_id),
+            Err(e) => {
+                return Reply {
+                    status: e.code.http_status,
+                    body: serde_json::json!({"status": "Fail", "msg": e.message}),
+                };
+            }
+        };
+        rigel_load::admin::rowsets(tablet_id, info)
     }
 }
 
 /// What the tasks of distributed queries find on this backend.
 struct Fragments {
     backend: Arc<LocalBackend>,
+    /// Where a task reads tablets this backend does not hold.
+    peers: Arc<rigel_rpc::Peers>,
     runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
 }
 
@@ -234,7 +244,10 @@ impl rigel_rpc::distributed::FragmentHost for Fragments {
     }
 
     fn scan_runtime(&self) -> rigel_exec::ScanRuntime {
-        self.backend.scan_runtime()
+        rigel_exec::ScanRuntime {
+            backends: Arc::clone(&self.peers) as Arc<dyn rigel_exec::BackendResolver>,
+            ..self.backend.scan_runtime()
+        }
     }
 
     fn runtime(&self) -> Arc<datafusion::execution::runtime_env::RuntimeEnv> {
@@ -315,7 +328,8 @@ pub async fn start_backend(mut config: Config) -> Result<BackendHandle, StartErr
         frontend,
         Arc::new(LoadPeers {
             backend: Arc::clone(&backend),
-            peers,
+            started_ms: node.started_ms,
+            peers: Arc::clone(&peers),
         }),
         Arc::clone(backend.functions()),
         storage.join("error_log"),
@@ -353,6 +367,7 @@ pub async fn start_backend(mut config: Config) -> Result<BackendHandle, StartErr
                 rigel_rpc::server::data_routes(Arc::clone(&handler)),
                 Arc::new(Fragments {
                     backend: Arc::clone(&backend),
+                    peers: Arc::clone(&peers),
                     runtime: Arc::new(datafusion::execution::runtime_env::RuntimeEnv {
                         memory_pool: Arc::clone(&memory.pool),
                         ..Default::default()

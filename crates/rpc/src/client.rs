@@ -63,9 +63,19 @@ enum Conn {
     Loopback(Arc<BackendHandler>),
     /// A backend over the network.
     Remote {
-        control: Box<BackendServiceClient<Intercepted>>,
+        /// None for a backend reached only for data (a peer named by a plan fragment).
+        control: Option<Box<BackendServiceClient<Intercepted>>>,
         data: Box<FlightServiceClient<Intercepted>>,
     },
+}
+
+/// The Flight client of a backend's data port (`host:brpc_port`).
+fn data_client(brpc_addr: &str) -> Result<FlightServiceClient<Intercepted>> {
+    Ok(
+        FlightServiceClient::with_interceptor(channel(brpc_addr)?, VersionInterceptor)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+    )
 }
 
 /// One backend, reached through its wire messages.
@@ -86,7 +96,7 @@ macro_rules! unary {
                 roundtrip(&response)
             }
             Conn::Remote { control, .. } => {
-                let mut client = control.clone();
+                let mut client = $self.control_client(control)?;
                 client
                     .$method(tonic::Request::new(request))
                     .await
@@ -113,16 +123,40 @@ impl RpcBackend {
         let control = BackendServiceClient::with_interceptor(channel(be_addr)?, VersionInterceptor)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        let data = FlightServiceClient::with_interceptor(channel(brpc_addr)?, VersionInterceptor)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let data = data_client(brpc_addr)?;
         Ok(Self {
             id,
             name: format!("backend {id} ({be_addr})"),
             conn: Conn::Remote {
-                control: Box::new(control),
+                control: Some(Box::new(control)),
                 data: Box::new(data),
             },
+        })
+    }
+
+    /// A backend reached only for data, at `brpc_addr`: what a plan fragment needs to read
+    /// another backend's tablets. Control RPCs to it fail with a typed error.
+    pub fn connect_data(id: BackendId, brpc_addr: &str) -> Result<Self> {
+        let data = data_client(brpc_addr)?;
+        Ok(Self {
+            id,
+            name: format!("backend {id} ({brpc_addr})"),
+            conn: Conn::Remote {
+                control: None,
+                data: Box::new(data),
+            },
+        })
+    }
+
+    fn control_client(
+        &self,
+        control: &Option<Box<BackendServiceClient<Intercepted>>>,
+    ) -> Result<BackendServiceClient<Intercepted>> {
+        control.as_deref().cloned().ok_or_else(|| {
+            SqlError::new(
+                ErrorCode::ER_UNKNOWN_BACKEND,
+                format!("{} is known here by its data address only", self.name),
+            )
         })
     }
 
@@ -376,8 +410,7 @@ impl Backend for RpcBackend {
                 .boxed(),
             Conn::Remote { control, .. } => {
                 let name = self.name.clone();
-                control
-                    .clone()
+                self.control_client(control)?
                     .backup_tablets(tonic::Request::new(wire_request))
                     .await
                     .map_err(|s| from_status(&s, &self.name))?
@@ -412,8 +445,7 @@ impl Backend for RpcBackend {
                 .boxed(),
             Conn::Remote { control, .. } => {
                 let name = self.name.clone();
-                control
-                    .clone()
+                self.control_client(control)?
                     .restore_tablets(tonic::Request::new(wire_request))
                     .await
                     .map_err(|s| from_status(&s, &self.name))?

@@ -63,6 +63,20 @@ impl FrontendService for Service {
                 .map(|()| pb::Empty {}),
         )
     }
+
+    async fn authenticate(
+        &self,
+        request: Request<pb::AuthenticateRequest>,
+    ) -> std::result::Result<Response<pb::AuthenticateResponse>, Status> {
+        reply(self.0.authenticate(request.into_inner()).await)
+    }
+
+    async fn compact_tablet(
+        &self,
+        request: Request<pb::CompactTabletRequest>,
+    ) -> std::result::Result<Response<pb::CompactResponse>, Status> {
+        reply(self.0.compact_tablet(request.into_inner()).await)
+    }
 }
 
 /// The frontend's services, as routes (checks protocol versions).
@@ -146,6 +160,20 @@ impl LoadCoordinator for RemoteFrontend {
     async fn abort_load(&self, request: pb::AbortLoadRequest) -> Result<()> {
         call!(self, abort_load, request).map(|_| ())
     }
+
+    async fn authenticate(
+        &self,
+        request: pb::AuthenticateRequest,
+    ) -> Result<pb::AuthenticateResponse> {
+        call!(self, authenticate, request)
+    }
+
+    async fn compact_tablet(
+        &self,
+        request: pb::CompactTabletRequest,
+    ) -> Result<pb::CompactResponse> {
+        call!(self, compact_tablet, request)
+    }
 }
 
 /// The frontend of this process (`rigel server`), through the loopback: requests and
@@ -173,18 +201,35 @@ impl LoadCoordinator for LoopbackFrontend {
     async fn abort_load(&self, request: pb::AbortLoadRequest) -> Result<()> {
         self.0.abort_load(roundtrip(&request)?).await
     }
+
+    async fn authenticate(
+        &self,
+        request: pb::AuthenticateRequest,
+    ) -> Result<pb::AuthenticateResponse> {
+        roundtrip(&self.0.authenticate(roundtrip(&request)?).await?)
+    }
+
+    async fn compact_tablet(
+        &self,
+        request: pb::CompactTabletRequest,
+    ) -> Result<pb::CompactResponse> {
+        roundtrip(&self.0.compact_tablet(roundtrip(&request)?).await?)
+    }
 }
 
 /// A backend another one writes to: its addresses (`host:be_port`, `host:brpc_port`) and
 /// its client.
 type Peer = ((String, String), Arc<RpcBackend>);
 
-/// The backends a backend writes to: itself through the loopback, the others over the
-/// network at the addresses the frontend named.
+/// The backends a backend writes to and reads from: itself through the loopback, the
+/// others over the network at the addresses the frontend named (loads) or a plan fragment
+/// carries (scans of tablets held elsewhere).
 pub struct Peers {
     local: Arc<BackendHandler>,
     local_id: Arc<dyn Fn() -> BackendId + Send + Sync>,
     known: RwLock<HashMap<BackendId, Peer>>,
+    /// Backends known only by the data address a plan fragment named.
+    data: RwLock<HashMap<BackendId, (String, Arc<RpcBackend>)>>,
 }
 
 impl std::fmt::Debug for Peers {
@@ -206,6 +251,7 @@ impl Peers {
             local,
             local_id,
             known: RwLock::default(),
+            data: RwLock::default(),
         }
     }
 
@@ -233,19 +279,28 @@ impl Peers {
 }
 
 impl BackendResolver for Peers {
-    fn backend(&self, id: BackendId, _address: &str) -> Result<Arc<dyn Backend>> {
+    fn backend(&self, id: BackendId, address: &str) -> Result<Arc<dyn Backend>> {
         if id == (self.local_id)() {
             return Ok(Arc::new(RpcBackend::loopback(id, Arc::clone(&self.local))));
         }
-        self.known
-            .read()
-            .get(&id)
-            .map(|(_, c)| Arc::clone(c) as Arc<dyn Backend>)
-            .ok_or_else(|| {
-                SqlError::new(
-                    ErrorCode::ER_UNKNOWN_BACKEND,
-                    format!("backend {id} is not known here (the frontend did not name it)"),
-                )
-            })
+        if let Some((_, client)) = self.known.read().get(&id) {
+            return Ok(Arc::clone(client) as Arc<dyn Backend>);
+        }
+        // A plan fragment names the data address of the tablets it reads elsewhere.
+        if address.is_empty() {
+            return Err(SqlError::new(
+                ErrorCode::ER_UNKNOWN_BACKEND,
+                format!("backend {id} is not known here (the frontend did not name it)"),
+            ));
+        }
+        let mut data = self.data.write();
+        if let Some((known, client)) = data.get(&id)
+            && known == address
+        {
+            return Ok(Arc::clone(client) as Arc<dyn Backend>);
+        }
+        let client = Arc::new(RpcBackend::connect_data(id, address)?);
+        data.insert(id, (address.to_string(), Arc::clone(&client)));
+        Ok(client)
     }
 }

@@ -93,6 +93,42 @@ async fn one_frontend_three_backends() {
         ids.iter().map(|&id| (id, 4)).collect::<Vec<_>>()
     );
 
+    // Two one-tablet tables (on two backends: placement balances tablet counts) joined,
+    // then broadcast to the spread table's stage: the task of the small join runs on one
+    // backend and reads the other table's tablet from the backend holding it.
+    for (table, n) in [("small", 20), ("tiny", 10)] {
+        exec(
+            &mut c,
+            &format!(
+                "CREATE TABLE d.{table} (k INT, name VARCHAR(10)) DUPLICATE KEY(k) \
+                 DISTRIBUTED BY HASH(k) BUCKETS 1"
+            ),
+        )
+        .await;
+        let values: Vec<String> = (1..=n).map(|i| format!("({i}, 'n{i}')")).collect();
+        exec(
+            &mut c,
+            &format!("INSERT INTO d.{table} VALUES {}", values.join(", ")),
+        )
+        .await;
+    }
+    let join = "SELECT count(*), sum(t.k) FROM d.t JOIN \
+                (SELECT s.k FROM d.small s JOIN d.tiny y ON s.k = y.k WHERE s.name <> 'n1') j \
+                ON t.k = j.k";
+    let plan: Vec<String> = c.query(format!("EXPLAIN {join}")).await.unwrap();
+    let plan = plan.join("\n");
+    let holders: Vec<&str> = plan
+        .lines()
+        .filter(|l| l.contains("tablets=1,"))
+        .filter_map(|l| l.split("backends=[").nth(1)?.split(':').next())
+        .collect();
+    assert!(
+        holders.len() == 2 && holders[0] != holders[1],
+        "the one-tablet tables are not on two backends: {plan}"
+    );
+    let joined: Vec<(i64, i64)> = c.query(join).await.unwrap();
+    assert_eq!(joined, vec![(9, 54)], "{plan}");
+
     // The frontend's metadata directory holds no segment files.
     let segments = walk(&cluster.meta_dir())
         .into_iter()

@@ -26,6 +26,20 @@ fn curl(url: &str, file: &Path, headers: &[&str], user: &str, follow: bool) -> s
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
+/// `curl -X method url` (with root's credentials when `auth`): the status and JSON body.
+fn http(method: &str, url: &str, auth: bool) -> (u16, serde_json::Value) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-X", method, "-w", "\n%{http_code}"]);
+    if auth {
+        cmd.args(["-u", "root:"]);
+    }
+    let out = cmd.arg(url).output().expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').expect("a status line");
+    let body = serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"));
+    (status.trim().parse().expect("a status"), body)
+}
+
 async fn count(c: &mut mysql_async::Conn, sql: &str) -> i64 {
     c.query_first::<i64, _>(sql).await.unwrap().unwrap()
 }
@@ -34,6 +48,12 @@ async fn count(c: &mut mysql_async::Conn, sql: &str) -> i64 {
 async fn stream_load_runs_on_the_backends() {
     let mut cluster = TestCluster::start(3).await;
     let mut c = cluster.conn().await;
+    // Rowsets stay as the loads made them until the compaction the test asks for.
+    exec(
+        &mut c,
+        "ADMIN SET FRONTEND CONFIG (\"cumulative_compaction_check_interval_seconds\" = \"0\")",
+    )
+    .await;
     exec(&mut c, "CREATE DATABASE d").await;
     exec(
         &mut c,
@@ -224,6 +244,66 @@ async fn stream_load_runs_on_the_backends() {
     );
     assert!(jobs.iter().any(|(_, s)| s == "CANCELLED"), "{jobs:?}");
 
+    // The administration APIs of a backend's HTTP port: the frontend checks the
+    // credentials and builds the compaction, which runs on the backend holding the tablet
+    // whichever backend was asked.
+    let holder = &cluster.backends[1];
+    let holder_id = cluster
+        .backends()
+        .await
+        .into_iter()
+        .find(|b| b.1 == holder.heartbeat_port)
+        .expect("in SHOW BACKENDS")
+        .0;
+    let tablets: Vec<mysql_async::Row> = c.query("SHOW TABLET FROM d.t").await.unwrap();
+    let tablet: u64 = tablets
+        .iter()
+        .find(|r| r.get::<String, _>("BackendId").unwrap() == holder_id.to_string())
+        .map(|r| r.get::<String, _>("TabletId").unwrap().parse().unwrap())
+        .expect("a tablet on the backend");
+    let rows_before = count(&mut c, "SELECT count(*) FROM d.t").await;
+    let api = |port: u16, path: String| format!("http://127.0.0.1:{port}{path}");
+    let show = api(
+        holder.http_port,
+        format!("/api/compaction/show?tablet_id={tablet}"),
+    );
+    let (status, body) = http("GET", &show, false);
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = http("GET", &show, true);
+    assert_eq!(status, 200, "{body}");
+    let rowsets = body["rowsets"].as_u64().expect("rowsets");
+    assert!(rowsets >= 2, "{body}");
+    let elsewhere = &cluster.backends[0];
+    let (status, body) = http(
+        "GET",
+        &api(
+            elsewhere.http_port,
+            format!("/api/compaction/show?tablet_id={tablet}"),
+        ),
+        true,
+    );
+    assert_eq!(status, 404, "the tablet is not on that backend: {body}");
+    let compact = |kind: &str| {
+        api(
+            elsewhere.http_port,
+            format!("/api/compact?tablet_id={tablet}&compaction_type={kind}"),
+        )
+    };
+    let (status, body) = http("POST", &compact("base"), false);
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = http("POST", &compact("update"), true);
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = http("POST", &compact("base"), true);
+    assert_eq!(
+        (status, &body["status"]),
+        (200, &serde_json::json!("Success")),
+        "{body}"
+    );
+    assert_eq!(body["input_rowsets"].as_u64(), Some(rowsets), "{body}");
+    let (_, body) = http("GET", &show, true);
+    assert_eq!(body["rowsets"], 1, "{body}");
+    assert_eq!(count(&mut c, "SELECT count(*) FROM d.t").await, rows_before);
+
     // A backend holding some of the tablets is killed: a load that needs it fails with an
     // error naming it and leaves nothing visible; once it is back, the same load succeeds.
     let before = count(&mut c, "SELECT count(*) FROM d.t").await;
@@ -272,4 +352,128 @@ async fn stream_load_runs_on_the_backends() {
         count(&mut c, "SELECT count(*) FROM d.t").await,
         before + 200
     );
+}
+
+/// The label's state as a second load under it sees it: "RUNNING" or "FINISHED" while in
+/// use (that load is refused), else the probe runs itself: `file` holds only a bad row,
+/// so it fails ("Fail"), loads nothing and leaves the label free.
+fn label_probe(url: &str, file: &Path, label: &str) -> String {
+    let reply = curl(
+        url,
+        file,
+        &["column_separator:,", &format!("label:{label}")],
+        "root:",
+        false,
+    );
+    match reply["Status"].as_str() {
+        Some("Label Already Exists") => reply["ExistingJobStatus"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        other => other.unwrap_or_default().to_string(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_killed_mid_load_loses_nothing() {
+    let mut cluster = TestCluster::start(3).await;
+    let mut c = cluster.conn().await;
+    exec(&mut c, "CREATE DATABASE d").await;
+    exec(
+        &mut c,
+        "CREATE TABLE d.t (k INT NOT NULL, v VARCHAR(16)) DUPLICATE KEY(k) \
+         DISTRIBUTED BY HASH(k) BUCKETS 12",
+    )
+    .await;
+    let dir = cluster.dir.path();
+    let first = dir.join("first.csv");
+    let rows: Vec<String> = (0..100).map(|i| format!("{i},committed")).collect();
+    std::fs::write(&first, rows.join("\n")).unwrap();
+    let be0 = format!(
+        "http://127.0.0.1:{}/api/d/t/_stream_load",
+        cluster.backends[0].http_port
+    );
+    let be1 = format!(
+        "http://127.0.0.1:{}/api/d/t/_stream_load",
+        cluster.backends[1].http_port
+    );
+    let reply = curl(&be0, &first, &["column_separator:,"], "root:", false);
+    assert_eq!(reply["Status"], "Success", "{reply}");
+
+    // A large body sent slowly to backend 0, so the load is still running when that
+    // backend is SIGKILLed; its timeout is an hour, so only the death ends it.
+    let big = dir.join("big.csv");
+    let rows: Vec<String> = (0..1_500_000)
+        .map(|i| format!("{},row{}", 1_000_000 + i, i % 1000))
+        .collect();
+    std::fs::write(&big, rows.join("\n")).unwrap();
+    let mut slow = Command::new("curl")
+        .args(["-s", "-u", "root:", "--limit-rate", "1M"])
+        .args([
+            "-H",
+            "column_separator:,",
+            "-H",
+            "label:big",
+            "-H",
+            "timeout:3600",
+        ])
+        .arg("-T")
+        .arg(&big)
+        .arg(&be0)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("curl");
+    let probe = dir.join("probe.csv");
+    std::fs::write(&probe, "not_a_number,probe\n").unwrap();
+    let mut state = String::new();
+    for _ in 0..200 {
+        state = label_probe(&be1, &probe, "big");
+        if state != "Fail" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(state, "RUNNING", "the slow load is running");
+    cluster.backends[0].kill9();
+    let _ = slow.wait();
+
+    // The frontend rolls the load back when it finds its backend dead (not after the
+    // load's timeout): the label is free and the load is listed as cancelled.
+    let mut cancelled = false;
+    for _ in 0..120 {
+        let jobs: Vec<String> = c
+            .query("SELECT state FROM information_schema.loads WHERE label = 'big'")
+            .await
+            .unwrap();
+        if jobs.iter().any(|s| s == "CANCELLED") {
+            cancelled = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(cancelled, "the load of the killed backend was rolled back");
+
+    // Back up, every committed row is there and nothing of the killed load is.
+    cluster.backends[0].restart();
+    cluster.wait_alive(3).await;
+    assert_eq!(count(&mut c, "SELECT count(*) FROM d.t").await, 100);
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM d.t WHERE v = 'committed'").await,
+        100
+    );
+    // The label loads again.
+    let again = dir.join("again.csv");
+    let rows: Vec<String> = (0..1000)
+        .map(|i| format!("{},again", 5_000_000 + i))
+        .collect();
+    std::fs::write(&again, rows.join("\n")).unwrap();
+    let reply = curl(
+        &be1,
+        &again,
+        &["column_separator:,", "label:big"],
+        "root:",
+        false,
+    );
+    assert_eq!(reply["Status"], "Success", "{reply}");
+    assert_eq!(count(&mut c, "SELECT count(*) FROM d.t").await, 1100);
 }
