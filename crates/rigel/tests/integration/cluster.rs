@@ -313,3 +313,132 @@ async fn tpch_on_a_cluster_matches_datafusion() {
         .await;
     assert_eq!(b.len(), 3);
 }
+
+/// `starrocks_be_query_mem_bytes` of the backend serving HTTP on `port`: what the tasks
+/// of queries running there hold.
+async fn query_mem_bytes(port: u16) -> f64 {
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("body");
+    text.lines()
+        .find_map(|l| l.strip_prefix("starrocks_be_query_mem_bytes "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no starrocks_be_query_mem_bytes in\n{text}"))
+}
+
+/// What the backends' tasks hold, together.
+async fn held(ports: &[u16]) -> f64 {
+    let mut sum = 0.0;
+    for &p in ports {
+        sum += query_mem_bytes(p).await;
+    }
+    sum
+}
+
+/// Tasks of a stopped query give back what they held: at most a few kilobytes stay, in
+/// the task cache of the backends' workers until its next upkeep.
+const IDLE_BYTES: f64 = 1024.0 * 1024.0;
+/// What the long query's tasks hold once they are well under way.
+const WORKING_BYTES: f64 = 16.0 * 1024.0 * 1024.0;
+
+/// Waits (bounded) until the backends' tasks hold no more than [`IDLE_BYTES`].
+async fn backends_idle(ports: &[u16]) -> bool {
+    for _ in 0..200 {
+        if held(ports).await <= IDLE_BYTES {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// A query whose tasks on the backends work (and hold memory) for a long time.
+const LONG_QUERY: &str = "SELECT count(DISTINCT a.k * 1000000000 + b.k * 1000000 + c.k * 1000 + e.k) \
+                          FROM d.t a, d.t b, d.t c, d.t e";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_and_timeout_stop_the_tasks_on_the_backends() {
+    let cluster = TestCluster::start(2).await;
+    let mut c = cluster.conn().await;
+    exec(&mut c, "CREATE DATABASE d").await;
+    exec(
+        &mut c,
+        "CREATE TABLE d.t (k INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 8",
+    )
+    .await;
+    let values: Vec<String> = (1..=300).map(|i| format!("({i})")).collect();
+    exec(
+        &mut c,
+        &format!("INSERT INTO d.t VALUES {}", values.join(", ")),
+    )
+    .await;
+    let ports: Vec<u16> = cluster.backends.iter().map(|b| b.http_port).collect();
+
+    // KILL QUERY from another session: the client gets 1317, and the tasks the query ran
+    // on the backends stop and give their memory back.
+    let mut victim = cluster.conn().await;
+    let id = victim.id();
+    let running = tokio::spawn(async move {
+        let r = victim.query_drop(LONG_QUERY).await;
+        (victim, r)
+    });
+    let mut working = false;
+    for _ in 0..600 {
+        if held(&ports).await > WORKING_BYTES {
+            working = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        working,
+        "the query's tasks never got to work on the backends"
+    );
+    exec(&mut c, &format!("KILL QUERY {id}")).await;
+    let (mut victim, result) = running.await.unwrap();
+    let e = result.expect_err("the killed query fails");
+    assert_eq!(errno(&e), 1317, "{e}");
+    assert!(backends_idle(&ports).await, "tasks kept running after KILL");
+
+    // query_timeout does the same, and the session goes on.
+    exec(&mut victim, "SET query_timeout = 1").await;
+    for _ in 0..3 {
+        let e = victim.query_drop(LONG_QUERY).await.unwrap_err();
+        assert_eq!(errno(&e), 3024, "{e}");
+    }
+    assert!(
+        backends_idle(&ports).await,
+        "tasks kept running after query_timeout"
+    );
+    let n: i64 = victim
+        .query_first("SELECT count(*) FROM d.t")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 300);
+
+    // query_mem_limit caps the tasks on the backends: a join whose build side is far
+    // larger fails there with 1037, and the error crosses back with its errno.
+    exec(
+        &mut c,
+        "CREATE TABLE d.big (k BIGINT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 8",
+    )
+    .await;
+    exec(
+        &mut c,
+        "INSERT INTO d.big SELECT value FROM generate_series(1, 400000)",
+    )
+    .await;
+    let join = "SELECT count(*) FROM d.big a JOIN d.big b ON a.k = b.k + 1";
+    exec(&mut victim, "SET query_timeout = 300").await;
+    exec(&mut victim, "SET query_mem_limit = 1048576").await;
+    let e = victim.query_drop(join).await.unwrap_err();
+    assert_eq!(errno(&e), 1037, "{e}");
+    assert!(e.to_string().contains("query_mem_limit"), "{e}");
+    exec(&mut victim, "SET query_mem_limit = 0").await;
+    let n: i64 = victim.query_first(join).await.unwrap().unwrap();
+    assert_eq!(n, 399_999);
+}
