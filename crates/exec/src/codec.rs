@@ -171,6 +171,25 @@ mod tests {
         assert_eq!(back.partitions_per_group(), 2);
         assert_eq!(back.output_partitions(), 4);
         assert_eq!(back.schema(), original.schema());
+        assert_eq!(back.share(), crate::PartShare::ALL);
+
+        // A task's share of one group's parts survives the wire too.
+        let share = crate::PartShare {
+            offset: 1,
+            stride: 2,
+        };
+        let shared = original
+            .with_share(original.groups()[1].clone(), share, 1)
+            .unwrap();
+        let node =
+            pb::ScanNode::decode(shared.to_node().unwrap().encode_to_vec().as_slice()).unwrap();
+        let back = TabletScanExec::from_node(&node, &ctx).unwrap();
+        assert_eq!(back.share(), share);
+        assert_eq!(back.output_partitions(), 1);
+        // A share past the parts is refused.
+        let mut bad = node.clone();
+        bad.part_offset = 2;
+        assert!(TabletScanExec::from_node(&bad, &ctx).is_err());
     }
 
     #[test]

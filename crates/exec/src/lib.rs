@@ -22,5 +22,5 @@ pub use error::{plan_error, sql_error};
 pub use memory::{ProcessMemory, QUERY_POOL_SHARE, QueryPool, query_runtime};
 pub use router::{Routed, Router};
 pub use runtime::{BackendResolver, LocalScanner, ScanRuntime, fragment_config, fragment_context};
-pub use scan::{ScanGroup, ScanSpec, TabletScanExec};
+pub use scan::{PartShare, ScanGroup, ScanSpec, TabletScanExec};
 pub use write::{Placement, RoutingSink};

@@ -2,8 +2,9 @@
 //!
 //! The planner (on the frontend) knows which backend holds each tablet and builds one
 //! *group* of tablet versions per backend; each group is read in
-//! `partitions_per_group` partitions, so output partition `i` reads part
-//! `i % partitions_per_group` of group `i / partitions_per_group`. A partition runs where
+//! `partitions_per_group` parts, so output partition `i` reads part
+//! `i % partitions_per_group` of group `i / partitions_per_group`. Tasks that split one
+//! group between them each read a [`PartShare`] of its parts. A partition runs where
 //! the node executes: on the backend that holds its group, it reads the tablets directly
 //! ([`LocalScanner`](crate::LocalScanner)); anywhere else (the frontend, another backend) it
 //! asks that backend over the wire with a [`pb::ScanTicket`] holding the node restricted to
@@ -85,12 +86,44 @@ pub struct ScanGroup {
     pub tablets: Vec<(TabletId, u64)>,
 }
 
+/// The parts of each group a scan reads: those whose index is `offset` modulo `stride`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartShare {
+    /// The first part read.
+    pub offset: usize,
+    /// Every `stride`-th part from there (1: every part).
+    pub stride: usize,
+}
+
+impl PartShare {
+    /// Every part.
+    pub const ALL: PartShare = PartShare {
+        offset: 0,
+        stride: 1,
+    };
+
+    /// How many of `parts` parts the share holds.
+    pub fn count(&self, parts: usize) -> usize {
+        parts
+            .saturating_sub(self.offset)
+            .div_ceil(self.stride.max(1))
+    }
+
+    /// The part the share's `i`-th is.
+    pub fn part(&self, i: usize) -> usize {
+        self.offset + i * self.stride.max(1)
+    }
+}
+
 /// Reads tablet versions, wherever they are.
 #[derive(Debug)]
 pub struct TabletScanExec {
     spec: Arc<ScanSpec>,
     groups: Vec<ScanGroup>,
+    /// The parts each group is cut into (what the backend is asked for).
     partitions_per_group: usize,
+    /// The parts of each group this scan reads.
+    share: PartShare,
     output_partitions: usize,
     statistics: Arc<Statistics>,
     schema: SchemaRef,
@@ -108,9 +141,39 @@ impl TabletScanExec {
         output_partitions: usize,
         statistics: Statistics,
     ) -> DfResult<Self> {
+        Self::try_new_shared(
+            spec,
+            groups,
+            partitions_per_group,
+            PartShare::ALL,
+            output_partitions,
+            statistics,
+        )
+    }
+
+    /// A scan of `share` of the parts of `groups`, each cut in `partitions_per_group`
+    /// parts, with at least `output_partitions` partitions in all.
+    fn try_new_shared(
+        spec: Arc<ScanSpec>,
+        groups: Vec<ScanGroup>,
+        partitions_per_group: usize,
+        share: PartShare,
+        output_partitions: usize,
+        statistics: Statistics,
+    ) -> DfResult<Self> {
         let partitions_per_group = partitions_per_group.max(1);
+        let share = PartShare {
+            offset: share.offset,
+            stride: share.stride.max(1),
+        };
+        if share.count(partitions_per_group) == 0 {
+            return Err(DataFusionError::Plan(format!(
+                "a scan of parts {}+{}k of {partitions_per_group}",
+                share.offset, share.stride
+            )));
+        }
         let output_partitions = output_partitions
-            .max(groups.len() * partitions_per_group)
+            .max(groups.len() * share.count(partitions_per_group))
             .max(1);
         let schema = spec.output_schema()?;
         let properties = Arc::new(PlanProperties::new(
@@ -123,6 +186,7 @@ impl TabletScanExec {
             spec,
             groups,
             partitions_per_group,
+            share,
             output_partitions,
             statistics: Arc::new(statistics),
             schema,
@@ -146,6 +210,29 @@ impl TabletScanExec {
         self.partitions_per_group
     }
 
+    /// The parts of each group this scan reads.
+    pub fn share(&self) -> PartShare {
+        self.share
+    }
+
+    /// The same scan of `share` of one group's parts, with `output_partitions` partitions:
+    /// what each of the tasks that split a group between them reads.
+    pub fn with_share(
+        &self,
+        group: ScanGroup,
+        share: PartShare,
+        output_partitions: usize,
+    ) -> DfResult<TabletScanExec> {
+        TabletScanExec::try_new_shared(
+            Arc::clone(&self.spec),
+            vec![group],
+            self.partitions_per_group,
+            share,
+            output_partitions,
+            Statistics::new_unknown(&self.schema),
+        )
+    }
+
     /// Output partitions in all.
     pub fn output_partitions(&self) -> usize {
         self.output_partitions
@@ -156,7 +243,8 @@ impl TabletScanExec {
         &self.statistics
     }
 
-    /// The same scan restricted to some groups, with `output_partitions` partitions.
+    /// The same scan restricted to some groups (every part of each), with
+    /// `output_partitions` partitions.
     pub fn with_groups(
         &self,
         groups: Vec<ScanGroup>,
@@ -204,6 +292,8 @@ impl TabletScanExec {
                 })
                 .collect(),
             statistics: wire::encode_statistics(&self.statistics),
+            part_offset: u32::try_from(self.share.offset).unwrap_or(u32::MAX),
+            part_stride: u32::try_from(self.share.stride).unwrap_or(u32::MAX),
         })
     }
 
@@ -243,6 +333,8 @@ impl TabletScanExec {
         if node.partitions_per_group == 0
             || node.partitions_per_group > MAX_PARTITIONS
             || node.output_partitions > MAX_PARTITIONS
+            || node.part_offset >= node.partitions_per_group
+            || node.part_stride > MAX_PARTITIONS
         {
             return Err(bad_message(format!(
                 "a scan of {} partitions per group, {} in all",
@@ -263,10 +355,14 @@ impl TabletScanExec {
         } else {
             wire::decode_statistics(&node.statistics)?
         };
-        TabletScanExec::try_new(
+        TabletScanExec::try_new_shared(
             Arc::new(spec),
             groups,
             node.partitions_per_group as usize,
+            PartShare {
+                offset: node.part_offset as usize,
+                stride: node.part_stride.max(1) as usize,
+            },
             node.output_partitions as usize,
             statistics,
         )
@@ -333,8 +429,15 @@ impl DisplayAs for TabletScanExec {
                     f,
                     "], partitions={}x{}",
                     self.groups.len(),
-                    self.partitions_per_group
+                    self.share.count(self.partitions_per_group)
                 )?;
+                if self.share != PartShare::ALL {
+                    write!(
+                        f,
+                        " (parts {}+{}k of {})",
+                        self.share.offset, self.share.stride, self.partitions_per_group
+                    )?;
+                }
                 if let Some(p) = &self.spec.projection {
                     write!(f, ", projection={p:?}")?;
                 }
@@ -393,8 +496,9 @@ impl ExecutionPlan for TabletScanExec {
         let baseline = BaselineMetrics::new(&self.metrics, partition);
         let bytes = MetricBuilder::new(&self.metrics).counter("bytes_scanned", partition);
         let schema = Arc::clone(&self.schema);
-        let g = partition / self.partitions_per_group;
-        let part = partition % self.partitions_per_group;
+        let per_group = self.share.count(self.partitions_per_group);
+        let g = partition / per_group;
+        let part = self.share.part(partition % per_group);
         let Some(group) = self.groups.get(g) else {
             return Ok(Box::pin(RecordBatchStreamAdapter::new(
                 schema,

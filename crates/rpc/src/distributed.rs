@@ -37,7 +37,7 @@ use datafusion_distributed::{
 use parking_lot::Mutex;
 use rigel_common::SqlError;
 use rigel_common::ids::BackendId;
-use rigel_exec::{RigelCodec, ScanRuntime, TabletScanExec};
+use rigel_exec::{PartShare, RigelCodec, ScanRuntime, TabletScanExec};
 use tonic::codegen::InterceptedService;
 use tonic::codegen::http::{HeaderMap, HeaderName, HeaderValue};
 use tonic::service::Routes;
@@ -196,9 +196,7 @@ pub fn plan_on_backends(
 /// are not split.
 fn desired_tasks(ev: DesiredTaskCountEvent<'_>) -> Option<DfResult<DesiredTaskCountEventResponse>> {
     if let Some(scan) = ev.plan.downcast_ref::<TabletScanExec>() {
-        return Some(Ok(DesiredTaskCountEventResponse::desired(
-            scan.groups().len().max(1),
-        )));
+        return Some(Ok(DesiredTaskCountEventResponse::desired(scan_tasks(scan))));
     }
     if ev.plan.children().is_empty() {
         return Some(Ok(DesiredTaskCountEventResponse::maximum(1)));
@@ -206,11 +204,49 @@ fn desired_tasks(ev: DesiredTaskCountEvent<'_>) -> Option<DfResult<DesiredTaskCo
     None
 }
 
+/// The tasks a tablet scan wants: one per backend it reads, and two for a scan of one
+/// backend (cut in two parts or more), each reading a share of its parts there. One task
+/// would not be a stage of its own: the planner runs a one-task stage under the
+/// frontend's one task on the frontend, which would then read every row over the wire.
+fn scan_tasks(scan: &TabletScanExec) -> usize {
+    match scan.groups().len() {
+        0 => 1,
+        1 => scan.partitions_per_group().clamp(1, 2),
+        n => n,
+    }
+}
+
 /// Splits a tablet scan into one variant per task: the groups (backends) in turn, so each
-/// task reads whole groups, and every variant has as many partitions as the largest.
+/// task reads whole groups, and every variant has as many partitions as the largest. With
+/// more tasks than groups (one group), each task reads a share of the group's parts.
 fn split_scan(ev: ScaleUpLeafNodeEvent<'_>) -> Option<DfResult<ScaleUpLeafNodeEventResponse>> {
     let scan = ev.plan.downcast_ref::<TabletScanExec>()?;
     let tasks = ev.task_count.max(1);
+    if let [group] = scan.groups()
+        && tasks > 1
+        && scan.partitions_per_group() >= tasks
+    {
+        let widest = PartShare {
+            offset: 0,
+            stride: tasks,
+        }
+        .count(scan.partitions_per_group());
+        let variants: DfResult<Vec<Arc<dyn ExecutionPlan>>> = (0..tasks)
+            .map(|t| {
+                let share = PartShare {
+                    offset: t,
+                    stride: tasks,
+                };
+                scan.with_share(group.clone(), share, widest)
+                    .map(|s| Arc::new(s) as Arc<dyn ExecutionPlan>)
+            })
+            .collect();
+        return Some(
+            variants
+                .and_then(|v| DistributedLeafExec::try_new(Arc::clone(ev.plan), v))
+                .map(|leaf| ScaleUpLeafNodeEventResponse::new(Arc::new(leaf))),
+        );
+    }
     let mut per_task = vec![vec![]; tasks];
     for (i, group) in scan.groups().iter().enumerate() {
         per_task[i % tasks].push(group.clone());
@@ -455,6 +491,11 @@ mod tests {
 
     /// A scan of three backends' tablets, two partitions per backend.
     fn scan() -> Arc<dyn ExecutionPlan> {
+        scan_of(3, 2)
+    }
+
+    /// A scan of `backends` backends' tablets, `parts` partitions per backend.
+    fn scan_of(backends: u64, parts: usize) -> Arc<dyn ExecutionPlan> {
         let spec = ScanSpec {
             table_id: TableId(7),
             schema: Arc::new(Schema::new(vec![Field::new("a", DataType::Int64, true)])),
@@ -464,7 +505,7 @@ mod tests {
             with_sequence: false,
             pushdown_filters: false,
         };
-        let groups = (1..=3)
+        let groups = (1..=backends)
             .map(|i| ScanGroup {
                 backend: BackendId(10000 + i),
                 address: format!("127.0.0.1:806{i}"),
@@ -472,7 +513,7 @@ mod tests {
             })
             .collect();
         let stats = Statistics::new_unknown(&spec.output_schema().unwrap());
-        Arc::new(TabletScanExec::try_new(Arc::new(spec), groups, 2, 0, stats).unwrap())
+        Arc::new(TabletScanExec::try_new(Arc::new(spec), groups, parts, 0, stats).unwrap())
     }
 
     fn split(plan: &Arc<dyn ExecutionPlan>, tasks: usize) -> Arc<dyn ExecutionPlan> {
@@ -537,6 +578,93 @@ mod tests {
         assert_eq!(
             per_task,
             vec![vec![10001], vec![10002], vec![10003], vec![]]
+        );
+    }
+
+    #[test]
+    fn a_scan_of_one_backend_is_shared_by_two_tasks_there() {
+        let config = SessionConfig::new();
+        let plan = scan_of(1, 3);
+        let ev = DesiredTaskCountEvent {
+            plan: &plan,
+            session_config: &config,
+        };
+        let wanted = desired_tasks(ev).unwrap().unwrap();
+        assert!(matches!(wanted.task_count, TaskCountAnnotation::Desired(2)));
+        // Cut in one part only, it is one task.
+        let single = scan_of(1, 1);
+        let ev = DesiredTaskCountEvent {
+            plan: &single,
+            session_config: &config,
+        };
+        let wanted = desired_tasks(ev).unwrap().unwrap();
+        assert!(matches!(wanted.task_count, TaskCountAnnotation::Desired(1)));
+
+        // Parts 0 and 2 to the first task, part 1 to the second, both on the backend;
+        // every variant has as many partitions as the widest share.
+        let leaf = split(&plan, 2);
+        let leaf = leaf.downcast_ref::<DistributedLeafExec>().unwrap();
+        let shares: Vec<(Vec<u64>, PartShare)> = leaf
+            .variants()
+            .iter()
+            .map(|v| {
+                let s = v.downcast_ref::<TabletScanExec>().unwrap();
+                (backends_of(v), s.share())
+            })
+            .collect();
+        assert_eq!(
+            shares,
+            vec![
+                (
+                    vec![10001],
+                    PartShare {
+                        offset: 0,
+                        stride: 2
+                    }
+                ),
+                (
+                    vec![10001],
+                    PartShare {
+                        offset: 1,
+                        stride: 2
+                    }
+                ),
+            ]
+        );
+        for v in leaf.variants() {
+            assert_eq!(v.properties().partitioning.partition_count(), 2);
+        }
+        assert_eq!(
+            PartShare {
+                offset: 0,
+                stride: 2
+            }
+            .count(3),
+            2
+        );
+        assert_eq!(
+            PartShare {
+                offset: 1,
+                stride: 2
+            }
+            .count(3),
+            1
+        );
+        assert_eq!(
+            PartShare {
+                offset: 1,
+                stride: 2
+            }
+            .part(0),
+            1
+        );
+        assert_eq!(
+            PartShare {
+                offset: 0,
+                stride: 2
+            }
+            .part(1),
+            2
         );
     }
 
