@@ -1,8 +1,9 @@
 //! `rigel bench tpch`: generate TPC-H data, load it with Stream Load, run the 22 queries
 //! over the MySQL protocol, verify every answer, and report times.
 //!
-//! It works against any StarRocks-compatible endpoint (`--host`), or starts an embedded
-//! server when none is given. Answers are checked against the shipped SF1 answers, or —
+//! It works against any StarRocks-compatible endpoint (`--host`), starts a cluster of
+//! processes on loopback (`--cluster N`: one `rigel fe`, N `rigel be`), or starts an
+//! embedded server when neither is given. Answers are checked against the shipped SF1 answers, or —
 //! at other scale factors — against DataFusion run directly on the same generated files.
 
 use std::collections::BTreeMap;
@@ -142,6 +143,10 @@ pub struct Endpoint {
     /// A StarRocks-compatible server to benchmark; without it an embedded server is started.
     #[arg(long)]
     pub host: Option<String>,
+    /// Start a cluster of this binary on loopback instead: one `rigel fe` and this many
+    /// `rigel be` processes, on free ports, their data under the work directory.
+    #[arg(long, conflicts_with = "host", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub cluster: Option<u16>,
     /// MySQL port of `--host`.
     #[arg(long, default_value_t = 9030)]
     pub port: u16,
@@ -156,25 +161,30 @@ pub struct Endpoint {
     pub password: String,
 }
 
-/// The server a benchmark starts when it is given none.
-#[cfg(feature = "frontend")]
-pub(crate) type Embedded = crate::ServerHandle;
+/// A server a benchmark started, stopped when it ends.
+pub(crate) enum Started {
+    /// `rigel server` in this process.
+    #[cfg(feature = "frontend")]
+    Embedded(crate::ServerHandle),
+    /// `rigel fe` and `rigel be` processes.
+    Cluster(crate::harness::Cluster),
+}
 
-/// A binary without the frontend roles starts no server.
-#[cfg(not(feature = "frontend"))]
-pub(crate) enum Embedded {}
-
-#[cfg(not(feature = "frontend"))]
-impl Embedded {
+impl Started {
     pub(crate) async fn shutdown(self) {
-        match self {}
+        match self {
+            #[cfg(feature = "frontend")]
+            Started::Embedded(h) => h.shutdown().await,
+            // Dropping the cluster kills its processes.
+            Started::Cluster(c) => drop(c),
+        }
     }
 }
 
 /// Starts an embedded server with its data under `work_dir`: it and its MySQL and HTTP
 /// ports.
 #[cfg(feature = "frontend")]
-async fn start_embedded(work_dir: &Path) -> Result<(Embedded, u16, u16), String> {
+async fn start_embedded(work_dir: &Path) -> Result<(Started, u16, u16), String> {
     let config = rigel_common::config::Config {
         query_port: 0,
         http_port: 0,
@@ -184,11 +194,11 @@ async fn start_embedded(work_dir: &Path) -> Result<(Embedded, u16, u16), String>
     };
     let handle = crate::start(config).await.map_err(|e| e.to_string())?;
     let (mysql, http) = (handle.mysql_addr.port(), handle.http_addr.port());
-    Ok((handle, mysql, http))
+    Ok((Started::Embedded(handle), mysql, http))
 }
 
 #[cfg(not(feature = "frontend"))]
-async fn start_embedded(_work_dir: &Path) -> Result<(Embedded, u16, u16), String> {
+async fn start_embedded(_work_dir: &Path) -> Result<(Started, u16, u16), String> {
     Err(
         "this rigel is built without the frontend roles: pass --host to benchmark a \
          running server"
@@ -196,9 +206,22 @@ async fn start_embedded(_work_dir: &Path) -> Result<(Embedded, u16, u16), String
     )
 }
 
-/// A connected benchmark endpoint (and the embedded server, when one was started).
+/// Starts a cluster of this binary, 1 FE and `backends` BEs, afresh under `work_dir`.
+async fn start_cluster(work_dir: &Path, backends: usize) -> Result<(Started, u16, u16), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("the rigel executable: {e}"))?;
+    let dir = work_dir.join("cluster");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| format!("cannot clear {}: {e}", dir.display()))?;
+    }
+    let cluster = crate::harness::Cluster::start(&exe, &dir, backends, 5).await?;
+    let (mysql, http) = (cluster.port()?, cluster.http_port()?);
+    Ok((Started::Cluster(cluster), mysql, http))
+}
+
+/// A connected benchmark endpoint (and the server it started, if any).
 pub(crate) struct Connected {
-    pub embedded: Option<Embedded>,
+    pub server: Option<Started>,
     pub host: String,
     pub port: u16,
     pub http_port: u16,
@@ -206,19 +229,28 @@ pub(crate) struct Connected {
 }
 
 impl Endpoint {
-    /// Connects to `--host`, or starts an embedded server with its data under `work_dir`.
+    /// Connects to `--host`, or starts a cluster or an embedded server with its data under
+    /// `work_dir`.
     pub(crate) async fn connect(
         &self,
         work_dir: &Path,
         say: impl Fn(String),
     ) -> Result<Connected, String> {
-        let mut embedded = None;
-        let (host, port, http_port) = match &self.host {
-            Some(h) => (h.clone(), self.port, self.http_port),
-            None => {
+        let mut server = None;
+        let (host, port, http_port) = match (&self.host, self.cluster) {
+            (Some(h), _) => (h.clone(), self.port, self.http_port),
+            (None, Some(n)) => {
+                let (cluster, mysql, http) = start_cluster(work_dir, usize::from(n)).await?;
+                server = Some(cluster);
+                say(format!(
+                    "cluster of 1 frontend and {n} backends on ports {mysql} / {http}"
+                ));
+                ("127.0.0.1".to_string(), mysql, http)
+            }
+            (None, None) => {
                 let (handle, mysql, http) = start_embedded(work_dir).await?;
                 let ports = (mysql, http);
-                embedded = Some(handle);
+                server = Some(handle);
                 say(format!(
                     "embedded server on ports {} / {}",
                     ports.0, ports.1
@@ -230,7 +262,7 @@ impl Endpoint {
             .await
             .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
         Ok(Connected {
-            embedded,
+            server,
             host,
             port,
             http_port,
@@ -257,7 +289,7 @@ pub struct TpchArgs {
     /// Load these dbgen `.tbl` files instead of generating data.
     #[arg(long)]
     pub tbl_dir: Option<PathBuf>,
-    /// Where generated data (and the embedded server's data) goes.
+    /// Where generated data (and the data of a server it starts) goes.
     #[arg(long, default_value = "./rigel-bench-data")]
     pub work_dir: PathBuf,
     /// The server.
@@ -719,9 +751,9 @@ pub async fn run(args: TpchArgs) -> Result<bool, String> {
         ));
     }
 
-    // The server: the one given, or an embedded one.
+    // The server: the one given, or one started here.
     let Connected {
-        embedded,
+        server,
         host,
         port: _,
         http_port,
@@ -858,7 +890,7 @@ pub async fn run(args: TpchArgs) -> Result<bool, String> {
     }
     bar.finish_and_clear();
     drop(conn);
-    if let Some(h) = embedded {
+    if let Some(h) = server {
         h.shutdown().await;
     }
 

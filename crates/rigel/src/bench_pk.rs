@@ -134,7 +134,7 @@ pub async fn run(args: PkArgs) -> Result<bool, String> {
         }
     }
     let Connected {
-        embedded,
+        server,
         host,
         port,
         http_port,
@@ -271,7 +271,7 @@ pub async fn run(args: PkArgs) -> Result<bool, String> {
         }
     ));
     drop(conn);
-    if let Some(h) = embedded {
+    if let Some(h) = server {
         h.shutdown().await;
     }
     if args.json {

@@ -7,6 +7,7 @@ pub mod backup_cli;
 pub mod bench;
 pub mod bench_pk;
 pub mod doctor;
+pub mod harness;
 pub mod logging;
 pub mod node;
 pub mod plan;

@@ -2,10 +2,8 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Child;
 
 use mysql_async::prelude::Queryable;
 use rigel_common::config::Config;
@@ -113,50 +111,13 @@ pub struct ServerProcess {
 /// Spawns `rigel <args>` and reads its log until a line containing `ready` shows; returns
 /// the child and that line. The log keeps being drained afterwards.
 pub fn spawn_until(args: &[&str], data_dir: &Path, ready: &str) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rigel"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("RIGEL_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn rigel");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut reader = BufReader::new(stderr);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut line = String::new();
-    let mut log = String::new();
-    loop {
-        line.clear();
-        let n = reader.read_line(&mut line).expect("read log");
-        log.push_str(&line);
-        assert!(
-            n > 0 && Instant::now() < deadline,
-            "rigel {args:?} exited before it was ready:\n{log}"
-        );
-        if line.contains(ready) {
-            break;
-        }
-    }
-    // Keep draining the log so the child never blocks on a full pipe.
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        while reader.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
-            sink.clear();
-        }
-    });
-    (child, line)
+    rigel::harness::spawn_until(cluster::exe(), args, data_dir, ready)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The number after `key` in a log line.
 pub fn log_number(line: &str, key: &str) -> u16 {
-    let rest = line
-        .split(key)
-        .nth(1)
-        .unwrap_or_else(|| panic!("{key} in the log line: {line}"));
-    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-    digits.parse().expect("port")
+    rigel::harness::log_number(line, key).unwrap_or_else(|e| panic!("{e}"))
 }
 
 impl ServerProcess {

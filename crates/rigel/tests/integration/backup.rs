@@ -713,6 +713,7 @@ async fn tpch_round_trip_through_the_backup_command() {
                 http_port,
                 user: "root".into(),
                 password: String::new(),
+                cluster: None,
             },
             database: database.into(),
             queries: queries.into(),

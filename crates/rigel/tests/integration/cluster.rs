@@ -39,11 +39,11 @@ async fn one_frontend_three_backends() {
     assert_eq!(count_and_sum(&mut c, "d.t").await, (300, 45150));
     let b = cluster
         .wait_for(
-            |b| b.len() == 3 && b.iter().all(|x| x.2 && x.3 == 4),
+            |b| b.len() == 3 && b.iter().all(|x| x.alive && x.tablets == 4),
             "four tablets on each backend",
         )
         .await;
-    assert!(b.iter().all(|x| x.4.is_empty()), "{b:?}");
+    assert!(b.iter().all(|x| x.err_msg.is_empty()), "{b:?}");
     // The query runs in stages: the scan, filter and partial aggregate on each backend
     // holding tablets (one task each), the rest on the frontend.
     let plan: Vec<String> = c
@@ -56,8 +56,8 @@ async fn one_frontend_three_backends() {
         .lines()
         .find(|l| l.contains("tasks: t0->backend"))
         .unwrap_or_else(|| panic!("no task placement in {plan}"));
-    for (id, ..) in &b {
-        assert!(placed.contains(&format!("backend {id}")), "{placed}");
+    for x in &b {
+        assert!(placed.contains(&format!("backend {}", x.id)), "{placed}");
     }
     let filtered: Vec<(i64, i64)> = c
         .query("SELECT count(*), sum(k) FROM d.t WHERE k > 10")
@@ -74,7 +74,7 @@ async fn one_frontend_three_backends() {
         .collect();
     on.sort_unstable();
     on.dedup();
-    let ids: Vec<u64> = b.iter().map(|x| x.0).collect();
+    let ids: Vec<u64> = b.iter().map(|x| x.id).collect();
     assert_eq!(on, ids);
     assert!(
         rows.iter()
@@ -128,6 +128,31 @@ async fn one_frontend_three_backends() {
     );
     let joined: Vec<(i64, i64)> = c.query(join).await.unwrap();
     assert_eq!(joined, vec![(9, 54)], "{plan}");
+    // A query of the one-tablet table alone runs on its backend too: two tasks there,
+    // each reading a share of the tablet's parts (a second load makes two segment files),
+    // not the frontend reading every row.
+    exec(
+        &mut c,
+        "INSERT INTO d.small VALUES (21, 'n21'), (22, 'n22')",
+    )
+    .await;
+    let alone = "SELECT count(*), sum(k) FROM d.small WHERE name <> 'n1'";
+    let plan: Vec<String> = c.query(format!("EXPLAIN {alone}")).await.unwrap();
+    let plan = plan.join("\n");
+    let placed = plan
+        .lines()
+        .find(|l| l.contains("tasks: t0->backend"))
+        .unwrap_or_else(|| panic!("no stage on a backend: {plan}"));
+    let holder = plan
+        .lines()
+        .find_map(|l| l.split("backends=[").nth(1)?.split(':').next())
+        .unwrap_or_else(|| panic!("no scan in {plan}"));
+    assert!(
+        placed.contains(&format!("t0->backend {holder}, t1->backend {holder}")),
+        "{plan}"
+    );
+    let small: Vec<(i64, i64)> = c.query(alone).await.unwrap();
+    assert_eq!(small, vec![(21, 209 + 43)]);
 
     // The frontend's metadata directory holds no segment files.
     let segments = walk(&cluster.meta_dir())
@@ -219,9 +244,9 @@ async fn one_frontend_three_backends() {
     let b = cluster.backends().await;
     let ghost = b
         .iter()
-        .find(|x| x.1 == nowhere)
+        .find(|x| x.heartbeat_port == nowhere)
         .expect("the added backend");
-    assert!(!ghost.2 && !ghost.4.is_empty(), "{ghost:?}");
+    assert!(!ghost.alive && !ghost.err_msg.is_empty(), "{ghost:?}");
     exec(
         &mut c,
         &format!("ALTER SYSTEM DROP BACKEND \"127.0.0.1:{nowhere}\""),
@@ -235,11 +260,14 @@ async fn one_frontend_three_backends() {
     cluster.backends[1].kill9();
     let b = cluster
         .wait_for(
-            |b| b.iter().any(|x| x.1 == victim_port && !x.2),
+            |b| {
+                b.iter()
+                    .any(|x| x.heartbeat_port == victim_port && !x.alive)
+            },
             "the killed backend shown dead",
         )
         .await;
-    assert_eq!(b.iter().filter(|x| x.2).count(), 2);
+    assert_eq!(b.iter().filter(|x| x.alive).count(), 2);
     let e = c.query_drop("SELECT count(*) FROM d.t").await.unwrap_err();
     assert_eq!(errno(&e), 5032, "{e}");
     let e = c
@@ -256,7 +284,7 @@ async fn one_frontend_three_backends() {
     assert_eq!(count_and_sum(&mut c, "d.u").await, (5, 15));
 
     // Restarted, it rejoins and every answer is what it was.
-    cluster.backends[1].restart();
+    cluster.restart_backend(1);
     cluster.wait_alive(3).await;
     assert_eq!(count_and_sum(&mut c, "d.t").await, (303, 45150 + 906));
     assert_eq!(count_and_sum(&mut c, "d.u").await, (5, 15));
@@ -285,33 +313,32 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-/// TPC-H SF0.01 through a 1 FE + 3 BE cluster: Stream Load through the frontend, the 22
-/// queries over MySQL, every answer compared with DataFusion's on the same files.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tpch_on_a_cluster_matches_datafusion() {
-    let cluster = TestCluster::start(3).await;
-    let args = crate::tpch::sf001_checked(
-        cluster.dir.path().join("tpch"),
-        rigel::bench::Endpoint {
-            host: Some("127.0.0.1".into()),
-            port: cluster.port(),
-            http_port: cluster.http_port(),
-            user: "root".into(),
-            password: String::new(),
-        },
-    );
-    let all_correct = rigel::bench::run(args).await.expect("benchmark runs");
+/// `rigel bench tpch --cluster 3` at SF0.01: the command starts 1 FE + 3 BE processes of
+/// itself, loads through the frontend with Stream Load, runs the 22 queries over MySQL and
+/// compares every answer with DataFusion's on the same files, then stops the cluster.
+#[test]
+fn tpch_on_a_cluster_matches_datafusion() {
+    let work = tempfile::tempdir().unwrap();
+    let out = Command::new(crate::common::cluster::exe())
+        .args(["bench", "tpch", "--cluster", "3", "--sf", "0.01"])
+        .args(["--runs", "1", "--warmup", "0", "--verify", "datafusion"])
+        .arg("--work-dir")
+        .arg(work.path())
+        .output()
+        .expect("rigel bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        all_correct,
-        "some TPC-H answers differ from DataFusion's (see the JSON above)"
+        out.status.success() && stdout.contains("22/22 queries correct"),
+        "some TPC-H answers differ from DataFusion's:\n{stdout}\n{stderr}"
     );
-    // The tables' tablets are on all three backends.
-    let b = cluster.backends().await;
-    assert!(b.iter().all(|x| x.2), "{b:?}");
-    let b = cluster
-        .wait_for(|b| b.iter().all(|x| x.3 > 0), "tablets on every backend")
-        .await;
-    assert_eq!(b.len(), 3);
+    // It ran on the cluster it started: the frontend's catalog and the three backends'
+    // storage are under the work directory.
+    let cluster = work.path().join("cluster");
+    assert!(cluster.join("fe").join("meta").is_dir());
+    for i in 0..3 {
+        assert!(cluster.join(format!("be{i}")).is_dir());
+    }
 }
 
 /// `starrocks_be_query_mem_bytes` of the backend serving HTTP on `port`: what the tasks

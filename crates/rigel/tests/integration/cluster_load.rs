@@ -62,9 +62,12 @@ async fn stream_load_runs_on_the_backends() {
     )
     .await;
     cluster
-        .wait_for(|b| b.iter().all(|x| x.2 && x.3 == 4), "four tablets each")
+        .wait_for(
+            |b| b.iter().all(|x| x.alive && x.tablets == 4),
+            "four tablets each",
+        )
         .await;
-    let dir = cluster.dir.path();
+    let dir = cluster.dir.path().to_path_buf();
     let fe_url = format!(
         "http://127.0.0.1:{}/api/d/t/_stream_load",
         cluster.http_port()
@@ -252,9 +255,9 @@ async fn stream_load_runs_on_the_backends() {
         .backends()
         .await
         .into_iter()
-        .find(|b| b.1 == holder.heartbeat_port)
+        .find(|b| b.heartbeat_port == holder.heartbeat_port)
         .expect("in SHOW BACKENDS")
-        .0;
+        .id;
     let tablets: Vec<mysql_async::Row> = c.query("SHOW TABLET FROM d.t").await.unwrap();
     let tablet: u64 = tablets
         .iter()
@@ -328,15 +331,15 @@ async fn stream_load_runs_on_the_backends() {
         .backends()
         .await
         .into_iter()
-        .find(|b| b.1 == dead)
+        .find(|b| b.heartbeat_port == dead)
         .expect("the killed backend in SHOW BACKENDS")
-        .0;
+        .id;
     let message = reply["Message"].as_str().unwrap_or("");
     assert!(
         message.contains(&format!("backend {dead_id}")),
         "the error names the backend: {reply}"
     );
-    cluster.backends[2].restart();
+    cluster.restart_backend(2);
     cluster.wait_alive(3).await;
     assert_eq!(count(&mut c, "SELECT count(*) FROM d.t").await, before);
     // The failed load's label is free again.
@@ -385,7 +388,7 @@ async fn a_backend_killed_mid_load_loses_nothing() {
          DISTRIBUTED BY HASH(k) BUCKETS 12",
     )
     .await;
-    let dir = cluster.dir.path();
+    let dir = cluster.dir.path().to_path_buf();
     let first = dir.join("first.csv");
     let rows: Vec<String> = (0..100).map(|i| format!("{i},committed")).collect();
     std::fs::write(&first, rows.join("\n")).unwrap();
@@ -454,7 +457,7 @@ async fn a_backend_killed_mid_load_loses_nothing() {
     assert!(cancelled, "the load of the killed backend was rolled back");
 
     // Back up, every committed row is there and nothing of the killed load is.
-    cluster.backends[0].restart();
+    cluster.restart_backend(0);
     cluster.wait_alive(3).await;
     assert_eq!(count(&mut c, "SELECT count(*) FROM d.t").await, 100);
     assert_eq!(

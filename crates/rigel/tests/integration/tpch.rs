@@ -66,5 +66,6 @@ fn embedded() -> rigel::bench::Endpoint {
         http_port: 8030,
         user: "root".into(),
         password: String::new(),
+        cluster: None,
     }
 }
