@@ -1,7 +1,6 @@
 //! SHOW statements and DESC.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
@@ -10,234 +9,23 @@ use datafusion::physical_plan::collect;
 use datafusion::scalar::ScalarValue;
 use futures::stream;
 use rigel_common::ids::{PartitionId, TableId};
-use rigel_common::{ColumnType, ErrorCode, SqlError};
+use rigel_common::{ErrorCode, SqlError};
 use rigel_mysql::QueryResult;
 use rigel_sql::sqlparser::ast;
-use rigel_sql::{DefaultValue, KeysType, Show, ShowFilter, TableName};
+use rigel_sql::{Show, ShowFilter, TableName};
 
-use crate::catalog::{Column, Distribution, OlapTable, PartitionScheme, Table, TableKind};
+use crate::catalog::{Distribution, PartitionScheme, Table};
 use crate::error::{df_error, unknown_db, unknown_table};
 use crate::provider::INFORMATION_SCHEMA;
 use crate::result::{ResultBuilder, i, null_i, opt, s};
 use crate::session::Session;
 use crate::variables::{self, like_match};
 
-/// A name as a backquoted MySQL identifier.
-pub(crate) fn quote(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
-}
-
-fn dq(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// The type as DESC shows it (without display widths).
-fn desc_type(ty: &ColumnType) -> String {
-    match ty {
-        ColumnType::TinyInt => "tinyint".into(),
-        ColumnType::SmallInt => "smallint".into(),
-        ColumnType::Int => "int".into(),
-        ColumnType::BigInt => "bigint".into(),
-        ColumnType::LargeInt => "largeint".into(),
-        ColumnType::Decimal { precision, scale } => format!("decimal({precision},{scale})"),
-        other => other.to_string(),
-    }
-}
-
-fn default_display(c: &Column) -> ScalarValue {
-    match &c.default {
-        None | Some(DefaultValue::Null) => ScalarValue::Utf8(None),
-        Some(DefaultValue::Literal(v)) => s(v.clone()),
-        Some(DefaultValue::CurrentTimestamp) => s("CURRENT_TIMESTAMP"),
-        Some(DefaultValue::Expr(e)) => s(e.clone()),
-    }
-}
-
-fn column_ddl(c: &Column) -> String {
-    let mut out = format!("  {} {}", quote(&c.name), c.ty);
-    if let Some(agg) = c.agg {
-        let _ = write!(out, " {}", agg.as_str());
-    }
-    out.push_str(if c.nullable { " NULL" } else { " NOT NULL" });
-    if c.auto_increment {
-        out.push_str(" AUTO_INCREMENT");
-    }
-    match &c.default {
-        None => {}
-        Some(DefaultValue::Null) => out.push_str(" DEFAULT NULL"),
-        Some(DefaultValue::Literal(v)) => {
-            let _ = write!(out, " DEFAULT {}", dq(v));
-        }
-        Some(DefaultValue::CurrentTimestamp) => out.push_str(" DEFAULT CURRENT_TIMESTAMP"),
-        Some(DefaultValue::Expr(e)) => {
-            let _ = write!(out, " DEFAULT ({e})");
-        }
-    }
-    let _ = write!(out, " COMMENT {}", dq(&c.comment));
-    out
-}
-
-fn values_ddl(vals: &[String]) -> String {
-    vals.iter().map(|v| dq(v)).collect::<Vec<_>>().join(", ")
-}
-
-/// The value tuples of a LIST partition as DDL writes them: `("a", "b")` for one partition
-/// column, `(("a", "1"), ("b", "2"))` for several.
-pub(crate) fn list_values_ddl(tuples: &[Vec<String>]) -> String {
-    let single = tuples.iter().all(|t| t.len() == 1);
-    let items: Vec<String> = tuples
-        .iter()
-        .map(|t| {
-            if single {
-                values_ddl(t)
-            } else {
-                format!("({})", values_ddl(t))
-            }
-        })
-        .collect();
-    format!("({})", items.join(", "))
-}
-
-/// SHOW CREATE TABLE text; feeding it back creates an identical table.
-pub fn create_table_ddl(table: &Table) -> String {
-    match &table.kind {
-        TableKind::View(v) => {
-            let mut out = format!("CREATE VIEW {}", quote(&table.name));
-            if !v.columns.is_empty() {
-                let cols: Vec<String> = v
-                    .columns
-                    .iter()
-                    .map(|(n, c)| match c {
-                        Some(c) => format!("{} COMMENT {}", quote(n), dq(c)),
-                        None => quote(n),
-                    })
-                    .collect();
-                let _ = write!(out, " ({})", cols.join(", "));
-            }
-            if !table.comment.is_empty() {
-                let _ = write!(out, " COMMENT {}", dq(&table.comment));
-            }
-            let _ = write!(out, " AS {};", v.query);
-            out
-        }
-        TableKind::Olap(o) => olap_ddl(table, o),
-    }
-}
-
-fn olap_ddl(table: &Table, o: &OlapTable) -> String {
-    let mut out = format!("CREATE TABLE {} (\n", quote(&table.name));
-    let mut elements: Vec<String> = o.columns.iter().map(column_ddl).collect();
-    for idx in &o.indexes {
-        let cols: Vec<String> = idx.columns.iter().map(|c| quote(c)).collect();
-        let mut e = format!("  INDEX {} ({})", quote(&idx.name), cols.join(", "));
-        if let Some(u) = &idx.using {
-            let _ = write!(e, " USING {u}");
-        }
-        if let Some(c) = &idx.comment {
-            let _ = write!(e, " COMMENT {}", dq(c));
-        }
-        elements.push(e);
-    }
-    out.push_str(&elements.join(",\n"));
-    out.push_str("\n) ENGINE=OLAP\n");
-    let keys: Vec<String> = o.key_columns().iter().map(|c| quote(c)).collect();
-    let _ = writeln!(out, "{} KEY({})", o.keys_type.as_str(), keys.join(", "));
-    if !table.comment.is_empty() {
-        let _ = writeln!(out, "COMMENT {}", dq(&table.comment));
-    }
-    if let (PartitionScheme::Range { columns }, Some(unit)) =
-        (&o.partition_scheme, &o.auto_partition)
-    {
-        // Expression partitioning: the partitions are the loads' to create.
-        let col = columns.first().map(|c| quote(c)).unwrap_or_default();
-        let _ = writeln!(out, "PARTITION BY date_trunc('{unit}', {col})");
-    } else if let (PartitionScheme::List { columns }, Some(_)) =
-        (&o.partition_scheme, &o.auto_partition)
-    {
-        let cols: Vec<String> = columns.iter().map(|c| quote(c)).collect();
-        let _ = writeln!(out, "PARTITION BY ({})", cols.join(", "));
-    } else if let PartitionScheme::List { columns } = &o.partition_scheme {
-        let cols: Vec<String> = columns.iter().map(|c| quote(c)).collect();
-        let _ = writeln!(out, "PARTITION BY LIST({})", cols.join(", "));
-        let parts: Vec<String> = o
-            .partitions
-            .iter()
-            .map(|p| {
-                format!(
-                    "PARTITION {} VALUES IN {}",
-                    quote(&p.name),
-                    list_values_ddl(p.values.as_deref().unwrap_or_default())
-                )
-            })
-            .collect();
-        let _ = writeln!(out, "({})", parts.join(",\n"));
-    } else if let PartitionScheme::Range { columns } = &o.partition_scheme {
-        let cols: Vec<String> = columns.iter().map(|c| quote(c)).collect();
-        let _ = writeln!(out, "PARTITION BY RANGE({})", cols.join(", "));
-        let parts: Vec<String> = o
-            .partitions
-            .iter()
-            .map(|p| match (&p.lower, &p.upper) {
-                (None, Some(u)) => format!(
-                    "PARTITION {} VALUES LESS THAN ({})",
-                    quote(&p.name),
-                    values_ddl(u)
-                ),
-                (_, None) => format!("PARTITION {} VALUES LESS THAN (MAXVALUE)", quote(&p.name)),
-                (Some(l), Some(u)) => format!(
-                    "PARTITION {} VALUES [({}), ({}))",
-                    quote(&p.name),
-                    values_ddl(l),
-                    values_ddl(u)
-                ),
-            })
-            .collect();
-        let _ = writeln!(out, "({})", parts.join(",\n"));
-    }
-    match &o.distribution {
-        Distribution::Hash { columns, buckets } => {
-            let cols: Vec<String> = columns.iter().map(|c| quote(c)).collect();
-            let _ = writeln!(
-                out,
-                "DISTRIBUTED BY HASH({}) BUCKETS {buckets}",
-                cols.join(", ")
-            );
-        }
-        Distribution::Random { buckets } => {
-            let _ = writeln!(out, "DISTRIBUTED BY RANDOM BUCKETS {buckets}");
-        }
-    }
-    if !o.order_by.is_empty() {
-        let cols: Vec<String> = o.order_by.iter().map(|c| quote(c)).collect();
-        let _ = writeln!(out, "ORDER BY({})", cols.join(", "));
-    }
-    if !o.properties.is_empty() {
-        let props: Vec<String> = o
-            .properties
-            .iter()
-            .map(|(k, v)| format!("{} = {}", dq(k), dq(v)))
-            .collect();
-        let _ = write!(out, "PROPERTIES (\n{}\n)", props.join(",\n"));
-    } else {
-        out.pop();
-    }
-    out.push(';');
-    out
-}
+use crate::ddl_text::{create_table_ddl, default_display, desc_type};
+pub(crate) use crate::ddl_text::{list_values_ddl, quote};
 
 impl Session {
-    fn table_of(&self, name: &TableName) -> Result<(String, Arc<Table>), SqlError> {
+    pub(crate) fn table_of(&self, name: &TableName) -> Result<(String, Arc<Table>), SqlError> {
         let db = self.db_of(&name.db)?;
         let state = self.fe.catalog().read();
         if state.database(&db).is_none() {
@@ -1181,101 +969,6 @@ impl Session {
                 b.into_result()
             }
         }
-    }
-
-    /// Columns of a table, or of a view's query.
-    async fn columns_of(&mut self, t: &Table) -> Result<Vec<Column>, SqlError> {
-        match &t.kind {
-            TableKind::Olap(o) => Ok(o.columns.clone()),
-            TableKind::View(v) => {
-                let parsed = rigel_sql::parse_one(&v.query)?;
-                let rigel_sql::Statement::Query(q) = parsed.statement else {
-                    return Err(SqlError::internal("view does not hold a query"));
-                };
-                let db = self
-                    .fe
-                    .catalog()
-                    .read()
-                    .databases
-                    .get(&t.db_id)
-                    .map(|d| d.name.clone());
-                let saved = self.db.clone();
-                self.db = db;
-                let schema = self.query_schema(*q).await;
-                self.db = saved;
-                let schema = schema?;
-                Ok(schema
-                    .fields()
-                    .iter()
-                    .enumerate()
-                    .map(|(k, f)| Column {
-                        uid: k as u32,
-                        name: v
-                            .columns
-                            .get(k)
-                            .map(|(n, _)| n.clone())
-                            .unwrap_or_else(|| f.name().clone()),
-                        ty: ColumnType::from_field(f).unwrap_or(ColumnType::Varchar(65533)),
-                        nullable: true,
-                        is_key: false,
-                        agg: None,
-                        default: None,
-                        auto_increment: false,
-                        comment: String::new(),
-                        fill: None,
-                    })
-                    .collect())
-            }
-        }
-    }
-
-    pub(crate) async fn describe(
-        &mut self,
-        name: TableName,
-        all: bool,
-    ) -> Result<QueryResult, SqlError> {
-        let (_, t) = self.table_of(&name)?;
-        let cols = self.columns_of(&t).await?;
-        let mut b = if all {
-            ResultBuilder::text(&[
-                "IndexName",
-                "IndexKeysType",
-                "Field",
-                "Type",
-                "Null",
-                "Key",
-                "Default",
-                "Extra",
-            ])
-        } else {
-            ResultBuilder::text(&["Field", "Type", "Null", "Key", "Default", "Extra"])
-        };
-        let keys_type = t.olap().map(|o| o.keys_type).unwrap_or(KeysType::Duplicate);
-        for (k, c) in cols.iter().enumerate() {
-            let mut row = vec![];
-            if all {
-                row.push(s(if k == 0 {
-                    t.name.clone()
-                } else {
-                    String::new()
-                }));
-                row.push(s(if k == 0 {
-                    format!("{}_KEYS", keys_type.as_str())
-                } else {
-                    String::new()
-                }));
-            }
-            row.extend([
-                s(c.name.clone()),
-                s(desc_type(&c.ty)),
-                s(if c.nullable { "YES" } else { "NO" }),
-                s(if c.is_key { "true" } else { "false" }),
-                default_display(c),
-                s(c.agg.map(|a| a.as_str()).unwrap_or("")),
-            ]);
-            b.row(row);
-        }
-        b.into_result()
     }
 }
 

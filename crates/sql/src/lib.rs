@@ -11,7 +11,9 @@ pub mod ast;
 mod backup;
 mod ddl;
 mod parser;
+mod partition_clause;
 mod show;
+mod types;
 
 pub use account::{
     AccountStatement, AuthSpec, GrantObject, Grantee, Privilege, RoleSet, UserIdentity, redact,
