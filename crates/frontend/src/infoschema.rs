@@ -82,7 +82,11 @@ fn visible_tables<'a>(
     })
 }
 
+/// A time as StarRocks prints it; NULL for 0 (not yet).
 fn date_text(ms: i64) -> ScalarValue {
+    if ms <= 0 {
+        return ScalarValue::Utf8(None);
+    }
     match chrono::DateTime::from_timestamp_millis(ms) {
         Some(d) => s(d.naive_utc().format("%Y-%m-%d %H:%M:%S").to_string()),
         None => ScalarValue::Utf8(None),

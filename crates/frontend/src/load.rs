@@ -59,7 +59,7 @@ pub struct LoadJob {
     pub error_url: String,
     /// Start (ms).
     pub created_ms: i64,
-    /// End (ms).
+    /// End (ms); 0 while it runs.
     pub finished_ms: i64,
 }
 
@@ -117,9 +117,34 @@ impl LoadRegistry {
         }
     }
 
-    /// Recent jobs, oldest first.
+    /// Recent jobs, oldest first, then the Stream Loads running now (`LOADING`, as in
+    /// StarRocks' SHOW LOAD).
     pub fn jobs(&self) -> Vec<LoadJob> {
-        self.jobs.lock().iter().cloned().collect()
+        let mut jobs: Vec<LoadJob> = self.jobs.lock().iter().cloned().collect();
+        let mut running: Vec<LoadJob> = self
+            .active
+            .lock()
+            .iter()
+            .map(|(txn, l)| LoadJob {
+                txn: *txn,
+                label: l.label.clone(),
+                db: l.db.clone(),
+                table: l.table.name.clone(),
+                kind: "STREAM_LOAD",
+                state: "LOADING",
+                total: 0,
+                loaded: 0,
+                filtered: 0,
+                unselected: 0,
+                error: String::new(),
+                error_url: String::new(),
+                created_ms: l.created_ms,
+                finished_ms: 0,
+            })
+            .collect();
+        running.sort_by_key(|j| (j.created_ms, j.txn.0));
+        jobs.extend(running);
+        jobs
     }
 }
 

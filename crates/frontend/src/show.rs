@@ -877,7 +877,11 @@ impl Session {
                         s(ms_text(j.created_ms)),
                         s(ms_text(j.created_ms)),
                         s(ms_text(j.created_ms)),
-                        s(ms_text(j.finished_ms)),
+                        if j.finished_ms > 0 {
+                            s(ms_text(j.finished_ms))
+                        } else {
+                            ScalarValue::Utf8(None)
+                        },
                         if j.error_url.is_empty() {
                             ScalarValue::Utf8(None)
                         } else {
