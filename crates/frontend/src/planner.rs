@@ -270,7 +270,17 @@ impl QueryEnv {
                     limit.to_string(),
                 );
             }
-            state = rigel_rpc::distributed::plan_on_backends(state, coordinator, &settings);
+            let compression = rigel_rpc::distributed::Compression::from_variable(
+                session
+                    .var("transmission_compression_type")
+                    .unwrap_or_default(),
+            );
+            state = rigel_rpc::distributed::plan_on_backends(
+                state,
+                coordinator,
+                &settings,
+                compression,
+            );
         }
         let mut state = state.build();
         // Functions evaluated at run time see the statement's settings (`time_zone` among

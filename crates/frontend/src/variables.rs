@@ -18,6 +18,8 @@ pub enum VarKind {
     TrueFalse,
     /// Free text.
     Text,
+    /// One of these words (stored upper-case).
+    Choice(&'static [&'static str]),
     /// Always NULL (e.g. `socket`).
     Null,
 }
@@ -136,6 +138,13 @@ pub const VARIABLES: &[VarDef] = &[
     var("time_zone", VarKind::Text, "UTC"),
     var("transaction_isolation", VarKind::Text, "REPEATABLE-READ"),
     var("transaction_read_only", VarKind::OnOff, "0"),
+    // How rows exchanged between the backends' tasks are compressed. Off by default:
+    // on the links inside a cluster, encoding costs more CPU than the bytes it saves.
+    var(
+        "transmission_compression_type",
+        VarKind::Choice(&["NO_COMPRESSION", "LZ4", "LZ4_FRAME", "ZSTD"]),
+        "NO_COMPRESSION",
+    ),
     var("tx_isolation", VarKind::Text, "REPEATABLE-READ"),
     var("tx_read_only", VarKind::OnOff, "0"),
     var("tx_visible_wait_timeout", VarKind::Int(0, MAX), "10"),
@@ -184,6 +193,14 @@ pub fn normalize(def: &VarDef, value: &str) -> Result<String, SqlError> {
             _ => Err(wrong()),
         },
         VarKind::Text => Ok(value.to_string()),
+        VarKind::Choice(words) => {
+            let upper = value.trim().to_ascii_uppercase();
+            if words.contains(&upper.as_str()) {
+                Ok(upper)
+            } else {
+                Err(wrong())
+            }
+        }
         VarKind::Null => Err(wrong()),
     }
 }
@@ -194,7 +211,7 @@ pub fn as_scalar(def: &VarDef, value: &str) -> ScalarValue {
         VarKind::Int(..) | VarKind::OnOff | VarKind::TrueFalse => {
             ScalarValue::Int64(value.parse().ok())
         }
-        VarKind::Text => ScalarValue::Utf8(Some(value.to_string())),
+        VarKind::Text | VarKind::Choice(_) => ScalarValue::Utf8(Some(value.to_string())),
         VarKind::Null => ScalarValue::Utf8(None),
     }
 }

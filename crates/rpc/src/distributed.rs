@@ -162,6 +162,7 @@ pub fn plan_on_backends(
     builder: SessionStateBuilder,
     coordinator: &Arc<Coordinator>,
     settings: &BTreeMap<String, String>,
+    compression: Compression,
 ) -> SessionStateBuilder {
     let mut headers = HeaderMap::new();
     for (key, value) in settings {
@@ -189,7 +190,39 @@ pub fn plan_on_backends(
     if let Err(e) = config.set_distributed_passthrough_headers(headers) {
         tracing::warn!("the statement's settings cannot reach the backends' tasks: {e}");
     }
+    let codec = match compression {
+        Compression::None => None,
+        Compression::Lz4 => Some(datafusion::arrow::ipc::CompressionType::LZ4_FRAME),
+        Compression::Zstd => Some(datafusion::arrow::ipc::CompressionType::ZSTD),
+    };
+    if let Err(e) = config.set_distributed_compression(codec) {
+        tracing::warn!("the exchange compression cannot be set: {e}");
+    }
     builder
+}
+
+/// How rows exchanged between tasks are compressed (the session's
+/// `transmission_compression_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compression {
+    /// Not at all (`NO_COMPRESSION`).
+    #[default]
+    None,
+    /// LZ4 frames (`LZ4`, `LZ4_FRAME`).
+    Lz4,
+    /// Zstandard (`ZSTD`).
+    Zstd,
+}
+
+impl Compression {
+    /// From a `transmission_compression_type` value; unknown words compress nothing.
+    pub fn from_variable(value: &str) -> Self {
+        match value.to_ascii_uppercase().as_str() {
+            "LZ4" | "LZ4_FRAME" => Compression::Lz4,
+            "ZSTD" => Compression::Zstd,
+            _ => Compression::None,
+        }
+    }
 }
 
 /// A tablet scan wants one task per backend it reads. Other leaves (system tables, files)
@@ -579,6 +612,18 @@ mod tests {
             per_task,
             vec![vec![10001], vec![10002], vec![10003], vec![]]
         );
+    }
+
+    #[test]
+    fn the_session_variable_names_the_exchange_compression() {
+        assert_eq!(
+            Compression::from_variable("NO_COMPRESSION"),
+            Compression::None
+        );
+        assert_eq!(Compression::from_variable("lz4"), Compression::Lz4);
+        assert_eq!(Compression::from_variable("LZ4_FRAME"), Compression::Lz4);
+        assert_eq!(Compression::from_variable("ZSTD"), Compression::Zstd);
+        assert_eq!(Compression::from_variable(""), Compression::None);
     }
 
     #[test]
