@@ -372,22 +372,29 @@ pub fn display(plan: &Arc<dyn ExecutionPlan>, metrics: bool) -> String {
         if let Some(boundary) = node.as_network_boundary() {
             stage += 1;
             let input = boundary.input_stage();
-            if let Some(local) = input.local_plan()
-                && let Some(variants) = scan_variants(local)
-            {
-                let placed: Vec<String> = variants
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| match task_backend(v) {
-                        Some(id) => format!("t{i}->backend {id}"),
-                        None => format!("t{i}->any"),
-                    })
-                    .collect();
-                text.push_str(&format!(
-                    "Stage {} tasks: {}\n",
+            match input.local_plan().and_then(scan_variants) {
+                Some(variants) => {
+                    let placed: Vec<String> = variants
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| match task_backend(v) {
+                            Some(id) => format!("t{i}->backend {id}"),
+                            None => format!("t{i}->any"),
+                        })
+                        .collect();
+                    text.push_str(&format!(
+                        "Stage {} tasks: {}\n",
+                        input.num(),
+                        placed.join(", ")
+                    ));
+                }
+                // A stage that reads no table runs where the live backends take it in
+                // turn, chosen as the query starts.
+                None => text.push_str(&format!(
+                    "Stage {} tasks: {} on the live backends in turn\n",
                     input.num(),
-                    placed.join(", ")
-                ));
+                    input.task_count()
+                )),
             }
         }
         Ok(TreeNodeRecursion::Continue)

@@ -8,6 +8,21 @@ use mysql_async::prelude::Queryable;
 use crate::common::cluster::TestCluster;
 use crate::common::{errno, exec};
 
+/// EXPLAIN says where every stage of `plan` runs.
+fn every_stage_placed(plan: &str) {
+    for line in plan.lines().filter(|l| l.contains("[Stage ")) {
+        let n = line
+            .split("[Stage ")
+            .nth(1)
+            .and_then(|r| r.split(']').next())
+            .unwrap_or_default();
+        assert!(
+            plan.contains(&format!("Stage {n} tasks: ")),
+            "no placement of stage {n}: {plan}"
+        );
+    }
+}
+
 async fn count_and_sum(c: &mut mysql_async::Conn, table: &str) -> (i64, i64) {
     let row: (i64, Option<i64>) = c
         .query_first(format!("SELECT count(*), sum(k) FROM {table}"))
@@ -52,6 +67,9 @@ async fn one_frontend_three_backends() {
         .unwrap();
     let plan = plan.join("\n");
     assert!(plan.contains("Distributed plan (stages)"), "{plan}");
+    every_stage_placed(&plan);
+    // The final aggregate reads no table: its stage runs on the live backends in turn.
+    assert!(plan.contains("on the live backends in turn"), "{plan}");
     let placed = plan
         .lines()
         .find(|l| l.contains("tasks: t0->backend"))
@@ -126,6 +144,7 @@ async fn one_frontend_three_backends() {
         holders.len() == 2 && holders[0] != holders[1],
         "the one-tablet tables are not on two backends: {plan}"
     );
+    every_stage_placed(&plan);
     let joined: Vec<(i64, i64)> = c.query(join).await.unwrap();
     assert_eq!(joined, vec![(9, 54)], "{plan}");
     // A query of the one-tablet table alone runs on its backend too: two tasks there,
