@@ -17,12 +17,12 @@ use rigel_sql::{
 };
 use sha1::{Digest, Sha1};
 
-use crate::catalog::{
-    CatalogState, Grant, GrantTarget, JournalEntry, RoleDef, UserAccount, account_key,
-};
 use crate::now_ms;
 use crate::result::{ResultBuilder, s};
 use crate::session::Session;
+use rigel_catalog::{
+    CatalogState, Grant, GrantTarget, JournalEntry, RoleDef, UserAccount, account_key,
+};
 
 /// The name of the account that holds every privilege.
 pub const ROOT: &str = "root";

@@ -28,12 +28,12 @@ use rigel_sql::sqlparser::ast;
 use tracing::warn;
 
 use crate::Frontend;
-use crate::catalog::{ColumnStatistics, JournalEntry, Table, TableKind, TableStatistics};
 use crate::error::df_error;
 use crate::now_ms;
 use crate::planner::{SessionView, logical_plan, physical_plan, rewrite_mysql};
 use crate::session::Session;
 use crate::show::quote;
+use rigel_catalog::{ColumnStatistics, JournalEntry, Table, TableKind, TableStatistics};
 
 /// Jobs kept for SHOW ANALYZE STATUS.
 const MAX_JOBS: usize = 100;
@@ -401,7 +401,7 @@ impl Frontend {
 
 /// DataFusion column statistics (in the scan schema's types) from ANALYZE's results.
 pub(crate) fn scan_statistics(
-    olap: &crate::catalog::OlapTable,
+    olap: &rigel_catalog::OlapTable,
     schema: &datafusion::arrow::datatypes::SchemaRef,
 ) -> Option<Vec<datafusion::common::ColumnStatistics>> {
     use datafusion::common::stats::Precision;

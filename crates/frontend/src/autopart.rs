@@ -19,11 +19,11 @@ use rigel_common::ids::TableId;
 use rigel_common::{ColumnType, ErrorCode, SqlError};
 
 use crate::Frontend;
-use crate::catalog::{CatalogWriter, JournalEntry, OlapTable, PartitionScheme, Table, TableKind};
 use crate::cluster::Placer;
 use crate::ddl::{NewTablets, allocate_partition};
 use crate::now_ms;
-use crate::partition::{NewPartition, format_value, step_time, time_partition_name};
+use rigel_catalog::partition::{NewPartition, format_value, step_time, time_partition_name};
+use rigel_catalog::{CatalogWriter, JournalEntry, OlapTable, PartitionScheme, Table, TableKind};
 
 /// The period of `unit` that `t` falls in: its start and the next period's start.
 fn period(unit: &str, t: NaiveDateTime) -> Option<(NaiveDateTime, NaiveDateTime)> {
@@ -147,9 +147,9 @@ impl Frontend {
                 let lower = bound_text(&ty, start);
                 // Another load (or the user) may have created it; anything else overlapping
                 // the period is refused by the disjointness check below.
-                let value = crate::partition::parse_value(&lower, &ty)?;
+                let value = rigel_catalog::partition::parse_value(&lower, &ty)?;
                 let covered = olap.partitions.iter().any(|p| {
-                    crate::partition::typed_bounds(p, &types).is_ok_and(|b| {
+                    rigel_catalog::partition::typed_bounds(p, &types).is_ok_and(|b| {
                         b.lower.as_ref().is_none_or(|l| l[0] <= value)
                             && b.upper.as_ref().is_none_or(|u| value < u[0])
                     })
@@ -171,7 +171,7 @@ impl Frontend {
                     values: None,
                 };
                 let partition = allocate_partition(w, olap, table_id, np, placer, new_tablets)?;
-                crate::partition::check_disjoint(&partition, &olap.partitions, &types)?;
+                rigel_catalog::partition::check_disjoint(&partition, &olap.partitions, &types)?;
                 olap.partitions.push(partition);
             }
             Ok(())
@@ -191,11 +191,11 @@ impl Frontend {
                 let typed = tuple
                     .iter()
                     .zip(&types)
-                    .map(|(v, t)| crate::partition::parse_value(v, t))
+                    .map(|(v, t)| rigel_catalog::partition::parse_value(v, t))
                     .collect::<Result<Vec<_>, _>>()?;
                 // Another load (or the user) may have created it.
                 let covered = olap.partitions.iter().any(|p| {
-                    crate::partition::typed_bounds(p, &types)
+                    rigel_catalog::partition::typed_bounds(p, &types)
                         .is_ok_and(|b| b.values.is_some_and(|v| v.contains(&typed)))
                 });
                 if covered {

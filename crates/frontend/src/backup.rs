@@ -27,7 +27,6 @@ use rigel_repository::{SnapshotId, check_name};
 use rigel_sql::{BackupObject, BackupStmt, RestoreStmt, ShowFilter};
 
 use crate::Frontend;
-use crate::catalog::{JournalEntry, Repository, Table, TableKind};
 use crate::ddl::tablet_meta;
 use crate::result::{ResultBuilder, s};
 use crate::session::Session;
@@ -35,6 +34,7 @@ use crate::show::{human_bytes, ms_text};
 use crate::snapshot::{
     MANIFEST_FORMAT, Manifest, TableSnapshot, find_snapshot, invalid, open_repo, read_manifest,
 };
+use rigel_catalog::{JournalEntry, Repository, Table, TableKind};
 
 /// Default job timeout (StarRocks' default: one day).
 const DEFAULT_TIMEOUT_SECS: u64 = 86_400;

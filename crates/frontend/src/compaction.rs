@@ -19,8 +19,8 @@ use rigel_common::ids::TabletId;
 use tracing::{debug, warn};
 
 use crate::Frontend;
-use crate::catalog::Table;
 use crate::txn::write_target;
+use rigel_catalog::Table;
 
 /// Counters behind `information_schema.be_compactions`.
 #[derive(Debug, Default)]

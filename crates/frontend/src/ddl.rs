@@ -12,17 +12,17 @@ use rigel_sql::{
     PartitionDesc, TableName,
 };
 
-use crate::catalog::{
-    CatalogWriter, Distribution, IndexSpec, JournalEntry, OlapTable, Partition, PartitionScheme,
-    Table, TableKind, ViewDef,
-};
 use crate::cluster::Placer;
 use crate::error::{unknown_db, unknown_table};
-use crate::partition::{
+use crate::session::Session;
+use rigel_catalog::partition::{
     NewPartition, can_be_list_partition, expand_list_partitions, expand_range_partitions,
     parse_value,
 };
-use crate::session::Session;
+use rigel_catalog::{
+    CatalogWriter, Distribution, IndexSpec, JournalEntry, OlapTable, Partition, PartitionScheme,
+    Table, TableKind, ViewDef,
+};
 
 mod alter;
 mod rules;

@@ -7,8 +7,8 @@ use datafusion::scalar::ScalarValue;
 use rigel_common::ColumnType;
 use rigel_sql::DefaultValue;
 
-use crate::catalog::{Column, Distribution, OlapTable, PartitionScheme, Table, TableKind};
 use crate::result::s;
+use rigel_catalog::{Column, Distribution, OlapTable, PartitionScheme, Table, TableKind};
 
 /// A name as a backquoted MySQL identifier.
 pub(crate) fn quote(name: &str) -> String {

@@ -19,9 +19,9 @@ use rigel_sql::sqlparser::ast::{self, FromTable, TableFactor};
 use rigel_sql::{KeysType, TableName};
 
 use crate::error::df_error;
-use crate::partition::{prune_buckets, prune_partitions};
 use crate::session::Session;
 use crate::txn::write_target;
+use rigel_catalog::partition::{prune_buckets, prune_partitions};
 
 fn delete_error(msg: impl Into<String>) -> SqlError {
     SqlError::new(ErrorCode::ER_NOT_SUPPORTED_YET, msg)

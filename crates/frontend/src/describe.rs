@@ -5,10 +5,10 @@ use rigel_common::{ColumnType, SqlError};
 use rigel_mysql::QueryResult;
 use rigel_sql::{KeysType, TableName};
 
-use crate::catalog::{Column, Table, TableKind};
 use crate::ddl_text::{default_display, desc_type};
 use crate::result::{ResultBuilder, s};
 use crate::session::Session;
+use rigel_catalog::{Column, Table, TableKind};
 
 impl Session {
     /// Columns of a table, or of a view's query.

@@ -14,11 +14,11 @@ use rigel_mysql::{BatchStream, QueryResult};
 use rigel_sql::sqlparser::ast::{self, SetExpr};
 use rigel_sql::{DefaultValue, Insert};
 
-use crate::catalog::{Column, OlapTable};
 use crate::error::{df_error, unknown_table};
 use crate::planner::{logical_plan, name_output_columns, physical_plan, rewrite_mysql};
 use crate::session::Session;
 use crate::txn::write_target;
+use rigel_catalog::{Column, OlapTable};
 
 /// Where each table column's values come from.
 enum Source {

@@ -2,36 +2,10 @@
 
 use datafusion::common::SchemaError;
 use datafusion::error::DataFusionError;
-use rigel_common::{ErrorCode, ErrorExt, SqlError};
+use rigel_common::{ErrorCode, SqlError};
 
 /// Result of frontend operations: errors carry their public code.
 pub type Result<T, E = SqlError> = std::result::Result<T, E>;
-
-/// Failures of the frontend's own machinery.
-#[derive(Debug, thiserror::Error)]
-pub enum FeError {
-    /// The catalog journal failed.
-    #[error("catalog metadata error: {0}")]
-    Meta(String),
-    /// A file system operation failed.
-    #[error("I/O error on {0}: {1}")]
-    Io(String, #[source] std::io::Error),
-}
-
-impl ErrorExt for FeError {
-    fn code(&self) -> ErrorCode {
-        match self {
-            FeError::Meta(_) => ErrorCode::ER_INTERNAL_ERROR,
-            FeError::Io(..) => ErrorCode::ER_IO_ERROR,
-        }
-    }
-}
-
-impl From<FeError> for SqlError {
-    fn from(e: FeError) -> Self {
-        SqlError::new(e.code(), e.to_string())
-    }
-}
 
 /// Maps a DataFusion error to the MySQL error a client expects.
 pub fn df_error(e: DataFusionError) -> SqlError {

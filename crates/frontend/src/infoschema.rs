@@ -13,12 +13,12 @@ use rigel_common::ColumnType;
 use rigel_common::ids::TableId;
 use rigel_sql::{DefaultValue, KeysType};
 
-use crate::catalog::{
-    CatalogState, Database, Distribution, PartitionScheme, Table, TableKind, UserAccount,
-};
 use crate::planner::StatementContext;
 use crate::result::{ResultBuilder, i, null_i, opt, s};
 use crate::variables;
+use rigel_catalog::{
+    CatalogState, Database, Distribution, PartitionScheme, Table, TableKind, UserAccount,
+};
 
 /// The tables of information_schema.
 pub const TABLES: &[&str] = &[

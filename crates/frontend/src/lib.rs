@@ -1,5 +1,5 @@
-//! The frontend role: MySQL sessions, the catalog, DDL, planning on DataFusion and load
-//! transactions.
+//! The frontend role: MySQL sessions, DDL, planning on DataFusion and load transactions, over
+//! the catalog state machine of `rigel-catalog`.
 //!
 //! ```text
 //!  MySQL client ──► rigel-mysql ──► Session (this crate) ──► rigel-sql (parse)
@@ -18,7 +18,6 @@ mod analyze;
 pub mod audit;
 mod autopart;
 mod backup;
-pub mod catalog;
 pub mod cluster;
 mod compaction;
 mod count_distinct;
@@ -35,7 +34,6 @@ pub mod load;
 mod lookup;
 mod membership;
 pub mod metrics;
-pub mod partition;
 pub mod planner;
 mod provider;
 mod query;
@@ -66,9 +64,9 @@ use rigel_mysql::{LoginRequest, MysqlHandler};
 use tokio::sync::{Notify, watch};
 use tracing::{info, warn};
 
-use crate::catalog::Catalog;
 use crate::cluster::{Cluster, Member};
 use crate::planner::QueryEnv;
+use rigel_catalog::Catalog;
 pub use rigel_exec::ProcessMemory;
 pub use session::Session;
 
@@ -370,7 +368,7 @@ impl Frontend {
         user: &str,
         password: &str,
         client: SocketAddr,
-    ) -> Result<catalog::UserAccount, SqlError> {
+    ) -> Result<rigel_catalog::UserAccount, SqlError> {
         let account = account::find_account(&self.catalog().read(), user, &client.ip().to_string());
         match account {
             Some(a) if account::check_password(&a.password, password) => Ok(a),

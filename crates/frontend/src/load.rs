@@ -23,7 +23,7 @@ use rigel_sql::Privilege;
 use tracing::{info, warn};
 
 use crate::Frontend;
-use crate::catalog::Table;
+use rigel_catalog::Table;
 
 /// Recent load jobs kept for SHOW LOAD.
 const MAX_JOBS: usize = 1000;

@@ -25,9 +25,9 @@ use rigel_sql::sqlparser::ast::{
 };
 use rigel_sql::{KeysType, TableName};
 
-use crate::catalog::OlapTable;
-use crate::partition::{combinations, prune_buckets, prune_partitions};
 use crate::session::Session;
+use rigel_catalog::OlapTable;
+use rigel_catalog::partition::{combinations, prune_buckets, prune_partitions};
 
 /// A query the short circuit can answer.
 struct PointQuery {

@@ -17,9 +17,9 @@ use rigel_mysql::QueryResult;
 use tracing::{info, warn};
 
 use crate::Frontend;
-use crate::catalog::{BackendRecord, JournalEntry};
 use crate::cluster::HeartbeatTarget;
 use crate::session::Session;
+use rigel_catalog::{BackendRecord, JournalEntry};
 
 /// The ids of backends added with ALTER SYSTEM ADD BACKEND start above this, as in
 /// StarRocks.

@@ -26,10 +26,10 @@ use parking_lot::Mutex;
 use rigel_common::SqlError;
 use rigel_functions::SessionFacts;
 
-use crate::catalog::Catalog;
 use crate::error::df_error;
 use crate::provider::RigelCatalogList;
 use crate::variables;
+use rigel_catalog::Catalog;
 
 /// The internal catalog's name, as StarRocks calls it.
 pub const DEFAULT_CATALOG: &str = "default_catalog";
@@ -52,7 +52,7 @@ pub struct SessionView {
     /// Scans read only these tablets (`ANALYZE SAMPLE`); `None` for all.
     pub scan_tablets: Option<Arc<std::collections::HashSet<rigel_common::ids::TabletId>>>,
     /// The account the statement runs as (tables it names need its SELECT privilege).
-    pub account: Arc<crate::catalog::UserAccount>,
+    pub account: Arc<rigel_catalog::UserAccount>,
 }
 
 impl SessionView {

@@ -23,10 +23,10 @@ use rigel_common::ids::{BackendId, TabletId};
 use rigel_exec::{ScanGroup, ScanSpec, TabletScanExec};
 use rigel_sql::{AggType, KeysType, Privilege};
 
-use crate::catalog::{Table, TableKind};
 use crate::infoschema::InformationSchema;
-use crate::partition::{prune_buckets, prune_partitions};
 use crate::planner::{DEFAULT_CATALOG, ScanReport, StatementContext, logical_plan, rewrite_mysql};
+use rigel_catalog::partition::{prune_buckets, prune_partitions};
+use rigel_catalog::{Table, TableKind};
 
 /// Name of the information schema.
 pub const INFORMATION_SCHEMA: &str = "information_schema";

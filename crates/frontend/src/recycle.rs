@@ -11,10 +11,10 @@ use rigel_sql::TableName;
 use tracing::info;
 
 use crate::Frontend;
-use crate::catalog::{JournalEntry, PartitionScheme, TableKind};
 use crate::error::unknown_db;
 use crate::now_ms;
 use crate::session::Session;
+use rigel_catalog::{JournalEntry, PartitionScheme, TableKind};
 
 impl Session {
     pub(crate) async fn recover_table(&mut self, name: TableName) -> Result<QueryResult, SqlError> {
@@ -95,7 +95,7 @@ impl Session {
             ));
         }
         let types = olap.partition_types();
-        crate::partition::check_disjoint(&recovered, &olap.partitions, &types)?;
+        rigel_catalog::partition::check_disjoint(&recovered, &olap.partitions, &types)?;
         let id = recovered.id;
         olap.partitions.push(recovered);
         crate::ddl::sort_partitions(olap, &types);
@@ -114,7 +114,7 @@ impl Frontend {
     /// Moves partitions past a table's `partition_live_number` to the recycle bin: of the
     /// partitions that have started, all but that many most recent ones.
     pub(crate) async fn retire_partitions(&self) -> Result<usize, SqlError> {
-        let live_number = |t: &crate::catalog::Table| -> Option<usize> {
+        let live_number = |t: &rigel_catalog::Table| -> Option<usize> {
             let o = t.olap()?;
             if !matches!(o.partition_scheme, PartitionScheme::Range { .. }) {
                 return None;
@@ -149,7 +149,7 @@ impl Frontend {
             };
             let types = olap.partition_types();
             let expired =
-                crate::partition::expired_partitions(&olap.partitions, &types, keep, now)?;
+                rigel_catalog::partition::expired_partitions(&olap.partitions, &types, keep, now)?;
             if expired.is_empty() {
                 continue;
             }

@@ -13,9 +13,9 @@ use rigel_common::{ErrorCode, SqlError};
 use rigel_mysql::QueryResult;
 use rigel_repository::Repository as Repo;
 
-use crate::catalog::{JournalEntry, Repository};
 use crate::result::{ResultBuilder, i, s};
 use crate::session::Session;
+use rigel_catalog::{JournalEntry, Repository};
 
 /// Opens a repository and checks it can be used (listed; written unless `read_only`).
 async fn check_location(

@@ -16,12 +16,12 @@ use rigel_sql::sqlparser::ast;
 use rigel_sql::{ParsedStatement, SetItem, Statement, VarScope};
 use tokio::sync::watch;
 
-use crate::catalog::JournalEntry;
 use crate::error::{df_error, no_db, unknown_db};
 use crate::planner::SessionView;
 use crate::provider::INFORMATION_SCHEMA;
 use crate::variables::{self, lookup, normalize, unknown_variable};
 use crate::{Connection, Frontend};
+use rigel_catalog::JournalEntry;
 
 /// A warning for SHOW WARNINGS.
 #[derive(Debug, Clone)]
@@ -97,7 +97,7 @@ impl Session {
         &self,
         name: &rigel_sql::TableName,
         verb: &str,
-    ) -> Result<(String, Arc<crate::catalog::Table>), SqlError> {
+    ) -> Result<(String, Arc<rigel_catalog::Table>), SqlError> {
         let db = self.db_of(&name.db)?;
         let table = self
             .fe

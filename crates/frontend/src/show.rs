@@ -14,12 +14,12 @@ use rigel_mysql::QueryResult;
 use rigel_sql::sqlparser::ast;
 use rigel_sql::{Show, ShowFilter, TableName};
 
-use crate::catalog::{Distribution, PartitionScheme, Table};
 use crate::error::{df_error, unknown_db, unknown_table};
 use crate::provider::INFORMATION_SCHEMA;
 use crate::result::{ResultBuilder, i, null_i, opt, s};
 use crate::session::Session;
 use crate::variables::{self, like_match};
+use rigel_catalog::{Distribution, PartitionScheme, Table};
 
 use crate::ddl_text::{create_table_ddl, default_display, desc_type};
 pub(crate) use crate::ddl_text::{list_values_ddl, quote};

@@ -18,9 +18,9 @@ use rigel_repository::{Repository as Repo, SnapshotId};
 use rigel_sql::ShowFilter;
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Repository, Table};
 use crate::result::{ResultBuilder, i, s};
 use crate::session::Session;
+use rigel_catalog::{Repository, Table};
 
 /// Version of the manifest format.
 pub(crate) const MANIFEST_FORMAT: u32 = 1;

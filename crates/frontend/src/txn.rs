@@ -18,8 +18,8 @@ use rigel_sql::{AggType, KeysType};
 use tracing::{error, warn};
 
 use crate::Frontend;
-use crate::catalog::{CommitRecord, Distribution, JournalEntry, OlapTable, Table};
-use crate::partition::routes_bounds;
+use rigel_catalog::partition::routes_bounds;
+use rigel_catalog::{CommitRecord, Distribution, JournalEntry, OlapTable, Table};
 
 /// How a commit ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

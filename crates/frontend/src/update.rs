@@ -15,8 +15,8 @@ use rigel_mysql::QueryResult;
 use rigel_sql::sqlparser::ast::{self, AssignmentTarget, TableFactor, UpdateTableFromKind};
 use rigel_sql::{Insert, KeysType, TableName};
 
-use crate::catalog::{OlapTable, Table};
 use crate::session::Session;
+use rigel_catalog::{OlapTable, Table};
 
 fn quote(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))

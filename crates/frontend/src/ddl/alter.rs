@@ -11,10 +11,10 @@ use super::{
     allocate_partition, column_from_def, ddl_error, now_ms, sort_partitions, table_exists,
     tablet_meta, validate_identifier, validate_property,
 };
-use crate::catalog::{Column, Distribution, JournalEntry, OlapTable, PartitionScheme, TableKind};
 use crate::error::unknown_table;
-use crate::partition::{expand_list_partitions, expand_range_partitions};
 use crate::session::Session;
+use rigel_catalog::partition::{expand_list_partitions, expand_range_partitions};
+use rigel_catalog::{Column, Distribution, JournalEntry, OlapTable, PartitionScheme, TableKind};
 
 impl Session {
     pub(crate) async fn alter_table(

@@ -6,7 +6,7 @@ use rigel_common::{ColumnType, ErrorCode, SqlError};
 use rigel_sql::{AggType, ColumnDef, DefaultValue};
 
 use super::ddl_error;
-use crate::catalog::Column;
+use rigel_catalog::Column;
 
 /// Properties StarRocks accepts on tables, and the check for each.
 pub(crate) fn validate_property(

@@ -21,8 +21,8 @@ use rigel_sql::sqlparser::ast;
 use rigel_sql::{DefaultValue, KeysType};
 
 use crate::Frontend;
-use crate::catalog::{OlapTable, Table};
 use crate::planner::SessionView;
+use rigel_catalog::{OlapTable, Table};
 
 /// Wraps source-column operands of arithmetic in `CAST(… AS DOUBLE)`: source fields are text,
 /// and StarRocks computes `tmp * 100` numerically.

@@ -13,7 +13,7 @@ use rigel_common::hash::{bucket_hashes, bucket_of};
 use rigel_common::{ColumnType, ErrorCode, SqlError};
 use rigel_sql::RangePartitionDef;
 
-use crate::catalog::{Distribution, OlapTable, Partition, PartitionScheme};
+use crate::{Distribution, OlapTable, Partition, PartitionScheme};
 use rigel_common::ids::PartitionId;
 
 fn partition_error(msg: impl Into<String>) -> SqlError {
@@ -883,7 +883,7 @@ pub fn prune_buckets(olap: &OlapTable, filters: &[Expr]) -> Option<Vec<u32>> {
 
 /// Every combination of one value per column (the cartesian product), first column
 /// slowest.
-pub(crate) fn combinations(per_column: &[Vec<ScalarValue>]) -> Vec<Vec<ScalarValue>> {
+pub fn combinations(per_column: &[Vec<ScalarValue>]) -> Vec<Vec<ScalarValue>> {
     let mut out: Vec<Vec<ScalarValue>> = vec![vec![]];
     for values in per_column {
         out = out

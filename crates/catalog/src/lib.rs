@@ -6,8 +6,10 @@
 //! [`Catalog::writer`]; readers take cheap snapshots of `Arc`ed tables.
 
 pub mod account;
+pub mod error;
 mod journal;
 pub mod model;
+pub mod partition;
 pub mod state;
 
 use std::path::Path;
@@ -20,7 +22,7 @@ pub use account::{Grant, GrantTarget, RoleDef, UserAccount, account_key};
 pub use model::*;
 pub use state::{BackendRecord, CatalogState, CommitRecord, JournalEntry, Repository};
 
-use crate::error::Result;
+pub use error::{CatalogError, Result};
 use journal::Journal;
 
 /// Ids reserved per journal entry.
@@ -47,7 +49,7 @@ impl std::fmt::Debug for Catalog {
 
 impl Catalog {
     /// Opens the catalog stored in `dir`.
-    pub fn open(dir: &Path) -> Result<Arc<Self>> {
+    pub fn open(dir: &Path) -> Result<Arc<Self>, CatalogError> {
         let (journal, state) = Journal::open(dir)?;
         // Ids reserved before a restart may have been handed out: start after them.
         let next_id = state.reserved_ids.max(1);
@@ -125,3 +127,6 @@ impl CatalogWriter<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

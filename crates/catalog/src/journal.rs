@@ -6,16 +6,18 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, TableDefinition};
 
 use super::state::{CatalogState, JournalEntry};
-use crate::error::{FeError, Result};
+use crate::error::CatalogError;
+
+type Result<T> = std::result::Result<T, CatalogError>;
 
 const JOURNAL: TableDefinition<u64, &[u8]> = TableDefinition::new("journal");
 const IMAGE: TableDefinition<&str, &[u8]> = TableDefinition::new("image");
 
 /// Entries between checkpoints.
-const CHECKPOINT_EVERY: u64 = 2_000;
+pub(crate) const CHECKPOINT_EVERY: u64 = 2_000;
 
-fn meta_err(e: impl std::fmt::Display) -> FeError {
-    FeError::Meta(e.to_string())
+fn meta_err(e: impl std::fmt::Display) -> CatalogError {
+    CatalogError::Meta(e.to_string())
 }
 
 /// The journal file.
@@ -34,7 +36,7 @@ struct Image {
 impl Journal {
     /// Opens the journal and replays it into a state.
     pub fn open(dir: &Path) -> Result<(Self, CatalogState)> {
-        std::fs::create_dir_all(dir).map_err(|e| FeError::Io(dir.display().to_string(), e))?;
+        std::fs::create_dir_all(dir).map_err(|e| CatalogError::Io(dir.display().to_string(), e))?;
         let db = Database::create(dir.join("journal.redb")).map_err(meta_err)?;
         {
             let w = db.begin_write().map_err(meta_err)?;
@@ -47,7 +49,7 @@ impl Journal {
         let (mut state, mut last) = match image_table.get("image").map_err(meta_err)? {
             Some(bytes) => {
                 let image: Image = serde_json::from_slice(bytes.value())
-                    .map_err(|e| FeError::Meta(format!("corrupt catalog image: {e}")))?;
+                    .map_err(|e| CatalogError::Meta(format!("corrupt catalog image: {e}")))?;
                 (image.state, image.last_entry)
             }
             None => (CatalogState::default(), 0),
@@ -56,8 +58,9 @@ impl Journal {
         let mut replayed = 0u64;
         for item in journal.range((last + 1)..).map_err(meta_err)? {
             let (k, v) = item.map_err(meta_err)?;
-            let entry: JournalEntry = serde_json::from_slice(v.value())
-                .map_err(|e| FeError::Meta(format!("corrupt journal entry {}: {e}", k.value())))?;
+            let entry: JournalEntry = serde_json::from_slice(v.value()).map_err(|e| {
+                CatalogError::Meta(format!("corrupt journal entry {}: {e}", k.value()))
+            })?;
             state.apply(&entry);
             last = k.value();
             replayed += 1;
@@ -75,12 +78,12 @@ impl Journal {
         ))
     }
 
-    /// Durably appends entries (one fsync for all of them).
     /// The number of the last entry written (0 before the first).
     pub fn last_entry(&self) -> u64 {
         self.next_entry.saturating_sub(1)
     }
 
+    /// Durably appends entries (one fsync for all of them).
     pub fn append(&mut self, entries: &[JournalEntry]) -> Result<()> {
         let w = self.db.begin_write().map_err(meta_err)?;
         {
@@ -94,6 +97,17 @@ impl Journal {
         self.next_entry += entries.len() as u64;
         self.since_checkpoint += entries.len() as u64;
         Ok(())
+    }
+
+    /// How many entries the journal holds beyond the image.
+    #[cfg(test)]
+    pub fn entries_held(&self) -> u64 {
+        let held = || -> Result<u64> {
+            let r = self.db.begin_read().map_err(meta_err)?;
+            let t = r.open_table(JOURNAL).map_err(meta_err)?;
+            redb::ReadableTableMetadata::len(&t).map_err(meta_err)
+        };
+        held().unwrap_or(u64::MAX)
     }
 
     /// Whether a checkpoint is due.
