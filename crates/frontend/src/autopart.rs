@@ -19,11 +19,11 @@ use rigel_common::ids::TableId;
 use rigel_common::{ColumnType, ErrorCode, SqlError};
 
 use crate::Frontend;
-use crate::cluster::Placer;
 use crate::ddl::{NewTablets, allocate_partition};
 use crate::now_ms;
 use rigel_catalog::partition::{NewPartition, format_value, step_time, time_partition_name};
 use rigel_catalog::{CatalogWriter, JournalEntry, OlapTable, PartitionScheme, Table, TableKind};
+use rigel_cluster::Placer;
 
 /// The period of `unit` that `t` falls in: its start and the next period's start.
 fn period(unit: &str, t: NaiveDateTime) -> Option<(NaiveDateTime, NaiveDateTime)> {

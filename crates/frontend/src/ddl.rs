@@ -12,7 +12,6 @@ use rigel_sql::{
     PartitionDesc, TableName,
 };
 
-use crate::cluster::Placer;
 use crate::error::{unknown_db, unknown_table};
 use crate::session::Session;
 use rigel_catalog::partition::{
@@ -23,6 +22,7 @@ use rigel_catalog::{
     CatalogWriter, Distribution, IndexSpec, JournalEntry, OlapTable, Partition, PartitionScheme,
     Table, TableKind, ViewDef,
 };
+use rigel_cluster::Placer;
 
 mod alter;
 mod rules;

@@ -18,7 +18,6 @@ mod analyze;
 pub mod audit;
 mod autopart;
 mod backup;
-pub mod cluster;
 mod compaction;
 mod count_distinct;
 mod ddl;
@@ -64,9 +63,9 @@ use rigel_mysql::{LoginRequest, MysqlHandler};
 use tokio::sync::{Notify, watch};
 use tracing::{info, warn};
 
-use crate::cluster::{Cluster, Member};
 use crate::planner::QueryEnv;
 use rigel_catalog::Catalog;
+use rigel_cluster::{Cluster, Member};
 pub use rigel_exec::ProcessMemory;
 pub use session::Session;
 
@@ -270,7 +269,7 @@ impl Frontend {
     /// server`) is asked afresh, since that costs nothing.
     pub async fn backend_statuses(
         &self,
-    ) -> Vec<(rigel_common::ids::BackendId, cluster::BackendStatus)> {
+    ) -> Vec<(rigel_common::ids::BackendId, rigel_cluster::BackendStatus)> {
         self.cluster().fresh_statuses().await
     }
 

@@ -1,5 +1,5 @@
 //! Cluster membership: `ALTER SYSTEM ADD / DROP BACKEND`, the cluster id, and the heartbeat
-//! loop that keeps [`Cluster`](crate::cluster::Cluster)'s view of the backends current.
+//! loop that keeps [`Cluster`](rigel_cluster::Cluster)'s view of the backends current.
 //!
 //! The catalog (the journal) holds who the backends are; heartbeats find whether they are
 //! alive and where their RPC and data ports are. A backend that joins or restarts is
@@ -17,9 +17,9 @@ use rigel_mysql::QueryResult;
 use tracing::{info, warn};
 
 use crate::Frontend;
-use crate::cluster::HeartbeatTarget;
 use crate::session::Session;
 use rigel_catalog::{BackendRecord, JournalEntry};
+use rigel_cluster::HeartbeatTarget;
 
 /// The ids of backends added with ALTER SYSTEM ADD BACKEND start above this, as in
 /// StarRocks.

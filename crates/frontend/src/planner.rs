@@ -91,7 +91,7 @@ pub struct QueryEnv {
     /// The catalog.
     pub catalog: Arc<Catalog>,
     /// The backends.
-    pub cluster: Arc<crate::cluster::Cluster>,
+    pub cluster: Arc<rigel_cluster::Cluster>,
     /// Rigel's version string (for `version()`).
     pub version: String,
     /// Labels in use and recent load jobs.
@@ -125,7 +125,7 @@ impl QueryEnv {
     /// Builds the environment.
     pub fn new(
         catalog: Arc<Catalog>,
-        cluster: Arc<crate::cluster::Cluster>,
+        cluster: Arc<rigel_cluster::Cluster>,
         version: String,
         loads: Arc<crate::load::LoadRegistry>,
         audit: Arc<crate::audit::AuditLog>,
@@ -137,7 +137,7 @@ impl QueryEnv {
             .map(|n| n.get())
             .unwrap_or(2);
         let distributed = (!cluster.is_embedded()).then(|| {
-            rigel_rpc::distributed::Coordinator::new(Arc::new(crate::cluster::QueryWorkers(
+            rigel_rpc::distributed::Coordinator::new(Arc::new(rigel_cluster::QueryWorkers(
                 Arc::clone(&cluster),
             )))
         });

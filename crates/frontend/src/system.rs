@@ -14,9 +14,9 @@ use datafusion::scalar::ScalarValue;
 use rigel_be_api::TabletInfo;
 use rigel_common::ids::{BackendId, TabletId};
 
-use crate::cluster::BackendStatus;
 use crate::result::{ResultBuilder, i, s};
 use rigel_catalog::{CatalogState, Distribution, PartitionScheme, TableKind};
+use rigel_cluster::BackendStatus;
 
 /// Where this node listens and what it may use, for the system views.
 #[derive(Debug)]

@@ -125,7 +125,7 @@ async fn start_role(mut config: Config, role: Role) -> Result<ServerHandle, Star
                 storage.clone(),
                 mem_limit,
             ));
-            let cluster = rigel_frontend::cluster::Cluster::embedded(
+            let cluster = rigel_cluster::Cluster::embedded(
                 EMBEDDED_BACKEND,
                 client,
                 Arc::clone(&node) as Arc<dyn rigel_rpc::HeartbeatHandler>,
@@ -134,7 +134,7 @@ async fn start_role(mut config: Config, role: Role) -> Result<ServerHandle, Star
                 Arc::new(LocalStatus(Arc::clone(&backend)));
             (cluster, Some((node, status, storage.join("error_log"))))
         }
-        Role::Frontend => (rigel_frontend::cluster::Cluster::managed(), None),
+        Role::Frontend => (rigel_cluster::Cluster::managed(), None),
     };
     let frontend = Frontend::open(config.clone(), cluster, memory)
         .await

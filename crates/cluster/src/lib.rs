@@ -93,6 +93,26 @@ impl BackendStatus {
     }
 }
 
+impl BackendStatus {
+    /// How full the disk of its storage root is, in thousandths (0 when unknown).
+    pub fn disk_used_permille(&self) -> u32 {
+        if self.disk_total_bytes == 0 {
+            return 0;
+        }
+        let used = self
+            .disk_total_bytes
+            .saturating_sub(self.disk_available_bytes);
+        let permille = u128::from(used) * 1000 / u128::from(self.disk_total_bytes);
+        u32::try_from(permille.min(1000)).unwrap_or(1000)
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 fn port(p: u32) -> u16 {
     u16::try_from(p).unwrap_or(0)
 }
@@ -223,7 +243,7 @@ impl Cluster {
         timeout: Duration,
         dead_after_ms: i64,
     ) -> HeartbeatChanges {
-        let now = crate::now_ms();
+        let now = now_ms();
         if let Some((id, local)) = &self.local {
             let mut request = request;
             request.backend_id = id.0;
@@ -356,21 +376,28 @@ impl Cluster {
         self.members.read().values().cloned().collect()
     }
 
-    /// Where new tablets go: over the backends that can take them, fewest tablets first.
-    /// `placed` counts the tablets each backend holds now.
+    /// Where new tablets go: over the backends that can take them, fewest tablets first,
+    /// then the least full disk. `placed` counts the tablets each backend holds now.
     pub fn placer(&self, placed: &HashMap<BackendId, usize>) -> Result<Placer, SqlError> {
-        let load: Vec<(BackendId, usize)> = self
+        let statuses = self.statuses.read();
+        let slots: Vec<Slot> = self
             .live_members()
             .iter()
-            .map(|m| (m.id, placed.get(&m.id).copied().unwrap_or(0)))
+            .map(|m| Slot {
+                id: m.id,
+                tablets: placed.get(&m.id).copied().unwrap_or(0),
+                disk_used: statuses
+                    .get(&m.id)
+                    .map_or(0, BackendStatus::disk_used_permille),
+            })
             .collect();
-        if load.is_empty() {
+        if slots.is_empty() {
             return Err(SqlError::new(
                 ErrorCode::ER_BACKEND_UNAVAILABLE,
                 "No backend is alive to hold the tablets; add one with ALTER SYSTEM ADD BACKEND",
             ));
         }
-        Ok(Placer { load })
+        Ok(Placer { slots })
     }
 
     /// The data addresses of the backends.
@@ -631,17 +658,32 @@ async fn with_progress<T>(
 /// Picks backends for new tablets.
 #[derive(Debug, Clone)]
 pub struct Placer {
-    load: Vec<(BackendId, usize)>,
+    slots: Vec<Slot>,
+}
+
+/// A backend new tablets may go to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Slot {
+    id: BackendId,
+    /// Tablets it holds, counting those this placer gave it.
+    tablets: usize,
+    /// How full its disk is, in thousandths.
+    disk_used: u32,
 }
 
 impl Placer {
-    /// The backend for the next tablet: the one with the fewest (lowest id among equals).
+    /// The backend for the next tablet: the one with the fewest tablets, then the least
+    /// full disk, then the lowest id.
     pub fn pick(&mut self) -> BackendId {
-        let Some(slot) = self.load.iter_mut().min_by_key(|(id, n)| (*n, *id)) else {
+        let Some(slot) = self
+            .slots
+            .iter_mut()
+            .min_by_key(|s| (s.tablets, s.disk_used, s.id))
+        else {
             return rigel_common::ids::EMBEDDED_BACKEND;
         };
-        slot.1 += 1;
-        slot.0
+        slot.tablets += 1;
+        slot.id
     }
 
     /// Backends for `n` tablets.
@@ -684,25 +726,4 @@ impl rigel_rpc::distributed::Workers for QueryWorkers {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn placer_balances_by_tablet_count() {
-        let mut p = Placer {
-            load: vec![
-                (BackendId(10001), 4),
-                (BackendId(10002), 0),
-                (BackendId(10003), 1),
-            ],
-        };
-        let picked = p.take(6);
-        let count = |id| picked.iter().filter(|b| b.0 == id).count();
-        // The emptiest first; equals by id.
-        assert_eq!(picked[0], BackendId(10002));
-        assert_eq!((count(10001), count(10002), count(10003)), (0, 4, 2));
-        assert_eq!(p.take(3).len(), 3);
-        let counts: Vec<usize> = p.load.iter().map(|(_, n)| *n).collect();
-        assert_eq!(counts, vec![5, 5, 4]);
-    }
-}
+mod tests;
