@@ -381,18 +381,17 @@ impl Backend for LocalBackend {
             ));
         }
         let partition = ticket.partition as usize;
-        let per_group = exec.partitions_per_group();
-        let Some(group) = exec.groups().get(partition / per_group) else {
+        let Some((g, part)) = exec.locate(partition) else {
             return Err(rigel_be_api::wire::bad_message(format!(
                 "a scan of {} groups asked for partition {partition}",
                 exec.groups().len()
             )));
         };
+        let group = &exec.groups()[g];
         let plan = self.scan_plans.get_or_build(node, &ticket.settings, || {
             scan::build_scan(&self.engine, &self.readers, exec.request(group))
         })?;
-        let scan =
-            scan::run_partition(plan, partition % per_group, ctx, Arc::clone(&self.metrics))?;
+        let scan = scan::run_partition(plan, part, ctx, Arc::clone(&self.metrics))?;
         Ok(self.counted(scan))
     }
 

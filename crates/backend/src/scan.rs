@@ -83,13 +83,13 @@ pub fn build_scan(
         .read_snapshots(&req.tablets)
         .map_err(|e| storage_error(&e))?;
     let mut files = vec![];
-    for ((tablet, _), snapshot) in req.tablets.iter().zip(&snapshots) {
-        files.extend(segment_files(
-            engine,
-            *tablet,
-            &snapshot.rowsets,
-            Some(snapshot),
-        ));
+    for (i, ((tablet, _), snapshot)) in req.tablets.iter().zip(&snapshots).enumerate() {
+        let part = req.options.parts.as_ref().and_then(|p| p.get(i).copied());
+        files.extend(
+            segment_files(engine, *tablet, &snapshot.rowsets, Some(snapshot))
+                .into_iter()
+                .map(|f| SegmentFile { part, ..f }),
+        );
     }
     plan_files(files, req, Some(readers))
 }
@@ -232,6 +232,7 @@ pub(crate) fn read_rowsets(
         options: rigel_be_api::ScanOptions {
             target_partitions: 1,
             pushdown_filters: false,
+            parts: None,
         },
     };
     // One partition: the files in write order.
@@ -266,6 +267,7 @@ fn segment_files(
                 rows: seg.rows - deleted_rows,
                 sequence: (version << 16) | (i as u64).min(0xffff),
                 selection: deleted.map(|d| live_rows(d, seg.rows)),
+                part: None,
             });
         }
     }
@@ -325,12 +327,20 @@ fn plan_files(
             _ => Statistics::unknown_column(&req.schema),
         },
     };
-    let groups = balance(
-        files,
-        req.options.target_partitions.max(1),
-        &req.schema,
-        req.with_sequence,
-    );
+    let groups = match &req.options.parts {
+        Some(_) => by_part(
+            files,
+            req.options.target_partitions.max(1),
+            &req.schema,
+            req.with_sequence,
+        )?,
+        None => balance(
+            files,
+            req.options.target_partitions.max(1),
+            &req.schema,
+            req.with_sequence,
+        ),
+    };
 
     let mut table_schema = TableSchemaBuilder::new(Arc::clone(&req.schema));
     if req.with_sequence {
@@ -365,6 +375,36 @@ struct SegmentFile {
     sequence: u64,
     /// The rows to read when some are deleted (PRIMARY KEY tablets).
     selection: Option<RowSelection>,
+    /// The partition it is read in, when the request assigns its tablet one.
+    part: Option<usize>,
+}
+
+/// The file DataFusion reads for a segment file.
+fn partitioned_file(f: SegmentFile, schema: &SchemaRef, with_sequence: bool) -> PartitionedFile {
+    let stats = Statistics {
+        num_rows: Precision::Exact(f.rows as usize),
+        total_byte_size: Precision::Inexact(f.bytes as usize),
+        column_statistics: Statistics::unknown_column(schema),
+    };
+    let mut file = PartitionedFile::new(f.path, f.bytes).with_statistics(Arc::new(stats));
+    if with_sequence {
+        file.partition_values = vec![ScalarValue::UInt64(Some(f.sequence))];
+    }
+    if let Some(selection) = f.selection {
+        file = file.with_extension(ParquetRowSelection::new(selection));
+    }
+    file
+}
+
+/// Groups of files, within each the segments in the order they were written.
+fn file_groups(groups: Vec<Vec<(u64, PartitionedFile)>>) -> Vec<FileGroup> {
+    groups
+        .into_iter()
+        .map(|mut files| {
+            files.sort_by_key(|(sequence, _)| *sequence);
+            FileGroup::new(files.into_iter().map(|(_, f)| f).collect())
+        })
+        .collect()
 }
 
 /// Spreads files over `n` groups, largest first onto the lightest group.
@@ -376,41 +416,39 @@ fn balance(
 ) -> Vec<FileGroup> {
     files.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
     let n = n.min(files.len()).max(1);
-    let mut groups: Vec<(u64, Vec<(u64, PartitionedFile)>)> = (0..n).map(|_| (0, vec![])).collect();
-    for SegmentFile {
-        path,
-        bytes: size,
-        rows,
-        sequence,
-        selection,
-    } in files
-    {
-        let Some(lightest) = groups.iter_mut().min_by_key(|(bytes, _)| *bytes) else {
+    let mut weights = vec![0u64; n];
+    let mut groups: Vec<Vec<(u64, PartitionedFile)>> = (0..n).map(|_| vec![]).collect();
+    for f in files {
+        let Some((lightest, _)) = weights.iter().enumerate().min_by_key(|(_, w)| **w) else {
             break;
         };
-        lightest.0 += size;
-        let stats = Statistics {
-            num_rows: Precision::Exact(rows as usize),
-            total_byte_size: Precision::Inexact(size as usize),
-            column_statistics: Statistics::unknown_column(schema),
-        };
-        let mut file = PartitionedFile::new(path, size).with_statistics(Arc::new(stats));
-        if with_sequence {
-            file.partition_values = vec![ScalarValue::UInt64(Some(sequence))];
-        }
-        if let Some(selection) = selection {
-            file = file.with_extension(ParquetRowSelection::new(selection));
-        }
-        lightest.1.push((sequence, file));
+        weights[lightest] += f.bytes;
+        let sequence = f.sequence;
+        groups[lightest].push((sequence, partitioned_file(f, schema, with_sequence)));
     }
-    // Within a group, segments in the order they were written.
-    groups
-        .into_iter()
-        .map(|(_, mut files)| {
-            files.sort_by_key(|(sequence, _)| *sequence);
-            FileGroup::new(files.into_iter().map(|(_, f)| f).collect())
-        })
-        .collect()
+    file_groups(groups)
+}
+
+/// Puts every file in the partition the request gave its tablet: `n` groups, some of
+/// them empty.
+fn by_part(
+    files: Vec<SegmentFile>,
+    n: usize,
+    schema: &SchemaRef,
+    with_sequence: bool,
+) -> Result<Vec<FileGroup>, SqlError> {
+    let mut groups: Vec<Vec<(u64, PartitionedFile)>> = (0..n).map(|_| vec![]).collect();
+    for f in files {
+        let Some(group) = f.part.and_then(|p| groups.get_mut(p)) else {
+            return Err(rigel_be_api::wire::bad_message(format!(
+                "a scan in {n} partitions puts a tablet in partition {:?}",
+                f.part
+            )));
+        };
+        let sequence = f.sequence;
+        group.push((sequence, partitioned_file(f, schema, with_sequence)));
+    }
+    Ok(file_groups(groups))
 }
 
 /// Turns the pushed-down filters into one physical predicate; filters that cannot be

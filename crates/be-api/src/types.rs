@@ -175,6 +175,10 @@ pub struct ScanOptions {
     pub target_partitions: usize,
     /// Evaluate filters inside the Parquet decoder (late materialization).
     pub pushdown_filters: bool,
+    /// The partition each tablet's files are read in, one per [`ScanRequest::tablets`]
+    /// (scans whose partitions follow the table's buckets); `None`: the files are spread
+    /// over `target_partitions` by size.
+    pub parts: Option<Vec<usize>>,
 }
 
 /// A scan of some tablets of one backend at fixed versions.

@@ -6,6 +6,7 @@
 //! [`Catalog::writer`]; readers take cheap snapshots of `Arc`ed tables.
 
 pub mod account;
+mod colocate;
 pub mod error;
 mod journal;
 pub mod model;
@@ -19,6 +20,7 @@ use parking_lot::{RwLock, RwLockReadGuard};
 use tokio::sync::{Mutex, MutexGuard};
 
 pub use account::{Grant, GrantTarget, RoleDef, UserAccount, account_key};
+pub use colocate::{COLOCATE_WITH, ColocateGroup};
 pub use model::*;
 pub use state::{BackendRecord, CatalogState, CommitRecord, JournalEntry, Repository};
 

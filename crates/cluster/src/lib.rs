@@ -672,6 +672,21 @@ struct Slot {
 }
 
 impl Placer {
+    /// The backends of a colocation group's buckets, in bucket order: each bucket goes
+    /// where `sequence` puts it while that backend is alive (or the next pick when not).
+    pub fn follow(&mut self, sequence: &[BackendId]) -> Vec<BackendId> {
+        sequence
+            .iter()
+            .map(|&id| match self.slots.iter_mut().find(|s| s.id == id) {
+                Some(slot) => {
+                    slot.tablets += 1;
+                    id
+                }
+                None => self.pick(),
+            })
+            .collect()
+    }
+
     /// The backend for the next tablet: the one with the fewest tablets, then the least
     /// full disk, then the lowest id.
     pub fn pick(&mut self) -> BackendId {

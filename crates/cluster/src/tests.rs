@@ -56,6 +56,22 @@ fn placer_prefers_fewer_tablets_over_an_emptier_disk() {
 }
 
 #[test]
+fn placer_follows_a_colocation_group_and_picks_for_its_dead_backends() {
+    let mut p = Placer {
+        slots: vec![slot(10001, 9, 0), slot(10002, 0, 0)],
+    };
+    // The group's sequence wins over balance; 10003 is not alive, so its bucket is picked
+    // like any tablet (the emptiest backend).
+    let placed = p.follow(&[BackendId(10001), BackendId(10003), BackendId(10001)]);
+    assert_eq!(
+        placed,
+        vec![BackendId(10001), BackendId(10002), BackendId(10001)]
+    );
+    let counts: Vec<usize> = p.slots.iter().map(|s| s.tablets).collect();
+    assert_eq!(counts, vec![11, 1]);
+}
+
+#[test]
 fn placer_without_backends_is_the_embedded_one() {
     let mut p = Placer { slots: Vec::new() };
     assert_eq!(p.pick(), rigel_common::ids::EMBEDDED_BACKEND);

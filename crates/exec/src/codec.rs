@@ -131,17 +131,23 @@ mod tests {
             limit: Some(10),
             with_sequence: false,
             pushdown_filters: true,
+            bucketing: Some(crate::Bucketing {
+                columns: vec![0],
+                buckets: 3,
+            }),
         };
         let groups = vec![
             ScanGroup {
                 backend: BackendId(10001),
                 address: "127.0.0.1:8060".into(),
                 tablets: vec![(TabletId(1), 3), (TabletId(2), 3)],
+                buckets: vec![0, 2],
             },
             ScanGroup {
                 backend: BackendId(10002),
                 address: "127.0.0.1:8061".into(),
                 tablets: vec![(TabletId(3), 2)],
+                buckets: vec![1],
             },
         ];
         let stats = Statistics::new_unknown(&spec.output_schema().unwrap());
@@ -190,6 +196,98 @@ mod tests {
         let mut bad = node.clone();
         bad.part_offset = 2;
         assert!(TabletScanExec::from_node(&bad, &ctx).is_err());
+    }
+
+    #[test]
+    fn bucket_aligned_scans_round_trip_and_bad_layouts_are_refused() {
+        let ctx = rigel_functions::function_context();
+        let mut original = scan();
+        // A layout needs every distribution column produced and no limit (the planner's
+        // rule only aligns such scans).
+        let mut spec = (**original.spec()).clone();
+        spec.limit = None;
+        original = TabletScanExec::try_new(
+            Arc::new(spec),
+            original.groups().to_vec(),
+            2,
+            0,
+            Statistics::new_unknown(&original.schema()),
+        )
+        .unwrap();
+        let layout = crate::BucketLayout {
+            sets: vec![vec![0, 2], vec![1]],
+            partitions: 2,
+        };
+        let aligned = original.with_layout(layout.clone()).unwrap();
+        assert_eq!(aligned.output_partitions(), 4);
+        // Hash-partitioned on the distribution column, where the projection puts it.
+        match &aligned.properties().partitioning {
+            datafusion::physical_expr::Partitioning::Hash(keys, 4) => {
+                assert_eq!(keys.len(), 1);
+                assert_eq!(keys[0].to_string(), "a@1");
+            }
+            other => panic!("{other:?}"),
+        }
+        let node =
+            pb::ScanNode::decode(aligned.to_node().unwrap().encode_to_vec().as_slice()).unwrap();
+        let back = TabletScanExec::from_node(&node, &ctx).unwrap();
+        assert_eq!(back.layout(), Some(&layout));
+        assert_eq!(back.groups(), aligned.groups());
+        assert_eq!(back.spec().bucketing, aligned.spec().bucketing);
+        assert_eq!(back.output_partitions(), 4);
+
+        // Split for two tasks: each set on its own, the backend holding it first.
+        let variants = back.split_by_buckets(2).unwrap();
+        let held: Vec<Vec<u64>> = variants
+            .iter()
+            .map(|v| v.groups().iter().map(|g| g.backend.0).collect())
+            .collect();
+        assert_eq!(held, vec![vec![10001], vec![10002]]);
+        assert_eq!(variants[0].output_partitions(), 2);
+
+        // A bucket no set holds, buckets missing for tablets, an empty layout, a
+        // distribution column past the schema.
+        let mut bad = node.clone();
+        bad.groups[1].buckets = vec![5];
+        assert!(TabletScanExec::from_node(&bad, &ctx).is_err());
+        let mut bad = node.clone();
+        bad.groups[0].buckets = vec![0];
+        assert!(TabletScanExec::from_node(&bad, &ctx).is_err());
+        let mut bad = node.clone();
+        bad.layout = Some(pb::BucketLayout {
+            sets: vec![],
+            partitions: 2,
+        });
+        assert!(TabletScanExec::from_node(&bad, &ctx).is_err());
+        let mut bad = node.clone();
+        bad.layout = Some(pb::BucketLayout {
+            sets: vec![pb::BucketSet { buckets: vec![0] }; 1 << 10],
+            partitions: 1 << 10,
+        });
+        assert!(TabletScanExec::from_node(&bad, &ctx).is_err());
+        let mut bad = node.clone();
+        bad.bucket_columns = vec![7];
+        assert!(TabletScanExec::from_node(&bad, &ctx).is_err());
+    }
+
+    #[test]
+    fn a_layout_deals_each_set_to_its_partitions_and_splits_alike() {
+        let layout = crate::BucketLayout {
+            sets: vec![vec![4, 0, 2], vec![1, 3]],
+            partitions: 2,
+        };
+        assert_eq!(layout.partition_count(), 4);
+        let dealt: Vec<Option<usize>> = (0..6).map(|b| layout.partition_of(b)).collect();
+        assert_eq!(
+            dealt,
+            vec![Some(1), Some(2), Some(0), Some(3), Some(0), None]
+        );
+        // Fewer tasks than sets: a task reads several sets as one.
+        let one = layout.split(1);
+        assert_eq!(one[0].sets, vec![vec![4, 0, 2, 1, 3]]);
+        // More tasks than sets: the extra tasks read nothing.
+        let three = layout.split(3);
+        assert_eq!(three[2].sets, vec![Vec::<u32>::new()]);
     }
 
     #[test]

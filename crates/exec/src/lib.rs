@@ -10,6 +10,7 @@
 //!   a statement's cap on it (`query_mem_limit`), on whichever node the query runs.
 
 mod codec;
+mod colocate;
 mod error;
 mod memory;
 mod router;
@@ -18,9 +19,10 @@ mod scan;
 mod write;
 
 pub use codec::RigelCodec;
+pub use colocate::ColocateJoins;
 pub use error::{plan_error, sql_error};
 pub use memory::{ProcessMemory, QUERY_POOL_SHARE, QueryPool, query_runtime};
 pub use router::{Routed, Router};
 pub use runtime::{BackendResolver, LocalScanner, ScanRuntime, fragment_config, fragment_context};
-pub use scan::{PartShare, ScanGroup, ScanSpec, TabletScanExec};
+pub use scan::{BucketLayout, Bucketing, PartShare, ScanGroup, ScanSpec, TabletScanExec};
 pub use write::{Placement, RoutingSink};

@@ -54,6 +54,17 @@ pub struct ScanSpec {
     pub with_sequence: bool,
     /// Evaluate filters inside the Parquet decoder.
     pub pushdown_filters: bool,
+    /// How the table is bucketed, for a HASH-distributed table.
+    pub bucketing: Option<Bucketing>,
+}
+
+/// How a HASH-distributed table is bucketed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bucketing {
+    /// Its distribution columns, as indexes into [`ScanSpec::schema`], in declared order.
+    pub columns: Vec<usize>,
+    /// Its bucket count.
+    pub buckets: u32,
 }
 
 impl ScanSpec {
@@ -84,6 +95,58 @@ pub struct ScanGroup {
     pub address: String,
     /// Tablets and the version each is read at.
     pub tablets: Vec<(TabletId, u64)>,
+    /// The bucket of each tablet, one per tablet (empty when not known).
+    pub buckets: Vec<u32>,
+}
+
+/// The partitions of a scan that follow the table's buckets: partition
+/// `t * partitions + i` reads the buckets at positions `i, i + partitions, …` of `sets[t]`,
+/// so two tables bucketed alike, scanned with the same layout, hold the same key values in
+/// the same partition (a colocated join needs no exchange). Each set is what one task of a
+/// distributed plan reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketLayout {
+    /// The buckets of each task, in the order they are dealt to its partitions.
+    pub sets: Vec<Vec<u32>>,
+    /// Partitions per set.
+    pub partitions: usize,
+}
+
+impl BucketLayout {
+    /// Partitions in all.
+    pub fn partition_count(&self) -> usize {
+        self.sets.len() * self.partitions.max(1)
+    }
+
+    /// The partition that reads `bucket`, if the layout has it.
+    pub fn partition_of(&self, bucket: u32) -> Option<usize> {
+        let per = self.partitions.max(1);
+        self.sets.iter().enumerate().find_map(|(t, set)| {
+            set.iter()
+                .position(|&b| b == bucket)
+                .map(|i| t * per + i % per)
+        })
+    }
+
+    /// The layouts of `tasks` tasks: task `t` reads the sets `t, t + tasks, …`, in order,
+    /// as one set. Every scan with this layout splits the same way.
+    pub fn split(&self, tasks: usize) -> Vec<BucketLayout> {
+        let tasks = tasks.max(1);
+        (0..tasks)
+            .map(|t| BucketLayout {
+                sets: vec![
+                    self.sets
+                        .iter()
+                        .skip(t)
+                        .step_by(tasks)
+                        .flatten()
+                        .copied()
+                        .collect(),
+                ],
+                partitions: self.partitions,
+            })
+            .collect()
+    }
 }
 
 /// The parts of each group a scan reads: those whose index is `offset` modulo `stride`.
@@ -125,6 +188,10 @@ pub struct TabletScanExec {
     /// The parts of each group this scan reads.
     share: PartShare,
     output_partitions: usize,
+    /// Set when the partitions follow the buckets (then `partitions_per_group` and `share`
+    /// are unused: partition `p` reads the tablets of every group that the layout deals
+    /// to `p`).
+    layout: Option<Arc<BucketLayout>>,
     statistics: Arc<Statistics>,
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
@@ -176,23 +243,136 @@ impl TabletScanExec {
             .max(groups.len() * share.count(partitions_per_group))
             .max(1);
         let schema = spec.output_schema()?;
-        let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&schema)),
-            Partitioning::UnknownPartitioning(output_partitions),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        ));
         Ok(Self {
+            properties: properties(
+                &schema,
+                Partitioning::UnknownPartitioning(output_partitions),
+            ),
             spec,
             groups,
             partitions_per_group,
             share,
             output_partitions,
+            layout: None,
             statistics: Arc::new(statistics),
             schema,
-            properties,
             metrics: ExecutionPlanMetricsSet::new(),
         })
+    }
+
+    /// A scan of `groups` whose partitions follow `layout`; its output is hash-partitioned
+    /// on the distribution columns (by the bucket hash, not DataFusion's: only a plan that
+    /// scans every side of a join with the same layout may rely on it).
+    fn try_new_bucketed(
+        spec: Arc<ScanSpec>,
+        groups: Vec<ScanGroup>,
+        layout: BucketLayout,
+        statistics: Arc<Statistics>,
+    ) -> DfResult<Self> {
+        let keys = bucket_keys(&spec)?;
+        if layout.sets.is_empty() || layout.partitions == 0 {
+            return Err(DataFusionError::Plan("an empty bucket layout".to_string()));
+        }
+        for g in &groups {
+            if g.buckets.len() != g.tablets.len() {
+                return Err(DataFusionError::Plan(format!(
+                    "a bucket-aligned scan of {} tablets with {} buckets",
+                    g.tablets.len(),
+                    g.buckets.len()
+                )));
+            }
+            if let Some(b) = g
+                .buckets
+                .iter()
+                .find(|&&b| layout.partition_of(b).is_none())
+            {
+                return Err(DataFusionError::Plan(format!(
+                    "bucket {b} is not in the scan's layout"
+                )));
+            }
+        }
+        let schema = spec.output_schema()?;
+        let count = layout.partition_count();
+        Ok(Self {
+            properties: properties(&schema, Partitioning::Hash(keys, count)),
+            spec,
+            groups,
+            partitions_per_group: 1,
+            share: PartShare::ALL,
+            output_partitions: count,
+            layout: Some(Arc::new(layout)),
+            statistics,
+            schema,
+            metrics: ExecutionPlanMetricsSet::new(),
+        })
+    }
+
+    /// The same scan with its partitions following `layout` (only the tablets of the
+    /// layout's buckets are read).
+    pub fn with_layout(&self, layout: BucketLayout) -> DfResult<TabletScanExec> {
+        let groups = self
+            .groups
+            .iter()
+            .filter_map(|g| {
+                let keep: Vec<usize> = (0..g.tablets.len())
+                    .filter(|&i| {
+                        g.buckets
+                            .get(i)
+                            .is_some_and(|&b| layout.partition_of(b).is_some())
+                    })
+                    .collect();
+                (!keep.is_empty()).then(|| ScanGroup {
+                    backend: g.backend,
+                    address: g.address.clone(),
+                    tablets: keep.iter().map(|&i| g.tablets[i]).collect(),
+                    buckets: keep.iter().map(|&i| g.buckets[i]).collect(),
+                })
+            })
+            .collect();
+        TabletScanExec::try_new_bucketed(
+            Arc::clone(&self.spec),
+            groups,
+            layout,
+            Arc::clone(&self.statistics),
+        )
+    }
+
+    /// Whether the partitions follow the buckets, and how.
+    pub fn layout(&self) -> Option<&BucketLayout> {
+        self.layout.as_deref()
+    }
+
+    /// The variants of a bucket-aligned scan for `tasks` tasks (see
+    /// [`BucketLayout::split`]), each group holding only its task's buckets, the group
+    /// with the most of them first (the task runs on its backend).
+    pub fn split_by_buckets(&self, tasks: usize) -> DfResult<Vec<TabletScanExec>> {
+        let Some(layout) = &self.layout else {
+            return Err(DataFusionError::Plan(
+                "a scan that does not follow its buckets cannot be split by them".to_string(),
+            ));
+        };
+        layout
+            .split(tasks)
+            .into_iter()
+            .map(|part| {
+                let mut scan = self.with_layout(part)?;
+                scan.groups
+                    .sort_by_key(|g| (std::cmp::Reverse(g.tablets.len()), g.backend));
+                Ok(scan)
+            })
+            .collect()
+    }
+
+    /// The group and the part of it that output partition `partition` reads, for a scan of
+    /// whole groups; in a bucket-aligned scan of one group, that group and `partition`.
+    pub fn locate(&self, partition: usize) -> Option<(usize, usize)> {
+        if let Some(layout) = &self.layout {
+            return (self.groups.len() == 1 && partition < layout.partition_count())
+                .then_some((0, partition));
+        }
+        let per_group = self.share.count(self.partitions_per_group);
+        let g = partition / per_group;
+        (g < self.groups.len()).then(|| (g, self.share.part(partition % per_group)))
     }
 
     /// What is read.
@@ -259,6 +439,21 @@ impl TabletScanExec {
         )
     }
 
+    /// The same scan of group `g` alone, its partitions numbered as in this scan's view
+    /// of the group (what a ticket asks the group's backend for).
+    fn single(&self, g: usize) -> DfResult<TabletScanExec> {
+        let group = self.groups[g].clone();
+        match &self.layout {
+            Some(layout) => TabletScanExec::try_new_bucketed(
+                Arc::clone(&self.spec),
+                vec![group],
+                (**layout).clone(),
+                Arc::new(Statistics::new_unknown(&self.schema)),
+            ),
+            None => self.with_groups(vec![group], self.partitions_per_group),
+        }
+    }
+
     /// The wire form.
     pub fn to_node(&self) -> Result<pb::ScanNode, SqlError> {
         let spec = &self.spec;
@@ -289,11 +484,29 @@ impl TabletScanExec {
                     backend_id: g.backend.0,
                     address: g.address.clone(),
                     tablets: wire::tablet_versions(&g.tablets),
+                    buckets: g.buckets.clone(),
                 })
                 .collect(),
             statistics: wire::encode_statistics(&self.statistics),
             part_offset: u32::try_from(self.share.offset).unwrap_or(u32::MAX),
             part_stride: u32::try_from(self.share.stride).unwrap_or(u32::MAX),
+            bucket_columns: spec
+                .bucketing
+                .iter()
+                .flat_map(|b| &b.columns)
+                .map(|&c| u32::try_from(c).unwrap_or(u32::MAX))
+                .collect(),
+            buckets: spec.bucketing.as_ref().map_or(0, |b| b.buckets),
+            layout: self.layout.as_ref().map(|l| pb::BucketLayout {
+                sets: l
+                    .sets
+                    .iter()
+                    .map(|set| pb::BucketSet {
+                        buckets: set.clone(),
+                    })
+                    .collect(),
+                partitions: u32::try_from(l.partitions).unwrap_or(u32::MAX),
+            }),
         })
     }
 
@@ -327,7 +540,21 @@ impl TabletScanExec {
                 .transpose()?,
             with_sequence: node.with_sequence,
             pushdown_filters: node.pushdown_filters,
+            bucketing: (node.buckets > 0).then(|| Bucketing {
+                columns: node.bucket_columns.iter().map(|&c| c as usize).collect(),
+                buckets: node.buckets,
+            }),
         };
+        if let Some(bad) = node
+            .bucket_columns
+            .iter()
+            .find(|&&c| c as usize >= spec.schema.fields().len())
+        {
+            return Err(bad_message(format!(
+                "a scan bucketed on column {bad} of {}",
+                spec.schema.fields().len()
+            )));
+        }
         // Bounds keep a hostile node from asking for absurd work.
         const MAX_PARTITIONS: u32 = 1 << 16;
         if node.partitions_per_group == 0
@@ -348,6 +575,7 @@ impl TabletScanExec {
                 backend: BackendId(g.backend_id),
                 address: g.address.clone(),
                 tablets: wire::from_tablet_versions(&g.tablets),
+                buckets: g.buckets.clone(),
             })
             .collect();
         let statistics = if node.statistics.is_empty() {
@@ -355,6 +583,28 @@ impl TabletScanExec {
         } else {
             wire::decode_statistics(&node.statistics)?
         };
+        if let Some(layout) = &node.layout {
+            let sets: Vec<Vec<u32>> = layout.sets.iter().map(|s| s.buckets.clone()).collect();
+            let count = sets.len().saturating_mul(layout.partitions as usize);
+            if count == 0 || count > MAX_PARTITIONS as usize {
+                return Err(bad_message(format!(
+                    "a bucket layout of {} sets in {} partitions each",
+                    sets.len(),
+                    layout.partitions
+                )));
+            }
+            let layout = BucketLayout {
+                sets,
+                partitions: layout.partitions as usize,
+            };
+            return TabletScanExec::try_new_bucketed(
+                Arc::new(spec),
+                groups,
+                layout,
+                Arc::new(statistics),
+            )
+            .map_err(|e| bad_message(format!("scan: {e}")));
+        }
         TabletScanExec::try_new_shared(
             Arc::new(spec),
             groups,
@@ -380,19 +630,30 @@ impl TabletScanExec {
             limit: self.spec.limit,
             column_statistics: None,
             with_sequence: self.spec.with_sequence,
-            options: ScanOptions {
-                target_partitions: self.partitions_per_group,
-                pushdown_filters: self.spec.pushdown_filters,
+            options: match &self.layout {
+                Some(layout) => ScanOptions {
+                    target_partitions: layout.partition_count(),
+                    pushdown_filters: self.spec.pushdown_filters,
+                    parts: Some(
+                        group
+                            .buckets
+                            .iter()
+                            .map(|&b| layout.partition_of(b).unwrap_or(0))
+                            .collect(),
+                    ),
+                },
+                None => ScanOptions {
+                    target_partitions: self.partitions_per_group,
+                    pushdown_filters: self.spec.pushdown_filters,
+                    parts: None,
+                },
             },
         }
     }
 
     /// The ticket that asks a group's backend for one of its partitions.
     fn ticket(&self, g: usize, part: usize, ctx: &TaskContext) -> Result<pb::ScanTicket, SqlError> {
-        let group = self.groups[g].clone();
-        let single = self
-            .with_groups(vec![group], self.partitions_per_group)
-            .map_err(SqlError::internal)?;
+        let single = self.single(g).map_err(SqlError::internal)?;
         let mut settings = std::collections::HashMap::new();
         if let Some(tz) = &ctx.session_config().options().execution.time_zone {
             settings.insert("datafusion.execution.time_zone".to_string(), tz.clone());
@@ -403,6 +664,49 @@ impl TabletScanExec {
             settings,
         })
     }
+}
+
+fn properties(schema: &SchemaRef, partitioning: Partitioning) -> Arc<PlanProperties> {
+    Arc::new(PlanProperties::new(
+        EquivalenceProperties::new(Arc::clone(schema)),
+        partitioning,
+        EmissionType::Incremental,
+        Boundedness::Bounded,
+    ))
+}
+
+/// The distribution columns of the scanned table in the scan's output, in declared order;
+/// an error when the table is not HASH-distributed or a column is not produced.
+fn bucket_keys(spec: &ScanSpec) -> DfResult<Vec<Arc<dyn PhysicalExpr>>> {
+    let Some(bucketing) = &spec.bucketing else {
+        return Err(DataFusionError::Plan(format!(
+            "table {} is not bucketed by hash",
+            spec.table_id
+        )));
+    };
+    let output = spec.output_schema()?;
+    bucketing
+        .columns
+        .iter()
+        .map(|&c| {
+            let at = match &spec.projection {
+                Some(p) => p.iter().position(|&i| i == c),
+                None => (c < spec.schema.fields().len()).then_some(c),
+            };
+            match at {
+                Some(i) => Ok(
+                    Arc::new(datafusion::physical_expr::expressions::Column::new(
+                        output.field(i).name(),
+                        i,
+                    )) as Arc<dyn PhysicalExpr>,
+                ),
+                None => Err(DataFusionError::Plan(format!(
+                    "distribution column {c} of table {} is not scanned",
+                    spec.table_id
+                ))),
+            }
+        })
+        .collect()
 }
 
 impl DisplayAs for TabletScanExec {
@@ -425,12 +729,21 @@ impl DisplayAs for TabletScanExec {
                     }
                     write!(f, "{}:{}", g.backend, g.tablets.len())?;
                 }
-                write!(
-                    f,
-                    "], partitions={}x{}",
-                    self.groups.len(),
-                    self.share.count(self.partitions_per_group)
-                )?;
+                match &self.layout {
+                    Some(layout) => write!(
+                        f,
+                        "], partitions={} by bucket ({}x{})",
+                        layout.partition_count(),
+                        layout.sets.len(),
+                        layout.partitions
+                    )?,
+                    None => write!(
+                        f,
+                        "], partitions={}x{}",
+                        self.groups.len(),
+                        self.share.count(self.partitions_per_group)
+                    )?,
+                }
                 if self.share != PartShare::ALL {
                     write!(
                         f,
@@ -496,18 +809,34 @@ impl ExecutionPlan for TabletScanExec {
         let baseline = BaselineMetrics::new(&self.metrics, partition);
         let bytes = MetricBuilder::new(&self.metrics).counter("bytes_scanned", partition);
         let schema = Arc::clone(&self.schema);
-        let per_group = self.share.count(self.partitions_per_group);
-        let g = partition / per_group;
-        let part = self.share.part(partition % per_group);
-        let Some(group) = self.groups.get(g) else {
+        // The (group, part) pieces this partition reads: one part of one group, or in a
+        // bucket-aligned scan the same partition of every group holding its buckets.
+        let pieces: Vec<(usize, usize)> = match &self.layout {
+            Some(layout) => self
+                .groups
+                .iter()
+                .enumerate()
+                .filter(|(_, g)| {
+                    g.buckets
+                        .iter()
+                        .any(|&b| layout.partition_of(b) == Some(partition))
+                })
+                .map(|(g, _)| (g, partition))
+                .collect(),
+            None => self.locate(partition).into_iter().collect(),
+        };
+        if pieces.is_empty() {
             return Ok(Box::pin(RecordBatchStreamAdapter::new(
                 schema,
                 futures::stream::empty(),
             )));
-        };
+        }
         let runtime = ScanRuntime::of(&context).map_err(external)?;
-        let scan: futures::future::BoxFuture<'static, Result<ScanStream, SqlError>> =
-            match &runtime.local {
+        let mut scans: Vec<futures::future::BoxFuture<'static, Result<ScanStream, SqlError>>> =
+            Vec::with_capacity(pieces.len());
+        for (g, part) in pieces {
+            let group = &self.groups[g];
+            scans.push(match &runtime.local {
                 Some((id, local)) if *id == group.backend => {
                     let result = local.scan_local(self.request(group), part, Arc::clone(&context));
                     Box::pin(async move { result })
@@ -520,29 +849,34 @@ impl ExecutionPlan for TabletScanExec {
                         .map_err(external)?;
                     Box::pin(async move { backend.scan(ticket).await })
                 }
-            };
-        let stream = futures::stream::once(async move {
-            let scan = scan.await.map_err(external)?;
-            let counters = Arc::clone(&scan.counters);
-            let batches = scan.batches.map_err(external);
-            let done = futures::stream::once(async move {
-                bytes.add(counters.bytes.load(Ordering::Relaxed) as usize);
-                None
             });
-            Ok::<_, DataFusionError>(
-                batches
-                    .map(Some)
-                    .chain(done)
-                    .filter_map(|b| async move { b }),
-            )
-        })
-        .try_flatten()
-        .map(move |b| {
-            if let Ok(batch) = &b {
-                baseline.record_output(batch.num_rows());
-            }
-            b
-        });
+        }
+        let stream = futures::stream::iter(scans)
+            .then(move |scan| {
+                let bytes = bytes.clone();
+                async move {
+                    let scan = scan.await.map_err(external)?;
+                    let counters = Arc::clone(&scan.counters);
+                    let batches = scan.batches.map_err(external);
+                    let done = futures::stream::once(async move {
+                        bytes.add(counters.bytes.load(Ordering::Relaxed) as usize);
+                        None
+                    });
+                    Ok::<_, DataFusionError>(
+                        batches
+                            .map(Some)
+                            .chain(done)
+                            .filter_map(|b| async move { b }),
+                    )
+                }
+            })
+            .try_flatten()
+            .map(move |b| {
+                if let Ok(batch) = &b {
+                    baseline.record_output(batch.num_rows());
+                }
+                b
+            });
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
     }
 

@@ -19,8 +19,8 @@ use rigel_catalog::partition::{
     parse_value,
 };
 use rigel_catalog::{
-    CatalogWriter, Distribution, IndexSpec, JournalEntry, OlapTable, Partition, PartitionScheme,
-    Table, TableKind, ViewDef,
+    COLOCATE_WITH, CatalogWriter, Distribution, IndexSpec, JournalEntry, OlapTable, Partition,
+    PartitionScheme, Table, TableKind, ViewDef,
 };
 use rigel_cluster::Placer;
 
@@ -58,7 +58,15 @@ pub(crate) fn allocate_partition(
     let ids: Vec<TabletId> = (0..olap.distribution.buckets())
         .map(|_| w.next_id().map(TabletId))
         .collect::<Result<_, _>>()?;
-    let backends = placer.take(ids.len());
+    let db = w.read().tables.get(&table_id).map(|t| t.db_id);
+    let sequence = match db {
+        Some(db) => w.read().colocate_sequence(db, olap)?,
+        None => None,
+    };
+    let backends = match sequence {
+        Some(sequence) if sequence.len() == ids.len() => placer.follow(&sequence),
+        _ => placer.take(ids.len()),
+    };
     tablets.extend(
         ids.iter()
             .zip(&backends)
@@ -661,12 +669,23 @@ impl Session {
         let table_id = TableId(w.next_id()?);
         let buckets = olap.distribution.buckets();
         let mut placer = self.fe.cluster().placer(&w.read().tablets_per_backend())?;
+        // In a colocation group every partition puts its buckets where the group does; a
+        // new group takes the placement of the table's first partition.
+        let mut sequence = w.read().colocate_sequence(db_id, olap)?;
+        let grouped = olap.properties.contains_key(COLOCATE_WITH);
         for p in olap.partitions.iter_mut() {
             p.id = PartitionId(w.next_id()?);
             p.tablets = (0..buckets)
                 .map(|_| w.next_id().map(TabletId))
                 .collect::<Result<_, _>>()?;
-            p.place(&placer.take(p.tablets.len()));
+            let backends = match &sequence {
+                Some(s) if s.len() == p.tablets.len() => placer.follow(s),
+                _ => placer.take(p.tablets.len()),
+            };
+            if grouped && sequence.is_none() {
+                sequence = Some(backends.clone());
+            }
+            p.place(&backends);
         }
         let metas = new_tablets_of(olap, table_id, |_| true);
         self.fe.cluster().create_tablets(metas).await?;

@@ -15,6 +15,8 @@ use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::planner::ExprPlanner;
 use datafusion::logical_expr::var_provider::{VarProvider, VarType};
 use datafusion::logical_expr::{AggregateUDF, LogicalPlan, ScalarUDF, WindowUDF};
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionConfig;
 use datafusion::sql::parser::Statement as DfStatement;
@@ -254,6 +256,10 @@ impl QueryEnv {
             .with_table_functions(self.table_functions.clone())
             .with_analyzer_rule(Arc::new(crate::count_distinct::CountDistinctSketch))
             .with_analyzer_rule(Arc::new(crate::float_text::FloatText))
+            .with_physical_optimizer_rules(physical_rules(
+                session.var("disable_colocate_join") != Some("1"),
+                self.distributed.is_some(),
+            ))
             .with_catalog_list(Arc::new(RigelCatalogList::new(Arc::clone(&ctx))));
         if let Some(coordinator) = &self.distributed {
             let mut settings = BTreeMap::new();
@@ -302,6 +308,28 @@ impl QueryEnv {
         );
         (state, ctx)
     }
+}
+
+/// DataFusion's physical optimizer rules, with Rigel's colocated joins after the rules that
+/// place exchanges (and before the buffering and cooperation wrappers and the sanity check).
+fn physical_rules(
+    colocate: bool,
+    distributed: bool,
+) -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
+    let mut rules = PhysicalOptimizer::new().rules;
+    if colocate {
+        let at = rules
+            .iter()
+            .position(|r| r.name() == "HashJoinBuffering")
+            .unwrap_or(rules.len().saturating_sub(1));
+        rules.insert(
+            at,
+            Arc::new(rigel_exec::ColocateJoins {
+                min_sets: if distributed { 2 } else { 1 },
+            }),
+        );
+    }
+    rules
 }
 
 /// `SYSTEM` and MySQL-style offsets are accepted; DataFusion wants a zone name or offset.

@@ -20,13 +20,13 @@ use datafusion::physical_plan::ExecutionPlan;
 use rigel_be_api::SEQUENCE_COLUMN;
 use rigel_common::SqlError;
 use rigel_common::ids::{BackendId, TabletId};
-use rigel_exec::{ScanGroup, ScanSpec, TabletScanExec};
+use rigel_exec::{Bucketing, ScanGroup, ScanSpec, TabletScanExec};
 use rigel_sql::{AggType, KeysType, Privilege};
 
 use crate::infoschema::InformationSchema;
 use crate::planner::{DEFAULT_CATALOG, ScanReport, StatementContext, logical_plan, rewrite_mysql};
 use rigel_catalog::partition::{prune_buckets, prune_partitions};
-use rigel_catalog::{Table, TableKind};
+use rigel_catalog::{Distribution, Table, TableKind};
 
 /// Name of the information schema.
 pub const INFORMATION_SCHEMA: &str = "information_schema";
@@ -400,7 +400,7 @@ impl TableProvider for OlapTableProvider {
             names.push(p.name.clone());
             let mut pick = |bucket: usize| {
                 if let Some(t) = p.tablets.get(bucket) {
-                    tablets.push((*t, p.visible_version, p.backend_of(bucket)));
+                    tablets.push((*t, p.visible_version, p.backend_of(bucket), bucket as u32));
                 }
             };
             match &buckets {
@@ -409,7 +409,7 @@ impl TableProvider for OlapTableProvider {
             }
         }
         if let Some(only) = &self.ctx.session.scan_tablets {
-            tablets.retain(|(t, _, _)| only.contains(t));
+            tablets.retain(|(t, _, _, _)| only.contains(t));
         }
         self.ctx.scans.lock().push(ScanReport {
             table: format!("{}.{}", self.db, self.table.name),
@@ -428,15 +428,28 @@ impl TableProvider for OlapTableProvider {
             limit,
             with_sequence: self.raw,
             pushdown_filters: options.execution.parquet.pushdown_filters,
+            bucketing: match &olap.distribution {
+                Distribution::Hash { columns, buckets } => columns
+                    .iter()
+                    .map(|c| self.columns.index_of(c).ok())
+                    .collect::<Option<Vec<usize>>>()
+                    .map(|columns| Bucketing {
+                        columns,
+                        buckets: *buckets,
+                    }),
+                Distribution::Random { .. } => None,
+            },
         };
         // One group per backend; what each reads gives the statistics and the parallelism.
-        let mut by_backend: BTreeMap<BackendId, Vec<(TabletId, u64)>> = BTreeMap::new();
-        for (t, v, b) in tablets {
-            by_backend.entry(b).or_default().push((t, v));
+        let mut by_backend: BTreeMap<BackendId, (Vec<(TabletId, u64)>, Vec<u32>)> = BTreeMap::new();
+        for (t, v, b, bucket) in tablets {
+            let group = by_backend.entry(b).or_default();
+            group.0.push((t, v));
+            group.1.push(bucket);
         }
         let cluster = &self.ctx.env.cluster;
         let described = futures::future::try_join_all(by_backend.into_iter().map(
-            |(backend, tablets)| async move {
+            |(backend, (tablets, buckets))| async move {
                 let member = cluster.member(backend)?;
                 let stats = member.client.describe_scan(tablets.clone()).await?;
                 Ok::<_, SqlError>((
@@ -444,6 +457,7 @@ impl TableProvider for OlapTableProvider {
                         backend,
                         address: member.data_address.clone(),
                         tablets,
+                        buckets,
                     },
                     stats,
                 ))

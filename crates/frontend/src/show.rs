@@ -73,7 +73,13 @@ impl Session {
         match path.trim().trim_end_matches('/') {
             "" => {
                 let mut b = ResultBuilder::text(&["name"]);
-                for name in ["backends", "dbs", "frontends", "statistic"] {
+                for name in [
+                    "backends",
+                    "colocation_group",
+                    "dbs",
+                    "frontends",
+                    "statistic",
+                ] {
                     b.row(vec![s(name)]);
                 }
                 b.into_result()
@@ -83,6 +89,9 @@ impl Session {
                 crate::system::backends(node, &self.fe.backend_statuses().await).into_result()
             }
             "/dbs" => crate::system::proc_dbs(&self.fe.catalog().read()).into_result(),
+            "/colocation_group" => {
+                crate::system::proc_colocation_group(&self.fe.catalog().read()).into_result()
+            }
             "/statistic" => {
                 let tablets = self.fe.tablet_infos().await?;
                 crate::system::proc_statistic(&self.fe.catalog().read(), &tablets).into_result()
@@ -90,7 +99,7 @@ impl Session {
             other => Err(SqlError::new(
                 ErrorCode::ER_NOT_SUPPORTED_YET,
                 format!(
-                    "SHOW PROC '{other}' is not supported; supported: /, /frontends, /backends, /dbs, /statistic"
+                    "SHOW PROC '{other}' is not supported; supported: /, /frontends, /backends, /colocation_group, /dbs, /statistic"
                 ),
             )),
         }

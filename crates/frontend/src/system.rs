@@ -492,6 +492,41 @@ pub fn proc_dbs(state: &CatalogState) -> ResultBuilder {
     b
 }
 
+/// `SHOW PROC '/colocation_group'`: StarRocks' columns, a group named `<dbId>_<name>`.
+pub fn proc_colocation_group(state: &CatalogState) -> ResultBuilder {
+    let mut b = ResultBuilder::text(&[
+        "GroupId",
+        "GroupName",
+        "TableIds",
+        "BucketsNum",
+        "ReplicationNum",
+        "DistCols",
+        "IsStable",
+    ]);
+    for g in state.colocate_groups() {
+        let tables: Vec<String> = g.tables.iter().map(|t| t.0.to_string()).collect();
+        let columns: Vec<String> = g
+            .columns
+            .iter()
+            .map(|c| c.to_string().to_ascii_lowercase())
+            .collect();
+        b.row(vec![
+            s(format!(
+                "{}.{}",
+                g.db.0,
+                g.tables.first().map_or(0, |t| t.0)
+            )),
+            s(format!("{}_{}", g.db.0, g.name)),
+            s(tables.join(", ")),
+            s(g.buckets.to_string()),
+            s(g.replication),
+            s(columns.join(", ")),
+            s(if g.stable { "true" } else { "false" }),
+        ]);
+    }
+    b
+}
+
 /// `SHOW PROC '/statistic'`: tablets and replicas per database, with a total row.
 pub fn proc_statistic(state: &CatalogState, tablets: &[TabletInfo]) -> ResultBuilder {
     let infos = by_id(tablets);

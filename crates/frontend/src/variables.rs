@@ -82,6 +82,7 @@ pub const VARIABLES: &[VarDef] = &[
     var("default_storage_engine", VarKind::Text, "OLAP"),
     var("default_table_compression", VarKind::Text, "lz4_frame"),
     var("default_tmp_storage_engine", VarKind::Text, "OLAP"),
+    var("disable_colocate_join", VarKind::TrueFalse, "false"),
     var("div_precision_increment", VarKind::Int(0, 30), "4"),
     var("enable_insert_strict", VarKind::TrueFalse, "true"),
     var("enable_profile", VarKind::TrueFalse, "false"),

@@ -229,7 +229,13 @@ impl Compression {
 /// are not split.
 fn desired_tasks(ev: DesiredTaskCountEvent<'_>) -> Option<DfResult<DesiredTaskCountEventResponse>> {
     if let Some(scan) = ev.plan.downcast_ref::<TabletScanExec>() {
-        return Some(Ok(DesiredTaskCountEventResponse::desired(scan_tasks(scan))));
+        let tasks = match scan.layout() {
+            // A scan that follows its buckets (a side of a colocated join): a task per set,
+            // the same for every scan of the stage.
+            Some(layout) => layout.sets.len(),
+            None => scan_tasks(scan),
+        };
+        return Some(Ok(DesiredTaskCountEventResponse::desired(tasks)));
     }
     if ev.plan.children().is_empty() {
         return Some(Ok(DesiredTaskCountEventResponse::maximum(1)));
@@ -255,6 +261,19 @@ fn scan_tasks(scan: &TabletScanExec) -> usize {
 fn split_scan(ev: ScaleUpLeafNodeEvent<'_>) -> Option<DfResult<ScaleUpLeafNodeEventResponse>> {
     let scan = ev.plan.downcast_ref::<TabletScanExec>()?;
     let tasks = ev.task_count.max(1);
+    if scan.layout().is_some() {
+        // Every scan of a colocated join's stage splits its buckets alike.
+        let variants = scan.split_by_buckets(tasks).map(|v| {
+            v.into_iter()
+                .map(|s| Arc::new(s) as Arc<dyn ExecutionPlan>)
+                .collect::<Vec<_>>()
+        });
+        return Some(
+            variants
+                .and_then(|v| DistributedLeafExec::try_new(Arc::clone(ev.plan), v))
+                .map(|leaf| ScaleUpLeafNodeEventResponse::new(Arc::new(leaf))),
+        );
+    }
     if let [group] = scan.groups()
         && tasks > 1
         && scan.partitions_per_group() >= tasks
@@ -544,12 +563,14 @@ mod tests {
             limit: None,
             with_sequence: false,
             pushdown_filters: false,
+            bucketing: None,
         };
         let groups = (1..=backends)
             .map(|i| ScanGroup {
                 backend: BackendId(10000 + i),
                 address: format!("127.0.0.1:806{i}"),
                 tablets: vec![(TabletId(i * 10), 2), (TabletId(i * 10 + 1), 2)],
+                buckets: vec![],
             })
             .collect();
         let stats = Statistics::new_unknown(&spec.output_schema().unwrap());

@@ -586,3 +586,102 @@ fn journal_entries_keep_their_wire_names() {
     // An entry of an unknown kind is an error to the reader, never a silent skip.
     assert!(serde_json::from_str::<JournalEntry>(r#"{"op":"no_such_entry"}"#).is_err());
 }
+
+/// `table` in colocation group `group`.
+fn grouped(mut table: Table, group: &str) -> Table {
+    if let TableKind::Olap(o) = &mut table.kind {
+        o.properties
+            .insert(crate::COLOCATE_WITH.to_string(), group.to_string());
+    }
+    table
+}
+
+/// The table's OLAP part, with three buckets (as the group's tables of these tests).
+fn olap_of(table: &Table) -> OlapTable {
+    let mut o = table.olap().cloned().expect("an olap table");
+    o.distribution = Distribution::Hash {
+        columns: vec!["k".into()],
+        buckets: 3,
+    };
+    o
+}
+
+#[test]
+fn a_colocation_group_places_buckets_where_its_first_table_has_them() {
+    let state = applied(&[
+        create_db(1, "d"),
+        create_db(2, "e"),
+        put(grouped(
+            olap(10, 1, "b", vec![partition(11, &[12, 13, 14], &[7, 8, 9])]),
+            "g",
+        )),
+        put(grouped(
+            olap(20, 1, "a", vec![partition(21, &[22, 23, 24], &[9, 9, 7])]),
+            "g",
+        )),
+        put(olap(
+            30,
+            1,
+            "free",
+            vec![partition(31, &[32, 33, 34], &[8, 8, 8])],
+        )),
+    ]);
+    let ids = |v: &[u64]| v.iter().map(|&b| BackendId(b)).collect::<Vec<_>>();
+    // A new member follows the table with the lowest id, whatever its name.
+    let newcomer = grouped(olap(40, 1, "c", vec![]), "g");
+    assert_eq!(
+        state
+            .colocate_sequence(DbId(1), &olap_of(&newcomer))
+            .unwrap(),
+        Some(ids(&[7, 8, 9]))
+    );
+    // No group, a group of another database, a group without tablets: free placement.
+    let free = olap(41, 1, "f", vec![]);
+    assert_eq!(
+        state.colocate_sequence(DbId(1), &olap_of(&free)).unwrap(),
+        None
+    );
+    assert_eq!(
+        state
+            .colocate_sequence(DbId(2), &olap_of(&newcomer))
+            .unwrap(),
+        None
+    );
+    let other = grouped(olap(42, 1, "h", vec![]), "h");
+    assert_eq!(
+        state.colocate_sequence(DbId(1), &olap_of(&other)).unwrap(),
+        None
+    );
+}
+
+#[test]
+fn a_table_that_does_not_fit_its_colocation_group_is_refused() {
+    let state = applied(&[
+        create_db(1, "d"),
+        put(grouped(
+            olap(10, 1, "b", vec![partition(11, &[12, 13, 14], &[7, 8, 9])]),
+            "g",
+        )),
+    ]);
+    // Another bucket count.
+    let mut wrong = olap_of(&grouped(olap(20, 1, "a", vec![]), "g"));
+    wrong.distribution = Distribution::Hash {
+        columns: vec!["k".into()],
+        buckets: 4,
+    };
+    let e = state.colocate_sequence(DbId(1), &wrong).unwrap_err();
+    assert!(e.message.contains("same bucket num: 4 should be 3"), "{e}");
+    // Another distribution column type.
+    let mut wrong = olap_of(&grouped(olap(20, 1, "a", vec![]), "g"));
+    wrong.columns[0].ty = ColumnType::BigInt;
+    wrong.distribution = Distribution::Hash {
+        columns: vec!["k".into()],
+        buckets: 3,
+    };
+    let e = state.colocate_sequence(DbId(1), &wrong).unwrap_err();
+    assert!(e.message.contains("same data type"), "{e}");
+    // Random distribution.
+    let mut wrong = olap_of(&grouped(olap(20, 1, "a", vec![]), "g"));
+    wrong.distribution = Distribution::Random { buckets: 3 };
+    assert!(state.colocate_sequence(DbId(1), &wrong).is_err());
+}

@@ -5,6 +5,7 @@ mod cli;
 mod client;
 mod cluster;
 mod cluster_load;
+mod colocate;
 #[path = "../common/mod.rs"]
 mod common;
 mod compaction;
