@@ -1,5 +1,6 @@
 //! Colocated joins: a partitioned hash join of two tables bucketed alike on the join keys
-//! reads both sides bucket by bucket, with no exchange between them.
+//! reads both sides bucket by bucket, with no exchange between them; and an aggregate
+//! grouped by a table's distribution columns aggregates each bucket where it is read.
 //!
 //! Rows of a HASH-distributed table are in the bucket their distribution columns hash to
 //! (`rigel_common::hash`). Two tables with the same bucket count and the same column types
@@ -20,12 +21,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::Result as DfResult;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::common::{JoinType, Result as DfResult};
 use datafusion::config::ConfigOptions;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{Distribution, Partitioning};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
@@ -56,6 +58,9 @@ impl PhysicalOptimizerRule for ColocateJoins {
         plan.transform_up(|node| {
             if let Some(joined) = self.colocate(&node, target)? {
                 return Ok(Transformed::yes(joined));
+            }
+            if let Some(grouped) = self.group_in_place(&node, target)? {
+                return Ok(Transformed::yes(grouped));
             }
             keep_partitioned_alike(node, target)
         })
@@ -112,6 +117,59 @@ impl ColocateJoins {
     }
 }
 
+impl ColocateJoins {
+    /// `node` as one aggregate over a bucket-aligned scan, when it is the final step of a
+    /// two-step aggregate grouped by exactly the distribution columns of the table it
+    /// reads (through filters and projections): every group is in one bucket, so each
+    /// partition aggregates its buckets alone and nothing is exchanged.
+    fn group_in_place(
+        &self,
+        node: &Arc<dyn ExecutionPlan>,
+        target: usize,
+    ) -> DfResult<Option<Arc<dyn ExecutionPlan>>> {
+        let Some(last) = node.downcast_ref::<AggregateExec>() else {
+            return Ok(None);
+        };
+        if *last.mode() != AggregateMode::FinalPartitioned {
+            return Ok(None);
+        }
+        let Some(repartition) = last.input().downcast_ref::<RepartitionExec>() else {
+            return Ok(None);
+        };
+        let Some(first) = repartition.input().downcast_ref::<AggregateExec>() else {
+            return Ok(None);
+        };
+        if *first.mode() != AggregateMode::Partial || !first.group_expr().is_single() {
+            return Ok(None);
+        }
+        let keys: Vec<Arc<dyn PhysicalExpr>> = first
+            .group_expr()
+            .expr()
+            .iter()
+            .map(|(e, _)| Arc::clone(e))
+            .collect();
+        let Some(side) = trace_down(first.input(), &keys) else {
+            return Ok(None);
+        };
+        match &side.scan.spec().bucketing {
+            Some(b) if b.columns == side.columns => {}
+            _ => return Ok(None),
+        }
+        let layout = layout(&[side.scan], target, self.min_sets);
+        let input = with_layout(first.input(), &layout)?;
+        let single = AggregateExec::try_new(
+            AggregateMode::SinglePartitioned,
+            first.group_expr().clone(),
+            first.aggr_expr().to_vec(),
+            first.filter_expr().to_vec(),
+            input,
+            first.input_schema(),
+        )?
+        .with_limit_options(last.limit_options());
+        Ok(Some(Arc::new(single)))
+    }
+}
+
 /// The input of the hash repartition DataFusion put below a partitioned join.
 fn exchanged_input(side: &Arc<dyn ExecutionPlan>) -> &Arc<dyn ExecutionPlan> {
     match side.downcast_ref::<RepartitionExec>() {
@@ -121,18 +179,28 @@ fn exchanged_input(side: &Arc<dyn ExecutionPlan>) -> &Arc<dyn ExecutionPlan> {
 }
 
 /// Follows the join keys of one side down to a table scan: through the hash repartition
-/// above the side, then projections (of plain columns), filters and round-robin
-/// repartitions.
+/// above the side, then projections (of plain columns), filters, round-robin repartitions
+/// and the probe side of joins that collect their build side.
 fn trace<'a>(side: &'a Arc<dyn ExecutionPlan>, keys: &[Arc<dyn PhysicalExpr>]) -> Option<Side<'a>> {
     let repartition = side.downcast_ref::<RepartitionExec>()?;
     if !matches!(repartition.partitioning(), Partitioning::Hash(..)) {
         return None;
     }
+    trace_down(repartition.input(), keys)
+}
+
+/// Follows columns of `node`'s output (`keys`, plain columns) down to a table scan
+/// through projections, filters, round-robin repartitions and the probe side of joins
+/// that collect their build side.
+fn trace_down<'a>(
+    node: &'a Arc<dyn ExecutionPlan>,
+    keys: &[Arc<dyn PhysicalExpr>],
+) -> Option<Side<'a>> {
     let mut at: Vec<usize> = keys
         .iter()
         .map(|k| k.downcast_ref::<Column>().map(Column::index))
         .collect::<Option<_>>()?;
-    let mut node = repartition.input();
+    let mut node = node;
     loop {
         if let Some(scan) = node.downcast_ref::<TabletScanExec>() {
             let spec = scan.spec();
@@ -174,9 +242,37 @@ fn trace<'a>(side: &'a Arc<dyn ExecutionPlan>, keys: &[Arc<dyn PhysicalExpr>]) -
             && matches!(r.partitioning(), Partitioning::RoundRobinBatch(_))
         {
             node = r.input();
+        } else if let Some(j) = node.downcast_ref::<HashJoinExec>()
+            && let Some(left_columns) = probe_side_columns(j)
+        {
+            at = at
+                .iter()
+                .map(|&i| {
+                    let joined = match &j.projection {
+                        Some(p) => *p.get(i)?,
+                        None => i,
+                    };
+                    joined.checked_sub(left_columns)
+                })
+                .collect::<Option<_>>()?;
+            node = j.right();
         } else {
             return None;
         }
+    }
+}
+
+/// For a join that collects its build side whole and keeps the partitions of its probe
+/// side (an inner or right join: every output row is a probe row of the same partition),
+/// how many build columns come before the probe columns in its output.
+fn probe_side_columns(join: &HashJoinExec) -> Option<usize> {
+    if join.mode != PartitionMode::CollectLeft {
+        return None;
+    }
+    match join.join_type() {
+        JoinType::Inner | JoinType::Right => Some(join.left().schema().fields().len()),
+        JoinType::RightSemi | JoinType::RightAnti => Some(0),
+        _ => None,
     }
 }
 
@@ -268,11 +364,16 @@ fn with_layout(
     {
         return with_layout(r.input(), layout);
     }
-    let children = plan
-        .children()
-        .into_iter()
-        .map(|c| with_layout(c, layout))
-        .collect::<DfResult<Vec<_>>>()?;
+    // Along the path `trace_down` followed: a collecting join's probe side, the only
+    // input of anything else.
+    let children = match plan.downcast_ref::<HashJoinExec>() {
+        Some(j) => vec![Arc::clone(j.left()), with_layout(j.right(), layout)?],
+        None => plan
+            .children()
+            .into_iter()
+            .map(|c| with_layout(c, layout))
+            .collect::<DfResult<Vec<_>>>()?,
+    };
     recompute(Arc::clone(plan), children)
 }
 

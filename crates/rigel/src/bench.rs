@@ -326,6 +326,10 @@ pub struct TpchArgs {
     /// Print one JSON document instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// A session variable for the queries, `NAME=VALUE` (repeatable): compares plans on
+    /// the same data, e.g. `--set disable_colocate_join=true`.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
 }
 
 /// One query's outcome.
@@ -825,6 +829,18 @@ pub async fn run(args: TpchArgs) -> Result<bool, String> {
         conn.query_drop(format!("USE {}", args.database))
             .await
             .map_err(|e| e.to_string())?;
+    }
+    for setting in &args.set {
+        let Some((name, value)) = setting.split_once('=') else {
+            return Err(format!("--set '{setting}': expected NAME=VALUE"));
+        };
+        conn.query_drop(format!(
+            "SET {} = '{}'",
+            name.trim(),
+            value.trim().replace('\'', "''")
+        ))
+        .await
+        .map_err(|e| format!("--set {setting}: {e}"))?;
     }
 
     // Expected answers.

@@ -723,6 +723,7 @@ async fn tpch_round_trip_through_the_backup_command() {
             no_analyze: false,
             verify: verify.into(),
             json: true,
+            set: vec![],
         };
     assert!(
         rigel::bench::run(bench("tpch", false, "1", "none"))

@@ -82,6 +82,56 @@ async fn colocated_joins_read_buckets_in_place_on_a_server() {
     );
     assert_eq!(answer(&mut c).await, expected);
 
+    // A side joined first with a small table (broadcast) is colocated through that join.
+    exec(
+        &mut c,
+        "CREATE TABLE d.small (id INT NOT NULL, v INT) DUPLICATE KEY(id) \
+         DISTRIBUTED BY HASH(id) BUCKETS 1",
+    )
+    .await;
+    exec(
+        &mut c,
+        "INSERT INTO d.small SELECT value, value % 97 FROM generate_series(1, 300)",
+    )
+    .await;
+    for t in ["small", "ca", "cb"] {
+        exec(&mut c, &format!("ANALYZE TABLE d.{t}")).await;
+    }
+    let plan = explain(
+        &mut c,
+        "SELECT count(*), max(cb.s) FROM d.small s JOIN d.ca ca ON s.v = ca.v \
+         JOIN d.cb cb ON ca.k = cb.k",
+    )
+    .await;
+    let below = below_join(&plan);
+    assert!(
+        below.iter().any(|l| l.contains("mode=CollectLeft")),
+        "{plan}"
+    );
+    assert_eq!(
+        below.iter().filter(|l| l.contains("by bucket")).count(),
+        2,
+        "{plan}"
+    );
+    assert!(
+        !below.iter().any(|l| l.contains("RepartitionExec")),
+        "{plan}"
+    );
+
+    // An aggregate grouped by the distribution column: one step per bucket, no exchange.
+    let plan = explain(&mut c, "SELECT k, count(*) FROM d.ca GROUP BY k").await;
+    assert!(plan.contains("mode=SinglePartitioned"), "{plan}");
+    assert!(plan.contains("by bucket"), "{plan}");
+    assert!(!plan.contains("RepartitionExec"), "{plan}");
+    let groups: (i64, i64) = c
+        .query_first(
+            "SELECT count(*), sum(n) FROM (SELECT k, count(*) AS n FROM d.cb GROUP BY k) g",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(groups, (60000, 60000));
+
     // Another bucket count: the rows are exchanged.
     let plan = explain(
         &mut c,

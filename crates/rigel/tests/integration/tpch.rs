@@ -55,6 +55,7 @@ pub(crate) fn sf001_checked(
         no_analyze: false,
         verify: "datafusion".into(),
         json: true,
+        set: vec![],
     }
 }
 
