@@ -43,7 +43,7 @@ cargo fmt --all -- --check
 # feature is `rigel be` alone (`cargo build -p rigel --no-default-features`).
 be_crates=$(cargo tree -p rigel --no-default-features -e normal --prefix none \
   | grep -oE '^rigel-[a-z-]+' | sort -u)
-if grep -qxE 'rigel-(frontend|catalog|cluster|mysql|sql)' <<<"$be_crates"; then
+if grep -qxE 'rigel-(frontend|catalog|cluster|audit|mysql|sql)' <<<"$be_crates"; then
   echo "dev/test.sh: the backend role depends on a frontend crate:" $be_crates >&2
   exit 1
 fi

@@ -77,7 +77,7 @@ fn visible_tables<'a>(
         db.tables
             .values()
             .filter_map(|id| state.tables.get(id))
-            .filter(move |t| crate::account::sees_table(account, &db.name, &t.name))
+            .filter(move |t| rigel_catalog::account::sees_table(account, &db.name, &t.name))
             .map(move |t| (db, t))
     })
 }
@@ -149,7 +149,7 @@ impl InformationSchema {
                     .databases
                     .values()
                     .map(|d| d.name.clone())
-                    .filter(|d| crate::account::sees_database(&ctx.session.account, d))
+                    .filter(|d| rigel_catalog::account::sees_database(&ctx.session.account, d))
                     .collect();
                 names.push("information_schema".to_string());
                 names.sort();
@@ -662,7 +662,7 @@ impl InformationSchema {
                     ("is_query", DataType::Boolean),
                     ("stmt", DataType::Utf8),
                 ]);
-                let admin = crate::account::allowed(
+                let admin = rigel_catalog::account::allowed(
                     &ctx.session.account,
                     rigel_sql::Privilege::Grant,
                     None,
@@ -719,7 +719,7 @@ impl InformationSchema {
                 ]);
                 let jobs = ctx.env.loads.jobs();
                 for j in jobs {
-                    if !crate::account::sees_table(&ctx.session.account, &j.db, &j.table) {
+                    if !rigel_catalog::account::sees_table(&ctx.session.account, &j.db, &j.table) {
                         continue;
                     }
                     let progress = j.progress();
@@ -754,7 +754,7 @@ impl InformationSchema {
                 b
             }
             "frontends" | "backends" | "be_tablets" | "partitions_meta" | "tablet_health" => {
-                let operator = crate::account::allowed(
+                let operator = rigel_catalog::account::allowed(
                     &ctx.session.account,
                     rigel_sql::Privilege::Operate,
                     None,

@@ -15,7 +15,6 @@
 
 mod account;
 mod analyze;
-pub mod audit;
 mod autopart;
 mod backup;
 mod compaction;
@@ -32,7 +31,6 @@ mod infoschema;
 pub mod load;
 mod lookup;
 mod membership;
-pub mod metrics;
 pub mod planner;
 mod provider;
 mod query;
@@ -164,7 +162,7 @@ impl Frontend {
             rigel_common::VERSION
         );
         let loads = Arc::new(load::LoadRegistry::default());
-        let audit = Arc::new(audit::AuditLog::new(audit_options(&config)));
+        let audit = Arc::new(rigel_audit::AuditLog::new(audit_options(&config)));
         let env = Arc::new(QueryEnv::new(
             Arc::clone(&catalog),
             Arc::clone(&cluster),
@@ -368,9 +366,13 @@ impl Frontend {
         password: &str,
         client: SocketAddr,
     ) -> Result<rigel_catalog::UserAccount, SqlError> {
-        let account = account::find_account(&self.catalog().read(), user, &client.ip().to_string());
+        let account = rigel_catalog::account::find_account(
+            &self.catalog().read(),
+            user,
+            &client.ip().to_string(),
+        );
         match account {
-            Some(a) if account::check_password(&a.password, password) => Ok(a),
+            Some(a) if rigel_catalog::account::check_password(&a.password, password) => Ok(a),
             _ => Err(access_denied(user, client, !password.is_empty())),
         }
     }
@@ -385,7 +387,7 @@ impl Frontend {
             vars: Arc::new(self.session_defaults()),
             user_vars: Arc::new(BTreeMap::new()),
             scan_tablets: None,
-            account: Arc::new(account::builtin_root()),
+            account: Arc::new(rigel_catalog::account::builtin_root()),
         }
     }
 
@@ -395,7 +397,7 @@ impl Frontend {
             Ok(()) => ("OK", String::new()),
             Err(e) => ("ERR", e.code.errno.to_string()),
         };
-        self.env.audit.write(audit::AuditRecord {
+        self.env.audit.write(rigel_audit::AuditRecord {
             timestamp_ms: now_ms(),
             kind: "connection",
             client: request.peer.to_string(),
@@ -438,8 +440,8 @@ fn advertised_host(config: &Config) -> String {
 }
 
 /// The audit log's settings from the configuration.
-pub(crate) fn audit_options(config: &Config) -> audit::AuditOptions {
-    audit::AuditOptions {
+pub(crate) fn audit_options(config: &Config) -> rigel_audit::AuditOptions {
+    rigel_audit::AuditOptions {
         dir: config.audit_log_path(),
         json: config.audit_log_json_format,
         delete_age_secs: ddl::parse_ttl(&config.audit_log_delete_age).unwrap_or(30 * 86_400),
@@ -478,14 +480,14 @@ impl MysqlHandler for FrontendService {
     async fn login(&self, request: LoginRequest) -> Result<Session, SqlError> {
         let fe = &self.0;
         let password_given = !request.auth_response.is_empty();
-        let found = account::find_account(
+        let found = rigel_catalog::account::find_account(
             &fe.catalog().read(),
             &request.user,
             &request.peer.ip().to_string(),
         );
         let account = match found {
             Some(a)
-                if account::check_scramble(
+                if rigel_catalog::account::check_scramble(
                     &a.password,
                     &request.scramble,
                     &request.auth_response,
@@ -511,7 +513,7 @@ impl MysqlHandler for FrontendService {
                 return Err(error::unknown_db(db));
             }
             if !db.eq_ignore_ascii_case(provider::INFORMATION_SCHEMA)
-                && !account::sees_database(&account, db)
+                && !rigel_catalog::account::sees_database(&account, db)
             {
                 return Err(SqlError::new(
                     ErrorCode::ER_DBACCESS_DENIED_ERROR,
@@ -598,7 +600,7 @@ impl FrontendHttp for FrontendService {
 
     async fn metrics(&self) -> String {
         let fe = &self.0;
-        let state = metrics::FeState {
+        let state = rigel_audit::FeState {
             connections: fe.connections.lock().len(),
             backends: fe.backend_counts(),
             tablets: fe.catalog().read().all_tablets().len(),

@@ -310,8 +310,13 @@ impl LoadCoordinator for Coordinator {
                 .ok_or_else(|| crate::error::unknown_table(&r.db, &r.table))?;
             (db.id, t)
         };
-        if !crate::account::allowed(&account, Privilege::Insert, Some(&r.db), Some(&table.name)) {
-            return Err(crate::account::denied(
+        if !rigel_catalog::account::allowed(
+            &account,
+            Privilege::Insert,
+            Some(&r.db),
+            Some(&table.name),
+        ) {
+            return Err(rigel_catalog::account::denied(
                 &account,
                 Privilege::Insert,
                 Some(&r.db),

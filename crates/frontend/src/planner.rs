@@ -101,9 +101,9 @@ pub struct QueryEnv {
     /// Compactions running and their candidates.
     pub compactions: Arc<crate::compaction::CompactionStats>,
     /// The audit log.
-    pub audit: Arc<crate::audit::AuditLog>,
+    pub audit: Arc<rigel_audit::AuditLog>,
     /// The frontend's metrics.
-    pub metrics: Arc<crate::metrics::FeMetrics>,
+    pub metrics: Arc<rigel_audit::FeMetrics>,
     /// This node's ports, start time and limits.
     pub node: Arc<crate::system::NodeInfo>,
     runtime: Arc<RuntimeEnv>,
@@ -130,7 +130,7 @@ impl QueryEnv {
         cluster: Arc<rigel_cluster::Cluster>,
         version: String,
         loads: Arc<crate::load::LoadRegistry>,
-        audit: Arc<crate::audit::AuditLog>,
+        audit: Arc<rigel_audit::AuditLog>,
         memory_pool: Arc<dyn MemoryPool>,
         node: Arc<crate::system::NodeInfo>,
     ) -> Self {
@@ -150,7 +150,7 @@ impl QueryEnv {
             loads,
             compactions: Arc::default(),
             audit,
-            metrics: Arc::new(crate::metrics::FeMetrics::new()),
+            metrics: Arc::new(rigel_audit::FeMetrics::new()),
             node,
             runtime: Arc::new(RuntimeEnv {
                 memory_pool,

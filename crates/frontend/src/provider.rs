@@ -137,14 +137,14 @@ impl SchemaProvider for DatabaseSchema {
         // not (the view is the grant).
         let account = &self.ctx.session.account;
         if self.ctx.view_depth == 0
-            && !crate::account::allowed(
+            && !rigel_catalog::account::allowed(
                 account,
                 Privilege::Select,
                 Some(&self.db),
                 Some(&table.name),
             )
         {
-            let e = crate::account::denied(
+            let e = rigel_catalog::account::denied(
                 account,
                 Privilege::Select,
                 Some(&self.db),

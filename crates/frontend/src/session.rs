@@ -376,7 +376,7 @@ impl Session {
                 .ok_or_else(|| unknown_db(db))?;
             drop(state);
             let account = self.account();
-            if !crate::account::sees_database(&account, &found) {
+            if !rigel_catalog::account::sees_database(&account, &found) {
                 return Err(SqlError::new(
                     ErrorCode::ER_DBACCESS_DENIED_ERROR,
                     format!(
@@ -486,8 +486,12 @@ impl Session {
                     format!("Unknown thread id: {id}"),
                 )
             })?;
-        let operator =
-            crate::account::allowed(&self.account(), rigel_sql::Privilege::Operate, None, None);
+        let operator = rigel_catalog::account::allowed(
+            &self.account(),
+            rigel_sql::Privilege::Operate,
+            None,
+            None,
+        );
         if target.user != self.conn.user && !operator {
             return Err(SqlError::new(
                 ErrorCode::ER_SPECIFIC_ACCESS_DENIED_ERROR,
@@ -696,11 +700,7 @@ impl Drop for Running {
     }
 }
 
-fn audited(
-    stream: BatchStream,
-    audit: crate::audit::PendingAudit,
-    running: Running,
-) -> BatchStream {
+fn audited(stream: BatchStream, audit: rigel_audit::PendingAudit, running: Running) -> BatchStream {
     Box::pin(futures::stream::unfold(
         (stream, audit, running),
         |(mut stream, mut audit, running)| async move {
@@ -715,7 +715,11 @@ fn audited(
                 }
                 None => {
                     drop(stream);
-                    audit.gather_metrics().await;
+                    // The tasks on the backends report their metrics (the scans' rows
+                    // and bytes) once the last batch has been sent.
+                    if let Some(plan) = audit.take_plan() {
+                        audit.set_plan(Some(rigel_rpc::distributed::with_metrics(plan).await));
+                    }
                     audit.finish("EOF", None);
                     None
                 }
@@ -739,10 +743,10 @@ impl MysqlSession for Session {
         self.stmts += 1;
         self.last_plan = None;
         let is_query = matches!(statement.statement, Statement::Query(_));
-        let mut audit = crate::audit::PendingAudit::new(
+        let mut audit = rigel_audit::PendingAudit::new(
             Arc::clone(&self.fe.env.audit),
             Arc::clone(&self.fe.env.metrics),
-            crate::audit::AuditRecord {
+            rigel_audit::AuditRecord {
                 timestamp_ms: crate::now_ms(),
                 kind: "query",
                 client: self.conn.peer.to_string(),

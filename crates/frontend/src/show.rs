@@ -170,7 +170,7 @@ impl Session {
                     .databases
                     .values()
                     .map(|d| d.name.clone())
-                    .filter(|d| crate::account::sees_database(&account, d))
+                    .filter(|d| rigel_catalog::account::sees_database(&account, d))
                     .collect();
                 names.push(INFORMATION_SCHEMA.to_string());
                 names.sort();
@@ -200,7 +200,7 @@ impl Session {
                     let state = self.fe.catalog().read();
                     let d = state.database(&db).ok_or_else(|| unknown_db(&db))?;
                     for (name, id) in &d.tables {
-                        if !crate::account::sees_table(&account, &d.name, name) {
+                        if !rigel_catalog::account::sees_table(&account, &d.name, name) {
                             continue;
                         }
                         let mut row = vec![s(name.clone())];
@@ -437,7 +437,7 @@ impl Session {
                     ("IsPending", DataType::Utf8),
                 ]);
                 // Others' connections need OPERATE (MySQL's PROCESS).
-                let operator = crate::account::allowed(
+                let operator = rigel_catalog::account::allowed(
                     &self.account(),
                     rigel_sql::Privilege::Operate,
                     None,

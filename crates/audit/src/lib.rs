@@ -4,7 +4,10 @@
 //! also written to `fe.slow_query.log`. The most recent records are kept in memory for
 //! `information_schema.audit_log` (a Rigel extension; StarRocks has no such table).
 //!
-//! Statements are recorded with their passwords masked ([`rigel_sql::redact`]).
+//! Statements are recorded as the frontend hands them over, their passwords already masked
+//! (`rigel_sql::redact`).
+//!
+//! [`FeMetrics`] are the frontend's `/metrics` families, fed by the same records.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -17,6 +20,10 @@ use chrono::{DateTime, Local, NaiveDate};
 use datafusion::physical_plan::ExecutionPlan;
 use parking_lot::Mutex;
 use tracing::warn;
+
+mod metrics;
+
+pub use metrics::{FeMetrics, FeState};
 
 /// The audit file's name.
 pub const AUDIT_FILE: &str = "fe.audit.log";
@@ -316,9 +323,9 @@ impl AuditLog {
 
 /// A statement being audited: its record is written once, when it finishes — for a query,
 /// when its last row has been sent (or the client went away).
-pub(crate) struct PendingAudit {
+pub struct PendingAudit {
     log: Arc<AuditLog>,
-    metrics: Arc<crate::metrics::FeMetrics>,
+    metrics: Arc<FeMetrics>,
     record: Option<AuditRecord>,
     started: Instant,
     plan: Option<Arc<dyn ExecutionPlan>>,
@@ -326,11 +333,7 @@ pub(crate) struct PendingAudit {
 }
 
 impl PendingAudit {
-    pub(crate) fn new(
-        log: Arc<AuditLog>,
-        metrics: Arc<crate::metrics::FeMetrics>,
-        record: AuditRecord,
-    ) -> Self {
+    pub fn new(log: Arc<AuditLog>, metrics: Arc<FeMetrics>, record: AuditRecord) -> Self {
         Self {
             log,
             metrics,
@@ -342,25 +345,23 @@ impl PendingAudit {
     }
 
     /// The physical plan, whose scans give ScanRows and ScanBytes.
-    pub(crate) fn set_plan(&mut self, plan: Option<Arc<dyn ExecutionPlan>>) {
+    pub fn set_plan(&mut self, plan: Option<Arc<dyn ExecutionPlan>>) {
         self.plan = plan;
     }
 
-    /// Gathers the metrics the tasks of a plan run on the backends report (their scans'
-    /// rows and bytes); the last batch has been sent by then.
-    pub(crate) async fn gather_metrics(&mut self) {
-        if let Some(plan) = self.plan.take() {
-            self.plan = Some(rigel_rpc::distributed::with_metrics(plan).await);
-        }
+    /// The physical plan, to be given back (with the metrics its remote tasks reported)
+    /// by [`set_plan`](Self::set_plan) before [`finish`](Self::finish).
+    pub fn take_plan(&mut self) -> Option<Arc<dyn ExecutionPlan>> {
+        self.plan.take()
     }
 
     /// Counts rows sent.
-    pub(crate) fn add_rows(&mut self, n: usize) {
+    pub fn add_rows(&mut self, n: usize) {
         self.rows += n as u64;
     }
 
     /// Writes the record.
-    pub(crate) fn finish(&mut self, state: &'static str, error_code: Option<u16>) {
+    pub fn finish(&mut self, state: &'static str, error_code: Option<u16>) {
         let Some(mut record) = self.record.take() else {
             return;
         };

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rigel_common::ErrorCode;
 use rigel_common::metrics::{Counter, Histogram, RateWindow, Registry};
 
-use crate::audit::AuditRecord;
+use crate::AuditRecord;
 
 /// Counters bumped as statements, loads and transactions finish.
 pub struct FeMetrics {
