@@ -74,8 +74,49 @@ pub struct PartitionRoute {
     pub values: Option<Vec<Vec<ScalarValue>>>,
     /// Tablets, indexed by bucket.
     pub tablets: Vec<TabletId>,
-    /// The backend holding each tablet (parallel to `tablets`).
-    pub backends: Vec<BackendId>,
+    /// The backends of each tablet's replicas that take the write (parallel to `tablets`).
+    pub replicas: Vec<Vec<BackendId>>,
+    /// How many of each tablet's replicas must prepare the write for it to commit
+    /// (parallel to `tablets`; empty: all of them). The frontend counts every replica of
+    /// the tablet, those that take no writes too, so a write with too few complete
+    /// replicas fails.
+    pub needed: Vec<usize>,
+}
+
+/// How many replicas of each tablet must prepare a write for it to commit (the
+/// `write_quorum` table property, as in StarRocks); the frontend turns it into each
+/// tablet's [`PartitionRoute::needed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriteQuorum {
+    /// More than half.
+    #[default]
+    Majority,
+    /// One.
+    One,
+    /// Every replica.
+    All,
+}
+
+impl WriteQuorum {
+    /// From the property's value (case-insensitive); `None` for anything else.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_uppercase().as_str() {
+            "MAJORITY" => Some(Self::Majority),
+            "ONE" => Some(Self::One),
+            "ALL" => Some(Self::All),
+            _ => None,
+        }
+    }
+
+    /// The replicas of `replicas` that must succeed.
+    pub fn needed(self, replicas: usize) -> usize {
+        match self {
+            Self::Majority => replicas / 2 + 1,
+            Self::One => 1,
+            Self::All => replicas,
+        }
+        .min(replicas)
+    }
 }
 
 /// How rows pick a bucket.
@@ -138,11 +179,14 @@ impl WriteTarget {
         columns
     }
 
-    /// The backend holding each tablet of the target.
+    /// Every replica of every tablet of the target: the tablet and its backend.
     pub fn placement(&self) -> impl Iterator<Item = (TabletId, BackendId)> + '_ {
-        self.partitions
-            .iter()
-            .flat_map(|p| p.tablets.iter().copied().zip(p.backends.iter().copied()))
+        self.partitions.iter().flat_map(|p| {
+            p.tablets
+                .iter()
+                .zip(&p.replicas)
+                .flat_map(|(t, copies)| copies.iter().map(move |b| (*t, *b)))
+        })
     }
 }
 
@@ -155,6 +199,9 @@ pub struct SinkSummary {
     pub bytes: u64,
     /// Tablets that received rows.
     pub tablets: Vec<TabletId>,
+    /// Backends whose writes failed (every tablet still had a quorum of replicas without
+    /// them): their replicas of `tablets` lack the write.
+    pub failed: Vec<BackendId>,
 }
 
 impl SinkSummary {
@@ -165,6 +212,9 @@ impl SinkSummary {
         self.tablets.extend(other.tablets);
         self.tablets.sort();
         self.tablets.dedup();
+        self.failed.extend(other.failed);
+        self.failed.sort();
+        self.failed.dedup();
     }
 }
 

@@ -322,7 +322,17 @@ impl TryFrom<&PartitionRoute> for pb::PartitionRoute {
                 .map(|t| tuple_to(t))
                 .collect::<Result<_, _>>()?,
             tablets: p.tablets.iter().map(|t| t.0).collect(),
-            backends: p.backends.iter().map(|b| b.0).collect(),
+            backends: p.replicas.iter().flatten().map(|b| b.0).collect(),
+            replicas: p
+                .replicas
+                .iter()
+                .map(|r| u32::try_from(r.len()).unwrap_or(u32::MAX))
+                .collect(),
+            needed: p
+                .needed
+                .iter()
+                .map(|&n| u32::try_from(n).unwrap_or(u32::MAX))
+                .collect(),
         })
     }
 }
@@ -331,14 +341,34 @@ impl TryFrom<&pb::PartitionRoute> for PartitionRoute {
     type Error = SqlError;
 
     fn try_from(p: &pb::PartitionRoute) -> Result<Self, SqlError> {
-        if !p.backends.is_empty() && p.backends.len() != p.tablets.len() {
+        let counts: Vec<usize> = if p.replicas.is_empty() {
+            vec![1; p.tablets.len()]
+        } else {
+            p.replicas.iter().map(|&n| n as usize).collect()
+        };
+        let total = counts.iter().try_fold(0usize, |a, &n| a.checked_add(n));
+        if counts.len() != p.tablets.len() || total != Some(p.backends.len()) {
             return Err(bad_message(format!(
-                "partition {} has {} tablets and {} backends",
+                "partition {} has {} tablets, {} replica counts and {} backends",
                 p.name,
                 p.tablets.len(),
+                p.replicas.len(),
                 p.backends.len()
             )));
         }
+        if !p.needed.is_empty() && p.needed.len() != p.tablets.len() {
+            return Err(bad_message(format!(
+                "partition {} has {} tablets and {} quorums",
+                p.name,
+                p.tablets.len(),
+                p.needed.len()
+            )));
+        }
+        let mut backends = p.backends.iter().map(|&b| BackendId(b));
+        let replicas = counts
+            .iter()
+            .map(|&n| backends.by_ref().take(n).collect())
+            .collect();
         Ok(Self {
             partition_id: PartitionId(p.partition_id),
             name: p.name.clone(),
@@ -350,7 +380,8 @@ impl TryFrom<&pb::PartitionRoute> for PartitionRoute {
                 None
             },
             tablets: p.tablets.iter().map(|&t| TabletId(t)).collect(),
-            backends: p.backends.iter().map(|&b| BackendId(b)).collect(),
+            replicas,
+            needed: p.needed.iter().map(|&n| n as usize).collect(),
         })
     }
 }
@@ -449,6 +480,7 @@ impl From<&SinkSummary> for pb::WriteSummary {
             rows: s.rows,
             bytes: s.bytes,
             tablets: s.tablets.iter().map(|t| t.0).collect(),
+            failed_backends: s.failed.iter().map(|b| b.0).collect(),
         }
     }
 }
@@ -459,6 +491,7 @@ impl From<&pb::WriteSummary> for SinkSummary {
             rows: s.rows,
             bytes: s.bytes,
             tablets: s.tablets.iter().map(|&t| TabletId(t)).collect(),
+            failed: s.failed_backends.iter().map(|&b| BackendId(b)).collect(),
         }
     }
 }

@@ -19,10 +19,14 @@ fn mismatch(msg: String) -> SqlError {
 
 impl CatalogState {
     /// Where the buckets of a new partition of `olap`, a table of database `db`, go: the
-    /// backend of each bucket of the first partition of the group's first table (by id),
+    /// backends of each bucket's replicas in the first partition of the group's first table (by id),
     /// when the table is in a colocation group that has tablets. `None` when it is in no
     /// group or its group has none yet. An error when the table does not fit its group.
-    pub fn colocate_sequence(&self, db: DbId, olap: &OlapTable) -> Result<Option<Vec<BackendId>>> {
+    pub fn colocate_sequence(
+        &self,
+        db: DbId,
+        olap: &OlapTable,
+    ) -> Result<Option<Vec<Vec<BackendId>>>> {
         let Some(group) = olap.properties.get(COLOCATE_WITH) else {
             return Ok(None);
         };

@@ -8,6 +8,7 @@
 pub mod account;
 mod colocate;
 pub mod error;
+pub mod health;
 mod journal;
 pub mod model;
 pub mod partition;

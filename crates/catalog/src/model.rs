@@ -130,10 +130,56 @@ pub struct Partition {
 pub struct Replica {
     /// The backend holding it.
     pub backend: BackendId,
+    /// The first committed version this replica lacks (its backend did not prepare that
+    /// load); `None` when it has every committed version. A replica that lacks one is
+    /// never read until it has caught up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_from: Option<u64>,
+}
+
+impl Replica {
+    /// A complete replica on `backend`.
+    pub fn on(backend: BackendId) -> Self {
+        Self {
+            backend,
+            missing_from: None,
+        }
+    }
+
+    /// Whether it holds every committed version.
+    pub fn is_complete(&self) -> bool {
+        self.missing_from.is_none()
+    }
 }
 
 impl Partition {
-    /// The backend holding the tablet of `bucket`.
+    /// The replicas of the tablet of `bucket` (catalogs written before placement was
+    /// recorded have none: their one copy is on the embedded backend).
+    pub fn replicas_of(&self, bucket: usize) -> Vec<Replica> {
+        match self.replicas.get(bucket) {
+            Some(r) if !r.is_empty() => r.clone(),
+            _ => vec![Replica::on(EMBEDDED_BACKEND)],
+        }
+    }
+
+    /// The replica of the tablet of `bucket` to read: a complete one on a backend
+    /// `usable` accepts, trying the replicas from one that depends on the bucket, so that
+    /// reads spread over the replicas and the buckets of a colocation group (placed alike)
+    /// are read on the same backend. `None` when no replica qualifies.
+    pub fn read_replica(
+        &self,
+        bucket: usize,
+        usable: impl Fn(BackendId) -> bool,
+    ) -> Option<BackendId> {
+        let replicas = self.replicas_of(bucket);
+        let n = replicas.len();
+        (0..n)
+            .map(|i| replicas[(bucket + i) % n])
+            .find(|r| r.is_complete() && usable(r.backend))
+            .map(|r| r.backend)
+    }
+
+    /// The backend of the first replica of the tablet of `bucket`.
     pub fn backend_of(&self, bucket: usize) -> BackendId {
         self.replicas
             .get(bucket)
@@ -141,26 +187,27 @@ impl Partition {
             .map_or(EMBEDDED_BACKEND, |r| r.backend)
     }
 
-    /// Every tablet with its backend.
+    /// Every replica of every tablet: the tablet and the backend holding the copy.
     pub fn placed_tablets(&self) -> impl Iterator<Item = (TabletId, BackendId)> + '_ {
-        self.tablets
-            .iter()
-            .enumerate()
-            .map(|(bucket, t)| (*t, self.backend_of(bucket)))
+        self.tablets.iter().enumerate().flat_map(|(bucket, t)| {
+            self.replicas_of(bucket)
+                .into_iter()
+                .map(move |r| (*t, r.backend))
+        })
     }
 
-    /// The backends of its tablets, by bucket.
-    pub fn tablet_backends(&self) -> Vec<BackendId> {
+    /// The backends of each tablet's replicas, by bucket.
+    pub fn tablet_backends(&self) -> Vec<Vec<BackendId>> {
         (0..self.tablets.len())
-            .map(|b| self.backend_of(b))
+            .map(|b| self.replicas_of(b).iter().map(|r| r.backend).collect())
             .collect()
     }
 
-    /// Records the backend of every tablet (one replica each).
-    pub fn place(&mut self, backends: &[BackendId]) {
+    /// Records the backends of every tablet's replicas, by bucket (all complete).
+    pub fn place(&mut self, backends: &[Vec<BackendId>]) {
         self.replicas = backends
             .iter()
-            .map(|&backend| vec![Replica { backend }])
+            .map(|copies| copies.iter().map(|&b| Replica::on(b)).collect())
             .collect();
     }
 }

@@ -35,6 +35,10 @@ pub struct CommitRecord {
     pub rows: u64,
     /// Commit time (ms).
     pub commit_ms: i64,
+    /// Replicas of written tablets whose backend did not prepare the load (the commit had
+    /// a quorum without them): from this version on they are incomplete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missed: Vec<(TabletId, BackendId)>,
 }
 
 /// One catalog change.
@@ -360,6 +364,7 @@ impl CatalogState {
                             if let Some(p) = olap.partitions.iter_mut().find(|p| p.id == *pid) {
                                 p.visible_version = p.visible_version.max(*version);
                                 p.visible_version_time_ms = record.commit_ms;
+                                mark_missed(p, &record.missed, *version);
                             }
                         }
                     }
@@ -409,8 +414,9 @@ impl CatalogState {
         self.tables.get(id).cloned()
     }
 
-    /// Every tablet of every table with its backend, those in the recycle bin included.
-    pub fn tablet_placement(&self) -> HashMap<TabletId, BackendId> {
+    /// Every replica of every tablet of every table, those in the recycle bin included:
+    /// the (tablet, backend) pairs.
+    pub fn tablet_placement(&self) -> std::collections::HashSet<(TabletId, BackendId)> {
         let recycled_partitions = self
             .recycled_partitions
             .values()
@@ -427,7 +433,7 @@ impl CatalogState {
     /// How many tablets each backend holds.
     pub fn tablets_per_backend(&self) -> HashMap<BackendId, usize> {
         let mut counts = HashMap::new();
-        for b in self.tablet_placement().into_values() {
+        for (_, b) in self.tablet_placement() {
             *counts.entry(b).or_insert(0) += 1;
         }
         counts
@@ -446,6 +452,24 @@ impl CatalogState {
             .flat_map(|o| o.all_tablets())
             .chain(recycled_partitions)
             .collect()
+    }
+}
+
+/// Marks the replicas of `p` a commit at `version` missed as lacking it (a replica that
+/// already lacks an earlier version keeps that one).
+fn mark_missed(p: &mut Partition, missed: &[(TabletId, BackendId)], version: u64) {
+    if missed.is_empty() {
+        return;
+    }
+    for (bucket, tablet) in p.tablets.iter().enumerate() {
+        let Some(replicas) = p.replicas.get_mut(bucket) else {
+            continue;
+        };
+        for r in replicas.iter_mut() {
+            if r.missing_from.is_none() && missed.contains(&(*tablet, r.backend)) {
+                r.missing_from = Some(version);
+            }
+        }
     }
 }
 

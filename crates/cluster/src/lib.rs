@@ -672,17 +672,63 @@ struct Slot {
 }
 
 impl Placer {
-    /// The backends of a colocation group's buckets, in bucket order: each bucket goes
-    /// where `sequence` puts it while that backend is alive (or the next pick when not).
-    pub fn follow(&mut self, sequence: &[BackendId]) -> Vec<BackendId> {
+    /// How many backends tablets may go to (the live ones).
+    pub fn live(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The backends of `tablets` new tablets' replicas, `copies` distinct backends each
+    /// (as many as are alive when fewer): the ones with the fewest tablets, then the least
+    /// full disks, then the lowest ids.
+    pub fn take_replicas(&mut self, tablets: usize, copies: usize) -> Vec<Vec<BackendId>> {
+        (0..tablets)
+            .map(|_| self.pick_distinct(copies, &[]))
+            .collect()
+    }
+
+    /// The backends of a colocation group's buckets, by bucket: each replica goes where
+    /// `sequence` puts it while that backend is alive, else to another backend the bucket
+    /// does not use yet.
+    pub fn follow(&mut self, sequence: &[Vec<BackendId>]) -> Vec<Vec<BackendId>> {
         sequence
             .iter()
-            .map(|&id| match self.slots.iter_mut().find(|s| s.id == id) {
-                Some(slot) => {
-                    slot.tablets += 1;
-                    id
+            .map(|copies| {
+                let mut chosen: Vec<BackendId> = vec![];
+                let mut missing = 0;
+                for &id in copies {
+                    match self.slots.iter_mut().find(|s| s.id == id) {
+                        Some(slot) if !chosen.contains(&id) => {
+                            slot.tablets += 1;
+                            chosen.push(id);
+                        }
+                        _ => missing += 1,
+                    }
                 }
-                None => self.pick(),
+                let more = self.pick_distinct(missing, &chosen);
+                chosen.extend(more);
+                chosen
+            })
+            .collect()
+    }
+
+    /// Up to `n` backends not in `besides`, the least loaded first.
+    fn pick_distinct(&mut self, n: usize, besides: &[BackendId]) -> Vec<BackendId> {
+        if self.slots.is_empty() {
+            return vec![rigel_common::ids::EMBEDDED_BACKEND; n.min(1)];
+        }
+        let mut order: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| !besides.contains(&self.slots[i].id))
+            .collect();
+        order.sort_by_key(|&i| {
+            let s = &self.slots[i];
+            (s.tablets, s.disk_used, s.id)
+        });
+        order
+            .into_iter()
+            .take(n)
+            .map(|i| {
+                self.slots[i].tablets += 1;
+                self.slots[i].id
             })
             .collect()
     }

@@ -58,17 +58,41 @@ fn placer_prefers_fewer_tablets_over_an_emptier_disk() {
 #[test]
 fn placer_follows_a_colocation_group_and_picks_for_its_dead_backends() {
     let mut p = Placer {
-        slots: vec![slot(10001, 9, 0), slot(10002, 0, 0)],
+        slots: vec![slot(10001, 9, 0), slot(10002, 0, 0), slot(10004, 5, 0)],
     };
-    // The group's sequence wins over balance; 10003 is not alive, so its bucket is picked
-    // like any tablet (the emptiest backend).
-    let placed = p.follow(&[BackendId(10001), BackendId(10003), BackendId(10001)]);
-    assert_eq!(
-        placed,
-        vec![BackendId(10001), BackendId(10002), BackendId(10001)]
-    );
+    // The group's sequence wins over balance; 10003 is not alive, so its replica goes to
+    // the emptiest backend the bucket does not use yet.
+    let b = |ids: &[u64]| ids.iter().map(|&i| BackendId(i)).collect::<Vec<_>>();
+    let placed = p.follow(&[b(&[10001, 10003]), b(&[10001, 10002])]);
+    assert_eq!(placed, vec![b(&[10001, 10002]), b(&[10001, 10002])]);
     let counts: Vec<usize> = p.slots.iter().map(|s| s.tablets).collect();
-    assert_eq!(counts, vec![11, 1]);
+    assert_eq!(counts, vec![11, 2, 5]);
+}
+
+#[test]
+fn replicas_of_a_tablet_go_to_distinct_backends_balancing_the_counts() {
+    let mut p = Placer {
+        slots: vec![
+            slot(10001, 0, 0),
+            slot(10002, 0, 0),
+            slot(10003, 2, 0),
+            slot(10004, 0, 500),
+        ],
+    };
+    let placed = p.take_replicas(4, 3);
+    for copies in &placed {
+        let mut distinct = copies.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 3, "{copies:?}");
+    }
+    // 12 replicas over 4 backends that held 2 tablets: 14 in all, 3 or 4 each.
+    let counts: Vec<usize> = p.slots.iter().map(|s| s.tablets).collect();
+    assert_eq!(counts.iter().sum::<usize>(), 14);
+    assert!(counts.iter().all(|&c| (3..=4).contains(&c)), "{counts:?}");
+    // More copies than backends: one on each.
+    assert_eq!(p.take_replicas(1, 5)[0].len(), 4);
+    assert_eq!(p.live(), 4);
 }
 
 #[test]

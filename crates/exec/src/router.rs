@@ -219,7 +219,8 @@ mod tests {
             lower: lower.map(|v| vec![ScalarValue::Date32(Some(v))]),
             upper: upper.map(|v| vec![ScalarValue::Date32(Some(v))]),
             values: None,
-            backends: vec![rigel_common::ids::BackendId(10001); tablets.len()],
+            replicas: vec![vec![rigel_common::ids::BackendId(10001)]; tablets.len()],
+            needed: vec![],
             tablets: tablets.into_iter().map(TabletId).collect(),
         }
     }

@@ -651,12 +651,18 @@ async fn run_backup(
     kind: &str,
 ) -> Result<(), SqlError> {
     let repo = open_repo(&repository)?;
-    let tablets: Vec<(TabletId, u64, BackendId)> = tables
+    // One complete replica of each tablet, on a live backend.
+    let mut tablets: Vec<(TabletId, u64, BackendId)> = vec![];
+    for p in tables
         .iter()
         .filter_map(|t| t.olap())
         .flat_map(|o| &o.partitions)
-        .flat_map(|p| p.placed_tablets().map(|(t, b)| (t, p.visible_version, b)))
-        .collect();
+    {
+        for (bucket, t) in p.tablets.iter().enumerate() {
+            let backend = crate::replica::read_from(fe.cluster(), p, bucket)?;
+            tablets.push((*t, p.visible_version, backend));
+        }
+    }
     if !job.advance("UPLOADING") {
         return Ok(());
     }
@@ -744,8 +750,14 @@ async fn run_restore(
                 for p in olap.partitions.iter_mut() {
                     p.id = PartitionId(w.next_id()?);
                     let mut new_tablets = Vec::with_capacity(p.tablets.len());
-                    let backends = placer.take(p.tablets.len());
-                    for (old, &backend) in p.tablets.iter().zip(&backends) {
+                    // One replica each, from the snapshot's files; more copies come
+                    // when replicas are repaired.
+                    let backends = placer.take_replicas(p.tablets.len(), 1);
+                    for (old, copies) in p.tablets.iter().zip(&backends) {
+                        let backend = copies
+                            .first()
+                            .copied()
+                            .unwrap_or(rigel_common::ids::EMBEDDED_BACKEND);
                         let backup = backups.remove(old).ok_or_else(|| {
                             SqlError::new(
                                 ErrorCode::ER_IO_ERROR,

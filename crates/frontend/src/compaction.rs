@@ -15,7 +15,7 @@ use std::time::Duration;
 use futures::{StreamExt, stream};
 use rigel_be_api::{CompactRequest, CompactSummary, CompactionKind};
 use rigel_common::SqlError;
-use rigel_common::ids::TabletId;
+use rigel_common::ids::{BackendId, TabletId};
 use tracing::{debug, warn};
 
 use crate::Frontend;
@@ -70,14 +70,38 @@ impl Frontend {
         })?;
         let stats = Arc::clone(&self.env.compactions);
         let _running = Running::start(&stats.running_manual);
-        self.compact_tablet(&table, tablet, kind).await
+        // Every replica of it, each on its backend; the first one's outcome is answered.
+        let replicas: Vec<BackendId> = table
+            .olap()
+            .map(|o| {
+                o.placed_tablets()
+                    .into_iter()
+                    .filter(|(t, _)| *t == tablet)
+                    .map(|(_, b)| b)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut first = None;
+        for backend in replicas {
+            let done = self.compact_tablet(&table, tablet, backend, kind).await;
+            if let Err(e) = &done {
+                warn!(%tablet, %backend, "compacting a replica failed: {e}");
+            }
+            first.get_or_insert(done);
+        }
+        first.unwrap_or_else(|| {
+            Err(SqlError::internal(format!(
+                "tablet {tablet} has no replica"
+            )))
+        })
     }
 
-    /// Compacts one tablet of `table`.
+    /// Compacts the replica of one tablet of `table` that `backend` holds.
     async fn compact_tablet(
         &self,
         table: &Table,
         tablet: TabletId,
+        backend: BackendId,
         kind: CompactionKind,
     ) -> Result<CompactSummary, SqlError> {
         let Some(olap) = table.olap() else {
@@ -91,11 +115,6 @@ impl Frontend {
             min_rowsets: config.min_cumulative_compaction_num_singleton_deltas as usize,
             max_rowsets: config.max_cumulative_compaction_num_singleton_deltas as usize,
         };
-        let backend = olap
-            .placed_tablets()
-            .into_iter()
-            .find(|(t, _)| *t == tablet)
-            .map_or(rigel_common::ids::EMBEDDED_BACKEND, |(_, b)| b);
         self.cluster().backend(backend)?.compact(request).await
     }
 
@@ -121,20 +140,15 @@ impl Frontend {
                 .flat_map(|(t, o)| o.all_tablets().into_iter().map(|id| (id, Arc::clone(t))))
                 .collect()
         };
-        let infos: Vec<_> = self
-            .cluster()
-            .tablet_infos()
-            .await?
-            .into_iter()
-            .map(|(_, i)| i)
-            .collect();
+        // Each backend's replicas, compacted where they are.
+        let infos = self.cluster().tablet_infos().await?;
         let stats = Arc::clone(&self.env.compactions);
-        let max_score = infos.iter().map(|i| i.rowsets).max().unwrap_or(0);
+        let max_score = infos.iter().map(|(_, i)| i.rowsets).max().unwrap_or(0);
         stats.max_score.store(max_score as u64, Ordering::Relaxed);
         let candidates: Vec<_> = infos
             .into_iter()
-            .filter(|i| i.rowsets >= min)
-            .filter_map(|i| Some((Arc::clone(tables.get(&i.meta.tablet_id)?), i)))
+            .filter(|(_, i)| i.rowsets >= min)
+            .filter_map(|(b, i)| Some((Arc::clone(tables.get(&i.meta.tablet_id)?), b, i)))
             .collect();
         stats
             .candidates
@@ -143,7 +157,7 @@ impl Frontend {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let threads = (config.compact_threads as usize).clamp(1, cores);
         let results: Vec<Result<(), SqlError>> = stream::iter(candidates)
-            .map(|(table, info)| {
+            .map(|(table, backend, info)| {
                 let stats = Arc::clone(&stats);
                 async move {
                     let tablet = info.meta.tablet_id;
@@ -152,13 +166,13 @@ impl Frontend {
                         .store(info.rowsets as u64, Ordering::Relaxed);
                     let mut done = {
                         let _running = Running::start(&stats.running_cumulative);
-                        self.compact_tablet(&table, tablet, CompactionKind::Cumulative)
+                        self.compact_tablet(&table, tablet, backend, CompactionKind::Cumulative)
                             .await?
                     };
                     if done.inputs == 0 {
                         let _running = Running::start(&stats.running_base);
                         done = self
-                            .compact_tablet(&table, tablet, CompactionKind::Base)
+                            .compact_tablet(&table, tablet, backend, CompactionKind::Base)
                             .await?;
                     }
                     debug!(

@@ -30,9 +30,6 @@ mod rules;
 pub use rules::parse_ttl;
 use rules::{check_primary_key, column_from_def, validate_identifier, validate_property};
 
-/// Live backends in `rigel server`.
-const LIVE_BACKENDS: u64 = 1;
-
 fn now_ms() -> i64 {
     crate::now_ms()
 }
@@ -63,15 +60,17 @@ pub(crate) fn allocate_partition(
         Some(db) => w.read().colocate_sequence(db, olap)?,
         None => None,
     };
-    let backends = match sequence {
-        Some(sequence) if sequence.len() == ids.len() => placer.follow(&sequence),
-        _ => placer.take(ids.len()),
-    };
-    tablets.extend(
-        ids.iter()
-            .zip(&backends)
-            .map(|(t, b)| (*b, tablet_meta(olap, table_id, id, *t))),
+    let backends = place_tablets(
+        placer,
+        sequence.as_deref(),
+        ids.len(),
+        replication_num(olap),
     );
+    tablets.extend(ids.iter().zip(&backends).flat_map(|(t, copies)| {
+        copies
+            .iter()
+            .map(move |b| (*b, tablet_meta(olap, table_id, id, *t)))
+    }));
     let mut partition = Partition {
         id,
         name: np.name,
@@ -86,6 +85,28 @@ pub(crate) fn allocate_partition(
     };
     partition.place(&backends);
     Ok(partition)
+}
+
+/// The replicas each tablet of `olap` has: its `replication_num` (1 when not set).
+pub(crate) fn replication_num(olap: &OlapTable) -> usize {
+    olap.properties
+        .get("replication_num")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}
+
+/// The backends of the `copies` replicas of `tablets` new tablets, by bucket: where their
+/// colocation group has them (`sequence`), else on the least loaded live backends.
+fn place_tablets(
+    placer: &mut Placer,
+    sequence: Option<&[Vec<BackendId>]>,
+    tablets: usize,
+    copies: usize,
+) -> Vec<Vec<BackendId>> {
+    match sequence {
+        Some(sequence) if sequence.len() == tablets => placer.follow(sequence),
+        _ => placer.take_replicas(tablets, copies),
+    }
 }
 
 /// Tablets to create, each with the backend it goes to.
@@ -584,20 +605,8 @@ impl Session {
             let (k, v) = validate_property(k, v, &columns)?;
             properties.insert(k, v);
         }
-        let mut under_replicated = false;
-        let replication: u64 = properties
-            .get("replication_num")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1);
-        if replication > LIVE_BACKENDS {
-            under_replicated = true;
-            self.warn(
-                ErrorCode::ER_WRONG_ARGUMENTS,
-                format!(
-                    "replication_num {replication} is larger than the number of alive backends ({LIVE_BACKENDS}); the table is created with its tablets marked under-replicated"
-                ),
-            );
-        }
+        // Set when the tablets are placed, from the backends alive then.
+        let under_replicated = false;
         let indexes = ct.indexes.iter().map(IndexSpec::from).collect();
         // Partitions (ids are assigned at creation).
         let types: Vec<ColumnType> = partition_scheme
@@ -669,6 +678,14 @@ impl Session {
         let table_id = TableId(w.next_id()?);
         let buckets = olap.distribution.buckets();
         let mut placer = self.fe.cluster().placer(&w.read().tablets_per_backend())?;
+        let replicas = replication_num(olap);
+        let warning = (replicas > placer.live()).then(|| {
+            format!(
+                "replication_num {replicas} is larger than the number of alive backends ({}); the table is created with its tablets marked under-replicated",
+                placer.live()
+            )
+        });
+        olap.under_replicated = warning.is_some();
         // In a colocation group every partition puts its buckets where the group does; a
         // new group takes the placement of the table's first partition.
         let mut sequence = w.read().colocate_sequence(db_id, olap)?;
@@ -678,10 +695,8 @@ impl Session {
             p.tablets = (0..buckets)
                 .map(|_| w.next_id().map(TabletId))
                 .collect::<Result<_, _>>()?;
-            let backends = match &sequence {
-                Some(s) if s.len() == p.tablets.len() => placer.follow(s),
-                _ => placer.take(p.tablets.len()),
-            };
+            let backends =
+                place_tablets(&mut placer, sequence.as_deref(), p.tablets.len(), replicas);
             if grouped && sequence.is_none() {
                 sequence = Some(backends.clone());
             }
@@ -701,6 +716,10 @@ impl Session {
         w.commit(vec![JournalEntry::PutTable {
             table: Box::new(table.clone()),
         }])?;
+        drop(w);
+        if let Some(warning) = warning {
+            self.warn(ErrorCode::ER_WRONG_ARGUMENTS, warning);
+        }
         Ok(Arc::new(table))
     }
 

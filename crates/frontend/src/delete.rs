@@ -132,6 +132,8 @@ impl Session {
         let filters = [predicate.clone()];
         let selected = prune_partitions(olap, &filters);
         let buckets = prune_buckets(olap, &filters);
+        // Every complete replica rewrites its copy alike; the rows deleted are counted on
+        // the first replica of each tablet.
         let mut tablets = vec![];
         for &i in &selected {
             let p = &olap.partitions[i];
@@ -140,30 +142,38 @@ impl Session {
             }
             for (b, t) in p.tablets.iter().enumerate() {
                 if buckets.as_ref().is_none_or(|bs| bs.contains(&(b as u32))) {
-                    tablets.push((p.backend_of(b), *t, p.visible_version));
+                    let complete = p.replicas_of(b).into_iter().filter(|r| r.is_complete());
+                    for (n, r) in complete.enumerate() {
+                        tablets.push((r.backend, n == 0, *t, p.visible_version));
+                    }
                 }
             }
         }
         let target = write_target(&table, olap, None)?;
         let txn = self.fe.begin_txn().await?;
         let mut by_backend: std::collections::BTreeMap<_, Vec<_>> = Default::default();
-        for (b, t, v) in tablets {
-            by_backend.entry(b).or_default().push((t, v));
+        for (b, counted, t, v) in tablets {
+            by_backend.entry((b, counted)).or_default().push((t, v));
         }
         let cluster = self.fe.cluster();
-        let calls = by_backend.into_iter().map(|(b, tablets)| {
+        let calls = by_backend.into_iter().map(|((b, counted), tablets)| {
             let request = DeleteRequest {
                 target: Arc::clone(&target),
                 tablets,
                 predicate: predicate.clone(),
             };
-            async move { cluster.backend(b)?.delete_rows(txn, request).await }
+            async move {
+                let d = cluster.backend(b)?.delete_rows(txn, request).await?;
+                Ok::<_, SqlError>((counted, d))
+            }
         });
         let mut deleted = rigel_be_api::DeleteSummary::default();
         for r in futures::future::join_all(calls).await {
             match r {
-                Ok(d) => {
-                    deleted.rows += d.rows;
+                Ok((counted, d)) => {
+                    if counted {
+                        deleted.rows += d.rows;
+                    }
                     deleted.tablets.extend(d.tablets);
                 }
                 Err(e) => {
@@ -172,6 +182,8 @@ impl Session {
                 }
             }
         }
+        deleted.tablets.sort();
+        deleted.tablets.dedup();
         if deleted.tablets.is_empty() {
             self.fe.abort_txn(txn).await;
         } else {
@@ -179,6 +191,7 @@ impl Session {
                 rows: 0,
                 bytes: 0,
                 tablets: deleted.tablets,
+                failed: vec![],
             };
             let label = format!("delete_{}", txn.0);
             self.fe.commit_txn(txn, &table, label, &summary).await?;

@@ -766,7 +766,7 @@ impl InformationSchema {
                 } else {
                     vec![]
                 };
-                let tablets: Vec<_> = placed.iter().map(|(_, t)| t.clone()).collect();
+                let tablets = crate::planner::one_per_tablet(placed.clone());
                 let statuses = if name == "backends" {
                     ctx.env.cluster.fresh_statuses().await
                 } else {
@@ -780,7 +780,7 @@ impl InformationSchema {
                     "backends" => crate::system::backends_table(node, &statuses),
                     "be_tablets" => crate::system::be_tablets(node, &placed),
                     "partitions_meta" => crate::system::partitions_meta(&state, &tablets),
-                    _ => crate::system::tablet_health(&state, &tablets),
+                    _ => crate::system::tablet_health(&state, &placed),
                 };
                 if !operator {
                     // Cluster views need OPERATE (cluster_admin), as SHOW BACKENDS does.

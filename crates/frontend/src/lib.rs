@@ -35,6 +35,7 @@ pub mod planner;
 mod provider;
 mod query;
 mod recycle;
+mod replica;
 mod repository;
 mod result;
 mod rules;
@@ -218,11 +219,17 @@ impl Frontend {
         for txn in pending {
             let record = self.env.catalog.read().commits.get(&txn).cloned();
             match record {
+                // Committed without this backend (it missed the quorum): its replicas
+                // lack the version, and what it prepared is dropped.
+                Some(r) if r.missed.iter().any(|(_, b)| *b == member.id) => {
+                    backend.abort(txn).await?;
+                    info!(%txn, backend = %member.id, "aborted a transaction committed without this backend");
+                }
                 Some(r) => {
                     let versions = r
                         .tablets
                         .iter()
-                        .filter(|(t, _)| placement.get(t) == Some(&member.id))
+                        .filter(|(t, _)| placement.contains(&(*t, member.id)))
                         .copied()
                         .collect();
                     backend.publish(txn, versions).await?;
@@ -239,7 +246,7 @@ impl Frontend {
             .await?
             .into_iter()
             .map(|t| t.meta.tablet_id)
-            .filter(|t| placement.get(t) != Some(&member.id))
+            .filter(|t| !placement.contains(&(*t, member.id)))
             .collect();
         if !orphans.is_empty() {
             warn!(count = orphans.len(), backend = %member.id, "dropping tablets no table owns");

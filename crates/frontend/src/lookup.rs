@@ -280,8 +280,16 @@ impl Session {
                 .map(|(f, n)| Field::new(n, f.data_type().clone(), f.is_nullable()))
                 .collect::<Vec<_>>(),
         ));
-        let placement: std::collections::HashMap<_, _> =
-            olap.placed_tablets().into_iter().collect();
+        // Each tablet is read on a complete replica whose backend is alive.
+        let mut placement = std::collections::HashMap::new();
+        for p in &olap.partitions {
+            for (bucket, t) in p.tablets.iter().enumerate() {
+                if per_tablet.iter().any(|(x, _)| x == t) {
+                    let backend = crate::replica::read_from(self.fe.cluster(), p, bucket)?;
+                    placement.insert(*t, backend);
+                }
+            }
+        }
         let mut batches = vec![];
         for (tablet, keys) in per_tablet {
             let backend = placement

@@ -180,15 +180,10 @@ impl QueryEnv {
         }
     }
 
-    /// Every tablet every backend holds.
+    /// Every tablet the live backends hold, once each (row counts and sizes count a
+    /// tablet once, however many replicas it has).
     pub async fn tablet_infos(&self) -> Result<Vec<rigel_be_api::TabletInfo>, SqlError> {
-        Ok(self
-            .cluster
-            .tablet_infos()
-            .await?
-            .into_iter()
-            .map(|(_, i)| i)
-            .collect())
+        Ok(one_per_tablet(self.cluster.tablet_infos().await?))
     }
 
     /// A DataFusion session state for one statement of `session`.
@@ -330,6 +325,23 @@ fn physical_rules(
         );
     }
     rules
+}
+
+/// One report per tablet from the replicas' reports: the replica with the newest version
+/// (then the most rows).
+pub(crate) fn one_per_tablet(
+    reports: Vec<(rigel_common::ids::BackendId, rigel_be_api::TabletInfo)>,
+) -> Vec<rigel_be_api::TabletInfo> {
+    let mut best: BTreeMap<rigel_common::ids::TabletId, rigel_be_api::TabletInfo> = BTreeMap::new();
+    for (_, info) in reports {
+        match best.get(&info.meta.tablet_id) {
+            Some(b) if (b.max_version, b.rows) >= (info.max_version, info.rows) => {}
+            _ => {
+                best.insert(info.meta.tablet_id, info);
+            }
+        }
+    }
+    best.into_values().collect()
 }
 
 /// `SYSTEM` and MySQL-style offsets are accepted; DataFusion wants a zone name or offset.

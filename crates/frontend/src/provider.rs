@@ -395,17 +395,20 @@ impl TableProvider for OlapTableProvider {
         let buckets = prune_buckets(olap, filters);
         let mut tablets = vec![];
         let mut names = vec![];
+        let cluster = &self.ctx.env.cluster;
         for &i in &selected {
             let p = &olap.partitions[i];
             names.push(p.name.clone());
-            let mut pick = |bucket: usize| {
-                if let Some(t) = p.tablets.get(bucket) {
-                    tablets.push((*t, p.visible_version, p.backend_of(bucket), bucket as u32));
-                }
+            let chosen: Vec<usize> = match &buckets {
+                Some(b) => b.iter().map(|&bucket| bucket as usize).collect(),
+                None => (0..p.tablets.len()).collect(),
             };
-            match &buckets {
-                Some(b) => b.iter().for_each(|&bucket| pick(bucket as usize)),
-                None => (0..p.tablets.len()).for_each(pick),
+            for bucket in chosen {
+                if let Some(t) = p.tablets.get(bucket) {
+                    let backend =
+                        crate::replica::read_from(cluster, p, bucket).map_err(external)?;
+                    tablets.push((*t, p.visible_version, backend, bucket as u32));
+                }
             }
         }
         if let Some(only) = &self.ctx.session.scan_tablets {
@@ -447,7 +450,6 @@ impl TableProvider for OlapTableProvider {
             group.0.push((t, v));
             group.1.push(bucket);
         }
-        let cluster = &self.ctx.env.cluster;
         let described = futures::future::try_join_all(by_backend.into_iter().map(
             |(backend, (tablets, buckets))| async move {
                 let member = cluster.member(backend)?;

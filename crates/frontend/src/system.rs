@@ -15,7 +15,8 @@ use rigel_be_api::TabletInfo;
 use rigel_common::ids::{BackendId, TabletId};
 
 use crate::result::{ResultBuilder, i, s};
-use rigel_catalog::{CatalogState, Distribution, PartitionScheme, TableKind};
+use rigel_catalog::health::{Reports, TabletHealth};
+use rigel_catalog::{CatalogState, Distribution, Partition, PartitionScheme, TableKind};
 use rigel_cluster::BackendStatus;
 
 /// Where this node listens and what it may use, for the system views.
@@ -220,18 +221,7 @@ fn lower_columns(b: ResultBuilder) -> ResultBuilder {
     })
 }
 
-/// The health of one tablet replica, as `tablet_health` and ADMIN SHOW REPLICA STATUS
-/// report it. (A tablet's own version may trail its partition's: a load only versions the
-/// tablets it wrote to, and reads take each tablet's newest version up to the partition's.)
-pub fn replica_state(info: Option<&TabletInfo>, replication_num: u64) -> &'static str {
-    match info {
-        None => "MISSING",
-        Some(_) if replication_num > 1 => "REPLICA_MISSING",
-        Some(_) => "HEALTHY",
-    }
-}
-
-fn replication_num(properties: &std::collections::BTreeMap<String, String>) -> u64 {
+fn replication_num(properties: &std::collections::BTreeMap<String, String>) -> usize {
     properties
         .get("replication_num")
         .and_then(|v| v.parse().ok())
@@ -242,11 +232,20 @@ fn by_id(tablets: &[TabletInfo]) -> HashMap<TabletId, &TabletInfo> {
     tablets.iter().map(|t| (t.meta.tablet_id, t)).collect()
 }
 
+/// What the live backends report holding: each replica's newest version.
+pub fn reports(tablets: &[(BackendId, TabletInfo)]) -> Reports {
+    tablets
+        .iter()
+        .map(|(b, t)| ((t.meta.tablet_id, *b), t.max_version))
+        .collect()
+}
+
 /// Every tablet of every table with its health (`information_schema.tablet_health`, a Rigel
-/// extension): `HEALTHY`, `MISSING` (the backend lacks it) or `REPLICA_MISSING` (fewer
-/// backends than `replication_num`).
-pub fn tablet_health(state: &CatalogState, tablets: &[TabletInfo]) -> ResultBuilder {
-    let infos = by_id(tablets);
+/// extension): `HEALTHY`, `REPLICA_MISSING`, `VERSION_INCOMPLETE`, `REDUNDANT` or `MISSING`
+/// (see [`TabletHealth`]), the backend of its first replica and the lowest version a held
+/// replica reports.
+pub fn tablet_health(state: &CatalogState, tablets: &[(BackendId, TabletInfo)]) -> ResultBuilder {
+    let reports = reports(tablets);
     let mut b = ResultBuilder::new(&[
         ("DB_NAME", DataType::Utf8),
         ("TABLE_NAME", DataType::Utf8),
@@ -265,18 +264,23 @@ pub fn tablet_health(state: &CatalogState, tablets: &[TabletInfo]) -> ResultBuil
             };
             let replicas = replication_num(&o.properties);
             for p in &o.partitions {
-                for tid in &p.tablets {
-                    let info = infos.get(tid).copied();
+                for (bucket, tid) in p.tablets.iter().enumerate() {
+                    let version = p
+                        .replicas_of(bucket)
+                        .iter()
+                        .filter_map(|r| reports.get(&(*tid, r.backend)).copied())
+                        .min()
+                        .unwrap_or(0);
                     b.row(vec![
                         s(db.name.clone()),
                         s(t.name.clone()),
                         s(p.name.clone()),
                         i(tid.0),
-                        i(crate::BACKEND_ID),
+                        i(p.backend_of(bucket).0),
                         i(p.visible_version),
-                        i(info.map_or(0, |x| x.max_version)),
+                        i(version),
                         i(replicas),
-                        s(replica_state(info, replicas)),
+                        s(p.tablet_health(bucket, replicas, &reports).as_str()),
                     ]);
                 }
             }
@@ -285,13 +289,17 @@ pub fn tablet_health(state: &CatalogState, tablets: &[TabletInfo]) -> ResultBuil
     b
 }
 
-/// `ADMIN SHOW REPLICA STATUS FROM t` (StarRocks' columns) for the tablets of `partitions`.
+/// `ADMIN SHOW REPLICA STATUS FROM t` (StarRocks' columns): one row per replica of the
+/// tablets of `partitions`, `Status` as [`replica_status`](rigel_catalog::health::replica_status).
 pub fn replica_status(
-    partitions: &[(u64, Vec<TabletId>)],
-    replicas: u64,
-    tablets: &[TabletInfo],
+    partitions: &[&Partition],
+    tablets: &[(BackendId, TabletInfo)],
 ) -> ResultBuilder {
-    let infos = by_id(tablets);
+    let reports = reports(tablets);
+    let infos: HashMap<(TabletId, BackendId), &TabletInfo> = tablets
+        .iter()
+        .map(|(b, t)| ((t.meta.tablet_id, *b), t))
+        .collect();
     let mut b = ResultBuilder::new(&[
         ("TabletId", DataType::Int64),
         ("ReplicaId", DataType::Int64),
@@ -307,29 +315,28 @@ pub fn replica_status(
         ("State", DataType::Utf8),
         ("Status", DataType::Utf8),
     ]);
-    for (visible, ids) in partitions {
-        for tid in ids {
-            let info = infos.get(tid).copied();
-            let status = match replica_state(info, replicas) {
-                "HEALTHY" => "OK",
-                "MISSING" => "MISSING",
-                _ => "REPLICA_MISSING",
-            };
-            b.row(vec![
-                i(tid.0),
-                i(tid.0),
-                i(crate::BACKEND_ID),
-                i(info.map_or(0, |x| x.max_version)),
-                i(-1),
-                i(info.map_or(0, |x| x.max_version)),
-                i(*visible),
-                i(0),
-                i(info.map_or(0, |x| x.rowsets)),
-                s(if info.is_none() { "true" } else { "false" }),
-                s("false"),
-                s("NORMAL"),
-                s(status),
-            ]);
+    for p in partitions {
+        for (bucket, tid) in p.tablets.iter().enumerate() {
+            for r in p.replicas_of(bucket) {
+                let info = infos.get(&(*tid, r.backend)).copied();
+                let version = info.map_or(0, |x| x.max_version);
+                let status = rigel_catalog::health::replica_status(*tid, &r, &reports);
+                b.row(vec![
+                    i(tid.0),
+                    i(tid.0),
+                    i(r.backend.0),
+                    i(version),
+                    i(r.missing_from.map_or(-1, |v| v as i64)),
+                    i(version),
+                    i(p.visible_version),
+                    i(0),
+                    i(info.map_or(0, |x| x.rowsets)),
+                    s(if info.is_none() { "true" } else { "false" }),
+                    s("false"),
+                    s("NORMAL"),
+                    s(status),
+                ]);
+            }
         }
     }
     b
@@ -528,8 +535,8 @@ pub fn proc_colocation_group(state: &CatalogState) -> ResultBuilder {
 }
 
 /// `SHOW PROC '/statistic'`: tablets and replicas per database, with a total row.
-pub fn proc_statistic(state: &CatalogState, tablets: &[TabletInfo]) -> ResultBuilder {
-    let infos = by_id(tablets);
+pub fn proc_statistic(state: &CatalogState, tablets: &[(BackendId, TabletInfo)]) -> ResultBuilder {
+    let reports = reports(tablets);
     let mut b = ResultBuilder::new(&[
         ("DbId", DataType::Utf8),
         ("DbName", DataType::Utf8),
@@ -555,15 +562,16 @@ pub fn proc_statistic(state: &CatalogState, tablets: &[TabletInfo]) -> ResultBui
             row[2] += 1;
             for p in &o.partitions {
                 row[1] += 1;
-                for tid in &p.tablets {
+                for (bucket, tid) in p.tablets.iter().enumerate() {
                     row[3] += 1;
-                    let info = infos.get(tid).copied();
-                    if info.is_some() {
-                        row[4] += 1;
-                    }
-                    match replica_state(info, replicas) {
-                        "HEALTHY" => {}
-                        "MISSING" => {
+                    row[4] += p
+                        .replicas_of(bucket)
+                        .iter()
+                        .filter(|r| reports.contains_key(&(*tid, r.backend)))
+                        .count() as u64;
+                    match p.tablet_health(bucket, replicas, &reports) {
+                        TabletHealth::Healthy => {}
+                        TabletHealth::Missing => {
                             row[5] += 1;
                             row[7] += 1;
                         }

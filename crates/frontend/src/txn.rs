@@ -10,7 +10,7 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema};
 use rigel_be_api::{
     BucketRouting, MergeRule, OP_COLUMN, PartitionRoute, SegmentCompression, SinkSummary,
-    TabletSink, ValueMerge, WriteTarget,
+    TabletSink, ValueMerge, WriteQuorum, WriteTarget,
 };
 use rigel_common::ids::{BackendId, TabletId, TxnId};
 use rigel_common::{ErrorCode, SqlError};
@@ -93,19 +93,30 @@ impl Frontend {
         };
         let mut partitions = vec![];
         let mut tablets = vec![];
+        // The replicas that prepared the write, to publish; those that did not (their
+        // backend failed, or they were already incomplete and not written).
         let mut placed = vec![];
+        let mut missed = vec![];
         for p in &olap.partitions {
-            let written: Vec<(TabletId, BackendId)> = p
-                .placed_tablets()
-                .filter(|(t, _)| summary.tablets.contains(t))
-                .collect();
-            if written.is_empty() {
-                continue;
-            }
+            let mut written = false;
             let version = p.visible_version + 1;
-            partitions.push((p.id, version));
-            tablets.extend(written.iter().map(|(t, _)| (*t, version)));
-            placed.extend(written.into_iter().map(|(t, b)| (t, version, b)));
+            for (bucket, t) in p.tablets.iter().enumerate() {
+                if !summary.tablets.contains(t) {
+                    continue;
+                }
+                written = true;
+                tablets.push((*t, version));
+                for r in p.replicas_of(bucket) {
+                    if r.is_complete() && !summary.failed.contains(&r.backend) {
+                        placed.push((*t, version, r.backend));
+                    } else {
+                        missed.push((*t, r.backend));
+                    }
+                }
+            }
+            if written {
+                partitions.push((p.id, version));
+            }
         }
         if tablets.len() != summary.tablets.len() {
             drop(w);
@@ -128,6 +139,7 @@ impl Frontend {
             tablets: tablets.clone(),
             rows: summary.rows,
             commit_ms: crate::now_ms(),
+            missed: missed.clone(),
         };
         let mut entries = vec![JournalEntry::CommitTxn(record)];
         // Once an hour, forget labels older than label_keep_max_second.
@@ -144,7 +156,16 @@ impl Frontend {
             });
         }
         w.commit(entries)?;
+        drop(w);
         self.env.metrics.txn_success.increment(1);
+        // What the backends that failed prepared (if anything) is not the commit's.
+        for b in &summary.failed {
+            if let Ok(client) = self.cluster().backend(*b)
+                && let Err(e) = client.abort(txn).await
+            {
+                warn!(%txn, backend = %b, "abort on a backend that missed the commit: {e}");
+            }
+        }
         match self.cluster().publish(txn, &placed).await {
             Ok(()) => Ok(TxnStatus::Visible),
             Err(e) => {
@@ -218,6 +239,11 @@ pub(crate) fn write_target(
     };
     let bounds = routes_bounds(olap)?;
     let partition_columns = olap.partition_column_indexes();
+    let quorum = olap
+        .properties
+        .get("write_quorum")
+        .and_then(|q| WriteQuorum::parse(q))
+        .unwrap_or_default();
     let mut partitions = vec![];
     for (i, p) in olap.partitions.iter().enumerate() {
         let selected =
@@ -235,8 +261,26 @@ pub(crate) fn write_target(
             // Rows routed to a partition outside `only` are rejected like rows of no
             // partition.
             tablets: if selected { p.tablets.clone() } else { vec![] },
-            backends: if selected {
-                p.tablet_backends()
+            // Every complete replica; one that lacks a version gets no new ones until it
+            // has caught up.
+            replicas: if selected {
+                (0..p.tablets.len())
+                    .map(|b| {
+                        p.replicas_of(b)
+                            .iter()
+                            .filter(|r| r.is_complete())
+                            .map(|r| r.backend)
+                            .collect()
+                    })
+                    .collect()
+            } else {
+                vec![]
+            },
+            // Counted over every replica, complete or not.
+            needed: if selected {
+                (0..p.tablets.len())
+                    .map(|b| quorum.needed(p.replicas_of(b).len()))
+                    .collect()
             } else {
                 vec![]
             },

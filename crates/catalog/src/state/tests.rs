@@ -9,7 +9,7 @@ use rigel_sql::KeysType;
 
 use super::*;
 use crate::account::{Grant, GrantTarget};
-use crate::model::{Column, Distribution, OlapTable, PartitionScheme, ViewDef};
+use crate::model::{Column, Distribution, OlapTable, PartitionScheme, Replica, ViewDef};
 
 fn backend(id: u64, port: u16) -> BackendRecord {
     BackendRecord {
@@ -34,9 +34,20 @@ fn partition(id: u64, tablets: &[u64], backends: &[u64]) -> Partition {
         created_ms: 0,
     };
     if !backends.is_empty() {
-        let b: Vec<BackendId> = backends.iter().map(|&b| BackendId(b)).collect();
+        let b: Vec<Vec<BackendId>> = backends.iter().map(|&b| vec![BackendId(b)]).collect();
         p.place(&b);
     }
+    p
+}
+
+/// A partition whose tablets have several replicas: `replicas[i]` the backends of tablet i.
+fn replicated(id: u64, tablets: &[u64], replicas: &[&[u64]]) -> Partition {
+    let mut p = partition(id, tablets, &[]);
+    let b: Vec<Vec<BackendId>> = replicas
+        .iter()
+        .map(|r| r.iter().map(|&b| BackendId(b)).collect())
+        .collect();
+    p.place(&b);
     p
 }
 
@@ -122,6 +133,7 @@ fn commit(txn: u64, table: u64, label: &str, partitions: &[(u64, u64)], at: i64)
         tablets: vec![],
         rows: 10,
         commit_ms: at,
+        missed: vec![],
     })
 }
 
@@ -415,8 +427,8 @@ fn recycled_partitions_keep_their_tablets_until_forgotten() {
     assert_eq!(s.recycled_partitions[&PartitionId(13)].0, TableId(10));
     assert_eq!(s.recycled_partitions[&PartitionId(13)].2, 7);
     let placement = s.tablet_placement();
-    assert_eq!(placement[&TabletId(12)], BackendId(10002));
-    assert_eq!(placement[&TabletId(15)], BackendId(10003));
+    assert!(placement.contains(&(TabletId(12), BackendId(10002))));
+    assert!(placement.contains(&(TabletId(15), BackendId(10003))));
     assert_eq!(s.tablets_per_backend()[&BackendId(10003)], 2);
     let s = replayed(&[
         JournalEntry::RecyclePartition {
@@ -451,8 +463,79 @@ fn tablets_without_recorded_placement_are_on_the_embedded_backend() {
     let p = &s.tables[&TableId(20)].olap().unwrap().partitions[0];
     assert_eq!(
         p.tablet_backends(),
-        [BackendId(10002), BackendId(10003), BackendId(10002)]
+        [
+            vec![BackendId(10002)],
+            vec![BackendId(10003)],
+            vec![BackendId(10002)]
+        ]
     );
+}
+
+#[test]
+fn every_replica_is_placed_and_counted() {
+    let s = replayed(&[
+        create_db(1, "db"),
+        put(olap(
+            10,
+            1,
+            "t",
+            vec![replicated(
+                11,
+                &[12, 13],
+                &[&[10001, 10002, 10003], &[10002, 10003, 10004]],
+            )],
+        )),
+    ]);
+    let placement = s.tablet_placement();
+    assert_eq!(placement.len(), 6);
+    assert!(placement.contains(&(TabletId(13), BackendId(10004))));
+    let counts = s.tablets_per_backend();
+    assert_eq!(counts[&BackendId(10001)], 1);
+    assert_eq!(counts[&BackendId(10002)], 2);
+    assert_eq!(counts[&BackendId(10004)], 1);
+}
+
+#[test]
+fn a_commit_marks_the_replicas_it_missed_from_its_version_on() {
+    let table = olap(
+        10,
+        1,
+        "t",
+        vec![replicated(
+            11,
+            &[12, 13],
+            &[&[10001, 10002, 10003], &[10001, 10002, 10003]],
+        )],
+    );
+    let mut first = commit(100, 10, "a", &[(11, 2)], 1);
+    if let JournalEntry::CommitTxn(r) = &mut first {
+        r.missed = vec![
+            (TabletId(12), BackendId(10003)),
+            (TabletId(13), BackendId(10003)),
+        ];
+    }
+    let mut second = commit(101, 10, "b", &[(11, 3)], 2);
+    if let JournalEntry::CommitTxn(r) = &mut second {
+        r.missed = vec![
+            (TabletId(12), BackendId(10003)),
+            (TabletId(12), BackendId(10002)),
+        ];
+    }
+    let entries = [create_db(1, "db"), put(table), first, second];
+    let s = replayed(&entries);
+    let p = &s.tables[&TableId(10)].olap().unwrap().partitions[0];
+    assert_eq!(p.visible_version, 3);
+    let missing = |bucket: usize| -> Vec<Option<u64>> {
+        p.replicas_of(bucket)
+            .iter()
+            .map(|r| r.missing_from)
+            .collect()
+    };
+    // 10003 lacks version 2 of both tablets (and keeps that mark after version 3); 10002
+    // lacks version 3 of tablet 12 only.
+    assert_eq!(missing(0), vec![None, Some(3), Some(2)]);
+    assert_eq!(missing(1), vec![None, None, Some(2)]);
+    assert!(p.replicas_of(0)[0].is_complete());
 }
 
 #[test]
@@ -626,7 +709,7 @@ fn a_colocation_group_places_buckets_where_its_first_table_has_them() {
             vec![partition(31, &[32, 33, 34], &[8, 8, 8])],
         )),
     ]);
-    let ids = |v: &[u64]| v.iter().map(|&b| BackendId(b)).collect::<Vec<_>>();
+    let ids = |v: &[u64]| v.iter().map(|&b| vec![BackendId(b)]).collect::<Vec<_>>();
     // A new member follows the table with the lowest id, whatever its name.
     let newcomer = grouped(olap(40, 1, "c", vec![]), "g");
     assert_eq!(
@@ -684,4 +767,27 @@ fn a_table_that_does_not_fit_its_colocation_group_is_refused() {
     let mut wrong = olap_of(&grouped(olap(20, 1, "a", vec![]), "g"));
     wrong.distribution = Distribution::Random { buckets: 3 };
     assert!(state.colocate_sequence(DbId(1), &wrong).is_err());
+}
+
+#[test]
+fn reads_pick_a_complete_usable_replica_spread_by_bucket() {
+    let mut p = replicated(11, &[12, 13, 14], &[&[1, 2, 3], &[1, 2, 3], &[1, 2, 3]]);
+    let any = |_: BackendId| true;
+    // Bucket b starts at replica b: reads spread over the backends.
+    let picked: Vec<_> = (0..3).map(|b| p.read_replica(b, any)).collect();
+    assert_eq!(
+        picked,
+        vec![Some(BackendId(1)), Some(BackendId(2)), Some(BackendId(3))]
+    );
+    // An incomplete replica and an unusable backend are skipped.
+    p.replicas[1][1].missing_from = Some(5);
+    let not_three = |b: BackendId| b != BackendId(3);
+    assert_eq!(p.read_replica(1, not_three), Some(BackendId(1)));
+    assert_eq!(p.read_replica(2, not_three), Some(BackendId(1)));
+    // None left.
+    p.replicas[0] = vec![Replica {
+        backend: BackendId(3),
+        missing_from: None,
+    }];
+    assert_eq!(p.read_replica(0, not_three), None);
 }

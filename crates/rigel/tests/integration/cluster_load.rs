@@ -12,7 +12,13 @@ use crate::common::exec;
 
 /// `curl -T file` with `headers`, to `url`; the JSON reply. `follow` follows the
 /// frontend's 307 with the credentials.
-fn curl(url: &str, file: &Path, headers: &[&str], user: &str, follow: bool) -> serde_json::Value {
+pub(crate) fn curl(
+    url: &str,
+    file: &Path,
+    headers: &[&str],
+    user: &str,
+    follow: bool,
+) -> serde_json::Value {
     let mut cmd = Command::new("curl");
     cmd.args(["-s", "-u", user]);
     if follow {

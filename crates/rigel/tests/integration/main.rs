@@ -13,6 +13,7 @@ mod durability;
 mod fuzz;
 mod observability;
 mod primary_key;
+mod replicas;
 mod security;
 mod stream_load;
 mod tls;
